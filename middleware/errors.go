@@ -1,0 +1,167 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+)
+
+// The kinds of authentication failure. Every *Error matches exactly one of
+// them with errors.Is, and each maps to one HTTP status.
+var (
+	// ErrNoCredential: the request carries no credential of the kind (401).
+	ErrNoCredential = errors.New("tidegate: no credential")
+	// ErrMalformed: a credential of the kind is present but unreadable,
+	// oversized, doubled or ambiguous (400, RFC 6750 invalid_request).
+	ErrMalformed = errors.New("tidegate: malformed credential")
+	// ErrInvalidCredential: the credential is wrong, expired, revoked or
+	// forged (401, RFC 6750 invalid_token).
+	ErrInvalidCredential = errors.New("tidegate: invalid credential")
+	// ErrForbidden: the credential is valid but not allowed here (403,
+	// RFC 6750 insufficient_scope).
+	ErrForbidden = errors.New("tidegate: forbidden")
+	// ErrRateLimited: too many attempts; retry later (429 with Retry-After).
+	ErrRateLimited = errors.New("tidegate: rate limited")
+	// ErrUnavailable: the verifier's backend failed or timed out (503 with
+	// Retry-After). Never cached, never reported as a bad credential.
+	ErrUnavailable = errors.New("tidegate: verifier unavailable")
+	// ErrInternal: a bug, such as a Verifier that panicked (500).
+	ErrInternal = errors.New("tidegate: internal error")
+)
+
+// The error codes of RFC 6750 §3.1.
+const (
+	CodeInvalidRequest    = "invalid_request"
+	CodeInvalidToken      = "invalid_token"
+	CodeInsufficientScope = "insufficient_scope"
+)
+
+// DefaultRetryAfter is the Retry-After given with 503 when the error names
+// no delay of its own.
+const DefaultRetryAfter = 5 * time.Second
+
+// Error is an authentication failure. Its fields are for the middleware, the
+// renderer and the logs; none of them is ever a secret, and only Status,
+// Code, Scope and RetryAfter reach the client by default.
+type Error struct {
+	// Kind is one of the sentinel errors above.
+	Kind error
+	// Status is the HTTP status the failure is answered with.
+	Status int
+	// Code is the RFC 6750 error code ("" when none applies, for example
+	// when no credential was sent).
+	Code string
+	// Reason is a short machine-readable cause for logs and metrics
+	// ("missing", "expired", "revoked", "timeout", ...). Kind-specific
+	// renderers may map it to their API's error codes.
+	Reason string
+	// Scope is the scope that was missing, for insufficient_scope.
+	Scope string
+	// RetryAfter is how long the client should wait (429 and 503).
+	RetryAfter time.Duration
+	// Err is the underlying cause. It is logged by type only and never
+	// written to a response.
+	Err error
+}
+
+// Error describes the failure without revealing the cause's text, which may
+// come from a library and may quote a secret.
+func (e *Error) Error() string {
+	if e.Reason == "" {
+		return e.Kind.Error()
+	}
+	return e.Kind.Error() + ": " + e.Reason
+}
+
+// Is reports whether target is e's kind, so errors.Is(err, ErrInvalidCredential) works.
+func (e *Error) Is(target error) bool { return target == e.Kind }
+
+// Unwrap returns the underlying cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// newError builds an *Error of the given kind with its standard status and code.
+func newError(kind error, reason string) *Error {
+	e := &Error{Kind: kind, Reason: reason}
+	switch kind {
+	case ErrNoCredential:
+		e.Status = http.StatusUnauthorized
+	case ErrMalformed:
+		e.Status, e.Code = http.StatusBadRequest, CodeInvalidRequest
+	case ErrInvalidCredential:
+		e.Status, e.Code = http.StatusUnauthorized, CodeInvalidToken
+	case ErrForbidden:
+		e.Status, e.Code = http.StatusForbidden, CodeInsufficientScope
+	case ErrRateLimited:
+		e.Status = http.StatusTooManyRequests
+	case ErrUnavailable:
+		e.Status, e.RetryAfter = http.StatusServiceUnavailable, DefaultRetryAfter
+	default:
+		e.Kind, e.Status = ErrInternal, http.StatusInternalServerError
+	}
+	return e
+}
+
+// Missing returns the error for "no credential of this kind" (401).
+func Missing() *Error { return newError(ErrNoCredential, "missing") }
+
+// Malformed returns a 400 invalid_request error with the given reason.
+func Malformed(reason string) *Error { return newError(ErrMalformed, reason) }
+
+// Invalid returns a 401 invalid_token error with the given reason, for a
+// Verifier to report a wrong, expired, revoked or forged credential.
+func Invalid(reason string) *Error { return newError(ErrInvalidCredential, reason) }
+
+// Forbidden returns a 403 insufficient_scope error naming the missing scope
+// or role (which may be empty).
+func Forbidden(reason, scope string) *Error {
+	e := newError(ErrForbidden, reason)
+	e.Scope = scope
+	return e
+}
+
+// RateLimited returns a 429 error asking the client to wait retryAfter.
+func RateLimited(reason string, retryAfter time.Duration) *Error {
+	e := newError(ErrRateLimited, reason)
+	e.RetryAfter = retryAfter
+	return e
+}
+
+// Unavailable returns a 503 error for a backend that failed or timed out.
+// cause is kept for errors.Is/As and logged by type only.
+func Unavailable(reason string, cause error) *Error {
+	e := newError(ErrUnavailable, reason)
+	e.Err = cause
+	return e
+}
+
+// Internal returns a 500 error, for bugs such as a panicking Verifier.
+func Internal(reason string) *Error { return newError(ErrInternal, reason) }
+
+// AsError classifies any error into an *Error:
+//   - an *Error anywhere in the chain is returned as is;
+//   - an error matching one of the sentinel kinds gets that kind;
+//   - anything else, context errors included, is ErrUnavailable (503),
+//     because tidegate cannot tell an outage from a bad credential.
+//
+// AsError(nil) returns nil.
+func AsError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e
+	}
+	for _, kind := range []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,
+		ErrForbidden, ErrRateLimited, ErrUnavailable, ErrInternal} {
+		if errors.Is(err, kind) {
+			e := newError(kind, "")
+			e.Err = err
+			return e
+		}
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Unavailable("timeout", err)
+	}
+	return Unavailable("backend", err)
+}

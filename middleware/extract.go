@@ -1,0 +1,347 @@
+package middleware
+
+import (
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"net/textproto"
+	"strings"
+	"unicode/utf8"
+)
+
+// DefaultMaxHeaderBytes bounds a credential header's value. A longer value is
+// rejected as malformed before any parsing or decoding.
+const DefaultMaxHeaderBytes = 8 << 10
+
+// Extractor finds a credential of one kind in a request. It answers one of
+// three things:
+//   - the credential, with a nil error;
+//   - ErrNoCredential itself (not wrapped), when the request carries no
+//     credential of this kind;
+//   - an *Error of kind ErrMalformed, when a credential of this kind is
+//     present but unreadable, oversized or doubled.
+//
+// Extractors must be cheap and must not block: they run on every request,
+// before any cache lookup.
+type Extractor interface {
+	Extract(r *http.Request) (Credential, error)
+}
+
+// ExtractorFunc adapts a function to the Extractor interface.
+type ExtractorFunc func(r *http.Request) (Credential, error)
+
+// Extract calls f(r).
+func (f ExtractorFunc) Extract(r *http.Request) (Credential, error) { return f(r) }
+
+// ExtractorOption configures the extractors built by this package.
+type ExtractorOption func(*extractorConfig) error
+
+type extractorConfig struct {
+	maxBytes int
+	syntax   func(string) bool
+}
+
+// WithMaxHeaderBytes sets the largest header value the extractor accepts
+// (default DefaultMaxHeaderBytes). It must be positive.
+func WithMaxHeaderBytes(n int) ExtractorOption {
+	return func(c *extractorConfig) error {
+		if n <= 0 {
+			return errors.New("tidegate: max header bytes must be positive")
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithTokenSyntax replaces the token syntax check of NewHeaderExtractor and
+// NewAuthorizationExtractor (default IsToken68). The check runs after the
+// size limit and before any Verifier call; a token it refuses is malformed.
+func WithTokenSyntax(valid func(token string) bool) ExtractorOption {
+	return func(c *extractorConfig) error {
+		if valid == nil {
+			return errors.New("tidegate: token syntax check must not be nil")
+		}
+		c.syntax = valid
+		return nil
+	}
+}
+
+func newExtractorConfig(opts []ExtractorOption) (extractorConfig, error) {
+	c := extractorConfig{maxBytes: DefaultMaxHeaderBytes, syntax: IsToken68}
+	for _, opt := range opts {
+		if opt == nil {
+			return c, errors.New("tidegate: nil extractor option")
+		}
+		if err := opt(&c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// HeaderValue returns the one value of the header name, which must be given
+// in canonical form (as http.CanonicalHeaderKey returns it; net/http
+// canonicalises every incoming header name, so "x-tidepool-session-token"
+// arrives as "X-Tidepool-Session-Token").
+//
+// It returns ErrNoCredential when the header is absent, and a malformed
+// *Error when any value is longer than maxBytes, when the header appears
+// twice with different values, or when the value is empty. Repeated identical
+// values (as some proxies produce) count as one.
+func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
+	values := h[name]
+	if len(values) == 0 {
+		return "", ErrNoCredential
+	}
+	v := values[0]
+	for _, other := range values {
+		if len(other) > maxBytes {
+			return "", Malformed("oversized")
+		}
+		if other != v {
+			return "", Malformed("duplicate")
+		}
+	}
+	if v == "" {
+		return "", Malformed("empty")
+	}
+	return v, nil
+}
+
+// AuthorizationCredentials returns what follows the auth-scheme word in the
+// Authorization header (RFC 7235 §2.1), for the given scheme.
+//
+// The scheme word matches case-insensitively and must be followed by exactly
+// one space and a non-empty rest. An Authorization header for another scheme
+// is ErrNoCredential; the header doubled with different values, oversized, or
+// this scheme with nothing or more than one space after it is malformed.
+func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (string, error) {
+	v, err := HeaderValue(h, "Authorization", maxBytes)
+	if err != nil {
+		return "", err
+	}
+	n := len(scheme)
+	if len(v) < n || !strings.EqualFold(v[:n], scheme) {
+		return "", ErrNoCredential
+	}
+	if len(v) == n {
+		return "", Malformed("empty")
+	}
+	if v[n] != ' ' {
+		return "", ErrNoCredential // a longer scheme word, such as "Bearerish"
+	}
+	rest := v[n+1:]
+	if rest == "" || rest[0] == ' ' {
+		return "", Malformed("spacing")
+	}
+	return rest, nil
+}
+
+// IsToken68 reports whether s is a non-empty token68 (RFC 7235 §2.1): ASCII
+// letters, digits and "-._~+/", optionally followed by '=' padding.
+func IsToken68(s string) bool {
+	i := 0
+	for i < len(s) && token68[s[i]] {
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	for i < len(s) && s[i] == '=' {
+		i++
+	}
+	return i == len(s)
+}
+
+var token68 = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = true
+	}
+	for c := 'A'; c <= 'Z'; c++ {
+		t[c] = true
+	}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range "-._~+/" {
+		t[c] = true
+	}
+	return t
+}()
+
+// NewHeaderExtractor returns an Extractor for a credential carried alone in
+// its own header, such as x-tidepool-session-token. The header name is
+// matched case-insensitively; the value must pass the token syntax check
+// (IsToken68 unless WithTokenSyntax says otherwise).
+func NewHeaderExtractor(kind Kind, header string, opts ...ExtractorOption) (Extractor, error) {
+	if kind == "" {
+		return nil, errors.New("tidegate: extractor kind must not be empty")
+	}
+	if !validHeaderName(header) {
+		return nil, errors.New("tidegate: invalid header name " + quoteForError(header))
+	}
+	cfg, err := newExtractorConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	name := textproto.CanonicalMIMEHeaderKey(header)
+	return ExtractorFunc(func(r *http.Request) (Credential, error) {
+		v, err := HeaderValue(r.Header, name, cfg.maxBytes)
+		if err != nil {
+			return Credential{}, err
+		}
+		if !cfg.syntax(v) {
+			return Credential{}, Malformed("syntax")
+		}
+		return Credential{Kind: kind, Token: v}, nil
+	}), nil
+}
+
+// NewAuthorizationExtractor returns an Extractor for "Authorization: <scheme>
+// <token>", such as Bearer (RFC 6750 §2.1). The token must pass the token
+// syntax check (IsToken68 unless WithTokenSyntax says otherwise).
+func NewAuthorizationExtractor(kind Kind, scheme string, opts ...ExtractorOption) (Extractor, error) {
+	if kind == "" {
+		return nil, errors.New("tidegate: extractor kind must not be empty")
+	}
+	if !validToken(scheme) {
+		return nil, errors.New("tidegate: invalid auth-scheme " + quoteForError(scheme))
+	}
+	cfg, err := newExtractorConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return ExtractorFunc(func(r *http.Request) (Credential, error) {
+		v, err := AuthorizationCredentials(r.Header, scheme, cfg.maxBytes)
+		if err != nil {
+			return Credential{}, err
+		}
+		if !cfg.syntax(v) {
+			return Credential{}, Malformed("syntax")
+		}
+		return Credential{Kind: kind, Token: v}, nil
+	}), nil
+}
+
+// NewBasicExtractor returns an Extractor for HTTP Basic credentials (RFC
+// 7617), parsed strictly by ParseBasic. Token is the user-id part and Secret
+// the password part; an empty password is allowed here and left to the
+// Verifier to judge.
+func NewBasicExtractor(kind Kind, opts ...ExtractorOption) (Extractor, error) {
+	if kind == "" {
+		return nil, errors.New("tidegate: extractor kind must not be empty")
+	}
+	cfg, err := newExtractorConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return ExtractorFunc(func(r *http.Request) (Credential, error) {
+		v, err := AuthorizationCredentials(r.Header, "Basic", cfg.maxBytes)
+		if err != nil {
+			return Credential{}, err
+		}
+		decoded, colon, err := decodeBasic(v)
+		if err != nil {
+			return Credential{}, err
+		}
+		return newBasicCredential(kind, decoded, colon), nil
+	}), nil
+}
+
+// ParseBasic parses the Authorization header of a request as HTTP Basic
+// credentials (RFC 7617) and returns the user-id and password.
+//
+// Parsing is strict: the header must appear once (or repeated identically),
+// be at most maxBytes long, use the scheme word "Basic" (any case) followed
+// by exactly one space and standard, padded, canonical base64. The decoded
+// value must be valid UTF-8, contain a colon (it is split at the first one),
+// have a non-empty user-id, and no control characters in either part.
+// It returns ErrNoCredential when there is no Basic Authorization header.
+func ParseBasic(h http.Header, maxBytes int) (user, password string, err error) {
+	v, err := AuthorizationCredentials(h, "Basic", maxBytes)
+	if err != nil {
+		return "", "", err
+	}
+	decoded, colon, err := decodeBasic(v)
+	if err != nil {
+		return "", "", err
+	}
+	return decoded[:colon], decoded[colon+1:], nil
+}
+
+// basicEncoding is standard base64 with padding that also refuses
+// non-canonical encodings (non-zero trailing bits), so each credential has
+// exactly one accepted spelling.
+var basicEncoding = base64.StdEncoding.Strict()
+
+// decodeBasic decodes a token68 of Basic credentials and returns the decoded
+// string and the index of its first colon. It makes one allocation, the
+// decoded string itself, by decoding into a stack buffer when it fits.
+func decodeBasic(token string) (string, int, error) {
+	if len(token)%4 != 0 {
+		return "", 0, Malformed("base64")
+	}
+	var stack [256]byte
+	buf := stack[:]
+	if n := basicEncoding.DecodedLen(len(token)); n > len(stack) {
+		buf = make([]byte, n)
+	}
+	n, err := basicEncoding.Decode(buf, []byte(token))
+	if err != nil {
+		return "", 0, Malformed("base64")
+	}
+	raw := buf[:n]
+	colon := -1
+	for i, c := range raw {
+		if c < 0x20 || c == 0x7f {
+			return "", 0, Malformed("control")
+		}
+		if c == ':' && colon < 0 {
+			colon = i
+		}
+	}
+	switch {
+	case colon < 0:
+		return "", 0, Malformed("colon")
+	case colon == 0:
+		return "", 0, Malformed("empty user")
+	case !utf8.Valid(raw):
+		return "", 0, Malformed("utf8")
+	}
+	return string(raw), colon, nil
+}
+
+// validToken reports whether s is an RFC 9110 token (tchar+).
+func validToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if !tchar[s[i]] {
+			return false
+		}
+	}
+	return true
+}
+
+func validHeaderName(s string) bool { return validToken(s) }
+
+var tchar = func() (t [256]bool) {
+	for c := range 128 {
+		t[c] = token68[c] && c != '/' && c != '='
+	}
+	for _, c := range "!#$%&'*^`|" {
+		t[c] = true
+	}
+	return t
+}()
+
+// quoteForError quotes a configuration value for an error message, bounded
+// so that a huge value cannot flood a log. Only configuration values (never
+// request data) pass through here.
+func quoteForError(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return `"` + strings.ToValidUTF8(s, "?") + `"`
+}

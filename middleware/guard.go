@@ -1,0 +1,55 @@
+package middleware
+
+import (
+	"log/slog"
+	"net/http"
+)
+
+// RequireRole returns middleware that lets through only principals holding
+// role; others get 403 (for bearer schemes with
+// WWW-Authenticate: Bearer error="insufficient_scope"). It must sit behind
+// Require, Optional or Any: an anonymous request gets 401 with the scheme's
+// challenge, and a request that no tidegate middleware saw gets 500, since
+// that is a wiring mistake that must not let anyone through.
+func RequireRole(role string) func(http.Handler) http.Handler {
+	return guard("role", role, (*Principal).HasRole)
+}
+
+// RequireScope is RequireRole for Principal.Scopes; the 403 challenge of a
+// bearer scheme names the missing scope (RFC 6750 §3.1).
+func RequireScope(scope string) func(http.Handler) http.Handler {
+	return guard("scope", scope, (*Principal).HasScope)
+}
+
+func guard(what, want string, has func(*Principal, string) bool) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			a := authFrom(r.Context())
+			switch {
+			case a == nil:
+				slog.Default().LogAttrs(r.Context(), slog.LevelError,
+					"tidegate guard without authentication middleware", slog.String(what, want))
+				e := Internal("guard without authentication")
+				setFailureHeaders(w, e)
+				JSONRenderer(w, r, e)
+			case a.principal == nil:
+				rejectGuard(w, r, a.scheme, Missing())
+			case !has(a.principal, want):
+				rejectGuard(w, r, a.scheme, Forbidden("missing "+what, want))
+			default:
+				next.ServeHTTP(w, r)
+			}
+		})
+	}
+}
+
+// rejectGuard renders a guard failure with the authenticating scheme, or
+// with the defaults when the principal came from NewContext.
+func rejectGuard(w http.ResponseWriter, r *http.Request, s *Scheme, e *Error) {
+	if s == nil {
+		setFailureHeaders(w, e)
+		JSONRenderer(w, r, e)
+		return
+	}
+	s.fail(w, r, e, nil)
+}

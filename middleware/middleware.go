@@ -1,0 +1,159 @@
+package middleware
+
+import (
+	"errors"
+	"net/http"
+)
+
+// Require returns middleware that lets a request through only with a valid
+// credential of s's kind. No credential is 401 with s's challenge; a
+// malformed one is 400; a wrong one 401; a backend failure 503.
+//
+// Require panics if s is nil, as http.Handle does with a nil handler: that is
+// a wiring mistake found at start-up, never at request time.
+func Require(s *Scheme) func(http.Handler) http.Handler {
+	mustScheme(s)
+	names := s.identity.names()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if names != nil {
+				r = stripIdentity(r, names)
+			}
+			serveOne(s, w, r, next, false)
+		})
+	}
+}
+
+// Optional returns middleware that lets a request without a credential of
+// s's kind through anonymously (FromRequest then reports false). A credential
+// that is present but malformed or invalid is still rejected: it is never
+// downgraded to anonymous.
+//
+// Optional panics if s is nil.
+func Optional(s *Scheme) func(http.Handler) http.Handler {
+	mustScheme(s)
+	names := s.identity.names()
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if names != nil {
+				r = stripIdentity(r, names)
+			}
+			serveOne(s, w, r, next, true)
+		})
+	}
+}
+
+func mustScheme(s *Scheme) {
+	if s == nil {
+		panic("tidegate: nil *middleware.Scheme")
+	}
+}
+
+// serveOne authenticates r with a single scheme.
+func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handler, optional bool) {
+	cred, err := s.extractor.Extract(r)
+	if err == ErrNoCredential {
+		if optional {
+			s.observer.ObserveAuth(s.kind, OutcomeAnonymous, "")
+			logOutcome(r.Context(), s.logger, s.kind, OutcomeAnonymous, nil, nil, nil)
+			next.ServeHTTP(w, r.WithContext(&authContext{Context: r.Context(), scheme: s}))
+			return
+		}
+		s.fail(w, r, Missing(), nil)
+		return
+	}
+	if err != nil {
+		s.fail(w, r, AsError(err), nil)
+		return
+	}
+	p, e := s.verify(r.Context(), cred)
+	if e != nil {
+		s.fail(w, r, e, &cred)
+		return
+	}
+	s.succeed(w, r, next, p, &cred)
+}
+
+// Any returns middleware that accepts a valid credential of any of the given
+// schemes' kinds.
+//
+//   - None present: 401 with one WWW-Authenticate challenge per scheme, in
+//     the order given, and the first scheme's body.
+//   - Credentials of two kinds (or one header doubled with different
+//     values): 400 invalid_request; tidegate never guesses which one counts.
+//   - Exactly one: verified by its scheme, failures rendered by it.
+//
+// It returns an error when no scheme is given, one is nil, or two share a kind.
+func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
+	if len(schemes) == 0 {
+		return nil, errors.New("tidegate: Any needs at least one scheme")
+	}
+	seen := map[Kind]bool{}
+	var names []string
+	for _, s := range schemes {
+		if s == nil {
+			return nil, errors.New("tidegate: Any given a nil scheme")
+		}
+		if seen[s.kind] {
+			return nil, errors.New("tidegate: Any given two schemes of kind " + quoteForError(string(s.kind)))
+		}
+		seen[s.kind] = true
+		names = append(names, s.identity.names()...)
+	}
+	schemes = append([]*Scheme(nil), schemes...) // the caller may reuse its slice
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if names != nil {
+				r = stripIdentity(r, names)
+			}
+			serveAny(schemes, w, r, next)
+		})
+	}, nil
+}
+
+func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next http.Handler) {
+	var (
+		found *Scheme
+		cred  Credential
+	)
+	for _, s := range schemes {
+		c, err := s.extractor.Extract(r)
+		if err == ErrNoCredential {
+			continue
+		}
+		if err != nil {
+			s.fail(w, r, AsError(err), nil)
+			return
+		}
+		if found != nil {
+			found.fail(w, r, Malformed("ambiguous"), nil)
+			return
+		}
+		found, cred = s, c
+	}
+	if found == nil {
+		rejectNone(schemes, w, r)
+		return
+	}
+	p, e := found.verify(r.Context(), cred)
+	if e != nil {
+		found.fail(w, r, e, &cred)
+		return
+	}
+	found.succeed(w, r, next, p, &cred)
+}
+
+// rejectNone answers a request that carried no credential of any kind: one
+// challenge per scheme (RFC 7235 §4.1 allows several), the first scheme's body.
+func rejectNone(schemes []*Scheme, w http.ResponseWriter, r *http.Request) {
+	e := Missing()
+	first := schemes[0]
+	challenges := make([]string, len(schemes))
+	for i, s := range schemes {
+		challenges[i] = s.challenge.value(e)
+		s.observer.ObserveAuth(s.kind, OutcomeRejected, e.Reason)
+	}
+	logOutcome(r.Context(), first.logger, first.kind, OutcomeRejected, e, nil, nil)
+	setFailureHeaders(w, e, challenges...)
+	first.render(w, r, e)
+}

@@ -1,0 +1,89 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+)
+
+// Outcome classifies how an authentication ended, for logs and metrics.
+type Outcome string
+
+// The outcomes reported to an Observer and in log events.
+const (
+	// OutcomeAuthenticated: a credential was verified.
+	OutcomeAuthenticated Outcome = "authenticated"
+	// OutcomeAnonymous: Optional let a request without credential through.
+	OutcomeAnonymous Outcome = "anonymous"
+	// OutcomeRejected: the client's fault (400, 401, 403, 429).
+	OutcomeRejected Outcome = "rejected"
+	// OutcomeError: the server's fault (500, 503).
+	OutcomeError Outcome = "error"
+)
+
+// Observer receives authentication outcomes and cache lookups, for a
+// metrics library to count. Calls happen on the request path: keep them
+// cheap and non-blocking. reason is one of the short, fixed strings of
+// Error.Reason, never request data.
+type Observer interface {
+	ObserveAuth(kind Kind, outcome Outcome, reason string)
+	ObserveCache(kind Kind, hit bool)
+}
+
+// NopObserver is an Observer that does nothing; it is the default.
+type NopObserver struct{}
+
+// ObserveAuth does nothing.
+func (NopObserver) ObserveAuth(Kind, Outcome, string) {}
+
+// ObserveCache does nothing.
+func (NopObserver) ObserveCache(Kind, bool) {}
+
+// outcomeOf classifies a failure by its status.
+func outcomeOf(e *Error) Outcome {
+	if e.Status >= 500 {
+		return OutcomeError
+	}
+	return OutcomeRejected
+}
+
+// levelOf picks the log level of an outcome: successes are routine (Debug),
+// client failures are notable (Info), an unavailable backend is a Warn and a
+// bug is an Error.
+func levelOf(outcome Outcome, e *Error) slog.Level {
+	switch {
+	case e == nil:
+		return slog.LevelDebug
+	case e.Kind == ErrInternal:
+		return slog.LevelError
+	case outcome == OutcomeError:
+		return slog.LevelWarn
+	default:
+		return slog.LevelInfo
+	}
+}
+
+// logOutcome writes the one log event of an authentication. It never logs a
+// secret: the credential appears as a fingerprint, a cause by its type only.
+// cred and p may be nil.
+func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Outcome, e *Error, cred *Credential, p *Principal) {
+	level := levelOf(outcome, e)
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 7)
+	attrs = append(attrs, slog.String("kind", string(kind)), slog.String("outcome", string(outcome)))
+	if e != nil {
+		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
+		if e.Err != nil {
+			attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
+		}
+	}
+	if p != nil {
+		attrs = append(attrs, slog.String("subject", p.Subject))
+	}
+	if cred != nil && !cred.IsZero() {
+		attrs = append(attrs, slog.String("fp", cred.Fingerprint()))
+	}
+	logger.LogAttrs(ctx, level, "tidegate auth", attrs...)
+}

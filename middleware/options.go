@@ -1,0 +1,147 @@
+package middleware
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// SchemeOption configures NewScheme.
+type SchemeOption interface{ applyScheme(*Scheme) error }
+
+// CacheOption configures NewCache.
+type CacheOption interface{ applyCache(*Cache) error }
+
+// Option configures both NewScheme and NewCache.
+type Option interface {
+	SchemeOption
+	CacheOption
+}
+
+type schemeOption func(*Scheme) error
+
+func (f schemeOption) applyScheme(s *Scheme) error { return f(s) }
+
+type cacheOption func(*Cache) error
+
+func (f cacheOption) applyCache(c *Cache) error { return f(c) }
+
+type sharedOption struct {
+	scheme schemeOption
+	cache  cacheOption
+}
+
+func (o sharedOption) applyScheme(s *Scheme) error { return o.scheme(s) }
+func (o sharedOption) applyCache(c *Cache) error   { return o.cache(c) }
+
+// WithClock sets the clock used for expiry decisions (default time.Now).
+// Tests inject a fake clock to test expiry without sleeping.
+func WithClock(now func() time.Time) Option {
+	check := func() error {
+		if now == nil {
+			return errors.New("tidegate: clock must not be nil")
+		}
+		return nil
+	}
+	return sharedOption{
+		scheme: func(s *Scheme) error { s.now = now; return check() },
+		cache:  func(c *Cache) error { c.now = now; return check() },
+	}
+}
+
+// WithObserver sets the Observer that counts outcomes and cache lookups
+// (default NopObserver).
+func WithObserver(o Observer) Option {
+	check := func() error {
+		if o == nil {
+			return errors.New("tidegate: observer must not be nil")
+		}
+		return nil
+	}
+	return sharedOption{
+		scheme: func(s *Scheme) error { s.observer = o; return check() },
+		cache:  func(c *Cache) error { c.observer = o; return check() },
+	}
+}
+
+// WithLogger sets the logger of a Scheme (default slog.Default()). Each
+// authentication writes one event: successes at Debug, client failures at
+// Info, an unavailable backend at Warn, a panicking Verifier at Error.
+func WithLogger(l *slog.Logger) SchemeOption {
+	return schemeOption(func(s *Scheme) error {
+		if l == nil {
+			return errors.New("tidegate: logger must not be nil")
+		}
+		s.logger = l
+		return nil
+	})
+}
+
+// WithRenderer sets how a Scheme writes failure bodies (default
+// JSONRenderer), so each kind can answer in the style of the API it models.
+func WithRenderer(r Renderer) SchemeOption {
+	return schemeOption(func(s *Scheme) error {
+		if r == nil {
+			return errors.New("tidegate: renderer must not be nil")
+		}
+		s.render = r
+		return nil
+	})
+}
+
+// WithIdentityHeaders makes a Scheme pass the principal to downstream
+// handlers in request headers as well as in the context (useful in front of
+// a reverse proxy). Whatever a client sent under these names, in any
+// spelling, is removed first, so the headers cannot be forged.
+func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
+	return schemeOption(func(s *Scheme) error {
+		names := h.names()
+		if len(names) == 0 {
+			return errors.New("tidegate: identity headers name no header")
+		}
+		for _, n := range names {
+			if !validHeaderName(n) {
+				return errors.New("tidegate: invalid identity header name " + quoteForError(n))
+			}
+		}
+		s.identity = h.canonical()
+		return nil
+	})
+}
+
+// WithMaxEntries bounds the number of cached principals (default
+// DefaultMaxEntries). It must be positive.
+func WithMaxEntries(n int) CacheOption {
+	return cacheOption(func(c *Cache) error {
+		if n <= 0 {
+			return errors.New("tidegate: cache max entries must be positive")
+		}
+		c.maxEntries = n
+		return nil
+	})
+}
+
+// WithCleanupInterval sets how often expired entries are swept from memory
+// (default: the TTL, at most one minute). It must be positive: go-cache
+// would read zero as "never".
+func WithCleanupInterval(d time.Duration) CacheOption {
+	return cacheOption(func(c *Cache) error {
+		if d <= 0 {
+			return errors.New("tidegate: cache cleanup interval must be positive")
+		}
+		c.cleanup = d
+		return nil
+	})
+}
+
+// WithVerifyTimeout bounds each call to the wrapped Verifier (default
+// DefaultVerifyTimeout). A call that takes longer answers 503.
+func WithVerifyTimeout(d time.Duration) CacheOption {
+	return cacheOption(func(c *Cache) error {
+		if d <= 0 {
+			return errors.New("tidegate: verify timeout must be positive")
+		}
+		c.timeout = d
+		return nil
+	})
+}

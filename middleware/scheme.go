@@ -1,0 +1,172 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+)
+
+// Scheme is one credential kind, ready to authenticate requests: how to find
+// the credential (Extractor), how to check it (Verifier), how to challenge
+// (WWW-Authenticate) and how to write a failure (Renderer).
+//
+// Schemes are built by NewScheme, usually through a kind's package (for
+// example session, bearer, basicauth), and are safe for concurrent use.
+type Scheme struct {
+	kind      Kind
+	extractor Extractor
+	verifier  Verifier
+	cache     *Cache // verifier, when it is a *Cache: lets hits skip a copy
+	challenge challenge
+	render    Renderer
+	logger    *slog.Logger
+	observer  Observer
+	identity  IdentityHeaders
+	now       func() time.Time
+}
+
+// NewScheme validates its arguments and returns a Scheme.
+func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...SchemeOption) (*Scheme, error) {
+	if kind == "" {
+		return nil, errors.New("tidegate: scheme kind must not be empty")
+	}
+	if ex == nil || v == nil {
+		return nil, errors.New("tidegate: scheme needs an extractor and a verifier")
+	}
+	compiled, err := ch.compile()
+	if err != nil {
+		return nil, err
+	}
+	s := &Scheme{
+		kind:      kind,
+		extractor: ex,
+		verifier:  v,
+		challenge: compiled,
+		render:    JSONRenderer,
+		logger:    slog.Default(),
+		observer:  NopObserver{},
+		now:       time.Now,
+	}
+	s.cache, _ = v.(*Cache)
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("tidegate: nil scheme option")
+		}
+		if err := opt.applyScheme(s); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// Kind returns the credential kind the scheme handles.
+func (s *Scheme) Kind() Kind { return s.kind }
+
+// Verifier returns the scheme's Verifier (often a *Cache).
+func (s *Scheme) Verifier() Verifier { return s.verifier }
+
+// Extract runs the scheme's extractor on r.
+func (s *Scheme) Extract(r *http.Request) (Credential, error) { return s.extractor.Extract(r) }
+
+// Reject answers a failed request the way the scheme's middleware does: the
+// challenge, Retry-After and Cache-Control headers, then the renderer's body.
+// err is classified with AsError. Kind packages use it so that their own
+// endpoints fail exactly like their middleware.
+func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
+	e := AsError(err)
+	if e == nil {
+		e = Internal("reject without error")
+	}
+	setFailureHeaders(w, e, s.challenge.value(e))
+	s.render(w, r, e)
+}
+
+// Authenticate extracts and verifies r's credential, as the middleware does,
+// without writing a response. It returns ErrNoCredential when r carries
+// none; any other failure is an *Error. The returned principal is the
+// caller's own copy.
+func (s *Scheme) Authenticate(r *http.Request) (Principal, error) {
+	cred, err := s.extractor.Extract(r)
+	if err != nil {
+		return Principal{}, err
+	}
+	p, e := s.verify(r.Context(), cred)
+	if e != nil {
+		return Principal{}, e
+	}
+	return p.Clone(), nil
+}
+
+// verify checks a credential and returns a principal that the caller must
+// treat as read-only (it may be shared with the cache).
+func (s *Scheme) verify(ctx context.Context, cred Credential) (*Principal, *Error) {
+	var (
+		p *Principal
+		e *Error
+	)
+	if s.cache != nil {
+		p, e = s.cache.verifyShared(ctx, cred)
+	} else {
+		var got Principal
+		got, e = callVerifier(ctx, s.verifier, cred)
+		p = &got
+	}
+	if e != nil {
+		return nil, e
+	}
+	if p.expired(s.now()) {
+		return nil, Invalid("expired")
+	}
+	return p, nil
+}
+
+// callVerifier calls v, turning a panic into a 500 and a Principal without a
+// subject into a 500 too: both are bugs in the Verifier, never a reason to
+// let the request through.
+func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal, e *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			// The panic value may quote the credential: log only its type
+			// and where it happened.
+			slog.Default().LogAttrs(ctx, slog.LevelError, "tidegate verifier panicked",
+				slog.String("kind", string(cred.Kind)),
+				slog.String("panic_type", fmt.Sprintf("%T", r)),
+				slog.String("stack", string(debug.Stack())))
+			p, e = Principal{}, Internal("panic")
+		}
+	}()
+	got, err := v.Verify(ctx, cred)
+	if err != nil {
+		return Principal{}, AsError(err)
+	}
+	if got.Subject == "" {
+		return Principal{}, Internal("principal without subject")
+	}
+	if got.Kind == "" {
+		got.Kind = cred.Kind
+	}
+	return got, nil
+}
+
+// fail renders a failure with this scheme's challenge and logs it.
+func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential) {
+	s.observer.ObserveAuth(s.kind, outcomeOf(e), e.Reason)
+	logOutcome(r.Context(), s.logger, s.kind, outcomeOf(e), e, cred, nil)
+	setFailureHeaders(w, e, s.challenge.value(e))
+	s.render(w, r, e)
+}
+
+// succeed logs a success and calls next with the principal attached.
+func (s *Scheme) succeed(w http.ResponseWriter, r *http.Request, next http.Handler, p *Principal, cred *Credential) {
+	s.observer.ObserveAuth(s.kind, OutcomeAuthenticated, "")
+	logOutcome(r.Context(), s.logger, s.kind, OutcomeAuthenticated, nil, cred, p)
+	r = r.WithContext(&authContext{Context: r.Context(), principal: p, scheme: s})
+	if s.identity.any() {
+		s.identity.set(r.Header, p)
+	}
+	next.ServeHTTP(w, r)
+}

@@ -1,0 +1,25 @@
+package middleware
+
+import "context"
+
+// Verifier decides whether a credential is valid and who it belongs to.
+//
+// Return the principal on success. Return an error that matches
+// ErrInvalidCredential (errors.Is) when the credential is wrong, expired or
+// revoked; ErrForbidden when it is valid but not allowed; ErrRateLimited when
+// the caller must slow down. Any other error, including a context error, is
+// read as "the backend could not decide" and answered with 503: tidegate
+// cannot tell an outage from a bad credential, so it never guesses.
+//
+// Verify must be safe for concurrent use and should honour ctx.
+type Verifier interface {
+	Verify(ctx context.Context, c Credential) (Principal, error)
+}
+
+// VerifierFunc adapts a function to the Verifier interface.
+type VerifierFunc func(ctx context.Context, c Credential) (Principal, error)
+
+// Verify calls f(ctx, c).
+func (f VerifierFunc) Verify(ctx context.Context, c Credential) (Principal, error) {
+	return f(ctx, c)
+}
