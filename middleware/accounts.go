@@ -1,0 +1,156 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// Errors of account stores.
+var (
+	// ErrAccountNotFound: no account has that login or id.
+	ErrAccountNotFound = errors.New("tidegate: account not found")
+	// ErrAccountExists: the username or an email is already taken.
+	ErrAccountExists = errors.New("tidegate: account already exists")
+)
+
+// Account is a user as the login endpoints of every kind see it.
+type Account struct {
+	// UserID is the stable id that becomes Principal.Subject.
+	UserID string
+	// Username is the login name; it matches case-insensitively.
+	Username string
+	// Emails also serve as login names, case-insensitively.
+	Emails []string
+	// Roles are copied into the principal of every credential issued.
+	Roles []string
+	// PasswordHash is a PasswordHasher's encoding of the password. It is
+	// never logged or returned by any endpoint.
+	PasswordHash string
+	// Disabled accounts cannot log in; their credentials are revoked.
+	Disabled bool
+}
+
+// Accounts looks accounts up for the login endpoints. All three kinds share
+// one Accounts, so a user logs in with the same name and password everywhere.
+type Accounts interface {
+	// FindByLogin returns the account whose Username or any of whose Emails
+	// equals login, ignoring case, or ErrAccountNotFound.
+	FindByLogin(ctx context.Context, login string) (Account, error)
+	// FindByID returns the account with that UserID, or ErrAccountNotFound.
+	FindByID(ctx context.Context, userID string) (Account, error)
+}
+
+// AccountWriter is implemented by account stores that can add accounts, for
+// sign-up endpoints such as Tapglue's POST /users.
+type AccountWriter interface {
+	Accounts
+	// Create stores a new account. It returns ErrAccountExists when the
+	// username or an email is taken by another account (ignoring case).
+	Create(ctx context.Context, a Account) error
+}
+
+// MemoryAccounts is an in-memory AccountWriter, for examples, tests and
+// small deployments. It is safe for concurrent use.
+type MemoryAccounts struct {
+	mu      sync.RWMutex
+	byID    map[string]Account
+	byLogin map[string]string // folded login -> user id
+}
+
+// NewMemoryAccounts returns an empty account store.
+func NewMemoryAccounts() *MemoryAccounts {
+	return &MemoryAccounts{byID: map[string]Account{}, byLogin: map[string]string{}}
+}
+
+// foldLogin normalises a login name for case-insensitive matching.
+func foldLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+
+// FindByLogin implements Accounts.
+func (m *MemoryAccounts) FindByLogin(_ context.Context, login string) (Account, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	id, ok := m.byLogin[foldLogin(login)]
+	if !ok {
+		return Account{}, ErrAccountNotFound
+	}
+	return cloneAccount(m.byID[id]), nil
+}
+
+// FindByID implements Accounts.
+func (m *MemoryAccounts) FindByID(_ context.Context, userID string) (Account, error) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a, ok := m.byID[userID]
+	if !ok {
+		return Account{}, ErrAccountNotFound
+	}
+	return cloneAccount(a), nil
+}
+
+// Create implements AccountWriter. The account needs a UserID, a Username
+// and a PasswordHash.
+func (m *MemoryAccounts) Create(_ context.Context, a Account) error {
+	if a.UserID == "" || a.Username == "" || a.PasswordHash == "" {
+		return errors.New("tidegate: account needs a user id, a username and a password hash")
+	}
+	logins := accountLogins(a)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, taken := m.byID[a.UserID]; taken {
+		return ErrAccountExists
+	}
+	for _, l := range logins {
+		if _, taken := m.byLogin[l]; taken {
+			return ErrAccountExists
+		}
+	}
+	m.byID[a.UserID] = cloneAccount(a)
+	for _, l := range logins {
+		m.byLogin[l] = a.UserID
+	}
+	return nil
+}
+
+// Update replaces an existing account (same UserID), for password changes
+// and disabling. Logins it no longer has are released.
+func (m *MemoryAccounts) Update(_ context.Context, a Account) error {
+	logins := accountLogins(a)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	old, ok := m.byID[a.UserID]
+	if !ok {
+		return ErrAccountNotFound
+	}
+	for _, l := range logins {
+		if id, taken := m.byLogin[l]; taken && id != a.UserID {
+			return ErrAccountExists
+		}
+	}
+	for _, l := range accountLogins(old) {
+		delete(m.byLogin, l)
+	}
+	m.byID[a.UserID] = cloneAccount(a)
+	for _, l := range logins {
+		m.byLogin[l] = a.UserID
+	}
+	return nil
+}
+
+func accountLogins(a Account) []string {
+	logins := []string{foldLogin(a.Username)}
+	for _, e := range a.Emails {
+		if f := foldLogin(e); f != "" && !slices.Contains(logins, f) {
+			logins = append(logins, f)
+		}
+	}
+	return logins
+}
+
+func cloneAccount(a Account) Account {
+	a.Emails = slices.Clone(a.Emails)
+	a.Roles = slices.Clone(a.Roles)
+	return a
+}

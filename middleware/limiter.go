@@ -1,0 +1,175 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"sync"
+	"time"
+)
+
+// LoginLimiter throttles password logins. Every login endpoint of every kind
+// shares one limiter, so the counts are the same whichever endpoint a
+// client guesses through.
+//
+// Attempts are counted per account name (as typed, case-folded: an unknown
+// name is counted exactly like an existing one, so throttling reveals
+// nothing) and per client address. A successful login forgives its attempt
+// and clears the account's count. Counts live in fixed windows and expire:
+// there is no permanent lock-out (OWASP ASVS 2.2.1).
+type LoginLimiter interface {
+	// Attempt counts one login attempt. It returns a positive retryAfter
+	// when the account or the address has used up its attempts for the
+	// current window; the caller then answers 429 without checking the
+	// password.
+	Attempt(ctx context.Context, account string, client netip.Addr) (retryAfter time.Duration, err error)
+	// Succeeded forgives a successful attempt.
+	Succeeded(ctx context.Context, account string, client netip.Addr) error
+}
+
+// LimiterPolicy sets how many attempts are allowed per window.
+type LimiterPolicy struct {
+	// AccountAttempts per account name per window (default 10).
+	AccountAttempts int
+	// AddressAttempts per client address per window (default 100; IPv6
+	// addresses count per /64, the block one client usually holds).
+	AddressAttempts int
+	// Window is the counting period (default 15 minutes).
+	Window time.Duration
+}
+
+// DefaultLimiterPolicy is the policy used for zero fields.
+var DefaultLimiterPolicy = LimiterPolicy{AccountAttempts: 10, AddressAttempts: 100, Window: 15 * time.Minute}
+
+// WithDefaults returns p with zero fields set from DefaultLimiterPolicy, or
+// an error for negative fields.
+func (p LimiterPolicy) WithDefaults() (LimiterPolicy, error) {
+	if p.AccountAttempts < 0 || p.AddressAttempts < 0 || p.Window < 0 {
+		return p, errors.New("tidegate: limiter policy fields must not be negative")
+	}
+	if p.AccountAttempts == 0 {
+		p.AccountAttempts = DefaultLimiterPolicy.AccountAttempts
+	}
+	if p.AddressAttempts == 0 {
+		p.AddressAttempts = DefaultLimiterPolicy.AddressAttempts
+	}
+	if p.Window == 0 {
+		p.Window = DefaultLimiterPolicy.Window
+	}
+	return p, nil
+}
+
+// LimiterKeys returns the counter keys of an attempt, for LoginLimiter
+// implementations: the case-folded account name and the client address
+// (IPv6 reduced to its /64).
+func LimiterKeys(account string, client netip.Addr) (accountKey, addressKey string) {
+	accountKey = "account:" + foldLogin(account)
+	switch {
+	case !client.IsValid():
+		addressKey = "address:unknown"
+	case client.Is4() || client.Is4In6():
+		addressKey = "address:" + client.Unmap().String()
+	default:
+		prefix, _ := client.Prefix(64)
+		addressKey = "address:" + prefix.String()
+	}
+	return accountKey, addressKey
+}
+
+// MemoryLimiter is an in-memory LoginLimiter for a single process. It is
+// bounded: when full it drops expired counters, then an arbitrary eighth.
+// Use a shared store (see the redisstore package) when several replicas
+// must share counts.
+type MemoryLimiter struct {
+	policy LimiterPolicy
+	cfg    storeConfig
+	mu     sync.Mutex
+	counts map[string]*window
+}
+
+type window struct {
+	count   int
+	resetAt time.Time
+}
+
+// NewMemoryLimiter returns a limiter with the given policy (zero fields take
+// defaults) holding at most 100,000 counters unless WithStoreMaxEntries says
+// otherwise.
+func NewMemoryLimiter(policy LimiterPolicy, opts ...StoreOption) (*MemoryLimiter, error) {
+	p, err := policy.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := newStoreConfig(100_000, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &MemoryLimiter{policy: p, cfg: cfg, counts: map[string]*window{}}, nil
+}
+
+// Attempt implements LoginLimiter.
+func (l *MemoryLimiter) Attempt(_ context.Context, account string, client netip.Addr) (time.Duration, error) {
+	accountKey, addressKey := LimiterKeys(account, client)
+	now := l.cfg.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	wait := l.count(accountKey, l.policy.AccountAttempts, now)
+	wait = max(wait, l.count(addressKey, l.policy.AddressAttempts, now))
+	return wait, nil
+}
+
+// count adds one to key's window and returns how long to wait if that went
+// over limit.
+func (l *MemoryLimiter) count(key string, limit int, now time.Time) time.Duration {
+	w := l.counts[key]
+	if w == nil || !now.Before(w.resetAt) {
+		if w == nil && len(l.counts) >= l.cfg.maxEntries {
+			l.makeRoom(now)
+		}
+		w = &window{resetAt: now.Add(l.policy.Window)}
+		l.counts[key] = w
+	}
+	w.count++
+	if w.count > limit {
+		return w.resetAt.Sub(now)
+	}
+	return 0
+}
+
+func (l *MemoryLimiter) makeRoom(now time.Time) {
+	for k, w := range l.counts {
+		if !now.Before(w.resetAt) {
+			delete(l.counts, k)
+		}
+	}
+	if len(l.counts) < l.cfg.maxEntries {
+		return
+	}
+	drop := max(1, len(l.counts)/8)
+	for k := range l.counts {
+		if drop == 0 {
+			return
+		}
+		delete(l.counts, k)
+		drop--
+	}
+}
+
+// Succeeded implements LoginLimiter.
+func (l *MemoryLimiter) Succeeded(_ context.Context, account string, client netip.Addr) error {
+	accountKey, addressKey := LimiterKeys(account, client)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.counts, accountKey)
+	if w := l.counts[addressKey]; w != nil && w.count > 0 {
+		w.count--
+	}
+	return nil
+}
+
+// Len returns the number of counters held.
+func (l *MemoryLimiter) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.counts)
+}

@@ -1,0 +1,186 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/netip"
+	"runtime"
+)
+
+// MaxLoginBytes bounds a login name. Longer names are refused before any
+// lookup.
+const MaxLoginBytes = 512
+
+// PasswordLogin checks a login name and password against Accounts, the way
+// every login endpoint of every kind does:
+//
+//   - the attempt is counted by the LoginLimiter first; past the limit the
+//     answer is 429 whether or not the account exists;
+//   - a password over MaxPasswordBytes (or a login over MaxLoginBytes) is
+//     refused before hashing;
+//   - an unknown or disabled account costs the same work as a wrong
+//     password: a dummy hash is verified, so timing does not tell them apart;
+//   - every failure is the same ErrInvalidCredential error;
+//   - password hashing runs under a concurrency limit, so a flood of logins
+//     queues up instead of starving other requests of CPU and memory.
+//
+// It is safe for concurrent use.
+type PasswordLogin struct {
+	accounts Accounts
+	hasher   PasswordHasher
+	limiter  LoginLimiter
+	slots    chan struct{}
+	dummy    string
+}
+
+// LoginOption configures NewPasswordLogin.
+type LoginOption func(*PasswordLogin) error
+
+// WithHasher sets the password hasher (default argon2id with
+// DefaultArgon2Params). It must read the hashes stored in the accounts.
+func WithHasher(h PasswordHasher) LoginOption {
+	return func(l *PasswordLogin) error {
+		if h == nil {
+			return errors.New("tidegate: hasher must not be nil")
+		}
+		l.hasher = h
+		return nil
+	}
+}
+
+// WithLimiter sets the login limiter (default a MemoryLimiter with
+// DefaultLimiterPolicy). Share one limiter between every login endpoint.
+func WithLimiter(lim LoginLimiter) LoginOption {
+	return func(l *PasswordLogin) error {
+		if lim == nil {
+			return errors.New("tidegate: limiter must not be nil")
+		}
+		l.limiter = lim
+		return nil
+	}
+}
+
+// WithHashConcurrency sets how many password hashes may run at once
+// (default: the number of CPUs).
+func WithHashConcurrency(n int) LoginOption {
+	return func(l *PasswordLogin) error {
+		if n <= 0 {
+			return errors.New("tidegate: hash concurrency must be positive")
+		}
+		l.slots = make(chan struct{}, n)
+		return nil
+	}
+}
+
+// NewPasswordLogin returns a PasswordLogin over accounts.
+func NewPasswordLogin(accounts Accounts, opts ...LoginOption) (*PasswordLogin, error) {
+	if accounts == nil {
+		return nil, errors.New("tidegate: password login needs accounts")
+	}
+	l := &PasswordLogin{accounts: accounts, slots: make(chan struct{}, runtime.NumCPU())}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("tidegate: nil login option")
+		}
+		if err := opt(l); err != nil {
+			return nil, err
+		}
+	}
+	if l.hasher == nil {
+		h, err := NewArgon2idHasher(DefaultArgon2Params)
+		if err != nil {
+			return nil, err
+		}
+		l.hasher = h
+	}
+	if l.limiter == nil {
+		lim, err := NewMemoryLimiter(LimiterPolicy{})
+		if err != nil {
+			return nil, err
+		}
+		l.limiter = lim
+	}
+	dummy, err := l.hasher.Hash("tidegate dummy password for unknown accounts")
+	if err != nil {
+		return nil, err
+	}
+	l.dummy = dummy
+	return l, nil
+}
+
+// Accounts returns the account store logins are checked against.
+func (l *PasswordLogin) Accounts() Accounts { return l.accounts }
+
+// Login checks login and password for a client at the given address. It
+// returns the account, or an *Error: ErrInvalidCredential for any wrong
+// input (the same for an unknown account, a wrong password, a disabled
+// account or an oversized field), ErrRateLimited with RetryAfter, or
+// ErrUnavailable when the accounts or the limiter failed.
+func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (Account, error) {
+	tooLong := len(login) > MaxLoginBytes || len(password) > MaxPasswordBytes
+	if len(login) > MaxLoginBytes {
+		login = login[:MaxLoginBytes] // still counted, under a bounded key
+	}
+	wait, err := l.limiter.Attempt(ctx, login, client)
+	if err != nil {
+		return Account{}, Unavailable("limiter", err)
+	}
+	if wait > 0 {
+		return Account{}, RateLimited("login throttled", wait)
+	}
+	if tooLong || login == "" {
+		return Account{}, Invalid("login failed")
+	}
+	account, err := l.accounts.FindByLogin(ctx, login)
+	found := err == nil
+	if err != nil && !errors.Is(err, ErrAccountNotFound) {
+		return Account{}, Unavailable("accounts", err)
+	}
+	hash := l.dummy
+	if found {
+		hash = account.PasswordHash
+	}
+	ok, err := l.verify(ctx, hash, password)
+	if err != nil {
+		return Account{}, err
+	}
+	if !found || !ok || account.Disabled {
+		return Account{}, Invalid("login failed")
+	}
+	if err := l.limiter.Succeeded(ctx, login, client); err != nil {
+		return Account{}, Unavailable("limiter", err)
+	}
+	return account, nil
+}
+
+// verify checks a password under the hashing concurrency limit.
+func (l *PasswordLogin) verify(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, Unavailable("hash queue", ctx.Err())
+	}
+	defer func() { <-l.slots }()
+	ok, err := l.hasher.Verify(hash, password)
+	if err != nil {
+		// An unreadable stored hash is a broken account record, not a
+		// wrong password; it must not lock the user out silently either.
+		return false, Unavailable("password hash", err)
+	}
+	return ok, nil
+}
+
+// HashPassword hashes a new password under the same concurrency limit as
+// logins, refusing one over MaxPasswordBytes or empty.
+func (l *PasswordLogin) HashPassword(ctx context.Context, password string) (string, error) {
+	if password == "" || len(password) > MaxPasswordBytes {
+		return "", Malformed("password length")
+	}
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		return "", Unavailable("hash queue", ctx.Err())
+	}
+	defer func() { <-l.slots }()
+	return l.hasher.Hash(password)
+}

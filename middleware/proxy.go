@@ -1,0 +1,110 @@
+package middleware
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// TrustedProxies says which peers may speak for the client: only a request
+// whose direct peer (RemoteAddr) lies in one of these ranges has its
+// X-Forwarded-For and X-Forwarded-Proto headers believed. A nil
+// *TrustedProxies trusts nobody: the client is RemoteAddr and HTTPS means TLS.
+type TrustedProxies struct {
+	prefixes []netip.Prefix
+}
+
+// NewTrustedProxies parses CIDR ranges ("10.0.0.0/8") or single addresses.
+func NewTrustedProxies(ranges ...string) (*TrustedProxies, error) {
+	t := &TrustedProxies{}
+	for _, r := range ranges {
+		r = strings.TrimSpace(r)
+		if p, err := netip.ParsePrefix(r); err == nil {
+			t.prefixes = append(t.prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(r)
+		if err != nil {
+			return nil, errors.New("tidegate: invalid trusted proxy range " + quoteForError(r))
+		}
+		t.prefixes = append(t.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return t, nil
+}
+
+// Trusts reports whether addr lies in a trusted range.
+func (t *TrustedProxies) Trusts(addr netip.Addr) bool {
+	if t == nil || !addr.IsValid() {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range t.prefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// RemoteAddr parses r.RemoteAddr ("host:port" or a bare address); the zero
+// Addr when it cannot.
+func RemoteAddr(r *http.Request) netip.Addr {
+	host := r.RemoteAddr
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	a, err := netip.ParseAddr(host)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
+}
+
+// ClientAddr returns the address of the client: RemoteAddr, unless the peer
+// is a trusted proxy, in which case X-Forwarded-For is read from the right,
+// skipping trusted hops, and the first untrusted address is the client. A
+// client cannot forge its address by sending X-Forwarded-For itself: only
+// the entries appended by trusted proxies are believed.
+func (t *TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
+	peer := RemoteAddr(r)
+	if !t.Trusts(peer) {
+		return peer
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	for i := len(hops) - 1; i >= 0; i-- {
+		parts := strings.Split(hops[i], ",")
+		for j := len(parts) - 1; j >= 0; j-- {
+			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			if err != nil {
+				return peer // unreadable chain: fall back to what we know
+			}
+			a = a.Unmap()
+			if !t.Trusts(a) {
+				return a
+			}
+			peer = a
+		}
+	}
+	return peer
+}
+
+// IsHTTPS reports whether r reached the server over TLS, or came from a
+// trusted proxy that says (X-Forwarded-Proto: https) it did. The header from
+// anyone else is ignored.
+func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if !t.Trusts(RemoteAddr(r)) {
+		return false
+	}
+	protos := r.Header.Values("X-Forwarded-Proto")
+	if len(protos) != 1 {
+		return false
+	}
+	// A proxy chain may append: the last value is the nearest proxy's.
+	parts := strings.Split(protos[0], ",")
+	return strings.EqualFold(strings.TrimSpace(parts[len(parts)-1]), "https")
+}
