@@ -1,0 +1,59 @@
+// Package tidegin adapts tidegate middleware to gin.
+//
+// Any tidegate middleware, such as middleware.Require(scheme), becomes a
+// gin.HandlerFunc with Wrap. A request the middleware rejects is aborted
+// with exactly the status, headers and body net/http would have sent; a
+// request it accepts continues down the gin chain with the principal in the
+// request's context and under PrincipalKey (read it with Principal).
+//
+//	r := gin.New()
+//	r.GET("/whoami", tidegin.Wrap(middleware.Require(scheme)), func(c *gin.Context) {
+//		p, _ := tidegin.Principal(c)
+//		c.JSON(http.StatusOK, gin.H{"subject": p.Subject})
+//	})
+package tidegin
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// PrincipalKey is the gin context key (c.Get) under which Wrap stores the
+// authenticated middleware.Principal.
+const PrincipalKey = "tidegate.principal"
+
+// Wrap turns tidegate middleware into a gin handler. The rest of the gin
+// chain runs inside the tidegate middleware's next handler, so anything the
+// middleware attached to the request (the principal in its context) is what
+// later gin handlers see in c.Request.
+func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		passed := false
+		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			passed = true
+			c.Request = r
+			if p, ok := middleware.FromRequest(r); ok {
+				c.Set(PrincipalKey, p)
+			}
+			c.Next()
+		})
+		mw(next).ServeHTTP(c.Writer, c.Request)
+		if !passed {
+			c.Abort()
+		}
+	}
+}
+
+// Principal returns the principal Wrap stored for this request; ok is false
+// when the request was not authenticated (or was let through anonymously by
+// middleware.Optional). The principal is the handler's own copy.
+func Principal(c *gin.Context) (middleware.Principal, bool) {
+	v, ok := c.Get(PrincipalKey)
+	if !ok {
+		return middleware.Principal{}, false
+	}
+	p, ok := v.(middleware.Principal)
+	return p.Clone(), ok
+}

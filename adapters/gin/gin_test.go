@@ -1,0 +1,152 @@
+package tidegin_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	tidegin "github.com/tidegate/tidegate/adapters/gin"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+func init() { gin.SetMode(gin.TestMode) }
+
+// newScheme returns a bearer-style scheme accepting "good" (user u1, role
+// admin) and "plain" (user u2); "down" makes the verifier fail as a backend.
+func newScheme(t *testing.T) *middleware.Scheme {
+	t.Helper()
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	require.NoError(t, err)
+	v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+		switch c.Token {
+		case "good":
+			return middleware.Principal{Subject: "u1", Roles: []string{"admin"}}, nil
+		case "plain":
+			return middleware.Principal{Subject: "u2"}, nil
+		case "down":
+			return middleware.Principal{}, errors.New("connection refused")
+		}
+		return middleware.Principal{}, middleware.Invalid("unknown")
+	})
+	cache, err := middleware.NewCache(v, time.Minute)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = cache.Close() })
+	s, err := middleware.NewScheme("bearer", ex, cache,
+		middleware.Challenge{Scheme: "Bearer", Realm: "test", RFC6750: true},
+		middleware.WithLogger(discard()))
+	require.NoError(t, err)
+	return s
+}
+
+// TestWrapAnswersExactlyLikeNetHTTP runs the same middleware stack under
+// net/http and under gin and compares status, headers and body byte for byte.
+func TestWrapAnswersExactlyLikeNetHTTP(t *testing.T) {
+	s := newScheme(t)
+	optional := middleware.Optional(s)
+	stacks := map[string][]func(http.Handler) http.Handler{
+		"require":       {middleware.Require(s)},
+		"optional":      {optional},
+		"require+admin": {middleware.Require(s), middleware.RequireRole("admin")},
+	}
+	cases := []struct {
+		name, authorization string
+	}{
+		{"missing", ""},
+		{"valid", "Bearer good"},
+		{"valid without role", "Bearer plain"},
+		{"invalid", "Bearer nope"},
+		{"malformed", "Bearer a b"},
+		{"backend down", "Bearer down"},
+		{"other scheme", "Basic dTpw"},
+	}
+	final := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, _ := middleware.SubjectFromContext(r.Context())
+		w.Header().Set("X-Subject", subject)
+		w.WriteHeader(http.StatusTeapot)
+		_, _ = w.Write([]byte("reached " + subject))
+	})
+	for stackName, stack := range stacks {
+		for _, tc := range cases {
+			t.Run(stackName+"/"+tc.name, func(t *testing.T) {
+				var h http.Handler = final
+				for i := len(stack) - 1; i >= 0; i-- {
+					h = stack[i](h)
+				}
+				want := serve(h, tc.authorization)
+
+				engine := gin.New()
+				handlers := []gin.HandlerFunc{}
+				for _, mw := range stack {
+					handlers = append(handlers, tidegin.Wrap(mw))
+				}
+				handlers = append(handlers, gin.WrapH(final))
+				engine.GET("/", handlers...)
+				got := serve(engine, tc.authorization)
+
+				assert.Equal(t, want.Code, got.Code)
+				assert.Equal(t, want.Body.String(), got.Body.String())
+				assert.Equal(t, want.Header(), got.Header())
+			})
+		}
+	}
+}
+
+func TestPrincipalReachesGinHandlers(t *testing.T) {
+	s := newScheme(t)
+	engine := gin.New()
+	engine.GET("/", tidegin.Wrap(middleware.Require(s)), func(c *gin.Context) {
+		p, ok := tidegin.Principal(c)
+		require.True(t, ok)
+		raw, exists := c.Get(tidegin.PrincipalKey)
+		require.True(t, exists)
+		fromCtx, ok := middleware.FromContext(c.Request.Context())
+		require.True(t, ok)
+		assert.Equal(t, "u1", p.Subject)
+		assert.Equal(t, "u1", raw.(middleware.Principal).Subject)
+		assert.Equal(t, "u1", fromCtx.Subject)
+		p.Roles[0] = "changed by a handler"
+		again, _ := tidegin.Principal(c)
+		assert.Equal(t, []string{"admin"}, again.Roles, "the getter hands out copies")
+		c.String(http.StatusOK, "ok")
+	})
+	rec := serve(engine, "Bearer good")
+	assert.Equal(t, http.StatusOK, rec.Code)
+}
+
+func TestRejectedRequestStopsTheChain(t *testing.T) {
+	s := newScheme(t)
+	engine := gin.New()
+	reached := false
+	engine.GET("/", tidegin.Wrap(middleware.Require(s)), func(c *gin.Context) { reached = true })
+	rec := serve(engine, "Bearer nope")
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+	assert.False(t, reached)
+}
+
+func TestOptionalAnonymousHasNoPrincipal(t *testing.T) {
+	s := newScheme(t)
+	engine := gin.New()
+	engine.GET("/", tidegin.Wrap(middleware.Optional(s)), func(c *gin.Context) {
+		_, ok := tidegin.Principal(c)
+		c.String(http.StatusOK, "%v", ok)
+	})
+	rec := serve(engine, "")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "false", rec.Body.String())
+}
+
+func serve(h http.Handler, authorization string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	if authorization != "" {
+		req.Header.Set("Authorization", authorization)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
