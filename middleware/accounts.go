@@ -93,8 +93,8 @@ func (m *MemoryAccounts) FindByID(_ context.Context, userID string) (Account, er
 // Create implements AccountWriter. The account needs a UserID, a Username
 // and a PasswordHash.
 func (m *MemoryAccounts) Create(_ context.Context, a Account) error {
-	if a.UserID == "" || a.Username == "" || a.PasswordHash == "" {
-		return errors.New("tidegate: account needs a user id, a username and a password hash")
+	if err := checkAccount(a); err != nil {
+		return err
 	}
 	logins := accountLogins(a)
 	m.mu.Lock()
@@ -117,6 +117,9 @@ func (m *MemoryAccounts) Create(_ context.Context, a Account) error {
 // Update replaces an existing account (same UserID), for password changes
 // and disabling. Logins it no longer has are released.
 func (m *MemoryAccounts) Update(_ context.Context, a Account) error {
+	if err := checkAccount(a); err != nil {
+		return err
+	}
 	logins := accountLogins(a)
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -135,6 +138,17 @@ func (m *MemoryAccounts) Update(_ context.Context, a Account) error {
 	m.byID[a.UserID] = cloneAccount(a)
 	for _, l := range logins {
 		m.byLogin[l] = a.UserID
+	}
+	return nil
+}
+
+// checkAccount refuses an account Create or Update cannot store safely.
+// The username is checked after folding: a blank one ("  ") would otherwise
+// be stored under the login "" and match any blank login typed. Update
+// checks too, so it cannot strip the username or the hash Create required.
+func checkAccount(a Account) error {
+	if a.UserID == "" || foldLogin(a.Username) == "" || a.PasswordHash == "" {
+		return errors.New("tidegate: account needs a user id, a username and a password hash")
 	}
 	return nil
 }

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"hash/maphash"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
-	"golang.org/x/sync/singleflight"
 )
 
 // Cache defaults.
@@ -33,6 +31,7 @@ const (
 //   - concurrent requests with the same uncached credential make one
 //     Verifier call (singleflight), which is not cancelled when the first
 //     caller goes away, and is bounded by WithVerifyTimeout (then 503);
+//     the call runs on the first caller's goroutine;
 //   - keys are unambiguous: the credential's parts are encoded injectively
 //     and the kind is compared on every hit, so a hit can only ever return
 //     the principal of the exact credential that was verified;
@@ -42,7 +41,9 @@ const (
 //   - Close stops its background goroutine.
 //
 // Entries are spread over several go-cache shards, so a cache hit takes one
-// shard's read lock and no lock shared by every request.
+// shard's read lock and no lock shared by every request. The Cache keeps
+// each entry's deadline itself (go-cache entries never expire on their own),
+// so a hit reads the clock once, and the janitor sweeps expired entries.
 type Cache struct {
 	next       Verifier
 	ttl        time.Duration
@@ -51,17 +52,26 @@ type Cache struct {
 	maxEntries int
 	now        func() time.Time
 	observer   Observer
+	// customClock is set by WithClock; see Scheme.verify.
+	customClock bool
 
 	seed     maphash.Seed
 	shards   [cacheShards]cacheShard
 	perShard int
-	flights  singleflight.Group
 
-	// mu guards generation changes against inserts, and bySubject. It is
-	// taken on misses and invalidations only, never on a hit.
+	// flightMu guards flights, the verifications in progress. It is taken
+	// on misses only.
+	flightMu sync.Mutex
+	flights  map[flightKey]*flight
+
+	// mu guards generation changes against inserts, the subject index and
+	// the shards' rings. It is taken on misses and invalidations only, never
+	// on a hit.
 	mu         sync.Mutex
 	generation atomic.Uint64
-	bySubject  map[string]map[string]*cacheEntry
+	// bySubject holds, per subject, the head of the list of its entries
+	// (linked through cacheEntry.prev and next), for InvalidateSubject.
+	bySubject map[string]*cacheEntry
 
 	stop      chan struct{}
 	done      chan struct{}
@@ -70,15 +80,29 @@ type Cache struct {
 
 type cacheShard struct {
 	items *gocache.Cache
-	_     [56]byte // keep shards on separate cache lines
+	ring  []string // keys in the order stored, at most perShard; guarded by Cache.mu
+	next  int      // the ring's oldest slot once it is full
+	_     [64]byte // keep shards' hot fields on separate cache lines
 }
 
-// cacheEntry is immutable once stored: hits hand out &principal, and
-// FromContext copies it before a handler can touch it.
+// cacheEntry is immutable once stored, but for its links in the subject
+// index: hits hand out &principal, and FromContext copies it before a
+// handler can touch it.
 type cacheEntry struct {
 	principal Principal
 	kind      Kind
-	deadline  time.Time
+	key       string
+	deadline  time.Time // on the Cache's clock
+	// born and life say the same on the monotonic clock, for the real
+	// clock's hits: time.Since(born) reads only the monotonic clock, half
+	// the cost of the time.Now that comparing with deadline needs.
+	born time.Time
+	life time.Duration
+
+	// prev and next link the entries of one subject; indexed says whether
+	// the entry is in that list. Guarded by Cache.mu.
+	prev, next *cacheEntry
+	indexed    bool
 }
 
 // NewCache wraps next in a cache whose entries live at most ttl. ttl must be
@@ -99,7 +123,8 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		now:        time.Now,
 		observer:   NopObserver{},
 		seed:       maphash.MakeSeed(),
-		bySubject:  map[string]map[string]*cacheEntry{},
+		bySubject:  map[string]*cacheEntry{},
+		flights:    map[flightKey]*flight{},
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -146,14 +171,22 @@ func (c *Cache) verifyShared(ctx context.Context, cred Credential) (*Principal, 
 	return c.miss(ctx, cred, key)
 }
 
-// lookup is the hot path: one shard read lock, no allocation.
+// lookup is the hot path: one shard read lock, one clock read (of the
+// monotonic clock only, unless WithClock replaced it), no allocation.
 func (c *Cache) lookup(kind Kind, key string) *cacheEntry {
 	v, ok := c.shard(key).items.Get(key)
 	if !ok {
 		return nil
 	}
 	e := v.(*cacheEntry)
-	if e.kind != kind || !c.now().Before(e.deadline) {
+	if e.kind != kind {
+		return nil
+	}
+	if c.customClock {
+		if !c.now().Before(e.deadline) {
+			return nil
+		}
+	} else if time.Since(e.born) >= e.life {
 		return nil
 	}
 	return e
@@ -168,105 +201,277 @@ func (c *Cache) shard(key string) *cacheShard {
 	return &c.shards[maphash.String(c.seed, tail)%cacheShards]
 }
 
-// miss verifies cred once for all concurrent callers and caches a success.
-func (c *Cache) miss(ctx context.Context, cred Credential, key string) (*Principal, *Error) {
-	generation := c.generation.Load()
-	// The flight key holds the generation: after an invalidation, new
-	// requests start a new verification instead of joining one that began
-	// before it.
-	flight := string(cred.Kind) + "\x00" + strconv.FormatUint(generation, 10) + "\x00" + key
-	results := c.flights.DoChan(flight, func() (any, error) {
-		return c.fill(ctx, cred, key, generation)
-	})
-	timer := time.NewTimer(c.timeout)
-	defer timer.Stop()
-	select {
-	case res := <-results:
-		if res.Err != nil {
-			return nil, AsError(res.Err)
-		}
-		return &res.Val.(*cacheEntry).principal, nil
-	case <-ctx.Done():
-		return nil, Unavailable("canceled", ctx.Err())
-	case <-timer.C:
-		return nil, Unavailable("timeout", context.DeadlineExceeded)
-	}
+// flightKey names one verification in flight. It holds the generation:
+// after an invalidation, new requests start a new verification instead of
+// joining one that began before it. A struct key costs no allocation.
+type flightKey struct {
+	kind       Kind
+	generation uint64
+	key        string
 }
 
-// fill runs the wrapped Verifier, detached from the first caller's
-// cancellation but bounded by the verify timeout, and stores a success.
-func (c *Cache) fill(ctx context.Context, cred Credential, key string, generation uint64) (any, error) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
-	defer cancel()
+// flight is one verification in flight, shared by every request with the
+// same credential. ctx is the Verifier's context. done is made by the first
+// waiter (under flightMu), so a flight nobody waits for allocates no
+// channel; entry and err are written before done is closed.
+type flight struct {
+	ctx   verifyContext
+	done  chan struct{}
+	entry *cacheEntry
+	err   *Error
+}
+
+// miss verifies cred once for all concurrent callers and caches a success.
+//
+// The first caller (the leader) runs the Verifier on its request's own
+// goroutine, with a context that keeps its values but not its cancellation and that ends
+// after the verify timeout: when the leader's request is cancelled the
+// verification goes on for the others and for the cache. Later callers (the
+// waiters) wait for it, for their own context, or for the verify timeout,
+// whichever comes first. Running the leader inline rather than on a new
+// goroutine, and arming the timeout's timer only when the Verifier asks for
+// its context's Done channel (or a waiter waits), keeps a miss to about the
+// cost of the Verifier and the insert: a goroutine and two timers per miss
+// made it several times slower.
+func (c *Cache) miss(ctx context.Context, cred Credential, key string) (*Principal, *Error) {
+	fk := flightKey{kind: cred.Kind, generation: c.generation.Load(), key: key}
+	c.flightMu.Lock()
+	if f, ok := c.flights[fk]; ok {
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		c.flightMu.Unlock()
+		return c.wait(ctx, f)
+	}
+	f := &flight{}
+	// One clock read serves the verify deadline and the entry: the
+	// verification is judged as of when it began.
+	start := c.now()
+	deadline := start.Add(c.timeout)
+	if c.customClock {
+		deadline = time.Now().Add(c.timeout) // the timeout runs on the real clock
+	}
+	f.ctx.init(ctx, deadline)
+	c.flights[fk] = f
+	c.flightMu.Unlock()
+
+	c.lead(f, fk, cred, start)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &f.entry.principal, nil
+}
+
+// lead runs the verification of flight f and hands its outcome to the
+// waiters, even if something below panics (callVerifier recovers a
+// Verifier's panic; this is for the cache's own code).
+func (c *Cache) lead(f *flight, fk flightKey, cred Credential, start time.Time) {
+	defer func() {
+		if f.entry == nil && f.err == nil {
+			f.err = Internal("verification aborted")
+		}
+		c.flightMu.Lock()
+		delete(c.flights, fk)
+		done := f.done // no waiter can join once the flight left the map
+		c.flightMu.Unlock()
+		if done != nil {
+			close(done)
+		}
+		f.ctx.release()
+	}()
+	f.entry, f.err = c.fill(&f.ctx, cred, fk.key, fk.generation, start)
+}
+
+// wait waits for a flight another request leads.
+func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
+	select {
+	case <-f.done:
+	case <-ctx.Done():
+		return nil, Unavailable("canceled", ctx.Err())
+	case <-f.ctx.Done():
+		// The verify timeout passed, or the flight just ended (release
+		// closes the context after done): prefer the outcome if there is one.
+		select {
+		case <-f.done:
+		default:
+			return nil, Unavailable("timeout", context.DeadlineExceeded)
+		}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return &f.entry.principal, nil
+}
+
+// fill runs the wrapped Verifier and stores a success. now is when the
+// verification began: the principal must be valid then, and the entry's
+// lifetime counts from then.
+func (c *Cache) fill(ctx context.Context, cred Credential, key string, generation uint64, now time.Time) (*cacheEntry, *Error) {
 	p, e := callVerifier(ctx, c.next, cred)
 	if e != nil {
 		return nil, e
 	}
-	now := c.now()
 	if p.expired(now) {
 		return nil, Invalid("expired")
 	}
-	entry := &cacheEntry{principal: p.Clone(), kind: cred.Kind, deadline: now.Add(c.ttl)}
+	entry := &cacheEntry{principal: p.Clone(), kind: cred.Kind, key: key, deadline: now.Add(c.ttl), born: now}
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(entry.deadline) {
 		entry.deadline = p.ExpiresAt
 	}
-	c.store(key, entry, entry.deadline.Sub(now), generation)
+	entry.life = entry.deadline.Sub(now)
+	c.store(key, entry, generation)
 	return entry, nil
 }
 
 // store inserts an entry unless an invalidation happened since the
 // verification began (its result may predate a revocation).
-func (c *Cache) store(key string, e *cacheEntry, ttl time.Duration, generation uint64) {
+//
+// The size bound is kept per shard by a ring of the keys last stored in it:
+// when the ring is full, storing a key evicts the key stored perShard
+// inserts ago (first in, first out). Every live entry's key is in its
+// shard's ring (a key that leaves the ring is deleted unless it was stored
+// again since, which put it back in), so a shard never holds more than
+// perShard entries, give or take the stores running concurrently. This
+// replaced sweeping a full shard through go-cache's Items, which copies the
+// whole shard on every sweep.
+func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	sh := c.shard(key)
-	if sh.items.ItemCount() >= c.perShard {
-		c.makeRoom(sh)
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.generation.Load() != generation {
+		c.mu.Unlock()
 		return
 	}
-	sh.items.Set(key, e, ttl)
-	keys := c.bySubject[e.principal.Subject]
-	if keys == nil {
-		keys = map[string]*cacheEntry{}
-		c.bySubject[e.principal.Subject] = keys
+	// The key may still be held: by an entry of another kind (keys do not
+	// hold the kind) or by an expired one not yet swept. Set replaces it
+	// without calling OnEvicted, which left it in bySubject for good (a
+	// leak, and a later InvalidateSubject of its subject deleted this new
+	// entry). Every Set happens under mu, so this Get sees what Set replaces.
+	if old, ok := sh.items.Get(key); ok {
+		c.unindexLocked(old.(*cacheEntry))
 	}
-	keys[key] = e
+	sh.items.Set(key, e, gocache.NoExpiration)
+	head := c.bySubject[e.principal.Subject]
+	e.next, e.indexed = head, true
+	if head != nil {
+		head.prev = e
+	}
+	c.bySubject[e.principal.Subject] = e
+	var victim string
+	if len(sh.ring) < c.perShard {
+		sh.ring = append(sh.ring, key)
+	} else {
+		victim, sh.ring[sh.next] = sh.ring[sh.next], key
+		sh.next = (sh.next + 1) % len(sh.ring)
+	}
+	c.mu.Unlock()
+	// Outside mu: Delete calls unindex, which takes it.
+	if victim != "" && victim != key {
+		sh.items.Delete(victim)
+	}
 }
 
-// makeRoom frees a full shard: expired entries first, then an arbitrary
-// eighth of the rest (Go's map order is random), so that inserting stays
-// cheap on average however hard the cache is flooded.
-func (c *Cache) makeRoom(sh *cacheShard) {
-	sh.items.DeleteExpired()
-	if sh.items.ItemCount() < c.perShard {
+// verifyContext is the context the wrapped Verifier runs with: the leader's
+// values, none of its cancellation, and a deadline one verify timeout after
+// the start. Its Done channel and timer are made on first use, so a
+// Verifier that answers without looking at its context costs no timer.
+type verifyContext struct {
+	parent   context.Context // for Value only
+	deadline time.Time
+
+	mu    sync.Mutex
+	done  chan struct{} // nil until asked for
+	err   error
+	timer *time.Timer
+}
+
+func (c *verifyContext) init(parent context.Context, deadline time.Time) {
+	c.parent, c.deadline = parent, deadline
+}
+
+// Deadline returns the end of the verify timeout.
+func (c *verifyContext) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Done returns a channel closed at the deadline or when the verification ends.
+func (c *verifyContext) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done == nil {
+		c.done = make(chan struct{})
+		switch d := time.Until(c.deadline); {
+		case c.err != nil:
+			close(c.done)
+		case d <= 0:
+			c.err = context.DeadlineExceeded
+			close(c.done)
+		default:
+			c.timer = time.AfterFunc(d, func() { c.end(context.DeadlineExceeded) })
+		}
+	}
+	return c.done
+}
+
+// Err returns nil while the verification runs and its deadline is ahead.
+func (c *verifyContext) Err() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.err == nil && !time.Now().Before(c.deadline) {
+		c.endLocked(context.DeadlineExceeded)
+	}
+	return c.err
+}
+
+// Value returns the leader's request values.
+func (c *verifyContext) Value(key any) any { return c.parent.Value(key) }
+
+// release ends the context once the verification is over, as the cancel of
+// context.WithTimeout would, and stops its timer.
+func (c *verifyContext) release() { c.end(context.Canceled) }
+
+func (c *verifyContext) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.endLocked(err)
+}
+
+func (c *verifyContext) endLocked(err error) {
+	if c.err != nil {
 		return
 	}
-	drop := max(1, c.perShard/8)
-	for k := range sh.items.Items() {
-		if drop == 0 {
-			break
-		}
-		sh.items.Delete(k)
-		drop--
+	c.err = err
+	if c.done != nil {
+		close(c.done)
+	}
+	if c.timer != nil {
+		c.timer.Stop()
 	}
 }
 
 // unindex is go-cache's eviction callback: it forgets an evicted entry in
-// the subject index, unless the key was stored again since.
-func (c *Cache) unindex(key string, v any) {
-	e := v.(*cacheEntry)
+// the subject index, unless it left the index already (it was displaced, or
+// its subject invalidated).
+func (c *Cache) unindex(_ string, v any) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	keys := c.bySubject[e.principal.Subject]
-	if keys[key] != e {
+	c.unindexLocked(v.(*cacheEntry))
+}
+
+// unindexLocked unlinks e from its subject's list, if it is still in it.
+func (c *Cache) unindexLocked(e *cacheEntry) {
+	if !e.indexed {
 		return
 	}
-	delete(keys, key)
-	if len(keys) == 0 {
+	switch {
+	case e.prev != nil:
+		e.prev.next = e.next
+	case e.next != nil:
+		c.bySubject[e.principal.Subject] = e.next
+	default:
 		delete(c.bySubject, e.principal.Subject)
 	}
+	if e.next != nil {
+		e.next.prev = e.prev
+	}
+	e.prev, e.next, e.indexed = nil, nil, false
 }
 
 // Invalidate forgets cred: the very next request with it is verified again.
@@ -282,10 +487,18 @@ func (c *Cache) Invalidate(cred Credential) {
 func (c *Cache) InvalidateSubject(subject string) {
 	c.mu.Lock()
 	c.generation.Add(1)
-	keys := c.bySubject[subject]
+	var keys []string
+	for e := c.bySubject[subject]; e != nil; {
+		next := e.next
+		keys = append(keys, e.key)
+		e.prev, e.next, e.indexed = nil, nil, false
+		e = next
+	}
 	delete(c.bySubject, subject)
 	c.mu.Unlock()
-	for key := range keys {
+	// Outside mu: Delete calls unindex, which takes it (and finds these
+	// entries unlinked already).
+	for _, key := range keys {
 		c.shard(key).items.Delete(key)
 	}
 }
@@ -294,11 +507,15 @@ func (c *Cache) InvalidateSubject(subject string) {
 func (c *Cache) Purge() {
 	c.mu.Lock()
 	c.generation.Add(1)
-	c.bySubject = map[string]map[string]*cacheEntry{}
-	c.mu.Unlock()
+	// The old entries keep their links, but none of them can reach
+	// unindex again: Flush drops them without OnEvicted, and a store
+	// begun before the Purge is refused by the generation.
+	c.bySubject = map[string]*cacheEntry{}
 	for i := range c.shards {
 		c.shards[i].items.Flush()
+		c.shards[i].ring, c.shards[i].next = nil, 0
 	}
+	c.mu.Unlock()
 }
 
 // Len returns the number of entries held, expired ones not yet swept included.
@@ -333,11 +550,28 @@ func (c *Cache) janitor() {
 	for {
 		select {
 		case <-ticker.C:
-			for i := range c.shards {
-				c.shards[i].items.DeleteExpired()
-			}
+			c.sweep()
 		case <-c.stop:
 			return
+		}
+	}
+}
+
+// sweep deletes the entries whose deadline has passed. go-cache's Items
+// copies a shard; an entry stored again between the copy and the delete
+// may be deleted too, which costs one extra verification, nothing more.
+func (c *Cache) sweep() {
+	now := c.now()
+	for i := range c.shards {
+		items := c.shards[i].items
+		for key, item := range items.Items() {
+			e := item.Object.(*cacheEntry)
+			if now.Before(e.deadline) {
+				continue
+			}
+			if cur, ok := items.Get(key); ok && cur == e {
+				items.Delete(key)
+			}
 		}
 	}
 }

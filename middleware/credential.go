@@ -3,6 +3,8 @@ package middleware
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -19,8 +21,10 @@ type Kind string
 // the kind has two parts (the password half of HTTP Basic) and is empty
 // otherwise.
 //
-// A Credential never prints its secrets: String, GoString and LogValue show
-// the kind and a short fingerprint only.
+// A Credential never prints its secrets: String, GoString, Format (every fmt
+// verb) and LogValue show the kind and a short fingerprint only. (fmt cannot
+// call these methods on a Credential held in an unexported struct field;
+// do not print such structs.)
 type Credential struct {
 	Kind   Kind
 	Token  string
@@ -39,6 +43,11 @@ func (c Credential) String() string {
 // GoString describes the credential without revealing it, so that %#v is as
 // safe as %v.
 func (c Credential) GoString() string { return c.String() }
+
+// Format implements fmt.Formatter so that every verb prints String. Without
+// it, verbs that fmt does not route to String (%d, %t, %o, ...) print the
+// struct field by field, secrets included ("%!d(string=<token>)").
+func (c Credential) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, c.String()) }
 
 // LogValue implements slog.LogValuer: a logged credential shows its kind and
 // fingerprint, never its parts.
@@ -65,10 +74,28 @@ func (c Credential) IsZero() bool { return c.Token == "" && c.Secret == "" }
 // part of the string; the cache stores it in the entry and compares it on
 // every hit.
 func (c Credential) cacheKey() string {
-	if c.key != "" {
+	if c.key != "" && keyFits(c.key, c.Token, c.Secret) {
 		return c.key
 	}
 	return encodeKey(c.Token, c.Secret)
+}
+
+// keyFits reports whether key is still encodeKey(token, secret) in form 1 or
+// 2, as newBasicCredential built it. Token and Secret are exported, so a
+// caller (a wrapping Extractor, say) may change them after extraction; the
+// precomputed key must then not be used, or the cache would answer for the
+// credential as it was extracted, not as it was verified: a changed Secret
+// would hit the entry of the original one. The comparisons are cheap: in the
+// unchanged case the parts share the key's memory.
+func keyFits(key, token, secret string) bool {
+	if strings.IndexByte(token, ':') >= 0 || strings.HasPrefix(token, "\x00") {
+		return false // encodeKey would use form 3
+	}
+	if secret == "" {
+		return key == token
+	}
+	return len(key) == len(token)+1+len(secret) &&
+		key[:len(token)] == token && key[len(token)] == ':' && key[len(token)+1:] == secret
 }
 
 // encodeKey encodes two parts into one string without ambiguity, so that

@@ -139,7 +139,11 @@ func Unavailable(reason string, cause error) *Error {
 func Internal(reason string) *Error { return newError(ErrInternal, reason) }
 
 // AsError classifies any error into an *Error:
-//   - an *Error anywhere in the chain is returned as is;
+//   - an *Error anywhere in the chain is returned as is, unless it lacks a
+//     sentinel kind or an error status (a hand-built literal), in which case
+//     a copy with its kind's standard status and code is returned (kind
+//     ErrInternal when it has none);
+//   - a typed nil *Error is ErrInternal, never a success;
 //   - an error matching one of the sentinel kinds gets that kind;
 //   - anything else, context errors included, is ErrUnavailable (503),
 //     because tidegate cannot tell an outage from a bad credential.
@@ -150,6 +154,16 @@ func AsError(err error) *Error {
 		return nil
 	}
 	if e, ok := errors.AsType[*Error](err); ok {
+		switch {
+		case e == nil:
+			// A typed nil *Error in a non-nil error interface (the classic
+			// `var e *Error; ...; return p, e`). Returning nil here made
+			// callVerifier read the failure as a success with an empty
+			// Principal: fail closed instead.
+			return Internal("nil *Error")
+		case !e.wellFormed():
+			return e.normalised()
+		}
 		return e
 	}
 	for _, kind := range []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,
@@ -164,4 +178,35 @@ func AsError(err error) *Error {
 		return Unavailable("timeout", err)
 	}
 	return Unavailable("backend", err)
+}
+
+// wellFormed reports whether e has what the constructors give every Error:
+// one of the sentinel kinds and an error status. A hand-built
+// &Error{Kind: ErrInvalidCredential} has Status 0, which would make
+// w.WriteHeader panic at request time, and an Error without a Kind would
+// make Error() panic.
+func (e *Error) wellFormed() bool {
+	return isKind(e.Kind) && e.Status >= 400 && e.Status <= 599
+}
+
+// normalised rebuilds a hand-built Error with the standard status and code
+// of its kind (ErrInternal when the kind is not one of the sentinels),
+// keeping its reason, scope, delay and cause.
+func (e *Error) normalised() *Error {
+	n := newError(e.Kind, e.Reason)
+	n.Scope = e.Scope
+	if e.RetryAfter > 0 {
+		n.RetryAfter = e.RetryAfter
+	}
+	n.Err = e.Err
+	return n
+}
+
+func isKind(kind error) bool {
+	switch kind {
+	case ErrNoCredential, ErrMalformed, ErrInvalidCredential, ErrForbidden,
+		ErrRateLimited, ErrUnavailable, ErrInternal:
+		return true
+	}
+	return false
 }

@@ -16,8 +16,9 @@ const DefaultMaxHeaderBytes = 8 << 10
 // Extractor finds a credential of one kind in a request. It answers one of
 // three things:
 //   - the credential, with a nil error;
-//   - ErrNoCredential itself (not wrapped), when the request carries no
-//     credential of this kind;
+//   - ErrNoCredential, when the request carries no credential of this kind
+//     (returning it unwrapped is cheapest; Missing() or a wrapped
+//     ErrNoCredential are read the same way);
 //   - an *Error of kind ErrMalformed, when a credential of this kind is
 //     present but unreadable, oversized or doubled.
 //
@@ -113,8 +114,10 @@ func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
 //
 // The scheme word matches case-insensitively and must be followed by exactly
 // one space and a non-empty rest. An Authorization header for another scheme
-// is ErrNoCredential; the header doubled with different values, oversized, or
-// this scheme with nothing or more than one space after it is malformed.
+// (including a longer scheme word, such as "Bearerish") is ErrNoCredential;
+// the header doubled with different values, oversized, or this scheme with
+// nothing, more than one space, or anything but a space after it is
+// malformed.
 func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (string, error) {
 	v, err := HeaderValue(h, "Authorization", maxBytes)
 	if err != nil {
@@ -128,7 +131,13 @@ func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (strin
 		return "", Malformed("empty")
 	}
 	if v[n] != ' ' {
-		return "", ErrNoCredential // a longer scheme word, such as "Bearerish"
+		if tchar[v[n]] {
+			return "", ErrNoCredential // a longer scheme word, such as "Bearerish"
+		}
+		// Anything else after the scheme word ("Bearer\tx", "Basic,x") is
+		// this scheme badly spaced. Reading it as another scheme let
+		// Optional pass the request as anonymous instead of rejecting it.
+		return "", Malformed("spacing")
 	}
 	rest := v[n+1:]
 	if rest == "" || rest[0] == ' ' {
@@ -278,7 +287,10 @@ var basicEncoding = base64.StdEncoding.Strict()
 // string and the index of its first colon. It makes one allocation, the
 // decoded string itself, by decoding into a stack buffer when it fits.
 func decodeBasic(token string) (string, int, error) {
-	if len(token)%4 != 0 {
+	// encoding/base64 skips CR and LF anywhere in its input, even in Strict
+	// mode, so "YWxp\r\n\r\nY2U6cHc=" decoded as "alice:pw": refuse them so
+	// that each credential really has one accepted spelling.
+	if len(token)%4 != 0 || strings.IndexByte(token, '\r') >= 0 || strings.IndexByte(token, '\n') >= 0 {
 		return "", 0, Malformed("base64")
 	}
 	var stack [256]byte

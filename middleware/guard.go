@@ -12,16 +12,23 @@ import (
 // challenge, and a request that no tidegate middleware saw gets 500, since
 // that is a wiring mistake that must not let anyone through.
 func RequireRole(role string) func(http.Handler) http.Handler {
-	return guard("role", role, (*Principal).HasRole)
+	return guard("role", role, false, (*Principal).HasRole)
 }
 
 // RequireScope is RequireRole for Principal.Scopes; the 403 challenge of a
 // bearer scheme names the missing scope (RFC 6750 §3.1).
 func RequireScope(scope string) func(http.Handler) http.Handler {
-	return guard("scope", scope, (*Principal).HasScope)
+	return guard("scope", scope, true, (*Principal).HasScope)
 }
 
-func guard(what, want string, has func(*Principal, string) bool) func(http.Handler) http.Handler {
+// guard builds RequireRole and RequireScope. named says whether a 403
+// challenge may name want in its scope attribute: only a scope may be
+// (RFC 6750 §3); a role is not an OAuth scope a client could ask for.
+func guard(what, want string, named bool, has func(*Principal, string) bool) func(http.Handler) http.Handler {
+	scope := ""
+	if named {
+		scope = want
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a := authFrom(r.Context())
@@ -35,7 +42,7 @@ func guard(what, want string, has func(*Principal, string) bool) func(http.Handl
 			case a.principal == nil:
 				rejectGuard(w, r, a.scheme, Missing())
 			case !has(a.principal, want):
-				rejectGuard(w, r, a.scheme, Forbidden("missing "+what, want))
+				rejectGuard(w, r, a.scheme, Forbidden("missing "+what, scope))
 			default:
 				next.ServeHTTP(w, r)
 			}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -77,7 +78,8 @@ func LimiterKeys(account string, client netip.Addr) (accountKey, addressKey stri
 }
 
 // MemoryLimiter is an in-memory LoginLimiter for a single process. It is
-// bounded: when full it drops expired counters, then an arbitrary eighth.
+// bounded: when full it drops expired counters, then an arbitrary eighth,
+// taking counters that are not yet throttling anyone first.
 // Use a shared store (see the redisstore package) when several replicas
 // must share counts.
 type MemoryLimiter struct {
@@ -113,9 +115,15 @@ func (l *MemoryLimiter) Attempt(_ context.Context, account string, client netip.
 	now := l.cfg.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	wait := l.count(accountKey, l.policy.AccountAttempts, now)
-	wait = max(wait, l.count(addressKey, l.policy.AddressAttempts, now))
-	return wait, nil
+	// The address is counted first, and an address over its limit does not
+	// touch account counters: its attempts are refused without a password
+	// check, so they need not count against the account, and one client
+	// cannot fill the table with made-up names to push other counters out.
+	wait := l.count(addressKey, l.policy.AddressAttempts, now)
+	if wait > 0 {
+		return wait, nil
+	}
+	return l.count(accountKey, l.policy.AccountAttempts, now), nil
 }
 
 // count adds one to key's window and returns how long to wait if that went
@@ -145,14 +153,30 @@ func (l *MemoryLimiter) makeRoom(now time.Time) {
 	if len(l.counts) < l.cfg.maxEntries {
 		return
 	}
+	// Counters that are throttling someone go last: a flood of distinct
+	// names or addresses creates counters of 1, and must not be able to
+	// push out the counter that stops the guessing of a real account.
 	drop := max(1, len(l.counts)/8)
-	for k := range l.counts {
-		if drop == 0 {
-			return
+	for _, throttling := range []bool{false, true} {
+		for k, w := range l.counts {
+			if drop == 0 {
+				return
+			}
+			if l.throttling(k, w) == throttling {
+				delete(l.counts, k)
+				drop--
+			}
 		}
-		delete(l.counts, k)
-		drop--
 	}
+}
+
+// throttling reports whether the counter w of key has used up its attempts.
+func (l *MemoryLimiter) throttling(key string, w *window) bool {
+	limit := l.policy.AddressAttempts
+	if strings.HasPrefix(key, "account:") {
+		limit = l.policy.AccountAttempts
+	}
+	return w.count >= limit
 }
 
 // Succeeded implements LoginLimiter.

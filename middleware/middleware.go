@@ -52,7 +52,7 @@ func mustScheme(s *Scheme) {
 // serveOne authenticates r with a single scheme.
 func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handler, optional bool) {
 	cred, err := s.extractor.Extract(r)
-	if err == ErrNoCredential {
+	if noCredential(err) {
 		if optional {
 			s.observer.ObserveAuth(s.kind, OutcomeAnonymous, "")
 			logOutcome(r.Context(), s.logger, s.kind, OutcomeAnonymous, nil, nil, nil)
@@ -72,6 +72,16 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 		return
 	}
 	s.succeed(w, r, next, p, &cred)
+}
+
+// noCredential reports whether an extractor found no credential of its kind.
+// The Extractor contract asks for ErrNoCredential itself, but a custom
+// extractor may well return Missing() (an *Error of that kind) or a wrapped
+// ErrNoCredential: comparing with == made Optional reject such a request
+// instead of letting it through anonymously, and made Any answer 401 even
+// when another scheme held a valid credential.
+func noCredential(err error) bool {
+	return err != nil && (err == ErrNoCredential || errors.Is(err, ErrNoCredential))
 }
 
 // Any returns middleware that accepts a valid credential of any of the given
@@ -118,7 +128,7 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 	)
 	for _, s := range schemes {
 		c, err := s.extractor.Extract(r)
-		if err == ErrNoCredential {
+		if noCredential(err) {
 			continue
 		}
 		if err != nil {

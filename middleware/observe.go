@@ -71,12 +71,15 @@ func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Out
 	if !logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 7)
+	attrs := make([]slog.Attr, 0, 9)
 	attrs = append(attrs, slog.String("kind", string(kind)), slog.String("outcome", string(outcome)))
 	if e != nil {
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
+		}
+		if vp, ok := e.Err.(*verifierPanic); ok {
+			attrs = append(attrs, slog.String("panic_type", vp.valueType), slog.String("stack", string(vp.stack)))
 		}
 	}
 	if p != nil {

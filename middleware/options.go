@@ -44,8 +44,8 @@ func WithClock(now func() time.Time) Option {
 		return nil
 	}
 	return sharedOption{
-		scheme: func(s *Scheme) error { s.now = now; return check() },
-		cache:  func(c *Cache) error { c.now = now; return check() },
+		scheme: func(s *Scheme) error { s.now, s.customClock = now, true; return check() },
+		cache:  func(c *Cache) error { c.now, c.customClock = now, true; return check() },
 	}
 }
 
@@ -110,7 +110,9 @@ func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
 }
 
 // WithMaxEntries bounds the number of cached principals (default
-// DefaultMaxEntries). It must be positive.
+// DefaultMaxEntries). It must be positive. The bound is kept per shard, so
+// the cache may hold up to n rounded up to a multiple of its 32 shards, and
+// concurrent inserts into a full shard may briefly add a few more.
 func WithMaxEntries(n int) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		if n <= 0 {
@@ -136,6 +138,12 @@ func WithCleanupInterval(d time.Duration) CacheOption {
 
 // WithVerifyTimeout bounds each call to the wrapped Verifier (default
 // DefaultVerifyTimeout). A call that takes longer answers 503.
+//
+// The Verifier's context carries the deadline. The Verifier runs on the
+// goroutine of the request that found the credential uncached, so a
+// Verifier that ignores its context holds that one request until it
+// returns; concurrent requests for the same credential still get their 503
+// at the deadline.
 func WithVerifyTimeout(d time.Duration) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		if d <= 0 {

@@ -105,6 +105,12 @@ func parseArgon2id(encoded string) (Argon2Params, []byte, []byte, error) {
 	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil {
 		return Argon2Params{}, nil, nil, errBadHash
 	}
+	// Sscanf stops where the format ends and tolerates signs and leading
+	// zeros ("m=064,t=1,p=1junk"): insist on the canonical form Hash writes,
+	// so a tampered parameter field is refused instead of half-read.
+	if parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism) {
+		return Argon2Params{}, nil, nil, errBadHash
+	}
 	salt, err1 := base64.RawStdEncoding.Strict().DecodeString(parts[4])
 	key, err2 := base64.RawStdEncoding.Strict().DecodeString(parts[5])
 	if err1 != nil || err2 != nil {

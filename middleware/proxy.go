@@ -22,11 +22,20 @@ func NewTrustedProxies(ranges ...string) (*TrustedProxies, error) {
 	for _, r := range ranges {
 		r = strings.TrimSpace(r)
 		if p, err := netip.ParsePrefix(r); err == nil {
+			// Trusts unmaps the addresses it checks, so an IPv4-mapped
+			// range ("::ffff:10.0.0.0/104") must be unmapped too, as single
+			// addresses are below, or it would never match anything.
+			if p.Addr().Is4In6() && p.Bits() >= 96 {
+				p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+			}
 			t.prefixes = append(t.prefixes, p.Masked())
 			continue
 		}
 		a, err := netip.ParseAddr(r)
-		if err != nil {
+		// A zone ("fe80::1%eth0", which also swallows "fe80::1%eth0/64")
+		// would be dropped here, and Trusts never matches a zoned peer:
+		// refuse it rather than trust something other than what was meant.
+		if err != nil || a.Zone() != "" {
 			return nil, errors.New("tidegate: invalid trusted proxy range " + quoteForError(r))
 		}
 		t.prefixes = append(t.prefixes, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))

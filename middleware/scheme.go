@@ -26,7 +26,10 @@ type Scheme struct {
 	logger    *slog.Logger
 	observer  Observer
 	identity  IdentityHeaders
+	setsIDs   bool // identity names at least one header
 	now       func() time.Time
+	// customClock is set by WithClock (see verify).
+	customClock bool
 }
 
 // NewScheme validates its arguments and returns a Scheme.
@@ -60,6 +63,7 @@ func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...Scheme
 			return nil, err
 		}
 	}
+	s.setsIDs = s.identity.any()
 	return s, nil
 }
 
@@ -118,7 +122,12 @@ func (s *Scheme) verify(ctx context.Context, cred Credential) (*Principal, *Erro
 	if e != nil {
 		return nil, e
 	}
-	if p.expired(s.now()) {
+	// A principal without expiry needs no clock. A cache hit never outlives
+	// p.ExpiresAt on the cache's clock (measured on the monotonic clock from
+	// the verification on); when that and this are both the real clock, the
+	// cache has made this very check, so a hit reads no clock here.
+	if !p.ExpiresAt.IsZero() && (s.cache == nil || s.customClock || s.cache.customClock) &&
+		!s.now().Before(p.ExpiresAt) {
 		return nil, Invalid("expired")
 	}
 	return p, nil
@@ -130,13 +139,13 @@ func (s *Scheme) verify(ctx context.Context, cred Credential) (*Principal, *Erro
 func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal, e *Error) {
 	defer func() {
 		if r := recover(); r != nil {
-			// The panic value may quote the credential: log only its type
-			// and where it happened.
-			slog.Default().LogAttrs(ctx, slog.LevelError, "tidegate verifier panicked",
-				slog.String("kind", string(cred.Kind)),
-				slog.String("panic_type", fmt.Sprintf("%T", r)),
-				slog.String("stack", string(debug.Stack())))
+			// The panic value may quote the credential: keep only its type
+			// and where it happened. The Scheme logs both, through its own
+			// logger, in the one event of this authentication (logOutcome);
+			// logging here went to slog.Default instead of WithLogger's
+			// logger, as a second event.
 			p, e = Principal{}, Internal("panic")
+			e.Err = &verifierPanic{valueType: fmt.Sprintf("%T", r), stack: debug.Stack()}
 		}
 	}()
 	got, err := v.Verify(ctx, cred)
@@ -152,6 +161,16 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 	return got, nil
 }
 
+// verifierPanic is the cause of the ErrInternal error of a Verifier that
+// panicked. It holds the panic value's type and the stack, never the value,
+// which may quote the credential.
+type verifierPanic struct {
+	valueType string
+	stack     []byte
+}
+
+func (p *verifierPanic) Error() string { return "tidegate: verifier panicked with a " + p.valueType }
+
 // fail renders a failure with this scheme's challenge and logs it.
 func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential) {
 	s.observer.ObserveAuth(s.kind, outcomeOf(e), e.Reason)
@@ -165,7 +184,7 @@ func (s *Scheme) succeed(w http.ResponseWriter, r *http.Request, next http.Handl
 	s.observer.ObserveAuth(s.kind, OutcomeAuthenticated, "")
 	logOutcome(r.Context(), s.logger, s.kind, OutcomeAuthenticated, nil, cred, p)
 	r = r.WithContext(&authContext{Context: r.Context(), principal: p, scheme: s})
-	if s.identity.any() {
+	if s.setsIDs {
 		s.identity.set(r.Header, p)
 	}
 	next.ServeHTTP(w, r)

@@ -69,6 +69,7 @@ type MemorySessionStore struct {
 	sessions  map[TokenDigest]*Session
 	bySubject map[string]map[TokenDigest]struct{}
 	sinceGC   int
+	sweptLen  int // sessions left by the last sweep
 }
 
 // NewMemorySessionStore returns an empty store.
@@ -92,10 +93,21 @@ func (m *MemorySessionStore) Create(_ context.Context, d TokenDigest, s Session)
 }
 
 func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) error {
-	// Sweep when full, and otherwise after as many inserts as there are
-	// sessions: the cost of a sweep is spread over the inserts before it.
+	// A digest stored again (a caller reusing a token, or Rotate with
+	// next == old) replaces its session: drop the old record first, so the
+	// subject index never keeps it under its former subject (where
+	// RevokeSubject would delete the new session) and a full store can
+	// still replace it.
+	if prev, ok := m.sessions[d]; ok {
+		m.remove(d, prev)
+	}
+	// Sweep when full, and otherwise after as many inserts as the last
+	// sweep left sessions: the cost of a sweep is spread over the inserts
+	// before it. (Comparing with the current count instead, which grows
+	// with every insert too, meant no sweep ever ran before the store was
+	// full.)
 	m.sinceGC++
-	if len(m.sessions) >= m.cfg.maxEntries || m.sinceGC > len(m.sessions) {
+	if len(m.sessions) >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
 		m.sweep(now)
 	}
 	if len(m.sessions) >= m.cfg.maxEntries {
@@ -119,6 +131,7 @@ func (m *MemorySessionStore) sweep(now time.Time) {
 			m.remove(d, s)
 		}
 	}
+	m.sweptLen = len(m.sessions)
 }
 
 func (m *MemorySessionStore) remove(d TokenDigest, s *Session) {

@@ -75,7 +75,9 @@ func Parse(r io.Reader) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("invalid JSON: %w", err)
 	}
-	if dec.More() {
+	// dec.More reports false before a stray '}' or ']', so it would let
+	// "{...} }" through: require the end of the input instead.
+	if err := dec.Decode(new(json.RawMessage)); err != io.EOF {
 		return nil, errors.New("invalid JSON: data after the top-level object")
 	}
 	if err := f.Validate(); err != nil {
@@ -91,7 +93,7 @@ func (f *File) Validate() error {
 	for i, u := range f.Users {
 		where := fmt.Sprintf("users[%d]", i)
 		switch {
-		case u.UserID == "" || u.Username == "" || u.Password == "":
+		case u.UserID == "" || strings.TrimSpace(u.Username) == "" || u.Password == "":
 			return fmt.Errorf("%s: userid, username and password are required", where)
 		case len(u.Password) > 1024:
 			return fmt.Errorf("%s: password longer than 1024 bytes", where)
@@ -100,7 +102,12 @@ func (f *File) Validate() error {
 		}
 		ids[u.UserID] = true
 		for _, login := range append([]string{u.Username}, u.Emails...) {
-			folded := strings.ToLower(login)
+			// Fold as middleware.MemoryAccounts does (trim, lower case), so
+			// that a file that validates also loads.
+			folded := strings.ToLower(strings.TrimSpace(login))
+			if folded == "" {
+				return fmt.Errorf("%s: blank email", where)
+			}
 			if other, taken := logins[folded]; taken && other != u.UserID {
 				return fmt.Errorf("%s: login %q already belongs to another user", where, login)
 			}

@@ -1,0 +1,326 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// LocalCache is a replica's own verification cache, as a Broadcaster
+// drives it. *middleware.Cache implements it.
+type LocalCache interface {
+	middleware.Invalidator
+	// CapTTL makes every entry older than d count as a miss (verified
+	// again, and re-cached with a fresh age) until it is called again; 0
+	// removes the cap.
+	CapTTL(d time.Duration)
+	// Purge forgets every entry.
+	Purge()
+}
+
+// subjectTag starts the message that revokes a subject. Messages name
+// subjects only, never a credential or a digest of one: a replica that
+// hears one evicts the subject's entries and verifies them again against
+// the shared store.
+const subjectTag = "sub:"
+
+// Broadcaster is a middleware.Invalidator for several replicas: it applies
+// an invalidation to this replica's caches at once and publishes it on a
+// Redis channel, and it applies what other replicas publish.
+//
+// # Which call to make
+//
+// Only subjects travel between replicas. After revoking in the store, a
+// kind calls Invalidate(cred) for the exact credential (local only) and
+// InvalidateSubject(subject) (local, and every other replica): the other
+// replicas evict all the subject's entries, which is safe because those
+// that are still valid are simply verified again.
+//
+// # When the subscription is down
+//
+// A replica that is not subscribed cannot hear revocations. From the
+// moment the Broadcaster notices (as soon as the connection fails, and in
+// any case within 2.5 × WithHealthInterval, default 2.5 s, of the last
+// answer from Redis, which it pings when the channel is quiet; and from the
+// start, until the first subscription is confirmed) until it has
+// subscribed again, it caps every registered cache
+// with CapTTL(fallback TTL, default 2 s, WithFallbackTTL): no entry older
+// than that is used. A revocation whose message was missed therefore stays
+// ineffective on this replica for at most the longer of the two bounds.
+// Once subscribed again it Purges every cache (messages published while it
+// was away are unknown, so everything cached before is suspect) and then
+// removes the cap with CapTTL(0).
+//
+// It reconnects by itself, waiting between attempts from 50 ms doubling up
+// to 2 s (WithReconnectBackoff). Close stops it and leaves the caches
+// capped: a closed Broadcaster hears nothing more. InvalidateSubject still
+// evicts locally and publishes after Close.
+type Broadcaster struct {
+	client redis.UniversalClient
+	cfg    config
+
+	mu         sync.Mutex
+	caches     []LocalCache
+	subscribed bool
+	closed     bool
+	ps         *redis.PubSub // the current subscription, for Close
+
+	watchdog  *time.Timer
+	ctx       context.Context
+	cancel    context.CancelFunc
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+var _ middleware.Invalidator = (*Broadcaster)(nil)
+
+// NewBroadcaster starts a Broadcaster on client: a goroutine subscribes to
+// the revocation channel and keeps the subscription up until Close. It
+// accepts WithPrefix, WithChannel, WithFallbackTTL, WithHealthInterval,
+// WithReconnectBackoff, WithPublishTimeout and WithLogger.
+func NewBroadcaster(client redis.UniversalClient, opts ...Option) (*Broadcaster, error) {
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	cfg, err := newConfig("NewBroadcaster", broadcasterOptions, opts)
+	if err != nil {
+		return nil, err
+	}
+	b := &Broadcaster{client: client, cfg: cfg, done: make(chan struct{})}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.watchdog = time.AfterFunc(time.Hour, b.silent)
+	b.watchdog.Stop()
+	go b.run()
+	return b, nil
+}
+
+// Register adds a cache to those the Broadcaster invalidates. While the
+// subscription is down, the cache is capped at once.
+func (b *Broadcaster) Register(c LocalCache) error {
+	if c == nil {
+		return errors.New("redisstore: nil cache")
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("redisstore: broadcaster closed")
+	}
+	b.caches = append(b.caches, c)
+	if !b.subscribed {
+		c.CapTTL(b.cfg.fallbackTTL)
+	}
+	return nil
+}
+
+// Subscribed reports whether the revocation subscription is up (and the
+// caches therefore uncapped).
+func (b *Broadcaster) Subscribed() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.subscribed
+}
+
+// snapshot returns the registered caches. Register only appends, so the
+// slice it returns is never changed afterwards.
+func (b *Broadcaster) snapshot() []LocalCache {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.caches
+}
+
+// Invalidate evicts cred from this replica's caches only: messages never
+// carry credentials. Call InvalidateSubject too for the other replicas.
+func (b *Broadcaster) Invalidate(cred middleware.Credential) {
+	for _, c := range b.snapshot() {
+		c.Invalidate(cred)
+	}
+}
+
+// InvalidateSubject evicts every entry of subject from this replica's
+// caches at once, then publishes it for every other replica. A publish
+// that fails is logged; the store revocation that came before it stands.
+func (b *Broadcaster) InvalidateSubject(subject string) {
+	for _, c := range b.snapshot() {
+		c.InvalidateSubject(subject)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.publishTimeout)
+	defer cancel()
+	if err := b.client.Publish(ctx, b.cfg.channel, subjectTag+subject).Err(); err != nil {
+		b.cfg.logger.Warn("tidegate: revocation not published to other replicas", "error_type", fmt.Sprintf("%T", err))
+	}
+}
+
+// Close stops the subscription goroutine and waits for it. The caches stay
+// capped; the client is the caller's to close. Close is idempotent.
+func (b *Broadcaster) Close() error {
+	b.closeOnce.Do(func() {
+		b.mu.Lock()
+		b.closed = true
+		ps := b.ps
+		b.mu.Unlock()
+		b.cancel()
+		if ps != nil {
+			_ = ps.Close() // unblocks a pending receive
+		}
+		<-b.done
+		b.watchdog.Stop()
+		b.down(nil)
+	})
+	return nil
+}
+
+// run keeps a subscription up until Close.
+func (b *Broadcaster) run() {
+	defer close(b.done)
+	wait := b.cfg.minBackoff
+	for b.ctx.Err() == nil {
+		ps := b.subscribe()
+		if ps == nil {
+			return
+		}
+		confirmed, err := b.listen(ps)
+		_ = ps.Close()
+		b.watchdog.Stop()
+		if b.ctx.Err() != nil {
+			return
+		}
+		b.down(err)
+		if confirmed {
+			wait = b.cfg.minBackoff // it worked for a while: retry soon
+		}
+		if !b.sleep(wait) {
+			return
+		}
+		wait = min(2*wait, b.cfg.maxBackoff)
+	}
+}
+
+// subscribe opens a subscription, or returns nil once closed.
+func (b *Broadcaster) subscribe() *redis.PubSub {
+	ps := b.client.Subscribe(b.ctx, b.cfg.channel)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		_ = ps.Close()
+		return nil
+	}
+	b.ps = ps
+	return ps
+}
+
+// listen receives until the subscription fails. It pings a quiet
+// connection, and gives up when the ping is not answered in time. It
+// reports whether the subscription was confirmed, and why it ended.
+func (b *Broadcaster) listen(ps *redis.PubSub) (confirmed bool, err error) {
+	pinged := false
+	for {
+		msg, err := ps.ReceiveTimeout(b.ctx, b.cfg.health)
+		switch {
+		case err == nil:
+		case isTimeout(err) && !pinged:
+			if err := ps.Ping(b.ctx); err != nil {
+				return confirmed, err
+			}
+			pinged = true
+			continue
+		default:
+			return confirmed, err
+		}
+		pinged = false
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			if m.Kind == "subscribe" && m.Channel == b.cfg.channel {
+				confirmed = true
+			}
+		case *redis.Message:
+			if m.Channel == b.cfg.channel {
+				b.deliver(m.Payload)
+			}
+		}
+		if confirmed {
+			b.up() // any answer on a confirmed subscription proves it alive
+		}
+	}
+}
+
+// deliver applies a message from the channel to the local caches. A
+// message it cannot read purges them: it may have named anything.
+func (b *Broadcaster) deliver(payload string) {
+	subject, ok := strings.CutPrefix(payload, subjectTag)
+	for _, c := range b.snapshot() {
+		if ok {
+			c.InvalidateSubject(subject)
+		} else {
+			c.Purge()
+		}
+	}
+}
+
+// up records a sign of life of a confirmed subscription. Coming from down,
+// it purges the caches, then removes their cap.
+func (b *Broadcaster) up() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return
+	}
+	b.watchdog.Reset(2*b.cfg.health + b.cfg.health/2)
+	if b.subscribed {
+		return
+	}
+	b.subscribed = true
+	for _, c := range b.caches {
+		c.Purge()
+		c.CapTTL(0)
+	}
+	b.cfg.logger.Info("tidegate: revocation subscription up; local caches purged and uncapped")
+}
+
+// down caps the caches, unless they already are.
+func (b *Broadcaster) down(cause error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.subscribed {
+		return
+	}
+	b.subscribed = false
+	for _, c := range b.caches {
+		c.CapTTL(b.cfg.fallbackTTL)
+	}
+	if !b.closed {
+		b.cfg.logger.Warn("tidegate: revocation subscription lost; local caches capped",
+			"fallback_ttl", b.cfg.fallbackTTL, "error_type", fmt.Sprintf("%T", cause))
+	}
+}
+
+// silent is the watchdog: a subscription that has said nothing, not even
+// to a ping, for too long counts as down even before its connection fails.
+func (b *Broadcaster) silent() { b.down(errSilent) }
+
+var errSilent = errors.New("redisstore: subscription silent")
+
+// sleep waits d, or returns false once closed.
+func (b *Broadcaster) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.ctx.Done():
+		return false
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, os.ErrDeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}

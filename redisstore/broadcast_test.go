@@ -1,0 +1,332 @@
+package redisstore_test
+
+import (
+	"bytes"
+	"io"
+	"log/slog"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+// fakeCache records what a Broadcaster does to a local cache.
+type fakeCache struct {
+	mu       sync.Mutex
+	subjects []string
+	creds    []middleware.Credential
+	caps     []time.Duration
+	purges   int
+}
+
+var _ redisstore.LocalCache = (*fakeCache)(nil)
+
+func (f *fakeCache) Invalidate(c middleware.Credential) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.creds = append(f.creds, c)
+}
+
+func (f *fakeCache) InvalidateSubject(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.subjects = append(f.subjects, s)
+}
+
+func (f *fakeCache) CapTTL(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.caps = append(f.caps, d)
+}
+
+func (f *fakeCache) Purge() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.purges++
+}
+
+func (f *fakeCache) got(subject string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Contains(f.subjects, subject)
+}
+
+// capped returns the cap in force: the last CapTTL, 0 when none.
+func (f *fakeCache) capped() time.Duration {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.caps) == 0 {
+		return 0
+	}
+	return f.caps[len(f.caps)-1]
+}
+
+func (f *fakeCache) purged() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.purges
+}
+
+func (f *fakeCache) credentials() []middleware.Credential {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.creds)
+}
+
+const (
+	fallback = 1500 * time.Millisecond
+	eventual = 5 * time.Second
+	tick     = 5 * time.Millisecond
+)
+
+// replica is one Broadcaster with one registered fake cache.
+type replica struct {
+	b     *redisstore.Broadcaster
+	cache *fakeCache
+}
+
+func newReplica(t *testing.T, client redis.UniversalClient, prefix string, opts ...redisstore.Option) replica {
+	t.Helper()
+	opts = append([]redisstore.Option{
+		redisstore.WithPrefix(prefix),
+		redisstore.WithFallbackTTL(fallback),
+		redisstore.WithHealthInterval(100 * time.Millisecond),
+		redisstore.WithReconnectBackoff(5*time.Millisecond, 50*time.Millisecond),
+		redisstore.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+	}, opts...)
+	b, err := redisstore.NewBroadcaster(client, opts...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	r := replica{b: b, cache: &fakeCache{}}
+	require.NoError(t, b.Register(r.cache))
+	return r
+}
+
+func (r replica) requireSubscribed(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, r.b.Subscribed, eventual, tick, "subscribed")
+	assert.Zero(t, r.cache.capped(), "a subscribed replica's caches are uncapped")
+}
+
+func TestBroadcastReachesOtherReplicas(t *testing.T) {
+	tg := redistest.Shared(t)
+	a := newReplica(t, tg.Client, tg.Prefix)
+	b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+	a.requireSubscribed(t)
+	b.requireSubscribed(t)
+
+	subjects := []string{"alice", "a:b", "", "ünï\x00code", strings.Repeat("x", 10_000)}
+	for _, s := range subjects {
+		a.b.InvalidateSubject(s)
+		assert.True(t, a.cache.got(s), "the local cache is invalidated at once")
+	}
+	for _, s := range subjects {
+		require.Eventually(t, func() bool { return b.cache.got(s) }, eventual, tick, "replica B evicts %q", s[:min(len(s), 20)])
+	}
+}
+
+func TestInvalidateCredentialStaysLocal(t *testing.T) {
+	tg := redistest.Shared(t)
+	a := newReplica(t, tg.Client, tg.Prefix)
+	b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+	a.requireSubscribed(t)
+	b.requireSubscribed(t)
+
+	cred := middleware.Credential{Kind: "session", Token: "secret-token"}
+	a.b.Invalidate(cred)
+	assert.Equal(t, []middleware.Credential{cred}, a.cache.credentials())
+	a.b.InvalidateSubject("marker") // pub/sub is ordered: anything sent before it arrives first
+	require.Eventually(t, func() bool { return b.cache.got("marker") }, eventual, tick)
+	assert.Empty(t, b.cache.credentials(), "credentials never travel")
+}
+
+func TestMessagesNameSubjectsOnly(t *testing.T) {
+	tg := redistest.Shared(t)
+	sub := tg.Client.Subscribe(ctx, tg.Prefix+"revocations")
+	t.Cleanup(func() { _ = sub.Close() })
+	_, err := sub.Receive(ctx) // the subscription's confirmation
+	require.NoError(t, err)
+	a := newReplica(t, tg.Client, tg.Prefix)
+	a.b.Invalidate(middleware.Credential{Kind: "session", Token: "secret-token"})
+	a.b.InvalidateSubject("alice")
+	msg, err := sub.ReceiveMessage(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, "sub:alice", msg.Payload, "the first message is the subject's: Invalidate published nothing")
+}
+
+func TestUnreadableMessagePurges(t *testing.T) {
+	tg := redistest.Shared(t)
+	b := newReplica(t, tg.Client, tg.Prefix)
+	b.requireSubscribed(t)
+	before := b.cache.purged()
+	require.NoError(t, tg.Client.Publish(ctx, tg.Prefix+"revocations", "v2:something-new").Err())
+	require.Eventually(t, func() bool { return b.cache.purged() > before }, eventual, tick)
+}
+
+func TestChannelOption(t *testing.T) {
+	tg := redistest.Shared(t)
+	a := newReplica(t, tg.Client, tg.Prefix, redisstore.WithChannel(tg.Prefix+"custom"))
+	b := newReplica(t, tg.Client, tg.Prefix, redisstore.WithChannel(tg.Prefix+"custom"))
+	b.requireSubscribed(t)
+	a.b.InvalidateSubject("alice")
+	require.Eventually(t, func() bool { return b.cache.got("alice") }, eventual, tick)
+}
+
+func TestSubscriptionLossCapsThenRecovers(t *testing.T) {
+	srv := redistest.Start(t)
+	a := newReplica(t, redistest.NewClient(t, srv.Addr()), "app:")
+	b := newReplica(t, redistest.NewClient(t, srv.Addr()), "app:")
+	late := &fakeCache{}
+	a.requireSubscribed(t)
+	b.requireSubscribed(t)
+	purges := b.cache.purged()
+
+	srv.Stop()
+	require.Eventually(t, func() bool { return !b.b.Subscribed() }, eventual, tick)
+	assert.Equal(t, fallback, b.cache.capped(), "caches are capped while unsubscribed")
+	require.NoError(t, b.b.Register(late))
+	assert.Equal(t, fallback, late.capped(), "a cache registered during the outage is capped at once")
+	a.b.InvalidateSubject("during-outage") // applied locally, published nowhere
+	assert.True(t, a.cache.got("during-outage"))
+
+	srv.Restart()
+	b.requireSubscribed(t)
+	assert.Greater(t, b.cache.purged(), purges, "messages missed while down are unknown: the caches are purged")
+	assert.Zero(t, late.capped())
+	a.requireSubscribed(t)
+	require.Eventually(t, func() bool {
+		a.b.InvalidateSubject("after") // A's client reconnects too
+		return b.cache.got("after")
+	}, eventual, 50*time.Millisecond, "messages flow again")
+}
+
+func TestSubscriptionKilledReconnects(t *testing.T) {
+	tg := redistest.Shared(t)
+	b := newReplica(t, tg.Client, tg.Prefix)
+	b.requireSubscribed(t)
+	purges := b.cache.purged()
+	require.NoError(t, tg.Client.ClientKillByFilter(ctx, "TYPE", "pubsub").Err())
+	require.Eventually(t, func() bool { return b.cache.purged() > purges && b.b.Subscribed() }, eventual, tick)
+	b.cache.mu.Lock()
+	caps := slices.Clone(b.cache.caps)
+	b.cache.mu.Unlock()
+	assert.Contains(t, caps, fallback, "capped while resubscribing")
+	assert.Zero(t, caps[len(caps)-1], "uncapped after")
+}
+
+// A server that stops answering without closing the connection is noticed
+// by the health ping.
+func TestSilentSubscriptionIsDown(t *testing.T) {
+	srv := redistest.Start(t) // CLIENT PAUSE would stall other tests on a shared server
+	client := redistest.NewClient(t, srv.Addr())
+	b := newReplica(t, client, "app:")
+	b.requireSubscribed(t)
+	require.NoError(t, client.Do(ctx, "CLIENT", "PAUSE", 1500, "ALL").Err())
+	require.Eventually(t, func() bool { return !b.b.Subscribed() }, time.Second, tick, "no pong within the health interval")
+	assert.Equal(t, fallback, b.cache.capped())
+	b.requireSubscribed(t) // the pause ends
+}
+
+func broadcasterGoroutines() int {
+	buf := make([]byte, 1<<20)
+	n := runtime.Stack(buf, true)
+	return bytes.Count(buf[:n], []byte("redisstore.(*Broadcaster).run"))
+}
+
+func TestCloseStopsEverything(t *testing.T) {
+	tg := redistest.Shared(t)
+	before := broadcasterGoroutines()
+	b := newReplica(t, tg.Client, tg.Prefix)
+	b.requireSubscribed(t)
+	assert.Equal(t, before+1, broadcasterGoroutines())
+	channel := tg.Prefix + "revocations"
+	require.EqualValues(t, 1, tg.Client.PubSubNumSub(ctx, channel).Val()[channel])
+
+	require.NoError(t, b.b.Close())
+	require.Eventually(t, func() bool { return broadcasterGoroutines() == before }, eventual, tick, "Close stops the goroutine")
+	assert.False(t, b.b.Subscribed())
+	assert.Equal(t, fallback, b.cache.capped(), "a closed broadcaster hears nothing: caches stay capped")
+	require.Eventually(t, func() bool { return tg.Client.PubSubNumSub(ctx, channel).Val()[channel] == 0 }, eventual, tick)
+	require.NoError(t, b.b.Close(), "Close is idempotent")
+	require.Error(t, b.b.Register(&fakeCache{}))
+}
+
+func TestCloseWhileRedisIsDown(t *testing.T) {
+	srv := redistest.Start(t)
+	before := broadcasterGoroutines()
+	b := newReplica(t, redistest.NewClient(t, srv.Addr()), "app:", redisstore.WithReconnectBackoff(time.Second, time.Second))
+	b.requireSubscribed(t)
+	srv.Stop()
+	require.Eventually(t, func() bool { return !b.b.Subscribed() }, eventual, tick)
+	done := make(chan struct{})
+	go func() {
+		_ = b.b.Close()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(eventual):
+		t.Fatal("Close hangs while Redis is down")
+	}
+	require.Eventually(t, func() bool { return broadcasterGoroutines() == before }, eventual, tick)
+}
+
+func TestBroadcasterValidates(t *testing.T) {
+	tg := redistest.Shared(t)
+	cases := map[string][]redisstore.Option{
+		"WithClock does not apply":      {redisstore.WithClock(time.Now)},
+		"fallback TTL must be positive": {redisstore.WithFallbackTTL(0)},
+		"health interval":               {redisstore.WithHealthInterval(time.Millisecond)},
+		"backoff":                       {redisstore.WithReconnectBackoff(time.Second, time.Millisecond)},
+		"publish timeout":               {redisstore.WithPublishTimeout(0)},
+		"logger":                        {redisstore.WithLogger(nil)},
+		"channel":                       {redisstore.WithChannel("")},
+	}
+	for want, opts := range cases {
+		_, err := redisstore.NewBroadcaster(tg.Client, opts...)
+		require.ErrorContains(t, err, want)
+	}
+	_, err := redisstore.NewBroadcaster(nil)
+	require.Error(t, err)
+	b, err := redisstore.NewBroadcaster(tg.Client, redisstore.WithPrefix(tg.Prefix))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = b.Close() })
+	require.Error(t, b.Register(nil))
+}
+
+func TestPublishFailureIsLoggedWithoutSubject(t *testing.T) {
+	srv := redistest.Start(t)
+	var logs bytes.Buffer
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+	a := newReplica(t, redistest.NewClient(t, srv.Addr()), "app:", redisstore.WithLogger(logger))
+	srv.Stop()
+	a.b.InvalidateSubject("alice-secret-subject")
+	assert.True(t, a.cache.got("alice-secret-subject"), "the local eviction happens whatever Redis does")
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, logs.String(), "revocation not published")
+	assert.NotContains(t, logs.String(), "alice-secret-subject")
+	assert.NotContains(t, logs.String(), "connection refused", "library error text is not logged")
+}
+
+type lockedWriter struct {
+	w  io.Writer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

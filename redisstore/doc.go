@@ -1,0 +1,72 @@
+// Package redisstore keeps tidegate's shared state in Redis, so that
+// several replicas of a server agree on sessions, login-throttle counts and
+// revocations. It uses github.com/redis/go-redis/v9 and needs a single
+// Redis server (standalone, or Sentinel failover); it is tested with Redis 7.0.
+//
+//   - SessionStore implements middleware.SessionStore (session tokens,
+//     server tokens, app sessions).
+//   - LoginLimiter implements middleware.LoginLimiter.
+//   - Broadcaster implements middleware.Invalidator across replicas: a
+//     revocation on one replica evicts the subject from every replica's
+//     local verification cache, over Redis Pub/Sub.
+//
+// They pass the same conformance suite as the in-memory stores of package
+// middleware (internal/storetest).
+//
+// # Keys
+//
+// Every key starts with the prefix (WithPrefix, default "tidegate:") and
+// has a TTL; nothing grows without bound.
+//
+//	<prefix>session:<hex SHA-256 of the token>   hash: sub act app roles iat exp abs
+//	                                             TTL = ExpiresAt - now
+//	<prefix>subject:<subject>                    sorted set of the subject's session
+//	                                             digests, scored by expiry (ms);
+//	                                             TTL = its longest session's
+//	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset; TTL = the window
+//	<prefix>revocations                          the Pub/Sub channel (WithChannel)
+//
+// Tokens are stored only as middleware.TokenDigest, so a copy of the
+// database cannot be replayed. Limiter counters are named by the SHA-256 of
+// the account name or client address, so no login name as typed (perhaps a
+// password typed in the wrong field) is kept. Dead members of a subject
+// index are dropped on every write to it, one minute after their expiry
+// (so that clock skew between replicas never drops a live one).
+//
+// A session is a hash rather than a JSON string: the scripts read and
+// change single fields (exp, sub) without decoding and re-encoding the
+// record in Lua, a small hash is stored as compactly as the JSON would be
+// (a listpack), and Lookup reads it with one HMGET. Times are
+// "<unix seconds>.<nanoseconds>": exact, and comparable in Lua, whose
+// numbers are doubles. Roles are "<length>:<role>" one after the other:
+// exact for any string, and decoded without copying.
+//
+// # Atomicity
+//
+// Every write is one Lua script, which Redis runs without interleaving:
+// two replicas rotating the same token cannot both see it live once a
+// rotation without grace has ended it, and no limiter increment is lost.
+// The scripts derive some keys from data (the sessions of a subject's
+// index), which is why Redis Cluster is refused.
+//
+// # Time
+//
+// WithClock sets the clock of every expiry decision. Its time is sent with
+// each call, and TTLs are set as durations from it (PEXPIRE), never as
+// absolute times, so tests move a fake clock against a real server. Redis
+// expires keys by its own clock at the same moments when the clocks agree;
+// Lookup still checks expiry with the store's clock.
+//
+// # Failures
+//
+// A Redis error is returned wrapped (errors.Is still finds context errors
+// and go-redis's), never as middleware.ErrSessionNotFound: the kinds answer
+// 503, never 401, and never panic. go-redis reconnects by itself when
+// Redis is back. Configure the client's timeouts (DialTimeout, ReadTimeout,
+// WriteTimeout, MaxRetries) to bound how long a request waits for an
+// unreachable Redis; its defaults allow several seconds.
+//
+// Redis persistence is the operator's choice: with appendonly, sessions
+// survive a Redis restart; without it, a restart logs every user out (and
+// resets throttle counts), which fails safe.
+package redisstore

@@ -1,0 +1,64 @@
+package redisstore_test
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+func Example() {
+	ctx := context.Background()
+	// A replica's client: bound how long a request waits for Redis.
+	client := redis.NewClient(&redis.Options{
+		Addr:        redistest.MainAddr(), // e.g. "localhost:6379"
+		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
+	})
+	defer client.Close()
+	prefix := redisstore.WithPrefix("example:" + middleware.NewToken()[:8] + ":")
+
+	sessions, err := redisstore.NewSessionStore(client, prefix)
+	if err != nil {
+		panic(err)
+	}
+	token := middleware.NewToken()
+	err = sessions.Create(ctx, middleware.DigestToken(token), middleware.Session{
+		Subject: "alice", ExpiresAt: time.Now().Add(time.Hour),
+	})
+	fmt.Println("created:", err)
+	s, err := sessions.Lookup(ctx, middleware.DigestToken(token))
+	fmt.Println("looked up:", s.Subject, err)
+
+	limiter, err := redisstore.NewLoginLimiter(client, middleware.LimiterPolicy{AccountAttempts: 1}, prefix)
+	if err != nil {
+		panic(err)
+	}
+	for range 2 {
+		wait, err := limiter.Attempt(ctx, "alice", netip.MustParseAddr("192.0.2.1"))
+		fmt.Println("throttled:", wait > 0, err)
+	}
+
+	// Logout everywhere: revoke in the store, then in every replica's cache.
+	broadcaster, err := redisstore.NewBroadcaster(client, prefix)
+	if err != nil {
+		panic(err)
+	}
+	defer broadcaster.Close()
+	fmt.Println("revoked:", sessions.RevokeSubject(ctx, "alice"))
+	broadcaster.InvalidateSubject("alice")
+	_, err = sessions.Lookup(ctx, middleware.DigestToken(token))
+	fmt.Println("after logout:", err)
+	// Output:
+	// created: <nil>
+	// looked up: alice <nil>
+	// throttled: false <nil>
+	// throttled: true <nil>
+	// revoked: <nil>
+	// after logout: tidegate: session not found
+}

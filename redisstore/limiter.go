@@ -1,0 +1,67 @@
+package redisstore
+
+import (
+	"context"
+	"net/netip"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// LoginLimiter is a middleware.LoginLimiter in Redis: every replica counts
+// into the same windows, and no increment is lost (each Attempt is one
+// script). Counters are keyed by the SHA-256 of the account name or
+// address, and expire with their window.
+type LoginLimiter struct {
+	client redis.UniversalClient
+	policy middleware.LimiterPolicy
+	now    func() time.Time
+	prefix string
+}
+
+var _ middleware.LoginLimiter = (*LoginLimiter)(nil)
+
+// NewLoginLimiter returns a limiter on client with policy (zero fields take
+// middleware.DefaultLimiterPolicy's). It accepts WithPrefix and WithClock.
+func NewLoginLimiter(client redis.UniversalClient, policy middleware.LimiterPolicy, opts ...Option) (*LoginLimiter, error) {
+	if err := checkClient(client); err != nil {
+		return nil, err
+	}
+	p, err := policy.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := newConfig("NewLoginLimiter", storeOptions, opts)
+	if err != nil {
+		return nil, err
+	}
+	return &LoginLimiter{client: client, policy: p, now: cfg.now, prefix: cfg.prefix}, nil
+}
+
+// keys returns the address and account counter keys.
+func (l *LoginLimiter) keys(account string, client netip.Addr) []string {
+	accountKey, addressKey := middleware.LimiterKeys(account, client)
+	return []string{counterKey(l.prefix, addressKey), counterKey(l.prefix, accountKey)}
+}
+
+// Attempt implements middleware.LoginLimiter.
+func (l *LoginLimiter) Attempt(ctx context.Context, account string, client netip.Addr) (time.Duration, error) {
+	now := l.now()
+	args := []any{
+		now.Unix(), now.Nanosecond(),
+		encodeTime(now.Add(l.policy.Window)), ttlMillis(l.policy.Window),
+		l.policy.AddressAttempts, l.policy.AccountAttempts,
+	}
+	wait, err := attemptScript.Run(ctx, l.client, l.keys(account, client), args...).Int64()
+	if err != nil {
+		return 0, wrap("attempt", err)
+	}
+	return time.Duration(max(wait, 0)), nil
+}
+
+// Succeeded implements middleware.LoginLimiter.
+func (l *LoginLimiter) Succeeded(ctx context.Context, account string, client netip.Addr) error {
+	return wrap("succeeded", succeededScript.Run(ctx, l.client, l.keys(account, client)).Err())
+}

@@ -1,0 +1,34 @@
+package redisstore_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/internal/storetest"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+// The Redis stores run the same conformance suite as the in-memory ones
+// (internal/storetest), each test on a key prefix of its own.
+
+func TestSessionStoreConformance(t *testing.T) {
+	storetest.SessionStore(t, func(t *testing.T, now func() time.Time) middleware.SessionStore {
+		tg := redistest.Shared(t)
+		s, err := redisstore.NewSessionStore(tg.Client, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(now))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestLoginLimiterConformance(t *testing.T) {
+	storetest.LoginLimiter(t, func(t *testing.T, p middleware.LimiterPolicy, now func() time.Time) middleware.LoginLimiter {
+		tg := redistest.Shared(t)
+		l, err := redisstore.NewLoginLimiter(tg.Client, p, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(now))
+		require.NoError(t, err)
+		return l
+	})
+}
