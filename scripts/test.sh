@@ -13,6 +13,54 @@ modules=$(find . -name go.mod -not -path './.git/*' -printf '%h\n' | sort)
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# ---- Redis: the redisstore tests and the multi-replica tests run against a real
+# redis-server. Install it from Debian if it is missing, start one on a free
+# loopback port for the whole run (TIDEGATE_REDIS_ADDR), stop it on exit. Fault
+# tests start private servers of their own from the same binary.
+ensure_redis() {
+	if command -v redis-server >/dev/null 2>&1; then return; fi
+	step "installing redis-server from Debian packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q redis-server >/dev/null 2>&1 || {
+		apt-get update -q >/dev/null && apt-get install -y -q redis-server >/dev/null
+	}
+	command -v redis-server >/dev/null || { echo "redis-server could not be installed"; exit 1; }
+}
+
+start_redis() {
+	REDIS_DIR=$(mktemp -d)
+	for _ in $(seq 1 20); do
+		port=$((20000 + RANDOM % 20000))
+		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi # taken
+		redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+			--dir "$REDIS_DIR" --daemonize yes --pidfile "$REDIS_DIR/redis.pid" \
+			--logfile "$REDIS_DIR/redis.log" >/dev/null || continue
+		for _ in $(seq 1 100); do
+			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; then
+				export TIDEGATE_REDIS_ADDR="127.0.0.1:$port"
+				echo "redis-server on $TIDEGATE_REDIS_ADDR"
+				return
+			fi
+			sleep 0.1 # waiting for a process we started to listen; bounded to 10 s
+		done
+		stop_redis
+	done
+	echo "could not start redis-server"; exit 1
+}
+
+stop_redis() {
+	if [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/redis.pid" ]; then
+		kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
+	fi
+	[ -n "${REDIS_DIR:-}" ] && rm -rf "$REDIS_DIR"
+	REDIS_DIR=
+}
+trap stop_redis EXIT
+
+step "redis"
+ensure_redis
+start_redis
+
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 if [ -n "$unformatted" ]; then

@@ -1,0 +1,114 @@
+package basicauth
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzDecodeBody feeds arbitrary bodies to the JSON decoder of POST /users
+// and POST /me/login and to the field checks. Whatever is accepted must be
+// exactly one object of known fields that survives a round trip.
+func FuzzDecodeBody(f *testing.F) {
+	f.Add([]byte(`{"user_name":"bob","email":"bob@example.com","password":"pw"}`))
+	f.Add([]byte(`{"user_name":"bob"} {}`))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var in signupRequest
+		if err := decodeBody(bytes.NewReader(body), &in); err != nil {
+			return
+		}
+		trimmed := bytes.TrimSpace(body)
+		if len(trimmed) == 0 || (trimmed[0] != '{' && string(trimmed) != "null") {
+			t.Fatalf("accepted %q", body)
+		}
+		again, err := json.Marshal(in)
+		require.NoError(t, err)
+		var back signupRequest
+		require.NoError(t, decodeBody(bytes.NewReader(again), &back))
+		require.Equal(t, in, back)
+		_ = validUserName(in.UserName)
+		_ = validEmail(in.Email)
+	})
+}
+
+func TestDecodeBody(t *testing.T) {
+	tests := []struct {
+		body string
+		ok   bool
+	}{
+		{`{"user_name":"a","email":"b","password":"c"}`, true},
+		{` {"password":"c"} ` + "\n", true},
+		{`{}`, true},
+		{`{"user_name":"a"}{}`, false},
+		{`{"user_name":"a"} x`, false},
+		{`{"other":1}`, false},
+		{`{"user_name":1}`, false},
+		{`[]`, false},
+		{`"x"`, false},
+		{``, false},
+		{`{"user_name":"a"`, false},
+	}
+	for _, tc := range tests {
+		var in signupRequest
+		err := decodeBody(strings.NewReader(tc.body), &in)
+		assert.Equal(t, tc.ok, err == nil, "%q: %v", tc.body, err)
+	}
+}
+
+func TestValidFields(t *testing.T) {
+	for name, tc := range map[string]struct {
+		check func(string) bool
+		in    string
+		want  bool
+	}{
+		"plain name":          {validUserName, "bob", true},
+		"unicode name":        {validUserName, "Zoë Ångström", true},
+		"empty name":          {validUserName, "", false},
+		"name with space":     {validUserName, "bob ", false},
+		"name with nbsp":      {validUserName, "\u00a0bob", false},
+		"name with tab":       {validUserName, "b\tob", false},
+		"name invalid UTF-8":  {validUserName, "b\xffob", false},
+		"name too long":       {validUserName, strings.Repeat("b", MaxUserNameBytes+1), false},
+		"name at limit":       {validUserName, strings.Repeat("b", MaxUserNameBytes), true},
+		"email":               {validEmail, "bob@example.com", true},
+		"email no at":         {validEmail, "bob.example.com", false},
+		"email two at":        {validEmail, "bob@ex@ample.com", false},
+		"email at start":      {validEmail, "@example.com", false},
+		"email at end":        {validEmail, "bob@", false},
+		"email with space":    {validEmail, "bob @example.com", false},
+		"email with control":  {validEmail, "bob\x00@example.com", false},
+		"email too long":      {validEmail, strings.Repeat("b", MaxEmailBytes) + "@x", false},
+		"email invalid UTF-8": {validEmail, "b\xff@example.com", false},
+	} {
+		assert.Equal(t, tc.want, tc.check(tc.in), name)
+	}
+}
+
+func TestIsLowerHex(t *testing.T) {
+	assert.True(t, isLowerHex("0123456789abcdef", 16))
+	assert.False(t, isLowerHex("0123456789abcdeF", 16))
+	assert.False(t, isLowerHex("0123456789abcdeg", 16))
+	assert.False(t, isLowerHex("0123456789abcde", 16))
+	assert.False(t, isLowerHex("", 16))
+	assert.True(t, isLowerHex("", 0))
+}
+
+func TestRenderCodes(t *testing.T) {
+	// Every code has a body, and every body is valid JSON of the Tapglue shape.
+	for code, body := range bodies {
+		var out struct {
+			Errors []struct {
+				Code    int    `json:"code"`
+				Message string `json:"message"`
+			} `json:"errors"`
+		}
+		require.NoError(t, json.Unmarshal(body, &out), string(body))
+		require.Len(t, out.Errors, 1)
+		assert.Equal(t, code, out.Errors[0].Code)
+		assert.Equal(t, messages[code], out.Errors[0].Message)
+	}
+}

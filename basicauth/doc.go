@@ -1,0 +1,64 @@
+// Package basicauth implements tidegate's "basic" credential kind: Tapglue-
+// compatible application credentials carried in HTTP Basic (RFC 7617), and
+// the Tapglue-style endpoints that issue and revoke them.
+//
+// # Wire contract
+//
+//	Authorization: Basic base64(APP_TOKEN:SESSION_TOKEN)   a user, in an app
+//	Authorization: Basic base64(BACKEND_TOKEN:USER_ID)     a trusted backend acting for a user
+//	Authorization: Basic base64(APP_TOKEN:)                the app alone (sign-up, login)
+//
+// App tokens are 32 lowercase hex characters (128 bits) and ship inside
+// client apps; backend tokens are 44 lowercase hex characters (176 bits),
+// drawn independently, and stay on the app's own servers. Session tokens come
+// from middleware.NewToken and are scoped to the app they were issued in:
+// app A's session presented with app B's token is refused.
+//
+// # Principals
+//
+//   - app token + session: Actor middleware.ActorUser, Subject the user id,
+//     App the app id, ExpiresAt the session's expiry.
+//   - backend token + user id: Actor middleware.ActorBackend, Subject the
+//     user id, App the app id.
+//   - app (or backend) token + empty password, accepted by the app-only
+//     middleware only: Actor ActorApp (defined here; the core has no "app"
+//     actor), Subject "app:" + the app id, App the app id. The "app:" prefix
+//     keeps such a subject from ever being mistaken for a user id.
+//
+// Every principal carries Attributes["token"] = "app" or "backend", telling
+// which of the app's tokens authenticated it.
+//
+// # HTTPS only
+//
+// These credentials are refused over plain HTTP with 403, before any token
+// is looked up: a request counts as HTTPS when it arrived over TLS, or when
+// its direct peer is a trusted proxy (WithTrustedProxies) that sent
+// X-Forwarded-Proto: https. WithInsecureLoopback allows plain HTTP from a
+// loopback peer, for development only, and logs a warning when the Service
+// is built. Responses to HTTPS requests carry Strict-Transport-Security
+// (RFC 6797); responses over plain HTTP never do (RFC 6797 §7.2).
+//
+// # Errors
+//
+// Failures answer in Tapglue's shape,
+//
+//	{"errors":[{"code":1001,"message":"..."}]}
+//
+// with Content-Type: application/json and, on 401,
+// WWW-Authenticate: Basic realm="...", charset="UTF-8". The codes are listed
+// with CodeAppToken. Bodies never echo a credential.
+//
+// # Security notes
+//
+//   - Tokens are stored and looked up as SHA-256 digests only
+//     (middleware.DigestToken); a found digest is compared again with
+//     crypto/subtle, so the time to reject a token does not depend on how
+//     many of its leading characters are right.
+//   - Parsing is middleware.NewBasicExtractor's: strict RFC 7617, bounded
+//     (MaxHeaderBytes), and a malformed header is 400 before any lookup.
+//   - Verified credentials are cached (middleware.Cache); logout, RevokeSubject,
+//     RotateToken and RevokeApp evict them at once.
+//   - Password logins go through the shared *middleware.PasswordLogin, so
+//     throttling, password rules and timing are the same as for the other
+//     kinds.
+package basicauth

@@ -1,0 +1,275 @@
+package basicauth
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Limits of the sign-up fields.
+const (
+	// MaxUserNameBytes bounds a user name.
+	MaxUserNameBytes = 256
+	// MaxEmailBytes bounds an email address (RFC 5321 §4.5.3.1.3 limits a
+	// path to 256 octets, the address within it to 254).
+	MaxEmailBytes = 254
+)
+
+// userJSON is a user as the endpoints return it. It never holds a password
+// or hash.
+type userJSON struct {
+	ID           string `json:"id"`
+	UserName     string `json:"user_name"`
+	Email        string `json:"email"`
+	SessionToken string `json:"session_token,omitempty"`
+}
+
+// signupRequest is the body of POST /users.
+type signupRequest struct {
+	UserName string `json:"user_name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// loginRequest is the body of POST /me/login: user_name or email, not both.
+type loginRequest struct {
+	UserName string `json:"user_name"`
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// routes builds the endpoint mux once, wrapped in HSTS so that every
+// response to an HTTPS request carries it, 404 and 405 included.
+func (s *Service) routes() http.Handler {
+	app := middleware.Require(s.appScheme)
+	user := middleware.Require(s.userScheme)
+	mux := http.NewServeMux()
+	mux.Handle("POST /users", app(http.HandlerFunc(s.createUser)))
+	mux.Handle("POST /me/login", app(http.HandlerFunc(s.loginUser)))
+	mux.Handle("DELETE /me/logout", user(http.HandlerFunc(s.logout)))
+	mux.Handle("GET /me", user(http.HandlerFunc(s.me)))
+	return s.HSTS(mux)
+}
+
+// reject answers a failure the way the middleware does.
+func (s *Service) reject(w http.ResponseWriter, r *http.Request, err error) {
+	s.userScheme.Reject(w, r, err)
+}
+
+// createUser serves POST /users.
+func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
+	var in signupRequest
+	if err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in); err != nil ||
+		!validUserName(in.UserName) || !validEmail(in.Email) || !validPassword(in.Password) {
+		s.reject(w, r, middleware.Malformed(reasonBody))
+		return
+	}
+	ctx := r.Context()
+	// A taken name or email answers before the costly hash; Create checks
+	// again atomically, so a race between two sign-ups is still a 409.
+	for _, login := range []string{in.UserName, in.Email} {
+		_, err := s.accounts.FindByLogin(ctx, login)
+		if err == nil {
+			writeError(w, http.StatusConflict, CodeConflict)
+			return
+		}
+		if !errors.Is(err, middleware.ErrAccountNotFound) {
+			s.reject(w, r, middleware.Unavailable("accounts", err))
+			return
+		}
+	}
+	hash, err := s.login.HashPassword(ctx, in.Password)
+	if err != nil {
+		s.reject(w, r, err)
+		return
+	}
+	account := middleware.Account{
+		UserID: newUserID(), Username: in.UserName, Emails: []string{in.Email},
+		Roles: []string{"user"}, PasswordHash: hash,
+	}
+	switch err := s.accounts.Create(ctx, account); {
+	case errors.Is(err, middleware.ErrAccountExists):
+		writeError(w, http.StatusConflict, CodeConflict)
+		return
+	case err != nil:
+		s.reject(w, r, middleware.Unavailable("accounts", err))
+		return
+	}
+	writeJSON(w, http.StatusCreated, userOf(account))
+}
+
+// loginUser serves POST /me/login: the shared PasswordLogin checks the
+// password (throttled, timing-safe, one error for every wrong input), then
+// a session scoped to the authenticated app is issued.
+func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
+	var in loginRequest
+	err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in)
+	login := in.UserName
+	if login == "" {
+		login = in.Email
+	}
+	if err != nil || (in.UserName != "" && in.Email != "") || login == "" || in.Password == "" {
+		s.reject(w, r, middleware.Malformed(reasonBody))
+		return
+	}
+	p, ok := middleware.FromRequest(r)
+	if !ok {
+		s.reject(w, r, middleware.Internal("no principal"))
+		return
+	}
+	ctx := r.Context()
+	account, err := s.login.Login(ctx, s.proxies.ClientAddr(r), login, in.Password)
+	if err != nil {
+		if errors.Is(err, middleware.ErrInvalidCredential) {
+			err = middleware.Invalid(reasonLoginFailed)
+		}
+		s.logger.LogAttrs(ctx, slog.LevelInfo, "basicauth login failed",
+			slog.String("app", p.App), slog.String("reason", middleware.AsError(err).Reason))
+		s.reject(w, r, err)
+		return
+	}
+	token, err := s.newSession(r, p.App, account)
+	if err != nil {
+		s.reject(w, r, err)
+		return
+	}
+	s.logger.LogAttrs(ctx, slog.LevelDebug, "basicauth login",
+		slog.String("app", p.App), slog.String("subject", account.UserID))
+	out := userOf(account)
+	out.SessionToken = token
+	writeJSON(w, http.StatusCreated, out)
+}
+
+// newSession stores a fresh session of account in app and returns its token.
+func (s *Service) newSession(r *http.Request, app string, account middleware.Account) (string, error) {
+	token := middleware.NewToken()
+	now := s.now()
+	err := s.sessions.Create(r.Context(), middleware.DigestToken(token), middleware.Session{
+		Subject: account.UserID, Actor: middleware.ActorUser, App: app, Roles: account.Roles,
+		IssuedAt: now, ExpiresAt: now.Add(s.sessionTTL),
+	})
+	if err != nil {
+		return "", middleware.Unavailable("session store", err)
+	}
+	return token, nil
+}
+
+// logout serves DELETE /me/logout: the session of this request is revoked
+// in the store, then evicted from every cache, so it fails on the very next
+// request. The user's other sessions are untouched.
+func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+	p, ok := middleware.FromRequest(r)
+	if !ok {
+		s.reject(w, r, middleware.Internal("no principal"))
+		return
+	}
+	if p.ActingAs() != middleware.ActorUser {
+		// A backend acting for a user holds no session to end.
+		s.reject(w, r, middleware.Invalid(reasonSessionRequired))
+		return
+	}
+	cred, err := s.userScheme.Extract(r)
+	if err != nil || cred.Secret == "" {
+		s.reject(w, r, middleware.Internal("credential vanished"))
+		return
+	}
+	if err := s.sessions.Revoke(r.Context(), middleware.DigestToken(cred.Secret)); err != nil {
+		s.reject(w, r, middleware.Unavailable("session store", err))
+		return
+	}
+	s.invalidate(cred)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me serves GET /me.
+func (s *Service) me(w http.ResponseWriter, r *http.Request) {
+	subject, ok := middleware.SubjectFromContext(r.Context())
+	if !ok {
+		s.reject(w, r, middleware.Internal("no principal"))
+		return
+	}
+	account, err := s.accounts.FindByID(r.Context(), subject)
+	switch {
+	case errors.Is(err, middleware.ErrAccountNotFound) || (err == nil && account.Disabled):
+		s.reject(w, r, middleware.Invalid(reasonUnknownUser))
+		return
+	case err != nil:
+		s.reject(w, r, middleware.Unavailable("accounts", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, userOf(account))
+}
+
+func userOf(a middleware.Account) userJSON {
+	u := userJSON{ID: a.UserID, UserName: a.Username}
+	if len(a.Emails) > 0 {
+		u.Email = a.Emails[0]
+	}
+	return u
+}
+
+// writeJSON writes a success body. Responses may hold a session token, so
+// nothing may store them (RFC 9111 §5.2.2.5; as RFC 6749 §5.1 asks of
+// token responses).
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, CodeInternal)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	middleware.WriteJSON(w, status, append(body, '\n'))
+}
+
+var errTrailing = errors.New("basicauth: data after the JSON object")
+
+// decodeBody reads one JSON object into dst, strictly: unknown fields,
+// trailing data and anything but an object are errors. The caller bounds r.
+func decodeBody(r io.Reader, dst any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errTrailing
+	}
+	return nil
+}
+
+// validUserName: non-empty, bounded, valid UTF-8, no control characters and
+// no surrounding white space (logins match after trimming it, so " bob"
+// and "bob" would be the same login).
+func validUserName(s string) bool {
+	return s != "" && len(s) <= MaxUserNameBytes && utf8.ValidString(s) &&
+		!hasControl(s) && strings.TrimSpace(s) == s
+}
+
+// validEmail is a deliberately simple check: bounded, valid UTF-8, no
+// white space or control characters, one "@" with something on each side.
+// Whether the address works is for a confirmation mail to find out.
+func validEmail(s string) bool {
+	at := strings.IndexByte(s, '@')
+	return len(s) <= MaxEmailBytes && utf8.ValidString(s) && !hasControl(s) && !strings.ContainsRune(s, ' ') &&
+		at > 0 && at == strings.LastIndexByte(s, '@') && at < len(s)-1
+}
+
+// validPassword applies the core's password rules (middleware.PasswordLogin
+// HashPassword checks them again): not empty, at most MaxPasswordBytes.
+func validPassword(s string) bool { return s != "" && len(s) <= middleware.MaxPasswordBytes }
+
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c == 0x7f {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+package basicauth
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// transport decides whether a request may carry these credentials.
+type transport struct {
+	proxies          *middleware.TrustedProxies // nil trusts nobody
+	insecureLoopback bool
+	hsts             []string // the Strict-Transport-Security header value
+}
+
+// secure reports whether r reached us over HTTPS: over TLS, or through a
+// trusted proxy that says so with X-Forwarded-Proto: https (from anyone
+// else the header is ignored).
+func (t *transport) secure(r *http.Request) bool { return t.proxies.IsHTTPS(r) }
+
+// allowed reports whether r may carry credentials: over HTTPS, or, with the
+// development option, over plain HTTP from a loopback peer.
+func (t *transport) allowed(r *http.Request) bool {
+	if t.secure(r) {
+		return true
+	}
+	return t.insecureLoopback && middleware.RemoteAddr(r).IsLoopback()
+}
+
+// setHSTS adds Strict-Transport-Security to the response of an HTTPS
+// request (RFC 6797 §7.1), never to one over plain HTTP (§7.2).
+//
+// The header map gets the shared, pre-built value slice so that the hot
+// path allocates nothing here. Its length equals its capacity, so a later
+// Header().Add appends to a copy and never writes into the shared array.
+func (t *transport) setHSTS(w http.ResponseWriter, r *http.Request) {
+	if t.secure(r) {
+		w.Header()["Strict-Transport-Security"] = t.hsts
+	}
+}
+
+// httpsExtractor refuses Basic credentials over plain HTTP. It wraps the
+// scheme's extractor, so the refusal happens before the cache and the
+// Verifier: a token sent in clear text is never looked up (and so never
+// confirmed to an eavesdropper as valid).
+type httpsExtractor struct {
+	inner     middleware.Extractor
+	transport *transport
+}
+
+// Extract implements middleware.Extractor. A request without Basic
+// credentials passes through as ErrNoCredential, so other schemes combined
+// with middleware.Any are unaffected; one with Basic credentials over plain
+// HTTP, well-formed or not, is 403.
+func (x *httpsExtractor) Extract(r *http.Request) (middleware.Credential, error) {
+	c, err := x.inner.Extract(r)
+	if err == middleware.ErrNoCredential {
+		return c, err
+	}
+	if (err == nil || carriesBasic(r.Header)) && !x.transport.allowed(r) {
+		return middleware.Credential{}, middleware.Forbidden(reasonHTTPSRequired, "")
+	}
+	return c, err
+}
+
+// carriesBasic reports whether any Authorization value uses the Basic
+// scheme word (RFC 7235 §2.1: case-insensitive), so that a malformed header
+// of another scheme (say, an empty one) stays a 400 over plain HTTP.
+func carriesBasic(h http.Header) bool {
+	for _, v := range h["Authorization"] {
+		if len(v) >= 5 && strings.EqualFold(v[:5], "basic") && (len(v) == 5 || v[5] == ' ') {
+			return true
+		}
+	}
+	return false
+}
+
+// HSTS wraps next so that every response to an HTTPS request carries
+// Strict-Transport-Security. RequireApp, RequireUser and Handler include
+// it; wrap with it yourself when you use Scheme or AppScheme with
+// middleware.Any.
+func (s *Service) HSTS(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.transport.setHSTS(w, r)
+		next.ServeHTTP(w, r)
+	})
+}

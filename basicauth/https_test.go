@@ -1,0 +1,176 @@
+package basicauth_test
+
+import (
+	"bytes"
+	"crypto/tls"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// serve runs one GET through h in process, from 192.0.2.1 (httptest's
+// default peer), over TLS or not.
+func serve(h http.Handler, auth string, overTLS bool, extra ...string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	if auth != "" {
+		r.Header.Set("Authorization", auth)
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		r.Header.Add(extra[i], extra[i+1])
+	}
+	if overTLS {
+		r.TLS = &tls.ConnectionState{}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, r)
+	return rec
+}
+
+func TestPlainHTTPRefused(t *testing.T) {
+	f := newFixture(t, fixtureConfig{plain: true})
+	session := "f" + strings.Repeat("A", 42)
+	require.NoError(t, f.sessions.Create(t.Context(), middleware.DigestToken(session), middleware.Session{
+		Subject: maryID, App: "a", ExpiresAt: f.clock.Now().Add(time.Hour),
+	}))
+	tests := []struct {
+		name, method, path, auth, body string
+	}{
+		{"valid app and session", http.MethodGet, "/0.4/me", basic(appA + ":" + session), ""},
+		{"valid backend and user", http.MethodGet, "/whoami", basic(backendA + ":" + maryID), ""},
+		{"app only, sign-up", http.MethodPost, "/0.4/users", basic(appA + ":"), `{"user_name":"bob","email":"b@example.com","password":"pw"}`},
+		{"app only, login", http.MethodPost, "/0.4/me/login", basic(appA + ":"), `{"user_name":"mary","password":"` + maryPassword + `"}`},
+		{"logout", http.MethodDelete, "/0.4/me/logout", basic(appA + ":" + session), ""},
+		{"unknown token", http.MethodGet, "/0.4/me", basic(strings.Repeat("1", 32) + ":x"), ""},
+		{"malformed", http.MethodGet, "/0.4/me", "Basic !!!", ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.do(t, tc.method, tc.path, tc.auth, tc.body)
+			requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+			assert.Empty(t, res.header.Get("Strict-Transport-Security"), "never HSTS over plain HTTP (RFC 6797 §7.2)")
+		})
+	}
+	assert.Zero(t, f.registry.lookups.Load(), "no token sent over plain HTTP was looked up")
+	_, err := f.accounts.FindByLogin(t.Context(), "bob")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound)
+	// The session was not revoked by the refused logout.
+	_, err = f.sessions.Lookup(t.Context(), middleware.DigestToken(session))
+	assert.NoError(t, err)
+
+	// Without credentials the answer is the usual 401 challenge.
+	requireError(t, f.do(t, http.MethodGet, "/0.4/me", "", ""), http.StatusUnauthorized, bodyAppToken)
+	// A malformed header of another scheme is not Basic: still 400.
+	res := f.do(t, http.MethodGet, "/0.4/me", "Bearer a", "", "Authorization", "Bearer b")
+	requireError(t, res, http.StatusBadRequest, bodyBadRequest)
+	// Basic in any case counts as Basic, even beside another header.
+	res = f.do(t, http.MethodGet, "/0.4/me", "Bearer a", "", "Authorization", "bAsIc YTpi")
+	requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+	assert.Zero(t, f.registry.lookups.Load())
+}
+
+func TestTrustedProxy(t *testing.T) {
+	loopback, err := middleware.NewTrustedProxies("127.0.0.1/32", "::1")
+	require.NoError(t, err)
+	elsewhere, err := middleware.NewTrustedProxies("10.0.0.0/8")
+	require.NoError(t, err)
+	auth := basic(backendA + ":" + maryID)
+	tests := []struct {
+		name    string
+		proxies *middleware.TrustedProxies
+		headers []string
+		status  int
+	}{
+		{"trusted peer says https", loopback, []string{"X-Forwarded-Proto", "https"}, http.StatusOK},
+		{"trusted peer says HTTPS", loopback, []string{"X-Forwarded-Proto", "HTTPS"}, http.StatusOK},
+		{"trusted peer, nearest proxy says https", loopback, []string{"X-Forwarded-Proto", "http, https"}, http.StatusOK},
+		{"trusted peer says http", loopback, []string{"X-Forwarded-Proto", "http"}, http.StatusForbidden},
+		{"trusted peer says nothing", loopback, nil, http.StatusForbidden},
+		{"trusted peer, header doubled", loopback, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Proto", "https"}, http.StatusForbidden},
+		{"untrusted peer says https", elsewhere, []string{"X-Forwarded-Proto", "https"}, http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureConfig{plain: true, opts: []basicauth.Option{basicauth.WithTrustedProxies(tc.proxies)}})
+			res := f.do(t, http.MethodGet, "/whoami", auth, "", tc.headers...)
+			require.Equal(t, tc.status, res.status, res.body)
+			if tc.status == http.StatusOK {
+				assert.Equal(t, hstsValue, res.header.Get("Strict-Transport-Security"))
+				assert.EqualValues(t, 1, f.registry.lookups.Load())
+				return
+			}
+			requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+			assert.Empty(t, res.header.Get("Strict-Transport-Security"))
+			assert.Zero(t, f.registry.lookups.Load())
+		})
+	}
+}
+
+func TestInsecureLoopback(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	f := newFixture(t, fixtureConfig{plain: true, opts: []basicauth.Option{
+		basicauth.WithInsecureLoopback(), basicauth.WithLogger(logger),
+	}})
+	assert.Contains(t, logs.String(), "level=WARN")
+	assert.Contains(t, logs.String(), "development only")
+
+	// Over plain HTTP from loopback (the test server's client): accepted,
+	// without HSTS.
+	session := f.logIn(t, appA)
+	res := f.do(t, http.MethodGet, "/0.4/me", basic(appA+":"+session), "")
+	require.Equal(t, http.StatusOK, res.status, res.body)
+	assert.Empty(t, res.header.Get("Strict-Transport-Security"))
+
+	// From any other peer plain HTTP is still refused, before the lookup.
+	before := f.registry.lookups.Load()
+	rec := serve(f.svc.RequireUser()(http.HandlerFunc(echoPrincipal)), basic(appA+":"+session), false)
+	assert.Equal(t, http.StatusForbidden, rec.Code)
+	assert.Equal(t, bodyHTTPSRequired, rec.Body.String())
+	assert.Equal(t, before, f.registry.lookups.Load())
+}
+
+func TestNoWarningWithoutInsecureLoopback(t *testing.T) {
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	newFixture(t, fixtureConfig{opts: []basicauth.Option{basicauth.WithLogger(logger)}})
+	assert.Empty(t, logs.String())
+}
+
+func TestHSTS(t *testing.T) {
+	tests := []struct {
+		name string
+		opts []basicauth.Option
+		want string
+	}{
+		{"default", nil, "max-age=31536000"},
+		{"with subdomains", []basicauth.Option{basicauth.WithHSTS(48*time.Hour, true)}, "max-age=172800; includeSubDomains"},
+		{"forget", []basicauth.Option{basicauth.WithHSTS(0, false)}, "max-age=0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, fixtureConfig{opts: tc.opts})
+			h := f.svc.RequireUser()(http.HandlerFunc(echoPrincipal))
+			for _, auth := range []string{basic(backendA + ":" + maryID), basic(appA + ":"), "", "Basic !"} {
+				rec := serve(h, auth, true)
+				assert.Equal(t, []string{tc.want}, rec.Header().Values("Strict-Transport-Security"), "%q: %d", auth, rec.Code)
+			}
+			// A handler adding to the header must not change what the next
+			// response gets.
+			add := f.svc.RequireUser()(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Add("Strict-Transport-Security", "extra")
+			}))
+			rec := serve(add, basic(backendA+":"+maryID), true)
+			assert.Equal(t, []string{tc.want, "extra"}, rec.Header().Values("Strict-Transport-Security"))
+			rec = serve(h, basic(backendA+":"+maryID), true)
+			assert.Equal(t, []string{tc.want}, rec.Header().Values("Strict-Transport-Security"))
+		})
+	}
+}

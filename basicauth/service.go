@@ -1,0 +1,245 @@
+package basicauth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Service authenticates Basic app credentials and serves the Tapglue-style
+// endpoints. Build it with New; it is safe for concurrent use. Close it to
+// stop its caches' background goroutines.
+type Service struct {
+	apps       AppRegistry
+	accounts   middleware.AccountWriter
+	login      *middleware.PasswordLogin
+	sessions   middleware.SessionStore
+	proxies    *middleware.TrustedProxies
+	transport  *transport
+	now        func() time.Time
+	sessionTTL time.Duration
+	logger     *slog.Logger
+
+	userCache, appCache   *middleware.Cache
+	userScheme, appScheme *middleware.Scheme
+	invalidator           middleware.Invalidator // optional, after the caches
+	handler               http.Handler
+}
+
+// New returns a Service that checks app and backend tokens against apps,
+// creates users in accounts and checks passwords with login, which must be
+// the PasswordLogin shared by every credential kind (so that throttling
+// counts attempts on all login endpoints together) and use the same
+// accounts.
+func New(apps AppRegistry, accounts middleware.AccountWriter, login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
+	if apps == nil || accounts == nil || login == nil {
+		return nil, errors.New("basicauth: New needs an app registry, accounts and a password login")
+	}
+	if !sameAccounts(accounts, login.Accounts()) {
+		return nil, errors.New("basicauth: the password login must check the same accounts that POST /users writes")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.sessions == nil {
+		store, err := middleware.NewMemorySessionStore(middleware.WithStoreClock(cfg.now))
+		if err != nil {
+			return nil, err
+		}
+		cfg.sessions = store
+	}
+	s := &Service{
+		apps:        apps,
+		accounts:    accounts,
+		login:       login,
+		sessions:    cfg.sessions,
+		proxies:     cfg.proxies,
+		now:         cfg.now,
+		sessionTTL:  cfg.sessionTTL,
+		logger:      cfg.logger,
+		invalidator: cfg.invalidator,
+		transport: &transport{
+			proxies:          cfg.proxies,
+			insecureLoopback: cfg.insecureLoopback,
+			hsts:             []string{cfg.hstsValue()}, // len == cap: see setHSTS
+		},
+	}
+	if err := s.buildSchemes(&cfg); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	if cfg.insecureLoopback {
+		cfg.logger.Warn("basicauth: WithInsecureLoopback is set: app credentials are accepted over plain HTTP " +
+			"from loopback peers; this is for local development only and must never reach production")
+	}
+	return s, nil
+}
+
+// sameAccounts reports whether a and b are the same store, without
+// panicking on incomparable implementations.
+func sameAccounts(a middleware.AccountWriter, b middleware.Accounts) bool {
+	ta, tb := reflect.TypeOf(a), reflect.TypeOf(b)
+	if ta != tb {
+		return false
+	}
+	if !ta.Comparable() {
+		return true // cannot tell: trust the caller
+	}
+	return middleware.Accounts(a) == b
+}
+
+// buildSchemes makes the two schemes, each over its own cache: a
+// credential the app scheme accepts (an app token alone) must never be a
+// cache hit for the user scheme, which refuses it.
+func (s *Service) buildSchemes(cfg *config) error {
+	basic, err := middleware.NewBasicExtractor(Kind, middleware.WithMaxHeaderBytes(MaxHeaderBytes))
+	if err != nil {
+		return err
+	}
+	ex := &httpsExtractor{inner: basic, transport: s.transport}
+	challenge := middleware.Challenge{Scheme: "Basic", Realm: cfg.realm, Charset: true}
+	cacheOpts := []middleware.CacheOption{middleware.WithMaxEntries(cfg.cacheMaxEntries)}
+	schemeOpts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(cfg.logger)}
+	if cfg.customClock {
+		// Only then: with the real clock the core reads the monotonic
+		// clock once per cache hit instead of twice.
+		cacheOpts = append(cacheOpts, middleware.WithClock(cfg.now))
+		schemeOpts = append(schemeOpts, middleware.WithClock(cfg.now))
+	}
+	build := func(needUser bool) (*middleware.Cache, *middleware.Scheme, error) {
+		cache, err := middleware.NewCache(verifier{s: s, needUser: needUser}, cfg.cacheTTL, cacheOpts...)
+		if err != nil {
+			return nil, nil, err
+		}
+		scheme, err := middleware.NewScheme(Kind, ex, cache, challenge, schemeOpts...)
+		if err != nil {
+			_ = cache.Close()
+			return nil, nil, err
+		}
+		return cache, scheme, nil
+	}
+	if s.userCache, s.userScheme, err = build(true); err != nil {
+		return err
+	}
+	s.appCache, s.appScheme, err = build(false)
+	return err
+}
+
+// Scheme returns the user scheme: app token with a session token, or
+// backend token with a user id. Use it with middleware.Require, Optional or
+// Any; wrap the result with HSTS, or use RequireUser, which does.
+func (s *Service) Scheme() *middleware.Scheme { return s.userScheme }
+
+// AppScheme returns the app scheme: it also accepts an app (or backend)
+// token with an empty password, authenticating the app alone (Actor
+// ActorApp). Credentials with a password part are verified in full, as by
+// Scheme: a bad session is never ignored. Scheme and AppScheme share the
+// kind "basic", so at most one of them can be given to middleware.Any.
+func (s *Service) AppScheme() *middleware.Scheme { return s.appScheme }
+
+// RequireUser returns middleware that lets through requests acting as a
+// user: app token with a live session of that app, or backend token with
+// an existing user id. Responses to HTTPS requests carry
+// Strict-Transport-Security.
+func (s *Service) RequireUser() func(http.Handler) http.Handler {
+	return s.require(s.userScheme)
+}
+
+// RequireApp returns middleware for routes that need only the app, such as
+// sign-up and login: it accepts whatever RequireUser accepts and an app (or
+// backend) token with an empty password.
+func (s *Service) RequireApp() func(http.Handler) http.Handler {
+	return s.require(s.appScheme)
+}
+
+func (s *Service) require(scheme *middleware.Scheme) func(http.Handler) http.Handler {
+	auth := middleware.Require(scheme)
+	return func(next http.Handler) http.Handler { return s.HSTS(auth(next)) }
+}
+
+// Handler returns the Tapglue-style endpoints, with paths relative to where
+// it is mounted (the example server mounts it under /0.4):
+//
+//	POST   /users      app only      create a user: 201 {"id","user_name","email"}
+//	POST   /me/login   app only      log in: 201 {"id","user_name","email","session_token"}
+//	DELETE /me/logout  app+session   revoke this session: 204
+//	GET    /me         user          the user: 200 {"id","user_name","email"}
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// RevokeSubject ends every app session of a user and evicts every cached
+// credential of the user (sessions and backend credentials alike). Call it
+// after a password change and when disabling or deleting an account: a
+// session is checked against the session store, not the account, so it
+// outlives a disabled account until revoked. (Backend credentials do check
+// the account, once per cache TTL.)
+func (s *Service) RevokeSubject(ctx context.Context, userID string) error {
+	if err := s.sessions.RevokeSubject(ctx, userID); err != nil {
+		return err
+	}
+	s.userCache.InvalidateSubject(userID)
+	s.appCache.InvalidateSubject(userID)
+	if s.invalidator != nil {
+		s.invalidator.InvalidateSubject(userID)
+	}
+	return nil
+}
+
+// RotateToken replaces an app's token of type t by a fresh one, which it
+// returns (the only time it is seen in plain text). The old token stops
+// working at once; sessions of the app stay valid with the new app token.
+func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (string, error) {
+	if !t.valid() {
+		return "", errors.New("basicauth: unknown token type")
+	}
+	token := newToken(t)
+	if err := s.apps.Rotate(ctx, appID, t, middleware.DigestToken(token)); err != nil {
+		return "", err
+	}
+	s.purge()
+	return token, nil
+}
+
+// RevokeApp removes an app: neither of its tokens works any more, at once.
+func (s *Service) RevokeApp(ctx context.Context, appID string) error {
+	if err := s.apps.Revoke(ctx, appID); err != nil {
+		return err
+	}
+	s.purge()
+	return nil
+}
+
+// purge evicts every cached credential: the caches cannot tell which
+// entries belong to an app. App changes are rare; the caches refill.
+func (s *Service) purge() {
+	s.userCache.Purge()
+	s.appCache.Purge()
+	if p, ok := s.invalidator.(interface{ Purge() }); ok {
+		p.Purge()
+	}
+}
+
+// invalidate evicts one credential everywhere, after its revocation.
+func (s *Service) invalidate(c middleware.Credential) {
+	s.userCache.Invalidate(c)
+	s.appCache.Invalidate(c)
+	if s.invalidator != nil {
+		s.invalidator.Invalidate(c)
+	}
+}
+
+// Close stops the caches' background goroutines. It is idempotent.
+func (s *Service) Close() error {
+	for _, c := range []*middleware.Cache{s.userCache, s.appCache} {
+		if c != nil {
+			_ = c.Close()
+		}
+	}
+	return nil
+}

@@ -1,0 +1,96 @@
+package session_test
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/session"
+)
+
+func TestLogoutRevokesAtOnceThroughTheCache(t *testing.T) {
+	f := newFixture(t)
+	token := f.login(maryLogin, maryPassword)
+	other := f.login(maryLogin, maryPassword)
+	require.Equal(t, http.StatusOK, f.whoamiStatus(token), "now cached")
+	require.Equal(t, http.StatusOK, f.whoamiStatus(other), "now cached")
+
+	rec := f.do(http.MethodPost, "/auth/logout", session.HeaderToken, token)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, rec.Body.String())
+
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, token))
+	requireTokenRequired(t, f.do(http.MethodGet, "/auth/login", session.HeaderToken, token))
+	assert.Equal(t, http.StatusOK, f.whoamiStatus(other), "other sessions of the user live on")
+
+	creds, _ := f.inv.snapshot()
+	assert.Equal(t, []string{middleware.Credential{Kind: session.Kind, Token: token}.Fingerprint()}, creds)
+}
+
+func TestLogoutAlwaysAnswers200(t *testing.T) {
+	f := newFixture(t)
+	expired := f.login(maryLogin, maryPassword)
+	f.clock.Advance(session.DefaultTokenLifetime)
+	valid := f.login(maryLogin, maryPassword)
+	tests := []struct {
+		name    string
+		headers []string
+	}{
+		{"valid", []string{session.HeaderToken, valid}},
+		{"valid again (already revoked)", []string{session.HeaderToken, valid}},
+		{"expired", []string{session.HeaderToken, expired}},
+		{"unknown", []string{session.HeaderToken, "dGhpcyB0b2tlbiB3YXMgbmV2ZXIgaXNzdWVkIGF0IGFsbA"}},
+		{"absent", nil},
+		{"malformed", []string{session.HeaderToken, "not a token"}},
+		{"oversized", []string{session.HeaderToken, strings.Repeat("a", 10_000)}},
+		{"doubled", []string{session.HeaderToken, valid, session.HeaderToken, expired}},
+		{"with a trace header", []string{session.HeaderToken, expired, "X-Tidepool-Trace-Session", "a1b2c3"}},
+	}
+	var first http.Header
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do(http.MethodPost, "/auth/logout", tc.headers...)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Empty(t, rec.Body.String())
+			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			if first == nil {
+				first = rec.Header()
+			}
+			assert.Equal(t, first, rec.Header(), "nothing tells the cases apart")
+		})
+	}
+	creds, _ := f.inv.snapshot()
+	assert.Len(t, creds, 1, "only the live token was broadcast")
+}
+
+func TestLogoutWithAJSONBody(t *testing.T) {
+	f := newFixture(t)
+	token := f.login(maryLogin, maryPassword)
+	req := httptestRequest(http.MethodPost, "/auth/logout", session.HeaderToken, token,
+		"X-Tidepool-Trace-Session", "0c4b6d", "Content-Type", "application/json")
+	req.Body = io.NopCloser(strings.NewReader(`{}`))
+	req.ContentLength = 2
+	rec := serve(f, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, token))
+}
+
+func TestRevokeSubject(t *testing.T) {
+	f := newFixture(t)
+	a, b := f.login(maryLogin, maryPassword), f.login(maryLogin, maryPassword)
+	admin := f.login("admin@example.com", "admin demo password")
+	for _, tok := range []string{a, b, admin} {
+		require.Equal(t, http.StatusOK, f.whoamiStatus(tok), "cached")
+	}
+	require.NoError(t, f.svc.RevokeSubject(t.Context(), maryID))
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, a))
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, b))
+	requireTokenRequired(t, f.do(http.MethodGet, "/auth/login", session.HeaderToken, b))
+	assert.Equal(t, http.StatusOK, f.whoamiStatus(admin))
+	_, subjects := f.inv.snapshot()
+	assert.Equal(t, []string{maryID}, subjects)
+}

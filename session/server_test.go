@@ -1,0 +1,188 @@
+package session_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/session"
+)
+
+func TestServerLogin(t *testing.T) {
+	f := newFixture(t)
+	rec := f.do(http.MethodPost, "/auth/serverlogin",
+		session.HeaderServerName, serverName, session.HeaderServerSecret, serverSecret)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	token := rec.Header().Get(session.HeaderToken)
+	require.Len(t, token, 43)
+	expires := f.clock.Now().Add(session.DefaultServerTokenLifetime).Format(time.RFC3339)
+	assert.Equal(t, map[string]any{"userid": serverName, "isserver": true, "expires_at": expires}, decode(t, rec))
+
+	who := f.do(http.MethodGet, "/whoami", session.HeaderToken, token)
+	require.Equal(t, http.StatusOK, who.Code)
+	assert.Equal(t, "server", decode(t, who)["actor"])
+
+	f.clock.Advance(session.DefaultServerTokenLifetime - time.Second)
+	require.Equal(t, http.StatusOK, f.whoamiStatus(token))
+	f.clock.Advance(time.Second)
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, token))
+}
+
+func TestServerLoginLifetimeOption(t *testing.T) {
+	f := newFixture(t, withService(session.WithServerTokenLifetime(time.Hour)))
+	token := f.serverLogin(serverName, serverSecret)
+	f.clock.Advance(time.Hour)
+	requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, token))
+}
+
+func TestServerLoginFailures(t *testing.T) {
+	const (
+		name   = session.HeaderServerName
+		secret = session.HeaderServerSecret
+	)
+	tests := []struct {
+		name    string
+		headers []string
+		status  int
+		body    string
+	}{
+		{"wrong secret", []string{name, serverName, secret, otherSecret}, 401, `"login failed"`},
+		{"secret of another server", []string{name, otherServer, secret, serverSecret}, 401, `"login failed"`},
+		{"secret prefix", []string{name, serverName, secret, serverSecret[:len(serverSecret)-1]}, 401, `"login failed"`},
+		{"secret with suffix", []string{name, serverName, secret, serverSecret + "x"}, 401, `"login failed"`},
+		{"secret in another case", []string{name, serverName, secret, strings.ToUpper(serverSecret)}, 401, `"login failed"`},
+		{"unknown server", []string{name, "nobody", secret, serverSecret}, 401, `"login failed"`},
+		{"name in another case", []string{name, strings.ToUpper(serverName), secret, serverSecret}, 401, `"login failed"`},
+		{"no headers", nil, 400, `"Missing login information"`},
+		{"no secret", []string{name, serverName}, 400, `"Missing login information"`},
+		{"no name", []string{secret, serverSecret}, 400, `"Missing login information"`},
+		{"empty secret", []string{name, serverName, secret, ""}, 400, `"Missing login information"`},
+		{"name doubled", []string{name, serverName, name, otherServer, secret, serverSecret}, 400, `"Missing login information"`},
+		{"secret doubled", []string{name, serverName, secret, serverSecret, secret, otherSecret}, 400, `"Missing login information"`},
+		{"oversized secret", []string{name, serverName, secret, strings.Repeat("s", 2000)}, 400, `"Missing login information"`},
+		{"basic auth instead", []string{"Authorization", basic(serverName, serverSecret)}, 400, `"Missing login information"`},
+	}
+	f := newFixture(t)
+	var unauthorized http.Header
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do(http.MethodPost, "/auth/serverlogin", tc.headers...)
+			require.Equal(t, tc.status, rec.Code)
+			assert.Equal(t, tc.body, rec.Body.String())
+			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			assert.Empty(t, rec.Header().Get(session.HeaderToken))
+			if tc.status != http.StatusUnauthorized {
+				assert.Empty(t, rec.Header().Values("WWW-Authenticate"))
+				return
+			}
+			assert.Equal(t, `X-Tidepool-Server-Secret realm="tidepool"`, rec.Header().Get("WWW-Authenticate"))
+			if unauthorized == nil {
+				unauthorized = rec.Header()
+			}
+			assert.Equal(t, unauthorized, rec.Header(), "unknown name and wrong secret look the same")
+		})
+	}
+}
+
+func TestServerLoginWithoutConfiguredServers(t *testing.T) {
+	login, err := middleware.NewPasswordLogin(newAccounts(t), middleware.WithHasher(hasher(t)))
+	require.NoError(t, err)
+	svc, err := session.New(login, session.WithLogger(quiet))
+	require.NoError(t, err)
+	defer svc.Close()
+	rec := httptestRequest(http.MethodPost, "/serverlogin",
+		session.HeaderServerName, serverName, session.HeaderServerSecret, serverSecret)
+	w := recorder(svc.Handler(), rec)
+	assert.Equal(t, http.StatusUnauthorized, w.Code)
+}
+
+func TestServerLoginThrottling(t *testing.T) {
+	clock := newFakeClock()
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{AccountAttempts: 2, Window: time.Minute},
+		middleware.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	f := newFixture(t, withService(session.WithServerLoginLimiter(limiter)))
+	attempt := func(secret string) int {
+		return f.do(http.MethodPost, "/auth/serverlogin",
+			session.HeaderServerName, serverName, session.HeaderServerSecret, secret).Code
+	}
+	require.Equal(t, 401, attempt(otherSecret))
+	require.Equal(t, 401, attempt(otherSecret))
+	rec := f.do(http.MethodPost, "/auth/serverlogin",
+		session.HeaderServerName, serverName, session.HeaderServerSecret, serverSecret)
+	require.Equal(t, http.StatusTooManyRequests, rec.Code, "even the right secret waits")
+	assert.Equal(t, "60", rec.Header().Get("Retry-After"))
+	assert.Equal(t, `"Too many requests"`, rec.Body.String())
+	clock.Advance(time.Minute)
+	require.Equal(t, 200, attempt(serverSecret))
+	require.Equal(t, 401, attempt(otherSecret), "success cleared the count")
+}
+
+func TestTokenEndpoint(t *testing.T) {
+	f := newFixture(t)
+	server := f.serverLogin(serverName, serverSecret)
+	user := f.login(maryLogin, maryPassword)
+	expires := f.clock.Now().Add(session.DefaultTokenLifetime).Format(time.RFC3339)
+
+	rec := f.do(http.MethodGet, "/auth/token/"+user, session.HeaderToken, server)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	assert.Equal(t, map[string]any{"userid": maryID, "isserver": false, "expires_at": expires}, decode(t, rec))
+
+	rec = f.do(http.MethodGet, "/auth/token/"+server, session.HeaderToken, server)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, true, decode(t, rec)["isserver"])
+	assert.Equal(t, serverName, decode(t, rec)["userid"])
+}
+
+func TestTokenEndpointFailures(t *testing.T) {
+	f := newFixture(t)
+	server := f.serverLogin(serverName, serverSecret)
+	user := f.login(maryLogin, maryPassword)
+	expiredServer := f.serverLogin(otherServer, otherSecret)
+	revoked := f.login(maryLogin, maryPassword)
+	require.Equal(t, 200, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, revoked).Code)
+
+	tests := []struct {
+		name   string
+		target string
+		caller []string
+		status int
+		body   string
+	}{
+		{"caller is a user", user, []string{session.HeaderToken, user}, 401, `"Session token required"`},
+		{"no caller token", user, nil, 401, `"Session token required"`},
+		{"unknown caller", user, []string{session.HeaderToken, "dGhpcyB0b2tlbiB3YXMgbmV2ZXIgaXNzdWVkIGF0IGFsbA"}, 401, `"Session token required"`},
+		{"caller doubled", user, []string{session.HeaderToken, server, session.HeaderToken, user}, 400, `"Session token required"`},
+		{"unknown target", "dGhpcyB0b2tlbiB3YXMgbmV2ZXIgaXNzdWVkIGF0IGFsbA", []string{session.HeaderToken, server}, 401, `"Invalid session token"`},
+		{"revoked target", revoked, []string{session.HeaderToken, server}, 401, `"Invalid session token"`},
+		{"target not a token68", "a%20b", []string{session.HeaderToken, server}, 401, `"Invalid session token"`},
+		{"oversized target", strings.Repeat("a", session.MaxTokenBytes+1), []string{session.HeaderToken, server}, 401, `"Invalid session token"`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := f.do(http.MethodGet, "/auth/token/"+tc.target, tc.caller...)
+			require.Equal(t, tc.status, rec.Code)
+			assert.Equal(t, tc.body, rec.Body.String())
+			assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+			if tc.status == http.StatusUnauthorized {
+				assert.Equal(t, `X-Tidepool-Session-Token realm="tidepool"`, rec.Header().Get("WWW-Authenticate"))
+			}
+		})
+	}
+
+	t.Run("expired target and expired caller", func(t *testing.T) {
+		f.clock.Advance(session.DefaultTokenLifetime)
+		rec := f.do(http.MethodGet, "/auth/token/"+user, session.HeaderToken, server)
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
+		assert.Equal(t, `"Invalid session token"`, rec.Body.String())
+		f.clock.Advance(session.DefaultServerTokenLifetime)
+		rec = f.do(http.MethodGet, "/auth/token/"+expiredServer, session.HeaderToken, expiredServer)
+		requireTokenRequired(t, rec)
+	})
+}

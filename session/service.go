@@ -1,0 +1,149 @@
+package session
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Service issues, verifies, refreshes and revokes session tokens. Build it
+// with New; mount Handler; protect routes with Scheme. It is safe for
+// concurrent use. Close stops the cache's background goroutine.
+type Service struct {
+	login         *middleware.PasswordLogin
+	store         middleware.SessionStore
+	cache         *middleware.Cache
+	scheme        *middleware.Scheme
+	extra         middleware.Invalidator // nil when not configured
+	servers       serverSecrets
+	serverLimiter middleware.LoginLimiter // nil: server logins not throttled
+	proxies       *middleware.TrustedProxies
+	logger        *slog.Logger
+	now           func() time.Time
+
+	lifetime       time.Duration
+	absolute       time.Duration
+	grace          time.Duration
+	serverLifetime time.Duration
+
+	handler http.Handler
+}
+
+// New returns a Service that checks passwords with login. Pass the same
+// *middleware.PasswordLogin to every kind's service, so that throttling
+// counts are shared by all login endpoints.
+func New(login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
+	if login == nil {
+		return nil, errors.New("session: New needs a password login")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.store == nil {
+		if cfg.store, err = middleware.NewMemorySessionStore(middleware.WithStoreClock(cfg.now)); err != nil {
+			return nil, err
+		}
+	}
+	s := &Service{
+		login:          login,
+		store:          cfg.store,
+		extra:          cfg.invalidator,
+		servers:        newServerSecrets(cfg.servers),
+		serverLimiter:  cfg.serverLimiter,
+		proxies:        cfg.proxies,
+		logger:         cfg.logger,
+		now:            cfg.now,
+		lifetime:       cfg.lifetime,
+		absolute:       cfg.absolute,
+		grace:          cfg.grace,
+		serverLifetime: cfg.serverLifetime,
+	}
+	if err := s.buildScheme(cfg); err != nil {
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// buildScheme wraps the store verifier in the cache and the scheme.
+func (s *Service) buildScheme(cfg config) error {
+	v, err := NewStoreVerifier(s.store)
+	if err != nil {
+		return err
+	}
+	// The service's clock goes to the cache and the scheme only when WithClock
+	// gave one: on the real clock they take a faster path (a cache hit reads
+	// only the monotonic clock, and the scheme no clock at all).
+	var cacheOpts []middleware.CacheOption
+	schemeOpts := []middleware.SchemeOption{middleware.WithLogger(s.logger)}
+	if cfg.clockSet {
+		cacheOpts = append(cacheOpts, middleware.WithClock(s.now))
+		schemeOpts = append(schemeOpts, middleware.WithClock(s.now))
+	}
+	cacheOpts = append(cacheOpts, cfg.cacheOpts...)
+	if s.cache, err = middleware.NewCache(v, cfg.cacheTTL, cacheOpts...); err != nil {
+		return err
+	}
+	schemeOpts = append(schemeOpts, cfg.schemeOpts...)
+	if s.scheme, err = NewScheme(s.cache, schemeOpts...); err != nil {
+		_ = s.cache.Close()
+		return err
+	}
+	return nil
+}
+
+// Scheme returns the scheme to protect routes with, through
+// middleware.Require, Optional or Any. Its Verifier is the service's cache.
+func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
+
+// Cache returns the verification cache in front of the store, for an
+// invalidation broadcast to evict from when another replica revokes.
+func (s *Service) Cache() *middleware.Cache { return s.cache }
+
+// Store returns the session store.
+func (s *Service) Store() middleware.SessionStore { return s.store }
+
+// Handler returns the Tidepool endpoints, with paths relative to where it
+// is mounted: POST and GET /login, POST /logout, POST /serverlogin and GET
+// /token/{token}. Mount it under a prefix with http.StripPrefix.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// RevokeSubject ends every session of a user (or server) at once: in the
+// store, then in the cache and the extra Invalidator. Call it after a
+// password change or when disabling an account.
+func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
+	if err := s.store.RevokeSubject(ctx, subject); err != nil {
+		return middleware.Unavailable("store", err)
+	}
+	s.cache.InvalidateSubject(subject)
+	if s.extra != nil {
+		s.extra.InvalidateSubject(subject)
+	}
+	return nil
+}
+
+// revoke ends one token in the store, then in the caches.
+func (s *Service) revoke(ctx context.Context, cred middleware.Credential) error {
+	if err := s.store.Revoke(ctx, middleware.DigestToken(cred.Token)); err != nil {
+		return middleware.Unavailable("store", err)
+	}
+	s.invalidate(cred)
+	return nil
+}
+
+// invalidate evicts one credential from the cache and the extra Invalidator.
+func (s *Service) invalidate(cred middleware.Credential) {
+	s.cache.Invalidate(cred)
+	if s.extra != nil {
+		s.extra.Invalidate(cred)
+	}
+}
+
+// Close stops the cache's background goroutine. The service keeps
+// answering afterwards. Close is idempotent.
+func (s *Service) Close() error { return s.cache.Close() }
