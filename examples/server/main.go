@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,11 +15,13 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/tidegate/tidegate/examples/server/app"
 	"github.com/tidegate/tidegate/internal/seed"
+	"github.com/tidegate/tidegate/middleware"
 )
 
 func main() {
@@ -32,8 +35,16 @@ func run(args []string) error {
 	flags := flag.NewFlagSet("server", flag.ContinueOnError)
 	addr := flags.String("addr", "127.0.0.1:8080", "address to listen on")
 	seedPath := flags.String("seed", "", "seed file (JSON); without it a built-in demo set is used")
+	jwtKeyFile := flags.String("jwt-key-file", "", "HS256 signing key for bearer tokens (raw or base64, at least 32 bytes); without it a random key is made")
+	tlsCert := flags.String("tls-cert", "", "serve HTTPS with this certificate (PEM); needs -tls-key")
+	tlsKey := flags.String("tls-key", "", "the private key (PEM) of -tls-cert")
+	insecureBasic := flags.Bool("insecure-basic", false, "accept Basic app credentials over plain HTTP on loopback (development only)")
+	proxies := flags.String("trusted-proxies", "", "comma-separated CIDR ranges whose X-Forwarded-For/-Proto are believed")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if (*tlsCert == "") != (*tlsKey == "") {
+		return errors.New("-tls-cert and -tls-key go together")
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -44,7 +55,22 @@ func run(args []string) error {
 			return err
 		}
 	}
-	a, err := app.New(app.Config{Seed: data, Logger: logger})
+	cfg := app.Config{Seed: data, Logger: logger, InsecureBasic: *insecureBasic}
+	if *jwtKeyFile != "" {
+		key, err := os.ReadFile(*jwtKeyFile)
+		if err != nil {
+			return fmt.Errorf("-jwt-key-file: %w", err)
+		}
+		cfg.JWTKey = key
+	}
+	if *proxies != "" {
+		trusted, err := middleware.NewTrustedProxies(strings.Split(*proxies, ",")...)
+		if err != nil {
+			return fmt.Errorf("-trusted-proxies: %w", err)
+		}
+		cfg.TrustedProxies = trusted
+	}
+	a, err := app.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -54,8 +80,20 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	printWelcome(ln.Addr().String(), data, *seedPath == "")
+	scheme := "http"
+	if *tlsCert != "" {
+		scheme = "https"
+	}
+	printWelcome(scheme+"://"+ln.Addr().String(), data, *seedPath == "")
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	if *tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
 	return serve(srv, ln)
 }
 
@@ -81,8 +119,8 @@ func serve(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
-func printWelcome(addr string, data *seed.File, demo bool) {
-	fmt.Printf("tidegate example server listening on http://%s\n", addr)
+func printWelcome(base string, data *seed.File, demo bool) {
+	fmt.Printf("tidegate example server listening on %s\n", base)
 	if demo {
 		fmt.Println("seeded the built-in demo set (public secrets: loopback only):")
 	} else {
@@ -105,5 +143,5 @@ func printWelcome(addr string, data *seed.File, demo bool) {
 			fmt.Printf("  app    %s\n", ap.Name)
 		}
 	}
-	fmt.Printf("try: curl -i http://%s/healthz\n", addr)
+	fmt.Printf("try: curl -i %s/healthz\n", base)
 }

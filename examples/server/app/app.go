@@ -14,8 +14,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/session"
 )
 
 // Config is what the example server is built from.
@@ -29,8 +32,19 @@ type Config struct {
 	// argon2id with middleware.DefaultArgon2Params. Tests pass cheap
 	// parameters.
 	Hasher middleware.PasswordHasher
-	// Clock is the time source of every store and token; nil means time.Now.
+	// Clock is the time source of every store and token; nil means the
+	// real clock (tidegate's caches then take their faster real-clock path).
 	Clock func() time.Time
+	// JWTKey is the HS256 signing key for bearer tokens (raw or base64, at
+	// least 32 bytes); nil means a random key made at start, which other
+	// replicas will not accept.
+	JWTKey []byte
+	// TrustedProxies may set X-Forwarded-For and X-Forwarded-Proto; nil
+	// trusts nobody.
+	TrustedProxies *middleware.TrustedProxies
+	// InsecureBasic lets Basic app credentials through over plain HTTP on
+	// loopback, for local development only.
+	InsecureBasic bool
 }
 
 // App is the assembled example server.
@@ -47,9 +61,6 @@ func New(cfg Config) (*App, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Clock == nil {
-		cfg.Clock = time.Now
-	}
 	if cfg.Hasher == nil {
 		h, err := middleware.NewArgon2idHasher(middleware.DefaultArgon2Params)
 		if err != nil {
@@ -61,24 +72,121 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{}, middleware.WithStoreClock(cfg.Clock))
+	var storeOpts []middleware.StoreOption
+	if cfg.Clock != nil {
+		storeOpts = append(storeOpts, middleware.WithStoreClock(cfg.Clock))
+	}
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{}, storeOpts...)
 	if err != nil {
 		return nil, err
 	}
+	// One PasswordLogin for every kind: the same accounts, password rules
+	// and throttling counters whichever login endpoint a client uses.
 	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(cfg.Hasher), middleware.WithLimiter(limiter))
 	if err != nil {
 		return nil, err
 	}
-	_ = login // the credential kinds are wired in as they land
 
 	a := &App{}
+	sessions, err := newSessions(cfg, login)
+	if err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, sessions)
+	jwts, err := newBearer(cfg, login)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, jwts)
+	apps, err := newBasic(cfg, accounts, login)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	a.closers = append(a.closers, apps)
+	anyKind, err := middleware.Any(sessions.Scheme(), jwts.Scheme(), apps.Scheme())
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		middleware.WriteJSON(w, http.StatusOK, []byte(`{"status":"ok"}`+"\n"))
 	})
-	mux.Handle("GET /whoami", http.HandlerFunc(notYet))
-	a.handler = mux
+	mux.Handle("GET /whoami", anyKind(http.HandlerFunc(whoami)))
+	mux.Handle("/auth/", http.StripPrefix("/auth", sessions.Handler()))
+	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", jwts.Handler()))
+	mux.Handle("GET /.well-known/jwks.json", jwts.JWKSHandler())
+	mux.Handle("/0.4/", http.StripPrefix("/0.4", apps.Handler()))
+	// HSTS on every response to an HTTPS request (basicauth's policy).
+	a.handler = apps.HSTS(mux)
 	return a, nil
+}
+
+func newSessions(cfg Config, login *middleware.PasswordLogin) (*session.Service, error) {
+	servers := map[string]string{}
+	for _, s := range cfg.Seed.Servers {
+		servers[s.Name] = s.Secret
+	}
+	opts := []session.Option{session.WithServers(servers), session.WithLogger(cfg.Logger)}
+	if cfg.TrustedProxies != nil {
+		opts = append(opts, session.WithTrustedProxies(cfg.TrustedProxies))
+	}
+	if cfg.Clock != nil {
+		opts = append(opts, session.WithClock(cfg.Clock))
+	}
+	return session.New(login, opts...)
+}
+
+func newBearer(cfg Config, login *middleware.PasswordLogin) (*bearer.Service, error) {
+	var key *bearer.Key
+	var err error
+	if cfg.JWTKey != nil {
+		if key, err = bearer.ParseHMACKey("", cfg.JWTKey); err != nil {
+			return nil, fmt.Errorf("JWT key: %w", err)
+		}
+	} else {
+		if key, err = bearer.GenerateKey("", bearer.HS256); err != nil {
+			return nil, err
+		}
+		cfg.Logger.Warn("no JWT key file: bearer tokens are signed with a random key; they die with this process and other replicas refuse them")
+	}
+	keys, err := bearer.NewKeySet(key)
+	if err != nil {
+		return nil, err
+	}
+	opts := []bearer.ServiceOption{bearer.WithLogger(cfg.Logger)}
+	if cfg.TrustedProxies != nil {
+		opts = append(opts, bearer.WithTrustedProxies(cfg.TrustedProxies))
+	}
+	if cfg.Clock != nil {
+		opts = append(opts, bearer.WithClock(cfg.Clock))
+	}
+	return bearer.New(login, keys, opts...)
+}
+
+func newBasic(cfg Config, accounts middleware.AccountWriter, login *middleware.PasswordLogin) (*basicauth.Service, error) {
+	specs := make([]basicauth.AppSpec, 0, len(cfg.Seed.Apps))
+	for _, ap := range cfg.Seed.Apps {
+		specs = append(specs, basicauth.AppSpec{ID: ap.Name, Name: ap.Name, AppToken: ap.AppToken, BackendToken: ap.BackendToken})
+	}
+	registry, err := basicauth.NewMemoryRegistry(specs...)
+	if err != nil {
+		return nil, err
+	}
+	opts := []basicauth.Option{basicauth.WithLogger(cfg.Logger)}
+	if cfg.TrustedProxies != nil {
+		opts = append(opts, basicauth.WithTrustedProxies(cfg.TrustedProxies))
+	}
+	if cfg.InsecureBasic {
+		opts = append(opts, basicauth.WithInsecureLoopback())
+	}
+	if cfg.Clock != nil {
+		opts = append(opts, basicauth.WithClock(cfg.Clock))
+	}
+	return basicauth.New(registry, accounts, login, opts...)
 }
 
 // Handler returns the server's root handler.
@@ -130,9 +238,4 @@ func whoami(w http.ResponseWriter, r *http.Request) {
 		Roles   []string `json:"roles"`
 	}{p.Subject, string(p.Kind), string(p.ActingAs()), p.App, roles})
 	middleware.WriteJSON(w, http.StatusOK, append(body, '\n'))
-}
-
-func notYet(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("WWW-Authenticate", `Bearer realm="tidegate"`)
-	middleware.WriteJSON(w, http.StatusUnauthorized, []byte(`{"error":"unauthorized"}`))
 }

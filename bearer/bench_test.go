@@ -1,0 +1,213 @@
+package bearer_test
+
+import (
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/internal/benchkit"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// The benchmarks compare, in one run:
+//
+//   - BenchmarkFloor: the cost of any auth middleware (benchkit.Floor);
+//   - BenchmarkCachedHS256: a request whose token was verified before
+//     (target: at most 1.25 times the floor);
+//   - BenchmarkParseWithClaimsHS256 / EdDSA: a bare golang-jwt
+//     jwt.ParseWithClaims of the same token, as a plain Go JWT middleware
+//     does it (RegisteredClaims, WithValidMethods), no HTTP around it;
+//   - BenchmarkFirstSightHS256 / EdDSA: a request through
+//     middleware.Require whose token the cache has never seen (target: at
+//     most 1.2 times the bare parse plus the floor). Every iteration uses a
+//     token of its own: b.N distinct tokens (jti and subject differ) are
+//     minted before the timer starts and the cache is purged, so every
+//     request is a real miss: full verification, revocation check, cache
+//     insert;
+//   - BenchmarkInvalidSignature: a request with a forged token (target: no
+//     slower than a first sight). Failures are never cached, so a few
+//     tokens are replayed.
+//
+// Every request goes through the real middleware with the service's
+// defaults, except the logger: slog.DiscardHandler, so that failure logs
+// (Info) measure the decision and not the terminal.
+
+func BenchmarkFloor(b *testing.B) {
+	benchkit.Run(b, benchkit.Floor(benchkit.OK), http.StatusOK, benchkit.Request("/"))
+}
+
+// newBenchService returns a service on the real clock with HS256 signing
+// and an Ed25519 verification key.
+func newBenchService(b *testing.B) *bearer.Service {
+	login, err := middleware.NewPasswordLogin(middleware.NewMemoryAccounts())
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := bearer.New(login, testKeySet(b), bearer.WithIssuer(issuer), bearer.WithAudience(audient), bearer.WithLogger(quiet))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = svc.Close() })
+	return svc
+}
+
+// mintBench signs token number i the way Service does (the same header and
+// claims type), for subject i%1000.
+func mintBench(method jwt.SigningMethod, kid string, key any, i int) string {
+	now := time.Now()
+	c := bearer.Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    issuer,
+			Subject:   "u-" + strconv.Itoa(i%1000),
+			Audience:  jwt.ClaimStrings{audient},
+			ExpiresAt: jwt.NewNumericDate(now.Add(8 * time.Hour)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        "jti-" + strconv.Itoa(i),
+		},
+		LoginID: "sid-" + strconv.Itoa(i),
+		Roles:   []string{"user"},
+	}
+	t := jwt.NewWithClaims(method, c)
+	t.Header["typ"] = "at+jwt"
+	t.Header["kid"] = kid
+	s, err := t.SignedString(key)
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+func mintHS(i int) string { return mintBench(jwt.SigningMethodHS256, hsKID, testSecret, i) }
+func mintEd(i int) string { return mintBench(jwt.SigningMethodEdDSA, edKID, edPrivate, i) }
+
+// tokenPool holds "Bearer <token>" header values, minted on demand and
+// kept across benchmark rounds.
+type tokenPool struct {
+	mint    func(int) string
+	headers []string
+}
+
+func (p *tokenPool) atLeast(n int) []string {
+	for i := len(p.headers); i < n; i++ {
+		p.headers = append(p.headers, "Bearer "+p.mint(i))
+	}
+	return p.headers
+}
+
+var (
+	hsPool = &tokenPool{mint: mintHS}
+	edPool = &tokenPool{mint: mintEd}
+)
+
+func BenchmarkParseWithClaimsHS256(b *testing.B) {
+	benchBareParse(b, mintHS(0), testSecret, "HS256")
+}
+
+func BenchmarkParseWithClaimsEdDSA(b *testing.B) {
+	benchBareParse(b, mintEd(0), edPublic, "EdDSA")
+}
+
+func benchBareParse(b *testing.B, token string, key any, alg string) {
+	keyFunc := func(*jwt.Token) (any, error) { return key, nil }
+	parse := func() error {
+		var c jwt.RegisteredClaims
+		_, err := jwt.ParseWithClaims(token, &c, keyFunc, jwt.WithValidMethods([]string{alg}))
+		return err
+	}
+	b.Run("serial", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if err := parse(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		b.ReportAllocs()
+		b.RunParallel(func(pb *testing.PB) {
+			for pb.Next() {
+				if err := parse(); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkFirstSightHS256(b *testing.B) { benchFirstSight(b, hsPool) }
+
+func BenchmarkFirstSightEdDSA(b *testing.B) { benchFirstSight(b, edPool) }
+
+func benchFirstSight(b *testing.B, pool *tokenPool) {
+	svc := newBenchService(b)
+	h := middleware.Require(svc.Scheme())(benchkit.OK)
+	cache := svc.Scheme().Verifier().(*middleware.Cache)
+	prepare := func(b *testing.B) []string {
+		headers := pool.atLeast(b.N)
+		cache.Purge()
+		b.ReportAllocs()
+		b.ResetTimer()
+		return headers
+	}
+	b.Run("serial", func(b *testing.B) {
+		req := benchkit.Request("/", "Authorization", "")
+		w := benchkit.NewWriter()
+		headers := prepare(b)
+		for i := 0; i < b.N; i++ {
+			req.Header["Authorization"][0] = headers[i]
+			w.Status = 0
+			h.ServeHTTP(w, req)
+			if w.Status != http.StatusOK {
+				b.Fatalf("status %d", w.Status)
+			}
+		}
+	})
+	b.Run("parallel", func(b *testing.B) {
+		headers := prepare(b)
+		var next atomic.Int64
+		b.RunParallel(func(pb *testing.PB) {
+			req := benchkit.Request("/", "Authorization", "")
+			w := benchkit.NewWriter()
+			for pb.Next() {
+				req.Header["Authorization"][0] = headers[next.Add(1)-1]
+				w.Status = 0
+				h.ServeHTTP(w, req)
+				if w.Status != http.StatusOK {
+					b.Errorf("status %d", w.Status)
+					return
+				}
+			}
+		})
+	})
+}
+
+func BenchmarkCachedHS256(b *testing.B) {
+	svc := newBenchService(b)
+	h := middleware.Require(svc.Scheme())(benchkit.OK)
+	reqs := make([]*http.Request, 64)
+	for i := range reqs {
+		reqs[i] = benchkit.Request("/", "Authorization", "Bearer "+mintHS(1_000_000+i))
+		w := benchkit.NewWriter()
+		h.ServeHTTP(w, reqs[i]) // verify once: every timed request is a hit
+		if w.Status != http.StatusOK {
+			b.Fatalf("status %d", w.Status)
+		}
+	}
+	benchkit.Run(b, h, http.StatusOK, reqs...)
+}
+
+func BenchmarkInvalidSignature(b *testing.B) {
+	svc := newBenchService(b)
+	h := middleware.Require(svc.Scheme())(benchkit.OK)
+	reqs := make([]*http.Request, 16)
+	for i := range reqs {
+		tok := mintBench(jwt.SigningMethodHS256, hsKID, otherSecret, i) // the right kid, the wrong secret
+		reqs[i] = benchkit.Request("/", "Authorization", "Bearer "+tok)
+	}
+	benchkit.Run(b, h, http.StatusUnauthorized, reqs...)
+}

@@ -1,0 +1,258 @@
+package bearer
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// routes builds the endpoint mux. Method patterns make the mux answer 405
+// with an Allow header for other methods.
+func (s *Service) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /authenticate", s.authenticate)
+	mux.HandleFunc("POST /refresh", s.refresh)
+	mux.Handle("GET /ping", middleware.Require(s.scheme)(http.HandlerFunc(ping)))
+	mux.HandleFunc("POST /logout", s.logout)
+	return mux
+}
+
+// tokenResponse is the body of a successful authenticate or refresh, in the
+// field order the Tidal API documents.
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope,omitempty"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+}
+
+// authenticate is POST /authenticate: a JSON username and password, checked
+// by the shared PasswordLogin (throttling included), for a new login.
+func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) {
+	fields, err := readFields(w, r, "username", "password")
+	if err != nil {
+		s.badRequest(w, r, "authenticate", err, bodyBadLogin)
+		return
+	}
+	ctx := r.Context()
+	account, err := s.login.Login(ctx, s.cfg.proxies.ClientAddr(r), fields[0], fields[1])
+	if err != nil {
+		s.fail(w, r, "authenticate", withoutErrorCode(err))
+		return
+	}
+	tokens, err := s.Issue(ctx, account)
+	if err != nil {
+		s.fail(w, r, "authenticate", err)
+		return
+	}
+	s.logEvent(ctx, "authenticate", slog.LevelInfo, "issued", account.UserID)
+	s.writeTokens(w, tokens, "")
+}
+
+// refresh is POST /refresh: the access token (expired or not, but genuine)
+// and a refresh token of the same login buy a new access token and, with
+// rotation, a new refresh token.
+func (s *Service) refresh(w http.ResponseWriter, r *http.Request) {
+	cred, err := s.scheme.Extract(r)
+	if err != nil {
+		s.fail(w, r, "refresh", err)
+		return
+	}
+	fields, err := readFields(w, r, "refresh_token")
+	if err != nil {
+		s.badRequest(w, r, "refresh", err, bodyBadRefresh)
+		return
+	}
+	ctx := r.Context()
+	var c Claims
+	if err := s.verifier.parse(ctx, cred.Token, &c, true); err != nil {
+		s.fail(w, r, "refresh", err)
+		return
+	}
+	tokens, err := s.rotate(ctx, &c, fields[0])
+	if err != nil {
+		s.fail(w, r, "refresh", err)
+		return
+	}
+	s.logEvent(ctx, "refresh", slog.LevelInfo, "issued", c.Subject)
+	s.writeTokens(w, tokens, refreshScope)
+}
+
+// rotate checks the refresh token against the access token's claims and
+// mints the new tokens.
+func (s *Service) rotate(ctx context.Context, c *Claims, refreshToken string) (Tokens, error) {
+	if c.LoginID == "" || !validRefreshToken(refreshToken) {
+		return Tokens{}, middleware.Invalid("refresh token")
+	}
+	if err := s.verifier.checkRevoked(ctx, c); err != nil {
+		return Tokens{}, err
+	}
+	account, err := s.login.Accounts().FindByID(ctx, c.Subject)
+	switch {
+	case errors.Is(err, middleware.ErrAccountNotFound) || err == nil && account.Disabled:
+		_ = s.cfg.refreshStore.RevokeFamily(ctx, c.LoginID)
+		return Tokens{}, middleware.Invalid("account")
+	case err != nil:
+		return Tokens{}, middleware.Unavailable("accounts", err)
+	}
+	now := s.cfg.now()
+	rot := Rotation{Presented: middleware.DigestToken(refreshToken), Family: c.LoginID, Subject: c.Subject, Now: now}
+	var next string
+	if !s.cfg.noRotation {
+		next = middleware.NewToken()
+		rot.Next, rot.NextExpiresAt = middleware.DigestToken(next), now.Add(s.cfg.refreshTTL)
+	}
+	if _, err := s.cfg.refreshStore.Rotate(ctx, rot); err != nil {
+		return Tokens{}, s.rotationFailed(ctx, c, err)
+	}
+	access, err := s.mint(account, c.LoginID, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: access, RefreshToken: next, ExpiresIn: s.cfg.accessTTL}, nil
+}
+
+// rotationFailed classifies a failed rotation. A reused refresh token means
+// it was stolen, or the client is broken: the store has revoked the family,
+// and every access token of the login is revoked too, so that whoever
+// refreshed with it first loses what they got (RFC 9700 §4.14.2).
+func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) error {
+	switch {
+	case errors.Is(err, ErrRefreshReused):
+		s.logEvent(ctx, "refresh", slog.LevelWarn, "refresh token reused: login revoked", c.Subject)
+		if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now())); err != nil {
+			s.logEvent(ctx, "refresh", slog.LevelError, "revoking the login failed", c.Subject)
+		}
+		s.invalidateSubject(c.Subject)
+		return middleware.Invalid("refresh token reused")
+	case errors.Is(err, ErrRefreshInvalid):
+		return middleware.Invalid("refresh token")
+	}
+	return middleware.Unavailable("refresh store", err)
+}
+
+// validRefreshToken reports whether t has the shape of middleware.NewToken:
+// 43 characters of base64url. Anything else is refused before hashing.
+func validRefreshToken(t string) bool {
+	if len(t) != 43 {
+		return false
+	}
+	for i := 0; i < len(t); i++ {
+		if b64[t[i]] == invalid {
+			return false
+		}
+	}
+	return true
+}
+
+// ping is GET /ping behind the bearer middleware.
+func ping(w http.ResponseWriter, _ *http.Request) {
+	writeNoStore(w, http.StatusOK, bodyPing)
+}
+
+// logout is POST /logout: it revokes the login of the bearer token (which
+// may be expired, but must be genuine) and the token itself. It answers 200
+// whatever the token, so that logging out never fails for the user; only
+// a revocation store that cannot record the revocation makes it 503, since
+// answering 200 then would claim a logout that did not happen.
+func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	var c Claims
+	cred, err := s.scheme.Extract(r)
+	if err == nil && s.verifier.parse(ctx, cred.Token, &c, true) == nil {
+		if err := s.revokeLogin(ctx, cred, &c); err != nil {
+			s.fail(w, r, "logout", middleware.Unavailable("revocation", err))
+			return
+		}
+		s.logEvent(ctx, "logout", slog.LevelInfo, "revoked", c.Subject)
+	}
+	writeNoStore(w, http.StatusOK, bodyLoggedOut)
+}
+
+// revokeLogin revokes the token's refresh-token family, the login's access
+// tokens and the token itself, then evicts them from the caches.
+func (s *Service) revokeLogin(ctx context.Context, cred middleware.Credential, c *Claims) error {
+	now := s.cfg.now()
+	if c.LoginID != "" {
+		if err := s.cfg.refreshStore.RevokeFamily(ctx, c.LoginID); err != nil {
+			return err
+		}
+		if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(now)); err != nil {
+			return err
+		}
+	}
+	if until := c.ExpiresAt.Add(s.cfg.leeway); now.Before(until) {
+		if err := s.cfg.revocations.RevokeToken(ctx, c.ID, until); err != nil {
+			return err
+		}
+	}
+	s.invalidate(cred)
+	s.invalidateSubject(c.Subject)
+	return nil
+}
+
+// writeTokens writes a token response (RFC 6749 §5.1: never cached).
+func (s *Service) writeTokens(w http.ResponseWriter, t Tokens, scope string) {
+	body, _ := json.Marshal(tokenResponse{
+		AccessToken:  t.AccessToken,
+		RefreshToken: t.RefreshToken,
+		Scope:        scope,
+		ExpiresIn:    int64(t.ExpiresIn.Seconds()),
+		TokenType:    tokenTypeBearer,
+	})
+	writeNoStore(w, http.StatusOK, append(body, '\n'))
+}
+
+// badRequest answers a body the endpoint cannot read: 415 for another
+// content type, 400 otherwise, with a message saying what is expected.
+func (s *Service) badRequest(w http.ResponseWriter, r *http.Request, endpoint string, err error, body []byte) {
+	status := http.StatusBadRequest
+	if errors.Is(err, errNotJSON) {
+		status, body = http.StatusUnsupportedMediaType, bodyNotJSON
+	}
+	s.logEvent(r.Context(), endpoint, slog.LevelInfo, "bad request", "")
+	writeNoStore(w, status, body)
+}
+
+// fail answers a failure the way the bearer middleware does (challenge,
+// Retry-After, generic body) and logs it.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+	e := middleware.AsError(err)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelWarn
+	}
+	s.logEvent(r.Context(), endpoint, level, e.Reason, "")
+	s.scheme.Reject(w, r, e)
+}
+
+// withoutErrorCode drops the RFC 6750 error code of a failed password login:
+// the request carried no token, so its 401 challenge names none (RFC 6750
+// §3.1).
+func withoutErrorCode(err error) error {
+	e := middleware.AsError(err)
+	if e.Code != middleware.CodeInvalidToken {
+		return e
+	}
+	plain := *e
+	plain.Code = ""
+	return &plain
+}
+
+// logEvent writes one log line of an endpoint. It never logs a secret, a
+// claim other than the subject, or an error's text.
+func (s *Service) logEvent(ctx context.Context, endpoint string, level slog.Level, outcome, subject string) {
+	if !s.cfg.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint), slog.String("outcome", outcome)}
+	if subject != "" {
+		attrs = append(attrs, slog.String("subject", subject))
+	}
+	s.cfg.logger.LogAttrs(ctx, level, "tidegate bearer", attrs...)
+}

@@ -1,0 +1,257 @@
+package bearer_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// jwksServer serves a JWKS document that tests can change or break.
+type jwksServer struct {
+	*httptest.Server
+	mu      sync.Mutex
+	handler http.Handler
+	fetches atomic.Int32
+}
+
+func newJWKSServer(t *testing.T, h http.Handler) *jwksServer {
+	s := &jwksServer{handler: h}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.fetches.Add(1)
+		s.mu.Lock()
+		h := s.handler
+		s.mu.Unlock()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func (s *jwksServer) set(h http.Handler) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.handler = h
+}
+
+func serveString(status int, body string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		_, _ = w.Write([]byte(body))
+	})
+}
+
+// asymmetricEnv is an issuing service that signs with Ed25519 and also
+// publishes a P-256 key.
+func asymmetricEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
+	ed, err := bearer.NewEd25519Key(edKID, edPrivate)
+	require.NoError(t, err)
+	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	es, err := bearer.NewES256Key("es1", ecPriv)
+	require.NoError(t, err)
+	hs, err := bearer.NewHMACKey(hsKID, testSecret)
+	require.NoError(t, err)
+	set, err := bearer.NewKeySet(ed, es, hs)
+	require.NoError(t, err)
+	return newEnvWithKeys(t, set), ecPriv
+}
+
+func newJWKSVerifier(t *testing.T, e *env, url string, opts ...bearer.JWKSOption) (*bearer.JWKSVerifier, http.Handler) {
+	base := []bearer.JWKSOption{bearer.WithIssuer(issuer), bearer.WithAudience(audient),
+		bearer.WithClock(e.clock.Now), bearer.WithLogger(quiet)}
+	v, err := bearer.NewJWKSVerifier(url, append(base, opts...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = v.Close() })
+	return v, middleware.Require(v.Scheme())(http.HandlerFunc(whoami))
+}
+
+func get(h http.Handler, token string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestJWKSVerifier(t *testing.T) {
+	issuerEnv, ecPriv := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	_, h := newJWKSVerifier(t, issuerEnv, srv.URL)
+
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	rec := get(h, tok)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Equal(t, "u-mary user", rec.Body.String())
+	assert.EqualValues(t, 1, srv.fetches.Load())
+
+	es := forge(t, jwt.SigningMethodES256, ecPriv, map[string]any{"kid": "es1"}, validClaims(issuerEnv.clock.Now()))
+	assert.Equal(t, http.StatusOK, get(h, es).Code, "ES256")
+
+	for name, bad := range map[string]string{
+		"HS256 (secrets are never published)": forgeHS(t, validClaims(issuerEnv.clock.Now()), nil),
+		"HS256 over the Ed25519 public key":   forge(t, jwt.SigningMethodHS256, []byte(edPublic), map[string]any{"kid": edKID}, validClaims(issuerEnv.clock.Now())),
+		"ES256 naming the Ed25519 kid":        forge(t, jwt.SigningMethodES256, ecPriv, map[string]any{"kid": edKID}, validClaims(issuerEnv.clock.Now())),
+		"wrong audience":                      forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, with(validClaims(issuerEnv.clock.Now()), "aud", "other")),
+	} {
+		rec := get(h, bad)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, name)
+		assert.Equal(t, challengeInvalid, rec.Header().Get("WWW-Authenticate"), name)
+	}
+}
+
+func TestJWKSVerifierRefetchesOnUnknownKidAtMostOncePerInterval(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	_, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Minute))
+	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+	require.EqualValues(t, 1, srv.fetches.Load())
+
+	// The issuer rotates to a new Ed25519 key the verifier has not seen.
+	newKey, err := bearer.GenerateKey("ed2", bearer.EdDSA)
+	require.NoError(t, err)
+	oldKey, err := bearer.NewEd25519Key(edKID, edPrivate)
+	require.NoError(t, err)
+	set, err := bearer.NewKeySet(newKey, oldKey)
+	require.NoError(t, err)
+	rotated := newEnvWithKeys(t, set)
+	rotated.clock.t = issuerEnv.clock.Now()
+	tok := rotated.authenticate(t, "mary@example.com").AccessToken
+
+	made := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": "made-up"}, validClaims(issuerEnv.clock.Now()))
+	assert.Equal(t, http.StatusUnauthorized, get(h, made).Code)
+	assert.EqualValues(t, 1, srv.fetches.Load(), "no refetch within the interval of the first fetch")
+	issuerEnv.clock.Advance(time.Minute)
+	assert.Equal(t, http.StatusUnauthorized, get(h, made).Code)
+	assert.EqualValues(t, 2, srv.fetches.Load(), "an unknown kid refetches")
+	assert.Equal(t, http.StatusUnauthorized, get(h, made).Code)
+	assert.EqualValues(t, 2, srv.fetches.Load(), "but not again within the interval")
+
+	srv.set(rotated.svc.JWKSHandler())
+	assert.Equal(t, http.StatusUnauthorized, get(h, tok).Code, "the new key is not fetched yet")
+	assert.EqualValues(t, 2, srv.fetches.Load())
+	issuerEnv.clock.Advance(time.Minute)
+	assert.Equal(t, http.StatusOK, get(h, tok).Code)
+	assert.EqualValues(t, 3, srv.fetches.Load())
+}
+
+func TestJWKSVerifierFetchFailureIs503(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	for name, h := range map[string]http.Handler{
+		"server error":        serveString(500, "oops"),
+		"not JSON":            serveString(200, "<html>"),
+		"no keys member":      serveString(200, `{}`),
+		"oversized":           serveString(200, `{"keys":[]`+strings.Repeat(" ", bearer.MaxJWKSBytes)+`}`),
+		"private key inside":  serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`","d":"`+b64.EncodeToString(edSeed)+`"}]}`),
+		"secret key inside":   serveString(200, `{"keys":[{"kty":"oct","kid":"hs1","k":"`+b64.EncodeToString(testSecret)+`"}]}`),
+		"duplicate kid":       serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`"},{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`"}]}`),
+		"short x":             serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"AAAA"}]}`),
+		"point off the curve": serveString(200, `{"keys":[{"kty":"EC","crv":"P-256","kid":"es1","x":"`+b64.EncodeToString(make([]byte, 32))+`","y":"`+b64.EncodeToString(append(make([]byte, 31), 1))+`"}]}`),
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := newJWKSServer(t, h)
+			_, v := newJWKSVerifier(t, issuerEnv, srv.URL)
+			rec := get(v, tok)
+			assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+			assert.Equal(t, "5", rec.Header().Get("Retry-After"))
+			assert.Equal(t, unavailableBody, rec.Body.String())
+		})
+	}
+}
+
+func TestJWKSVerifierSkipsKeysItDoesNotUse(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	doc := `{"keys":[
+		{"kty":"RSA","kid":"rsa","n":"AQAB","e":"AQAB"},
+		{"kty":"EC","crv":"P-384","kid":"p384","x":"AA","y":"AA"},
+		{"kty":"OKP","crv":"Ed25519","kid":"enc","use":"enc","x":"` + b64.EncodeToString(edPublic) + `"},
+		{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"` + b64.EncodeToString(edPublic) + `"}]}`
+	srv := newJWKSServer(t, serveString(200, doc))
+	_, v := newJWKSVerifier(t, issuerEnv, srv.URL)
+	assert.Equal(t, http.StatusOK, get(v, tok).Code)
+}
+
+func TestJWKSVerifierRecoversAndServesStaleKeys(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	srv := newJWKSServer(t, serveString(503, ""))
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(10*time.Second), bearer.WithJWKSMaxAge(time.Hour))
+
+	assert.Equal(t, http.StatusServiceUnavailable, get(h, tok).Code)
+	assert.Equal(t, http.StatusServiceUnavailable, get(h, tok).Code)
+	assert.EqualValues(t, 1, srv.fetches.Load(), "a failing issuer is not hammered")
+
+	srv.set(issuerEnv.svc.JWKSHandler())
+	issuerEnv.clock.Advance(10 * time.Second)
+	assert.Equal(t, http.StatusOK, get(h, tok).Code)
+
+	// The document is stale and the issuer is down again: known keys keep
+	// working (checked with the uncached Verify).
+	srv.set(serveString(500, ""))
+	issuerEnv.clock.Advance(time.Hour)
+	other := issuerEnv.authenticate(t, "admin@example.com").AccessToken
+	p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: other})
+	require.NoError(t, err)
+	assert.Equal(t, "u-admin", p.Subject)
+	assert.EqualValues(t, 3, srv.fetches.Load())
+}
+
+func TestJWKSVerifierWithSharedRevocationList(t *testing.T) {
+	var issuerEnv *env
+	list, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(func() time.Time { return issuerEnv.clock.Now() }))
+	require.NoError(t, err)
+	ed, err := bearer.NewEd25519Key(edKID, edPrivate)
+	require.NoError(t, err)
+	set, err := bearer.NewKeySet(ed)
+	require.NoError(t, err)
+	issuerEnv = newEnvWithKeys(t, set, bearer.WithRevocationList(list))
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	_, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRevocationList(list))
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, get(h, tok).Code)
+	require.Equal(t, http.StatusOK, issuerEnv.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+tok).Code)
+	// The verifier's cache still holds the token: another replica learns
+	// of revocations through a broadcasting Invalidator, or on the next
+	// miss. A fresh verifier sees the revocation at once.
+	_, fresh := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRevocationList(list))
+	assert.Equal(t, http.StatusUnauthorized, get(fresh, tok).Code)
+}
+
+func TestNewJWKSVerifierValidates(t *testing.T) {
+	for _, url := range []string{"", "ftp://x", "http://example.com/jwks", "https://", "::"} {
+		_, err := bearer.NewJWKSVerifier(url)
+		assert.Error(t, err, url)
+	}
+	for _, url := range []string{"https://issuer.example/.well-known/jwks.json", "http://127.0.0.1:8080/jwks", "http://localhost/jwks", "http://[::1]/jwks"} {
+		v, err := bearer.NewJWKSVerifier(url)
+		require.NoError(t, err, url)
+		require.NoError(t, v.Close())
+	}
+	for name, opt := range map[string]bearer.JWKSOption{
+		"nil client":      bearer.WithHTTPClient(nil),
+		"zero interval":   bearer.WithRefetchInterval(0),
+		"zero max age":    bearer.WithJWKSMaxAge(0),
+		"leeway":          bearer.WithLeeway(time.Hour),
+		"nil option":      nil,
+		"nil revocations": bearer.WithRevocationList(nil),
+		"empty realm":     bearer.WithRealm(""),
+		"zero cache":      bearer.WithCacheMaxEntries(0),
+	} {
+		_, err := bearer.NewJWKSVerifier("https://issuer.example/jwks", opt)
+		assert.Error(t, err, name)
+	}
+}

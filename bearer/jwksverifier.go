@@ -1,0 +1,210 @@
+package bearer
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync/atomic"
+	"time"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Defaults of NewJWKSVerifier.
+const (
+	// DefaultRefetchInterval is how often at most an unknown kid makes the
+	// verifier fetch the JWKS document again.
+	DefaultRefetchInterval = 30 * time.Second
+	// DefaultJWKSMaxAge is how long a fetched document is used before the
+	// next verification fetches it again.
+	DefaultJWKSMaxAge = time.Hour
+	// MaxJWKSBytes bounds a JWKS document.
+	MaxJWKSBytes = 256 << 10
+	// defaultFetchTimeout bounds one fetch with the default HTTP client.
+	defaultFetchTimeout = 5 * time.Second
+)
+
+var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
+
+// JWKSVerifier verifies access tokens issued by a tidegate bearer Service
+// elsewhere, with the public keys of its JWKS document (see
+// Service.JWKSHandler), for services that accept tokens but do not issue
+// them. It checks everything the issuing Service checks (issuer, audience,
+// typ, algorithm pinned to each key, expiry, ...) except revocation, unless
+// it is given the issuer's revocation list with WithRevocationList.
+//
+// The document is fetched on first use, and again when it is older than
+// the max age or a token names an unknown kid, at most once per refetch
+// interval. A failed fetch is a 503 (the verifier cannot decide), never a
+// 401; known keys keep working while the issuer is unreachable.
+//
+// JWKSVerifier is a middleware.Verifier; Scheme wraps it in a cache and the
+// bearer extractor, challenge and renderer.
+type JWKSVerifier struct {
+	url      string
+	cfg      jwksConfig
+	state    atomic.Pointer[jwksState]
+	fetching chan struct{} // a one-slot semaphore: one fetch at a time
+	// lastAttempt is guarded by fetching.
+	lastAttempt time.Time
+	verifier    *tokenVerifier
+	cache       *middleware.Cache
+	scheme      *middleware.Scheme
+}
+
+// jwksState is one outcome of fetching, replaced as a whole.
+type jwksState struct {
+	keys      map[string]*Key
+	fetchedAt time.Time // of the keys; zero if no fetch ever succeeded
+	failed    bool      // the latest attempt failed
+}
+
+// NewJWKSVerifier returns a verifier for tokens whose keys are published at
+// jwksURL, which must be https (or http on a loopback address, for tests
+// and sidecars). Give it the issuer's WithIssuer and WithAudience when the
+// issuer sets them.
+func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) {
+	if err := checkJWKSURL(jwksURL); err != nil {
+		return nil, err
+	}
+	cfg := jwksConfig{
+		common:      defaultCommon(),
+		client:      &http.Client{Timeout: defaultFetchTimeout},
+		minInterval: DefaultRefetchInterval,
+		maxAge:      DefaultJWKSMaxAge,
+		maxBytes:    MaxJWKSBytes,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("bearer: nil option")
+		}
+		if err := opt.applyJWKS(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	j := &JWKSVerifier{url: jwksURL, cfg: cfg, fetching: make(chan struct{}, 1)}
+	j.verifier = cfg.verifier(nil, j)
+	var err error
+	// Tokens live at most maxAccessTTL; exp bounds each entry anyway.
+	j.cache, j.scheme, err = newScheme(&cfg.common, j.verifier, maxAccessTTL)
+	if err != nil {
+		return nil, err
+	}
+	return j, nil
+}
+
+func checkJWKSURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return errors.New("bearer: invalid JWKS URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+	}
+	return errors.New("bearer: the JWKS URL must be https (or http on a loopback address)")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// Verify implements middleware.Verifier, without caching.
+func (j *JWKSVerifier) Verify(ctx context.Context, cred middleware.Credential) (middleware.Principal, error) {
+	return j.verifier.Verify(ctx, cred)
+}
+
+// Scheme returns the bearer scheme of this verifier, for middleware.Require,
+// Optional and Any.
+func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
+
+// Close stops the scheme cache's background goroutine.
+func (j *JWKSVerifier) Close() error { return j.cache.Close() }
+
+// key implements keySource: the key of kid from the current document,
+// fetched again when it is stale or lacks kid (at most once per refetch
+// interval).
+func (j *JWKSVerifier) key(ctx context.Context, kid string) (*Key, error) {
+	st := j.state.Load()
+	if st != nil && j.cfg.now().Before(st.fetchedAt.Add(j.cfg.maxAge)) {
+		if k, ok := st.keys[kid]; ok {
+			return k, nil
+		}
+	}
+	st, err := j.refresh(ctx, st)
+	if err != nil {
+		return nil, err
+	}
+	if k, ok := st.keys[kid]; ok {
+		return k, nil
+	}
+	if st.failed {
+		return nil, middleware.Unavailable("jwks", errJWKSFetch)
+	}
+	return nil, middleware.Invalid(reasonUnknownKey)
+}
+
+// refresh fetches the document unless another request did since seen was
+// loaded, or the last attempt is more recent than the refetch interval.
+func (j *JWKSVerifier) refresh(ctx context.Context, seen *jwksState) (*jwksState, error) {
+	select {
+	case j.fetching <- struct{}{}:
+	case <-ctx.Done():
+		return nil, middleware.Unavailable("jwks", ctx.Err())
+	}
+	defer func() { <-j.fetching }()
+	st := j.state.Load()
+	now := j.cfg.now()
+	if st != seen || st != nil && now.Before(j.lastAttempt.Add(j.cfg.minInterval)) {
+		return st, nil
+	}
+	j.lastAttempt = now
+	keys, err := j.fetch(ctx)
+	var next jwksState
+	if err != nil {
+		if st != nil {
+			next = *st // keep the keys we have
+		}
+		next.failed = true
+		j.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "tidegate bearer JWKS fetch failed",
+			slog.String("kind", string(Kind)))
+	} else {
+		next = jwksState{keys: keys, fetchedAt: now}
+	}
+	j.state.Store(&next)
+	return &next, nil
+}
+
+// fetch GETs and decodes the document, bounded in size.
+func (j *JWKSVerifier) fetch(ctx context.Context) (map[string]*Key, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/jwk-set+json, application/json")
+	resp, err := j.cfg.client.Do(req)
+	if err != nil {
+		return nil, errJWKSFetch
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, errJWKSFetch
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, j.cfg.maxBytes+1))
+	if err != nil || int64(len(data)) > j.cfg.maxBytes {
+		return nil, errJWKSFetch
+	}
+	return decodeJWKS(data)
+}

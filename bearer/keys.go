@@ -1,0 +1,312 @@
+package bearer
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"hash"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// The signing algorithms a Key can have (RFC 7518 §3.1, RFC 8037 §3.1).
+const (
+	// HS256 is HMAC with SHA-256, a shared secret of at least 32 bytes.
+	HS256 = "HS256"
+	// EdDSA is Ed25519 (RFC 8037).
+	EdDSA = "EdDSA"
+	// ES256 is ECDSA on P-256 with SHA-256.
+	ES256 = "ES256"
+)
+
+// maxKIDBytes bounds a key id.
+const maxKIDBytes = 64
+
+// Key is one signing or verification key with its key id (the JWS "kid")
+// and its algorithm. The algorithm belongs to the key, never to the token:
+// a token naming a kid is verified with that key's algorithm only, so an
+// attacker cannot pick one (RFC 8725 §3.1).
+//
+// Keys are immutable and safe for concurrent use.
+type Key struct {
+	id     string
+	alg    string
+	method jwt.SigningMethod
+
+	secret []byte     // HS256
+	macs   *sync.Pool // HS256: *macState with the key schedule done
+
+	signer crypto.Signer    // EdDSA, ES256; nil for a verification-only key
+	public crypto.PublicKey // ed25519.PublicKey or *ecdsa.PublicKey
+}
+
+// macState is a pooled HMAC with its own buffers, so that verifying an
+// HS256 signature allocates nothing.
+type macState struct {
+	h   hash.Hash
+	in  []byte
+	sum [sha256.Size]byte
+}
+
+// NewHMACKey returns an HS256 key. The secret must be at least 32 bytes
+// (RFC 7518 §3.2) and must not look like a password: see CheckHMACSecret for
+// the rule. An empty kid is derived from the secret. The secret is copied.
+func NewHMACKey(kid string, secret []byte) (*Key, error) {
+	if err := CheckHMACSecret(secret); err != nil {
+		return nil, err
+	}
+	secret = append([]byte(nil), secret...)
+	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret}
+	k.macs = &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, secret)} }}
+	return k, k.setID(kid, secret)
+}
+
+// NewEd25519Key returns an EdDSA signing key. An empty kid is derived from
+// the public key.
+func NewEd25519Key(kid string, priv ed25519.PrivateKey) (*Key, error) {
+	if len(priv) != ed25519.PrivateKeySize {
+		return nil, errors.New("bearer: invalid Ed25519 private key")
+	}
+	k, err := NewEd25519VerificationKey(kid, priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, err
+	}
+	k.signer = priv
+	return k, nil
+}
+
+// NewEd25519VerificationKey returns an EdDSA key that verifies only.
+func NewEd25519VerificationKey(kid string, pub ed25519.PublicKey) (*Key, error) {
+	if len(pub) != ed25519.PublicKeySize {
+		return nil, errors.New("bearer: invalid Ed25519 public key")
+	}
+	pub = append(ed25519.PublicKey(nil), pub...)
+	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub}
+	return k, k.setID(kid, pub)
+}
+
+// NewES256Key returns an ES256 signing key on P-256. An empty kid is derived
+// from the public key.
+func NewES256Key(kid string, priv *ecdsa.PrivateKey) (*Key, error) {
+	if priv == nil {
+		return nil, errors.New("bearer: nil ES256 private key")
+	}
+	k, err := NewES256VerificationKey(kid, &priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	k.signer = priv
+	return k, nil
+}
+
+// NewES256VerificationKey returns an ES256 key that verifies only. The key
+// must be a point on P-256.
+func NewES256VerificationKey(kid string, pub *ecdsa.PublicKey) (*Key, error) {
+	if pub == nil || pub.Curve != elliptic.P256() {
+		return nil, errors.New("bearer: ES256 needs a P-256 public key")
+	}
+	point, err := pub.Bytes() // validates the point
+	if err != nil {
+		return nil, errors.New("bearer: invalid P-256 public key")
+	}
+	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub}
+	return k, k.setID(kid, point)
+}
+
+// GenerateKey returns a new random key for alg (HS256, EdDSA or ES256) with
+// the given kid (derived from the key when empty).
+func GenerateKey(kid, alg string) (*Key, error) {
+	switch alg {
+	case HS256:
+		// CheckHMACSecret refuses one random secret in ten million: draw
+		// again then.
+		secret := make([]byte, 32)
+		for {
+			_, _ = rand.Read(secret)
+			if CheckHMACSecret(secret) == nil {
+				return NewHMACKey(kid, secret)
+			}
+		}
+	case EdDSA:
+		_, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return NewEd25519Key(kid, priv)
+	case ES256:
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return NewES256Key(kid, priv)
+	}
+	return nil, errors.New("bearer: unsupported algorithm " + quote(alg))
+}
+
+// ParseHMACKey reads an HS256 secret from the content of a key file: base64
+// text (standard or URL alphabet, padded or not, surrounding whitespace
+// ignored) when the whole file is such text and decodes to at least 32
+// bytes, and the raw bytes otherwise. The result must pass CheckHMACSecret.
+// Replicas given the same file derive the same key and, with an empty kid,
+// the same kid.
+func ParseHMACKey(kid string, data []byte) (*Key, error) {
+	if text := trimSpace(data); len(text) > 0 {
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding,
+			base64.RawStdEncoding, base64.RawURLEncoding} {
+			if b, err := enc.DecodeString(string(text)); err == nil && len(b) >= minSecretBytes {
+				return NewHMACKey(kid, b)
+			}
+		}
+		if isText(data) {
+			data = text // a passphrase file: its newline is not part of it
+		}
+	}
+	return NewHMACKey(kid, data)
+}
+
+// ID returns the key id.
+func (k *Key) ID() string { return k.id }
+
+// Algorithm returns the key's algorithm: HS256, EdDSA or ES256.
+func (k *Key) Algorithm() string { return k.alg }
+
+// CanSign reports whether the key holds private (or secret) material.
+func (k *Key) CanSign() bool { return k.secret != nil || k.signer != nil }
+
+// Public returns the public key (ed25519.PublicKey or *ecdsa.PublicKey), or
+// nil for an HS256 key, whose secret is never handed out.
+func (k *Key) Public() crypto.PublicKey { return k.public }
+
+// setID sets the kid, deriving one from material when kid is empty.
+func (k *Key) setID(kid string, material []byte) error {
+	if kid == "" {
+		sum := sha256.Sum256(append([]byte(k.alg+"\x00"), material...))
+		kid = base64.RawURLEncoding.EncodeToString(sum[:9])
+	}
+	if !validKID(kid) {
+		return errors.New("bearer: kid must be 1 to 64 characters of A-Z a-z 0-9 . _ -")
+	}
+	k.id = kid
+	return nil
+}
+
+// signingKey returns what jwt's SigningMethod.Sign expects.
+func (k *Key) signingKey() any {
+	if k.alg == HS256 {
+		return k.secret
+	}
+	return k.signer
+}
+
+// verify checks sig over the JWS signing input. HS256 reuses a pooled HMAC
+// whose key schedule is done once; the asymmetric algorithms go through
+// golang-jwt's signing methods.
+func (k *Key) verify(input string, sig []byte) bool {
+	if k.alg != HS256 {
+		// A copy, so that the caller's signature buffer stays on its stack:
+		// these algorithms cost far more than one small allocation.
+		return k.method.Verify(input, bytes.Clone(sig), k.public) == nil
+	}
+	if len(sig) != sha256.Size {
+		return false
+	}
+	m := k.macs.Get().(*macState)
+	m.h.Reset()
+	m.in = append(m.in[:0], input...)
+	m.h.Write(m.in)
+	ok := hmac.Equal(m.h.Sum(m.sum[:0]), sig)
+	if cap(m.in) <= DefaultMaxTokenBytes {
+		k.macs.Put(m)
+	}
+	return ok
+}
+
+// validKID reports whether s is a kid tidegate issues or accepts: short, and
+// of characters that need no escaping in JSON or a header.
+func validKID(s string) bool {
+	if s == "" || len(s) > maxKIDBytes {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// KeySet holds the key that signs new tokens and every key that still
+// verifies tokens, by kid. Rotating keys means building a new set with the
+// new signing key and the old one kept for verification until the tokens it
+// signed have expired.
+type KeySet struct {
+	signing *Key
+	byID    map[string]*Key
+}
+
+// NewKeySet returns a key set. signing must be able to sign; verification
+// keys may be public-only. Kids must be unique.
+func NewKeySet(signing *Key, verification ...*Key) (*KeySet, error) {
+	if signing == nil || !signing.CanSign() {
+		return nil, errors.New("bearer: the signing key must hold private material")
+	}
+	s := &KeySet{signing: signing, byID: map[string]*Key{signing.id: signing}}
+	for _, k := range verification {
+		if k == nil {
+			return nil, errors.New("bearer: nil verification key")
+		}
+		if _, dup := s.byID[k.id]; dup {
+			return nil, errors.New("bearer: duplicate kid " + quote(k.id))
+		}
+		s.byID[k.id] = k
+	}
+	return s, nil
+}
+
+// Signing returns the key that signs new tokens.
+func (s *KeySet) Signing() *Key { return s.signing }
+
+// Lookup returns the key with the given kid.
+func (s *KeySet) Lookup(kid string) (*Key, bool) {
+	k, ok := s.byID[kid]
+	return k, ok
+}
+
+// quote quotes a configuration value for an error message, bounded.
+func quote(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return `"` + s + `"`
+}
+
+func trimSpace(b []byte) []byte {
+	for len(b) > 0 && isSpace(b[0]) {
+		b = b[1:]
+	}
+	for len(b) > 0 && isSpace(b[len(b)-1]) {
+		b = b[:len(b)-1]
+	}
+	return b
+}
+
+func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// isText reports whether b is printable ASCII and whitespace only.
+func isText(b []byte) bool {
+	for _, c := range b {
+		if (c < 0x20 || c > 0x7e) && !isSpace(c) {
+			return false
+		}
+	}
+	return true
+}

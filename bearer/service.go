@@ -1,0 +1,266 @@
+package bearer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// typAccessToken is the JOSE typ of tidegate access tokens (RFC 9068 §2.1).
+const typAccessToken = "at+jwt"
+
+// revocationMargin is added to how long a login or subject revocation is
+// kept, to cover an access token minted by a refresh that was already
+// under way when the revocation happened.
+const revocationMargin = time.Minute
+
+// Service issues and verifies bearer JWTs for the Tidal-style endpoints:
+// POST /authenticate, POST /refresh, GET /ping and POST /logout (see
+// Handler), and authenticates requests through Scheme.
+//
+// It is safe for concurrent use. Close stops its cache's background
+// goroutine.
+type Service struct {
+	cfg      serviceConfig
+	login    *middleware.PasswordLogin
+	keys     *KeySet
+	verifier *tokenVerifier
+	cache    *middleware.Cache
+	scheme   *middleware.Scheme
+	jwks     []byte
+	handler  http.Handler
+}
+
+// New returns a Service that checks passwords with login (share one
+// PasswordLogin between all kinds, so that throttling counts every
+// endpoint's attempts together) and signs with keys.Signing().
+func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (*Service, error) {
+	if login == nil || keys == nil {
+		return nil, errors.New("bearer: New needs a password login and a key set")
+	}
+	cfg := serviceConfig{
+		common:         defaultCommon(),
+		accessTTL:      DefaultAccessTTL,
+		refreshTTL:     DefaultRefreshTTL,
+		familyLifetime: DefaultFamilyLifetime,
+	}
+	for _, opt := range opts {
+		if opt == nil {
+			return nil, errors.New("bearer: nil option")
+		}
+		if err := opt.applyService(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.refreshTTL > cfg.familyLifetime {
+		return nil, errors.New("bearer: refresh token lifetime exceeds the family lifetime")
+	}
+	if err := cfg.defaultStores(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, login: login, keys: keys}
+	s.verifier = cfg.verifier(keys, nil)
+	var err error
+	s.cache, s.scheme, err = newScheme(&cfg.common, s.verifier, cfg.accessTTL+cfg.leeway)
+	if err != nil {
+		return nil, err
+	}
+	if s.jwks, err = encodeJWKS(keys); err != nil {
+		_ = s.cache.Close()
+		return nil, err
+	}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// defaultStores fills in the in-memory stores, on the service's clock.
+func (c *serviceConfig) defaultStores() error {
+	var err error
+	if c.refreshStore == nil {
+		if c.refreshStore, err = NewMemoryRefreshStore(WithStoreClock(c.now)); err != nil {
+			return err
+		}
+	}
+	if c.revocations == nil {
+		if c.revocations, err = NewMemoryRevocationList(WithStoreClock(c.now)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// verifier returns the access-token verifier of the configuration, with
+// either fixed keys or fetched ones.
+func (c *common) verifier(keys *KeySet, fetched keySource) *tokenVerifier {
+	return &tokenVerifier{
+		keys:        keys,
+		fetched:     fetched,
+		issuer:      c.issuer,
+		audience:    c.audience,
+		leeway:      c.leeway,
+		now:         c.now,
+		maxBytes:    c.maxTokenBytes,
+		revocations: c.revocations,
+	}
+}
+
+// newScheme builds the bearer scheme around v: the Authorization: Bearer
+// extractor (scheme word in any case, RFC 6750 §2.1; the token bounded and
+// shaped like a JWS), a cache keyed by the exact token, the RFC 6750
+// challenge and the bearer renderer.
+func newScheme(c *common, v middleware.Verifier, ttl time.Duration) (*middleware.Cache, *middleware.Scheme, error) {
+	ex, err := middleware.NewAuthorizationExtractor(Kind, "Bearer",
+		middleware.WithTokenSyntax(hasTwoDots),
+		middleware.WithMaxHeaderBytes(len("Bearer ")+c.maxTokenBytes))
+	if err != nil {
+		return nil, nil, err
+	}
+	cacheOpts := []middleware.CacheOption{middleware.WithMaxEntries(c.cacheEntries)}
+	schemeOpts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(c.logger)}
+	if c.clockSet {
+		cacheOpts = append(cacheOpts, middleware.WithClock(c.now))
+		schemeOpts = append(schemeOpts, middleware.WithClock(c.now))
+	}
+	cache, err := middleware.NewCache(v, ttl, cacheOpts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	challenge := middleware.Challenge{Scheme: "Bearer", Realm: c.realm, RFC6750: true}
+	scheme, err := middleware.NewScheme(Kind, ex, cache, challenge, append(schemeOpts, c.schemeOpts...)...)
+	if err != nil {
+		_ = cache.Close()
+		return nil, nil, err
+	}
+	return cache, scheme, nil
+}
+
+// Scheme returns the bearer scheme, for middleware.Require, Optional and
+// Any. Its verifier is a cache in front of the JWT check.
+func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
+
+// Handler returns the endpoints, relative to where they are mounted:
+//
+//	POST /authenticate  {"username","password"} -> access and refresh token
+//	POST /refresh       Bearer access token (may be expired) + {"refresh_token"}
+//	GET  /ping          Bearer access token -> {"authenticated":true}
+//	POST /logout        Bearer access token -> revokes its login; always 200
+//
+// Mount it with http.StripPrefix, for example under /api/v1.
+func (s *Service) Handler() http.Handler { return s.handler }
+
+// Close stops the scheme cache's background goroutine. It is idempotent.
+func (s *Service) Close() error { return s.cache.Close() }
+
+// Tokens are the tokens of a login or a refresh.
+type Tokens struct {
+	// AccessToken is the JWT.
+	AccessToken string
+	// RefreshToken is the opaque refresh token ("" when a refresh without
+	// rotation keeps the old one).
+	RefreshToken string
+	// ExpiresIn is the access token's lifetime.
+	ExpiresIn time.Duration
+}
+
+// Issue starts a login for account, as POST /authenticate does after
+// checking the password: a new family with its first refresh token, and an
+// access token. Use it for logins the password endpoint does not cover.
+func (s *Service) Issue(ctx context.Context, account middleware.Account) (Tokens, error) {
+	if account.UserID == "" || account.Disabled {
+		return Tokens{}, errors.New("bearer: cannot issue tokens for this account")
+	}
+	now := s.cfg.now()
+	fam := Family{ID: newID(), Subject: account.UserID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.familyLifetime)}
+	refresh := middleware.NewToken()
+	if err := s.cfg.refreshStore.Create(ctx, fam, middleware.DigestToken(refresh), now.Add(s.cfg.refreshTTL)); err != nil {
+		return Tokens{}, middleware.Unavailable("refresh store", err)
+	}
+	access, err := s.mint(account, fam.ID, now)
+	if err != nil {
+		return Tokens{}, err
+	}
+	return Tokens{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.cfg.accessTTL}, nil
+}
+
+// mint signs an access token for account under login sid.
+func (s *Service) mint(account middleware.Account, sid string, now time.Time) (string, error) {
+	key := s.keys.signing
+	claims := Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    s.cfg.issuer,
+			Subject:   account.UserID,
+			Audience:  jwt.ClaimStrings{s.cfg.audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(s.cfg.accessTTL)),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        newID(),
+		},
+		LoginID: sid,
+		Roles:   account.Roles,
+	}
+	t := jwt.NewWithClaims(key.method, claims)
+	t.Header["typ"] = typAccessToken
+	t.Header["kid"] = key.id
+	signed, err := t.SignedString(key.signingKey())
+	if err != nil {
+		return "", middleware.Internal("signing")
+	}
+	return signed, nil
+}
+
+// newID returns a random 128-bit id for jti and sid.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// RevokeSubject revokes everything a user holds, for a password change or a
+// disabled account: every refresh-token family, and every access token
+// issued before now. Tokens are issued with a precision of one second, so
+// tokens issued within the current second are revoked too (fail safe); a
+// new login a second later works.
+func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
+	if subject == "" {
+		return errors.New("bearer: empty subject")
+	}
+	if err := s.cfg.refreshStore.RevokeSubject(ctx, subject); err != nil {
+		return err
+	}
+	now := s.cfg.now()
+	before := now.Truncate(time.Second).Add(time.Second)
+	if err := s.cfg.revocations.RevokeSubject(ctx, subject, before, s.revokedUntil(now)); err != nil {
+		return err
+	}
+	s.invalidateSubject(subject)
+	return nil
+}
+
+// revokedUntil is how long a login or subject revocation must be kept once
+// its refresh tokens are gone: no new access token can be minted, and every
+// existing one expires within the access lifetime (plus leeway).
+func (s *Service) revokedUntil(now time.Time) time.Time {
+	return now.Add(s.cfg.accessTTL + s.cfg.leeway + revocationMargin)
+}
+
+// invalidateSubject evicts the subject's cached tokens here and, through
+// the extra invalidator, elsewhere.
+func (s *Service) invalidateSubject(subject string) {
+	s.cache.InvalidateSubject(subject)
+	if s.cfg.invalidator != nil {
+		s.cfg.invalidator.InvalidateSubject(subject)
+	}
+}
+
+// invalidate evicts one token here and elsewhere.
+func (s *Service) invalidate(cred middleware.Credential) {
+	s.cache.Invalidate(cred)
+	if s.cfg.invalidator != nil {
+		s.cfg.invalidator.Invalidate(cred)
+	}
+}
