@@ -1,0 +1,764 @@
+package middleware_test
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+func bearerCred(token string) middleware.Credential {
+	return middleware.Credential{Kind: kindBearer, Token: token}
+}
+
+// countingVerifier answers every credential with a principal derived from
+// it (Subject is the quoted kind, token and secret, so no two credentials
+// share one) and counts its calls per credential.
+type countingVerifier struct {
+	mu    sync.Mutex
+	calls map[string]int
+	total atomic.Int64
+}
+
+func subjectOf(c middleware.Credential) string {
+	return strconv.Quote(string(c.Kind)) + "|" + strconv.Quote(c.Token) + "|" + strconv.Quote(c.Secret)
+}
+
+func (v *countingVerifier) Verify(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+	v.total.Add(1)
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.calls == nil {
+		v.calls = map[string]int{}
+	}
+	v.calls[subjectOf(c)]++
+	return middleware.Principal{Subject: subjectOf(c)}, nil
+}
+
+func (v *countingVerifier) count(c middleware.Credential) int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.calls[subjectOf(c)]
+}
+
+func TestNewCacheValidates(t *testing.T) {
+	v := &testVerifier{}
+	cases := []struct {
+		name string
+		v    middleware.Verifier
+		ttl  time.Duration
+		opts []middleware.CacheOption
+	}{
+		{"nil verifier", nil, time.Minute, nil},
+		// go-cache reads a zero TTL as "never expires".
+		{"zero TTL", v, 0, nil},
+		{"negative TTL", v, -time.Second, nil},
+		// ... and a zero cleanup interval as "never sweep".
+		{"zero cleanup interval", v, time.Minute, []middleware.CacheOption{middleware.WithCleanupInterval(0)}},
+		{"negative cleanup interval", v, time.Minute, []middleware.CacheOption{middleware.WithCleanupInterval(-time.Second)}},
+		{"zero max entries", v, time.Minute, []middleware.CacheOption{middleware.WithMaxEntries(0)}},
+		{"negative max entries", v, time.Minute, []middleware.CacheOption{middleware.WithMaxEntries(-1)}},
+		{"zero verify timeout", v, time.Minute, []middleware.CacheOption{middleware.WithVerifyTimeout(0)}},
+		{"nil option", v, time.Minute, []middleware.CacheOption{nil}},
+		{"nil clock", v, time.Minute, []middleware.CacheOption{middleware.WithClock(nil)}},
+		{"nil observer", v, time.Minute, []middleware.CacheOption{middleware.WithObserver(nil)}},
+	}
+	before := runtime.NumGoroutine()
+	for _, tc := range cases {
+		c, err := middleware.NewCache(tc.v, tc.ttl, tc.opts...)
+		require.Error(t, err, tc.name)
+		require.Nil(t, c, tc.name)
+	}
+	// A refused configuration starts no goroutine.
+	require.LessOrEqual(t, runtime.NumGoroutine(), before)
+}
+
+// TestCacheTTL: an entry lives min(TTL, the principal's ExpiresAt), on the
+// injected clock.
+func TestCacheTTL(t *testing.T) {
+	cases := []struct {
+		name      string
+		ttl       time.Duration
+		expiresAt time.Time
+		lifetime  time.Duration // how long the entry answers
+		expired   bool          // whether the credential itself is expired after it
+	}{
+		{"TTL only", time.Minute, time.Time{}, time.Minute, false},
+		{"expiry before TTL", 10 * time.Minute, t0.Add(time.Minute), time.Minute, true},
+		{"TTL before expiry", time.Minute, t0.Add(10 * time.Minute), time.Minute, false},
+		{"expiry equal to TTL", time.Minute, t0.Add(time.Minute), time.Minute, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			var calls atomic.Int64
+			v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+				calls.Add(1)
+				return middleware.Principal{Subject: "u1", ExpiresAt: tc.expiresAt}, nil
+			})
+			c := newTestCache(t, v, tc.ttl, middleware.WithClock(clock.Now))
+			cred := bearerCred("tok")
+
+			_, err := c.Verify(context.Background(), cred)
+			require.NoError(t, err)
+			clock.Advance(tc.lifetime - time.Nanosecond)
+			_, err = c.Verify(context.Background(), cred)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, calls.Load(), "a hit until the end of the lifetime")
+
+			clock.Advance(time.Nanosecond)
+			_, err = c.Verify(context.Background(), cred)
+			require.EqualValues(t, 2, calls.Load(), "verified again at the end of the lifetime")
+			if tc.expired {
+				require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			} else {
+				require.NoError(t, err)
+			}
+		})
+	}
+}
+
+// doneCounter is a request context that counts the calls to its Done
+// method. A request waiting for a verification another request leads
+// selects on its context's Done channel, so the count tells the test how
+// many requests are parked on the flight, without sleeping.
+type doneCounter struct {
+	context.Context
+	onDone func()
+}
+
+func (c doneCounter) Done() <-chan struct{} {
+	c.onDone()
+	return c.Context.Done()
+}
+
+// TestCacheSingleflight: 1,000 concurrent requests with one uncached
+// credential make exactly one Verifier call. The verifier blocks until every
+// other request is waiting on its flight.
+func TestCacheSingleflight(t *testing.T) {
+	const n = 1000
+	var (
+		calls   atomic.Int64
+		waiting atomic.Int64
+		release = make(chan struct{})
+	)
+	v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+		calls.Add(1)
+		<-release
+		return middleware.Principal{Subject: subjGood, Roles: []string{"user"}}, nil
+	})
+	cache := newTestCache(t, v, time.Minute, middleware.WithVerifyTimeout(time.Minute))
+	h := middleware.Require(newScheme(t, bearerSpec, cache))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sub, _ := middleware.SubjectFromContext(r.Context())
+		_, _ = w.Write([]byte(sub))
+	}))
+	ctx := doneCounter{Context: context.Background(), onDone: func() {
+		// The leader runs the verifier; the n-1 others wait on it.
+		if waiting.Add(1) == n-1 {
+			close(release)
+		}
+	}}
+
+	var wg sync.WaitGroup
+	codes := make([]int, n)
+	bodies := make([]string, n)
+	for i := range n {
+		wg.Go(func() {
+			req := newRequest().WithContext(ctx)
+			bearerSpec.set(req.Header, tokGood)
+			rec := serve(h, req)
+			codes[i], bodies[i] = rec.Code, rec.Body.String()
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, 1, calls.Load())
+	for i := range n {
+		require.Equal(t, http.StatusOK, codes[i])
+		require.Equal(t, subjGood, bodies[i])
+	}
+}
+
+// TestCacheFlightOutlivesLeader: the leader's request is cancelled while the
+// verification runs; the verification is not cancelled, the waiting request
+// gets the principal, and the result is cached.
+func TestCacheFlightOutlivesLeader(t *testing.T) {
+	var (
+		calls      atomic.Int64
+		started    = make(chan struct{})
+		release    = make(chan struct{})
+		verifyErrs = make(chan error, 1)
+	)
+	v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+		calls.Add(1)
+		close(started)
+		<-release
+		verifyErrs <- ctx.Err()
+		return middleware.Principal{Subject: "u1"}, nil
+	})
+	cache := newTestCache(t, v, time.Minute, middleware.WithVerifyTimeout(time.Minute))
+	cred := bearerCred("tok")
+
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan error, 1)
+	go func() {
+		_, err := cache.Verify(leaderCtx, cred)
+		leaderDone <- err
+	}()
+	<-started
+
+	joined := make(chan struct{})
+	waiterCtx := doneCounter{Context: context.Background(), onDone: func() { close(joined) }}
+	waiterDone := make(chan middleware.Principal, 1)
+	go func() {
+		p, err := cache.Verify(waiterCtx, cred)
+		assert.NoError(t, err)
+		waiterDone <- p
+	}()
+	<-joined
+
+	// A second waiter gives up when its own request is cancelled...
+	quitterCtx, cancelQuitter := context.WithCancel(context.Background())
+	quitterJoined := make(chan struct{})
+	quitter := doneCounter{Context: quitterCtx, onDone: func() { close(quitterJoined) }}
+	quitterDone := make(chan error, 1)
+	go func() {
+		_, err := cache.Verify(quitter, cred)
+		quitterDone <- err
+	}()
+	<-quitterJoined
+	cancelQuitter()
+	err := <-quitterDone
+	require.ErrorIs(t, err, middleware.ErrUnavailable)
+	require.ErrorIs(t, err, context.Canceled)
+
+	// ... and the leader's cancellation does not reach the verification.
+	cancelLeader()
+	close(release)
+	require.NoError(t, <-verifyErrs, "the verifier's context was not cancelled with the leader's request")
+	require.Equal(t, "u1", (<-waiterDone).Subject)
+	require.NoError(t, <-leaderDone)
+
+	_, err = cache.Verify(context.Background(), cred)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, calls.Load(), "the result was cached")
+}
+
+// TestCacheVerifyTimeout: a Verifier that honours its context ends at the
+// verify timeout (503 for the request that led it); one that ignores it
+// still cannot hold the requests waiting on it past the timeout.
+func TestCacheVerifyTimeout(t *testing.T) {
+	t.Run("verifier honours its context", func(t *testing.T) {
+		var deadline time.Time
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			deadline, _ = ctx.Deadline()
+			<-ctx.Done()
+			return middleware.Principal{}, ctx.Err()
+		})
+		cache := newTestCache(t, v, time.Minute, middleware.WithVerifyTimeout(verifyTimeout))
+		start := time.Now()
+		_, err := cache.Verify(context.Background(), bearerCred("tok"))
+		require.ErrorIs(t, err, middleware.ErrUnavailable)
+		require.Equal(t, "timeout", middleware.AsError(err).Reason)
+		require.WithinDuration(t, start.Add(verifyTimeout), deadline, verifyTimeout, "the context carries the deadline")
+		require.Zero(t, cache.Len())
+	})
+	t.Run("verifier ignores its context", func(t *testing.T) {
+		var (
+			started = make(chan struct{})
+			release = make(chan struct{})
+		)
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			close(started)
+			<-release
+			return middleware.Principal{Subject: "u1"}, nil
+		})
+		cache := newTestCache(t, v, time.Minute, middleware.WithVerifyTimeout(verifyTimeout))
+		leaderDone := make(chan error, 1)
+		go func() {
+			_, err := cache.Verify(context.Background(), bearerCred("tok"))
+			leaderDone <- err
+		}()
+		<-started
+		_, err := cache.Verify(context.Background(), bearerCred("tok"))
+		require.ErrorIs(t, err, middleware.ErrUnavailable)
+		require.Equal(t, "timeout", middleware.AsError(err).Reason)
+		close(release)
+		require.NoError(t, <-leaderDone)
+	})
+}
+
+// TestCacheSizeBound: a flood of distinct credentials keeps the cache within
+// its bound. The normal run inserts 1,000,000 valid credentials; under the
+// race detector (about ten times slower per insert) or with -short it
+// inserts 100,000, which still fills and recycles every shard a hundred
+// times over.
+func TestCacheSizeBound(t *testing.T) {
+	const maxEntries = 1000
+	total := 1_000_000
+	if raceEnabled || testing.Short() {
+		total = 100_000
+	}
+	v := &countingVerifier{}
+	cache := newTestCache(t, v, time.Hour, middleware.WithMaxEntries(maxEntries))
+	// The bound is kept per shard (32 of them), so it is the configured
+	// count rounded up to a multiple of 32, plus at most one entry per
+	// concurrent inserter.
+	workers := runtime.GOMAXPROCS(0)
+	bound := (maxEntries+31)/32*32 + workers
+
+	var (
+		wg      sync.WaitGroup
+		next    atomic.Int64
+		maxSeen atomic.Int64
+	)
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(total) {
+					return
+				}
+				_, err := cache.Verify(context.Background(), bearerCred("flood-"+strconv.FormatInt(i, 36)))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if i%10_000 == 0 {
+					if n := int64(cache.Len()); n > maxSeen.Load() {
+						maxSeen.Store(n)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.EqualValues(t, total, v.total.Load(), "every credential was new")
+	require.LessOrEqual(t, cache.Len(), bound)
+	require.LessOrEqual(t, int(maxSeen.Load()), bound)
+	require.Greater(t, cache.Len(), maxEntries/2, "the cache still holds recent entries")
+
+	// The newest entry is still a hit.
+	last := bearerCred("flood-" + strconv.FormatInt(int64(total-1), 36))
+	_, err := cache.Verify(context.Background(), last)
+	require.NoError(t, err)
+	require.Equal(t, 1, v.count(last))
+
+	// A flood of garbage is never stored at all.
+	garbage := newTestCache(t, &testVerifier{}, time.Hour, middleware.WithMaxEntries(maxEntries))
+	for i := range 10_000 {
+		_, err := garbage.Verify(context.Background(), bearerCred("garbage-"+strconv.Itoa(i)))
+		require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+	}
+	require.Zero(t, garbage.Len())
+}
+
+// TestCacheKeysAreUnambiguous: credentials whose parts concatenate to the
+// same string, or that differ only in kind, never share an entry.
+func TestCacheKeysAreUnambiguous(t *testing.T) {
+	creds := []middleware.Credential{
+		{Kind: kindBasic, Token: "ab", Secret: "c"},
+		{Kind: kindBasic, Token: "a", Secret: "bc"},
+		{Kind: kindBasic, Token: "abc"},
+		{Kind: kindBasic, Token: "a:b", Secret: ""},
+		{Kind: kindBasic, Token: "a", Secret: "b"},
+		{Kind: kindBasic, Token: "a:", Secret: "b"},
+		{Kind: kindBasic, Token: "a", Secret: ":b"},
+		{Kind: kindBasic, Token: "", Secret: "a:b"},
+		{Kind: kindBasic, Token: ":", Secret: ""},
+		{Kind: kindBasic, Token: "", Secret: ":"},
+		{Kind: kindBasic, Token: "\x00", Secret: ""},
+		{Kind: kindBasic, Token: "\x001:a", Secret: ""},
+		{Kind: kindBasic, Token: "a", Secret: ""},
+		{Kind: kindBasic},
+		{Kind: kindSession, Token: "ab", Secret: "c"},
+		{Kind: kindSession, Token: "abc"},
+		{Kind: kindBearer, Token: "abc"},
+	}
+	v := &countingVerifier{}
+	cache := newTestCache(t, v, time.Hour)
+	for round := range 3 {
+		for _, c := range creds {
+			p, err := cache.Verify(context.Background(), c)
+			require.NoError(t, err)
+			require.Equal(t, subjectOf(c), p.Subject, "round %d: %q/%q/%q got another credential's principal", round, c.Kind, c.Token, c.Secret)
+		}
+	}
+	// Kinds sharing a key displace each other (one entry per key), so those
+	// are verified again; every other credential was verified exactly once.
+	for _, c := range creds[:14] {
+		if c.Token == "abc" || (c.Token == "ab" && c.Secret == "c") {
+			continue
+		}
+		require.Equal(t, 1, v.count(c), "%q/%q", c.Token, c.Secret)
+	}
+
+	// The same through extractors: Basic "a:b:c" splits at the first colon.
+	ex := basicSpec.extractor(t)
+	req := newRequest()
+	req.Header.Set("Authorization", basicValue("a", "b:c"))
+	c1, err := ex.Extract(req)
+	require.NoError(t, err)
+	require.Equal(t, middleware.Credential{Kind: kindBasic, Token: "a", Secret: "b:c"}.String(), c1.String())
+	p, err := cache.Verify(context.Background(), c1)
+	require.NoError(t, err)
+	require.Equal(t, subjectOf(middleware.Credential{Kind: kindBasic, Token: "a", Secret: "b:c"}), p.Subject)
+}
+
+// TestCacheKindSeparation: one token presented as two kinds gets each
+// kind's own principal, every time.
+func TestCacheKindSeparation(t *testing.T) {
+	v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+		return middleware.Principal{Subject: string(c.Kind) + "-user"}, nil
+	})
+	cache := newTestCache(t, v, time.Hour)
+	for range 3 {
+		for _, kind := range []middleware.Kind{kindSession, kindBearer} {
+			p, err := cache.Verify(context.Background(), middleware.Credential{Kind: kind, Token: "shared"})
+			require.NoError(t, err)
+			require.Equal(t, string(kind)+"-user", p.Subject)
+			require.Equal(t, kind, p.Kind)
+		}
+	}
+}
+
+// TestCacheDisplacedEntryLeavesSubjectIndex: when an entry is replaced by
+// one of another kind and subject under the same key, the old subject no
+// longer owns the key. Before, InvalidateSubject of the old subject deleted
+// the new subject's entry (and the index kept the old one forever).
+func TestCacheDisplacedEntryLeavesSubjectIndex(t *testing.T) {
+	v := &countingVerifier{}
+	cache := newTestCache(t, v, time.Hour)
+	session := middleware.Credential{Kind: kindSession, Token: "shared"}
+	bearer := middleware.Credential{Kind: kindBearer, Token: "shared"}
+	ctx := context.Background()
+
+	_, err := cache.Verify(ctx, session)
+	require.NoError(t, err)
+	_, err = cache.Verify(ctx, bearer) // displaces the session entry
+	require.NoError(t, err)
+	require.Equal(t, 1, cache.Len())
+
+	cache.InvalidateSubject(subjectOf(session))
+	_, err = cache.Verify(ctx, bearer)
+	require.NoError(t, err)
+	require.Equal(t, 1, v.count(bearer), "the bearer entry survived the session subject's invalidation")
+
+	cache.InvalidateSubject(subjectOf(bearer))
+	_, err = cache.Verify(ctx, bearer)
+	require.NoError(t, err)
+	require.Equal(t, 2, v.count(bearer))
+}
+
+// TestCacheChangedCredentialIsNotAHit: Token and Secret are exported, so a
+// wrapping extractor may change them after extraction. The cache must key
+// the credential as it is verified, not as it was extracted: a changed
+// Secret used to hit the entry of the original one.
+func TestCacheChangedCredentialIsNotAHit(t *testing.T) {
+	v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+		if c.Token == "alice" && c.Secret == "right" {
+			return middleware.Principal{Subject: "alice"}, nil
+		}
+		return middleware.Principal{}, middleware.Invalid("wrong password")
+	})
+	cache := newTestCache(t, v, time.Hour)
+	ex := basicSpec.extractor(t)
+	extract := func(user, password string) middleware.Credential {
+		req := newRequest()
+		req.Header.Set("Authorization", basicValue(user, password))
+		c, err := ex.Extract(req)
+		require.NoError(t, err)
+		return c
+	}
+
+	_, err := cache.Verify(context.Background(), extract("alice", "right"))
+	require.NoError(t, err)
+
+	for _, change := range []func(*middleware.Credential){
+		func(c *middleware.Credential) { c.Secret = "wrong" },
+		func(c *middleware.Credential) { c.Secret = "" },
+		func(c *middleware.Credential) { c.Token = "alice:right" },
+		func(c *middleware.Credential) { c.Token, c.Secret = "alice:righ", "t" },
+	} {
+		c := extract("alice", "right")
+		change(&c)
+		_, err = cache.Verify(context.Background(), c)
+		require.ErrorIs(t, err, middleware.ErrInvalidCredential, "%q/%q", c.Token, c.Secret)
+	}
+	// Unchanged, it is still a hit.
+	_, err = cache.Verify(context.Background(), extract("alice", "right"))
+	require.NoError(t, err)
+}
+
+// revocableVerifier is a backend whose credentials can be revoked. The
+// first call can be made to block until released.
+type revocableVerifier struct {
+	calls   atomic.Int64
+	revoked sync.Map // token -> true
+	// block, when set, makes the first call signal started and wait for release.
+	block            bool
+	started, release chan struct{}
+}
+
+func newRevocable(block bool) *revocableVerifier {
+	return &revocableVerifier{block: block, started: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (v *revocableVerifier) Verify(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+	if v.calls.Add(1) == 1 && v.block {
+		close(v.started)
+		<-v.release
+		return middleware.Principal{Subject: "u-" + c.Token[:1]}, nil
+	}
+	if _, ok := v.revoked.Load(c.Token); ok {
+		return middleware.Principal{}, middleware.Invalid("revoked")
+	}
+	return middleware.Principal{Subject: "u-" + c.Token[:1]}, nil
+}
+
+func TestCacheInvalidation(t *testing.T) {
+	ctx := context.Background()
+	// Tokens a1 and a2 belong to subject u-a, b1 to u-b.
+	a1, a2, b1 := bearerCred("a1"), bearerCred("a2"), bearerCred("b1")
+
+	t.Run("Invalidate takes effect on the next request", func(t *testing.T) {
+		v := newRevocable(false)
+		cache := newTestCache(t, v, time.Hour)
+		for range 2 {
+			_, err := cache.Verify(ctx, a1)
+			require.NoError(t, err)
+		}
+		require.EqualValues(t, 1, v.calls.Load())
+		v.revoked.Store("a1", true)
+		cache.Invalidate(a1)
+		_, err := cache.Verify(ctx, a1)
+		require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+		require.EqualValues(t, 2, v.calls.Load())
+	})
+
+	t.Run("InvalidateSubject takes every credential of the subject", func(t *testing.T) {
+		v := newRevocable(false)
+		cache := newTestCache(t, v, time.Hour)
+		for _, c := range []middleware.Credential{a1, a2, b1} {
+			_, err := cache.Verify(ctx, c)
+			require.NoError(t, err)
+		}
+		v.revoked.Store("a1", true)
+		v.revoked.Store("a2", true)
+		cache.InvalidateSubject("u-a")
+		for _, c := range []middleware.Credential{a1, a2} {
+			_, err := cache.Verify(ctx, c)
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+		}
+		_, err := cache.Verify(ctx, b1)
+		require.NoError(t, err)
+		require.EqualValues(t, 5, v.calls.Load(), "b1 stayed cached")
+	})
+
+	t.Run("Purge forgets everything", func(t *testing.T) {
+		v := newRevocable(false)
+		cache := newTestCache(t, v, time.Hour)
+		for _, c := range []middleware.Credential{a1, b1} {
+			_, err := cache.Verify(ctx, c)
+			require.NoError(t, err)
+		}
+		cache.Purge()
+		require.Zero(t, cache.Len())
+		for _, c := range []middleware.Credential{a1, b1} {
+			_, err := cache.Verify(ctx, c)
+			require.NoError(t, err)
+		}
+		require.EqualValues(t, 4, v.calls.Load())
+	})
+
+	// A verification that began before the revocation must not be stored,
+	// and a request after the invalidation must not join it.
+	for _, tc := range []struct {
+		name       string
+		invalidate func(*middleware.Cache)
+	}{
+		{"Invalidate during a verification", func(c *middleware.Cache) { c.Invalidate(a1) }},
+		{"InvalidateSubject during a verification", func(c *middleware.Cache) { c.InvalidateSubject("u-a") }},
+		{"Purge during a verification", func(c *middleware.Cache) { c.Purge() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newRevocable(true)
+			cache := newTestCache(t, v, time.Hour)
+			staleDone := make(chan error, 1)
+			go func() {
+				_, err := cache.Verify(ctx, a1)
+				staleDone <- err
+			}()
+			<-v.started
+
+			v.revoked.Store("a1", true)
+			tc.invalidate(cache)
+
+			// The stale verification is still running; a new request starts
+			// its own and sees the revocation.
+			_, err := cache.Verify(ctx, a1)
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+
+			close(v.release)
+			require.NoError(t, <-staleDone, "the request that began before the revocation gets its answer")
+
+			_, err = cache.Verify(ctx, a1)
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential, "the stale result was not stored")
+			require.EqualValues(t, 3, v.calls.Load())
+			require.Zero(t, cache.Len())
+		})
+	}
+
+	t.Run("through the middleware", func(t *testing.T) {
+		v := newRevocable(false)
+		cache := newTestCache(t, v, time.Hour)
+		h := middleware.Require(newScheme(t, sessionSpec, cache))(principalHandler(&seen{}))
+		send := func() int {
+			req := newRequest()
+			sessionSpec.set(req.Header, "a1")
+			return serve(h, req).Code
+		}
+		require.Equal(t, http.StatusOK, send())
+		require.Equal(t, http.StatusOK, send())
+		v.revoked.Store("a1", true)
+		cache.Invalidate(middleware.Credential{Kind: kindSession, Token: "a1"})
+		require.Equal(t, http.StatusUnauthorized, send())
+	})
+}
+
+// TestCachedPrincipalIsolation: whatever a handler does to the principal it
+// read, or the verifier to the data it returned, the next request sees the
+// principal as it was verified.
+func TestCachedPrincipalIsolation(t *testing.T) {
+	roles := []string{"user", "viewer"}
+	attrs := map[string]string{"sid": "s1"}
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		// Returns its own backing slices and map, as a store might.
+		return middleware.Principal{Subject: "u1", Roles: roles, Scopes: roles[:1], Attributes: attrs}, nil
+	})
+	cache := newTestCache(t, v, time.Hour)
+	want := middleware.Principal{Subject: "u1", Kind: kindSession, Roles: []string{"user", "viewer"},
+		Scopes: []string{"user"}, Attributes: map[string]string{"sid": "s1"}}
+
+	var got []middleware.Principal
+	h := middleware.Require(newScheme(t, sessionSpec, cache))(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := middleware.FromRequest(r)
+		require.True(t, ok)
+		got = append(got, p.Clone())
+		p.Roles[0] = "admin"
+		p.Roles = append(p.Roles[:1], "root")
+		p.Scopes[0] = "write"
+		p.Attributes["sid"] = "hijacked"
+		p.Attributes["admin"] = "true"
+		p.Subject = "someone-else"
+		q, _ := middleware.FromContext(r.Context())
+		q.Roles[1] = "root"
+	}))
+	for range 3 {
+		req := newRequest()
+		sessionSpec.set(req.Header, "tok")
+		serve(h, req)
+	}
+	roles[0], attrs["sid"] = "changed-by-store", "changed-by-store"
+	req := newRequest()
+	sessionSpec.set(req.Header, "tok")
+	serve(h, req)
+	require.Len(t, got, 4)
+	for _, p := range got {
+		require.Equal(t, want, p)
+	}
+
+	// Cache.Verify hands out copies too.
+	p, err := cache.Verify(context.Background(), middleware.Credential{Kind: kindSession, Token: "tok"})
+	require.NoError(t, err)
+	p.Roles[0] = "admin"
+	p2, err := cache.Verify(context.Background(), middleware.Credential{Kind: kindSession, Token: "tok"})
+	require.NoError(t, err)
+	require.Equal(t, "user", p2.Roles[0])
+}
+
+// TestCacheStoresOnlySuccesses: failures, backend errors, panics and
+// expired principals reach the verifier every time and leave no entry.
+func TestCacheStoresOnlySuccesses(t *testing.T) {
+	for _, tok := range []string{tokUnknown, tokRevoked, tokForged, tokDown, tokLimited, tokForbidden, tokPanic, tokExpired, tokTypedNil} {
+		t.Run(tok, func(t *testing.T) {
+			v := &testVerifier{}
+			clock := newFakeClock()
+			cache := newTestCache(t, v, time.Hour, middleware.WithClock(clock.Now))
+			for i := range 3 {
+				_, err := cache.Verify(context.Background(), bearerCred(tok))
+				require.Error(t, err)
+				require.EqualValues(t, i+1, v.calls.Load())
+			}
+			require.Zero(t, cache.Len())
+		})
+	}
+}
+
+// TestCacheSweepsExpiredEntries: the janitor removes expired entries from
+// memory (not just from view). The sweep runs on its own goroutine, hence
+// Eventually.
+func TestCacheSweepsExpiredEntries(t *testing.T) {
+	clock := newFakeClock()
+	v := &countingVerifier{}
+	cache := newTestCache(t, v, time.Minute, middleware.WithClock(clock.Now), middleware.WithCleanupInterval(time.Millisecond))
+	for i := range 10 {
+		_, err := cache.Verify(context.Background(), bearerCred(fmt.Sprint("t", i)))
+		require.NoError(t, err)
+	}
+	require.Equal(t, 10, cache.Len())
+	clock.Advance(time.Minute)
+	require.Eventually(t, func() bool { return cache.Len() == 0 }, 5*time.Second, time.Millisecond)
+}
+
+// TestCacheCloseStopsGoroutines: 100 caches start goroutines; Close stops
+// every one of them, and Close is idempotent.
+func TestCacheCloseStopsGoroutines(t *testing.T) {
+	before, janitorsBefore := runtime.NumGoroutine(), janitors()
+	caches := make([]*middleware.Cache, 100)
+	for i := range caches {
+		c, err := middleware.NewCache(&countingVerifier{}, time.Minute)
+		require.NoError(t, err)
+		_, err = c.Verify(context.Background(), bearerCred("tok"))
+		require.NoError(t, err)
+		caches[i] = c
+	}
+	require.Equal(t, janitorsBefore+len(caches), janitors(), "each cache runs a goroutine")
+	for _, c := range caches {
+		require.NoError(t, c.Close())
+	}
+	for _, c := range caches {
+		require.NoError(t, c.Close(), "Close is idempotent")
+	}
+	// Goroutines exit asynchronously, hence Eventually; it runs the
+	// condition on a goroutine of its own, hence before+1.
+	require.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+1 && janitors() <= janitorsBefore }, 5*time.Second, time.Millisecond,
+		"goroutines before: %d", before)
+
+	// A closed cache still answers.
+	p, err := caches[0].Verify(context.Background(), bearerCred("tok"))
+	require.NoError(t, err)
+	require.Equal(t, subjectOf(bearerCred("tok")), p.Subject)
+}
+
+// janitors counts the goroutines NewCache started (running its janitor or
+// not scheduled yet) that have not exited.
+func janitors() int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			return strings.Count(string(buf[:n]), "created by github.com/tidegate/tidegate/middleware.NewCache ")
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+}

@@ -1,0 +1,242 @@
+package middleware_test
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"time"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// exampleTokens is the backend of the examples: session token -> user.
+var exampleTokens = map[string]middleware.Principal{
+	"tok-mary": {Subject: "88144f5ea3", Roles: []string{"user"}, Scopes: []string{"records:read"}},
+	"tok-root": {Subject: "1dd5a6e3b1", Roles: []string{"user", "admin"}, Scopes: []string{"records:read", "records:write"}},
+}
+
+// exampleVerifier looks tokens up in exampleTokens.
+var exampleVerifier = middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+	p, ok := exampleTokens[c.Token]
+	if !ok {
+		return middleware.Principal{}, middleware.Invalid("unknown token")
+	}
+	return p, nil
+})
+
+// bearerScheme builds a Bearer scheme over exampleVerifier.
+func bearerScheme() *middleware.Scheme {
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	if err != nil {
+		panic(err)
+	}
+	s, err := middleware.NewScheme("bearer", ex, exampleVerifier,
+		middleware.Challenge{Scheme: "Bearer", Realm: "records", RFC6750: true})
+	if err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// whoami answers with the authenticated subject, or "anonymous".
+var whoami = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	if p, ok := middleware.FromRequest(r); ok {
+		fmt.Fprintf(w, "hello %s", p.Subject)
+		return
+	}
+	fmt.Fprint(w, "hello anonymous")
+})
+
+// show sends a GET with the given header pairs and prints what came back.
+func show(h http.Handler, headerPairs ...string) {
+	req := httptest.NewRequest(http.MethodGet, "/whoami", nil)
+	for i := 0; i+1 < len(headerPairs); i += 2 {
+		req.Header.Add(headerPairs[i], headerPairs[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	fmt.Println(rec.Code)
+	for _, ch := range rec.Header().Values("WWW-Authenticate") {
+		fmt.Println("  WWW-Authenticate:", ch)
+	}
+	if rec.Code == http.StatusOK {
+		fmt.Println(" ", rec.Body.String())
+	}
+}
+
+// Require lets only authenticated requests through. A request without a
+// credential is challenged; a wrong one is told invalid_token (RFC 6750).
+func ExampleRequire() {
+	h := middleware.Require(bearerScheme())(whoami)
+
+	show(h)
+	show(h, "Authorization", "Bearer tok-mary")
+	show(h, "Authorization", "Bearer tok-forged")
+	show(h, "Authorization", "Bearer  tok-mary")
+	// Output:
+	// 401
+	//   WWW-Authenticate: Bearer realm="records"
+	// 200
+	//   hello 88144f5ea3
+	// 401
+	//   WWW-Authenticate: Bearer realm="records", error="invalid_token"
+	// 400
+	//   WWW-Authenticate: Bearer realm="records", error="invalid_request"
+}
+
+// Optional lets anonymous requests through, but never downgrades a
+// credential that is present and wrong to anonymous.
+func ExampleOptional() {
+	h := middleware.Optional(bearerScheme())(whoami)
+
+	show(h)
+	show(h, "Authorization", "Bearer tok-mary")
+	show(h, "Authorization", "Bearer tok-forged")
+	// Output:
+	// 200
+	//   hello anonymous
+	// 200
+	//   hello 88144f5ea3
+	// 401
+	//   WWW-Authenticate: Bearer realm="records", error="invalid_token"
+}
+
+// Any accepts one credential of any of several kinds: here a session token
+// header or HTTP Basic. None gets one challenge per kind; two kinds at once
+// are refused as ambiguous.
+func ExampleAny() {
+	session, err := middleware.NewHeaderExtractor("session", "x-tidepool-session-token")
+	if err != nil {
+		panic(err)
+	}
+	sessionScheme, err := middleware.NewScheme("session", session, exampleVerifier,
+		middleware.Challenge{Scheme: "X-Tidepool-Session-Token", Realm: "tidepool", RFC6750: true})
+	if err != nil {
+		panic(err)
+	}
+	basic, err := middleware.NewBasicExtractor("basic")
+	if err != nil {
+		panic(err)
+	}
+	basicScheme, err := middleware.NewScheme("basic", basic, exampleVerifier,
+		middleware.Challenge{Scheme: "Basic", Realm: "tapglue", Charset: true})
+	if err != nil {
+		panic(err)
+	}
+	anyKind, err := middleware.Any(sessionScheme, basicScheme)
+	if err != nil {
+		panic(err)
+	}
+	h := anyKind(whoami)
+	basicAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte("tok-root:"))
+
+	show(h)
+	show(h, "X-Tidepool-Session-Token", "tok-mary")
+	show(h, "Authorization", basicAuth)
+	show(h, "X-Tidepool-Session-Token", "tok-mary", "Authorization", basicAuth)
+	// Output:
+	// 401
+	//   WWW-Authenticate: X-Tidepool-Session-Token realm="tidepool"
+	//   WWW-Authenticate: Basic realm="tapglue", charset="UTF-8"
+	// 200
+	//   hello 88144f5ea3
+	// 200
+	//   hello 1dd5a6e3b1
+	// 400
+	//   WWW-Authenticate: X-Tidepool-Session-Token realm="tidepool", error="invalid_request"
+}
+
+// RequireRole and RequireScope sit behind the authentication middleware and
+// answer 403 (insufficient_scope) to principals that lack what they guard.
+func ExampleRequireRole() {
+	auth := middleware.Require(bearerScheme())
+	admin := auth(middleware.RequireRole("admin")(whoami))
+	writer := auth(middleware.RequireScope("records:write")(whoami))
+
+	show(admin, "Authorization", "Bearer tok-mary")
+	show(admin, "Authorization", "Bearer tok-root")
+	show(writer, "Authorization", "Bearer tok-mary")
+	// Output:
+	// 403
+	//   WWW-Authenticate: Bearer realm="records", error="insufficient_scope"
+	// 200
+	//   hello 1dd5a6e3b1
+	// 403
+	//   WWW-Authenticate: Bearer realm="records", error="insufficient_scope", scope="records:write"
+}
+
+// NewCache puts a verification cache in front of a slow or remote
+// Verifier: the second request with a token does not reach the backend,
+// and Invalidate makes the next one check again.
+func ExampleNewCache() {
+	calls := 0
+	backend := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+		calls++
+		return exampleVerifier.Verify(ctx, c)
+	})
+	cache, err := middleware.NewCache(backend, 5*time.Minute, middleware.WithMaxEntries(10_000))
+	if err != nil {
+		panic(err)
+	}
+	defer cache.Close()
+
+	s, err := middleware.NewScheme("bearer", mustBearerExtractor(), cache,
+		middleware.Challenge{Scheme: "Bearer", Realm: "records", RFC6750: true})
+	if err != nil {
+		panic(err)
+	}
+	h := middleware.Require(s)(whoami)
+
+	show(h, "Authorization", "Bearer tok-mary")
+	show(h, "Authorization", "Bearer tok-mary")
+	fmt.Println("backend calls:", calls)
+
+	cache.Invalidate(middleware.Credential{Kind: "bearer", Token: "tok-mary"})
+	show(h, "Authorization", "Bearer tok-mary")
+	fmt.Println("backend calls:", calls)
+
+	_, err = middleware.NewCache(backend, 0)
+	fmt.Println(err)
+	// Output:
+	// 200
+	//   hello 88144f5ea3
+	// 200
+	//   hello 88144f5ea3
+	// backend calls: 1
+	// 200
+	//   hello 88144f5ea3
+	// backend calls: 2
+	// tidegate: cache TTL must be positive
+}
+
+func mustBearerExtractor() middleware.Extractor {
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	if err != nil {
+		panic(err)
+	}
+	return ex
+}
+
+// FromRequest hands a handler its own copy of the principal: changing it
+// changes nothing for the next request.
+func ExampleFromRequest() {
+	h := middleware.Require(bearerScheme())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, ok := middleware.FromRequest(r)
+		fmt.Println(ok, p.Subject, p.Kind, p.Roles, p.HasScope("records:read"))
+		p.Roles[0] = "admin" // only this copy changes
+	}))
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer tok-mary")
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+
+	// Outside the middleware there is no principal.
+	_, ok := middleware.FromRequest(req)
+	fmt.Println(ok)
+	// Output:
+	// true 88144f5ea3 bearer [user] true
+	// true 88144f5ea3 bearer [user] true
+	// false
+}

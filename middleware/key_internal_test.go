@@ -1,0 +1,245 @@
+package middleware
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/quick"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// decodeKey inverts encodeKey. That it exists, and that
+// decodeKey(encodeKey(t, s)) == (t, s) for every pair, is the proof that
+// encodeKey is injective.
+func decodeKey(key string) (token, secret string, ok bool) {
+	if rest, found := strings.CutPrefix(key, "\x00"); found { // form 3
+		lenText, body, found := strings.Cut(rest, ":")
+		n, err := strconv.Atoi(lenText)
+		if !found || err != nil || n < 0 || n > len(body) || strconv.Itoa(n) != lenText {
+			return "", "", false
+		}
+		return body[:n], body[n:], true
+	}
+	if token, secret, found := strings.Cut(key, ":"); found { // form 2
+		return token, secret, secret != ""
+	}
+	return key, "", true // form 1
+}
+
+func TestEncodeKeyForms(t *testing.T) {
+	cases := []struct{ token, secret, key string }{
+		{"abc", "", "abc"},
+		{"", "", ""},
+		{"ab", "c", "ab:c"},
+		{"a", "b:c", "a:b:c"},
+		{"", "a", ":a"},
+		{"a:b", "", "\x003:a:b"},
+		{"a:b", "c", "\x003:a:bc"},
+		{"\x00", "", "\x001:\x00"},
+		{"\x00x", "y", "\x002:\x00xy"},
+		{":", ":", "\x001:::"},
+	}
+	for _, tc := range cases {
+		require.Equal(t, tc.key, encodeKey(tc.token, tc.secret), "%q/%q", tc.token, tc.secret)
+		token, secret, ok := decodeKey(tc.key)
+		require.True(t, ok)
+		require.Equal(t, tc.token, token)
+		require.Equal(t, tc.secret, secret)
+	}
+}
+
+// TestEncodeKeyInjective enumerates every pair of strings up to length 3
+// over an alphabet holding every character the encoding treats specially,
+// and checks that no two pairs share a key.
+func TestEncodeKeyInjective(t *testing.T) {
+	alphabet := []string{"a", ":", "\x00", "1", "3"}
+	words := []string{""}
+	for length := 1; length <= 3; length++ {
+		for _, w := range words {
+			if len(w) == length-1 {
+				for _, c := range alphabet {
+					words = append(words, w+c)
+				}
+			}
+		}
+	}
+	seen := make(map[string][2]string, len(words)*len(words))
+	for _, token := range words {
+		for _, secret := range words {
+			key := encodeKey(token, secret)
+			if prev, dup := seen[key]; dup {
+				t.Fatalf("(%q,%q) and (%q,%q) share key %q", prev[0], prev[1], token, secret, key)
+			}
+			seen[key] = [2]string{token, secret}
+			gotToken, gotSecret, ok := decodeKey(key)
+			require.True(t, ok && gotToken == token && gotSecret == secret, "(%q,%q) does not round-trip", token, secret)
+		}
+	}
+	require.Len(t, seen, len(words)*len(words))
+}
+
+// TestEncodeKeyProperty: random pairs round-trip through decodeKey, and
+// distinct pairs get distinct keys.
+func TestEncodeKeyProperty(t *testing.T) {
+	roundTrip := func(token, secret string) bool {
+		gotToken, gotSecret, ok := decodeKey(encodeKey(token, secret))
+		return ok && gotToken == token && gotSecret == secret
+	}
+	require.NoError(t, quick.Check(roundTrip, &quick.Config{MaxCount: 20_000}))
+	// Random strings rarely contain ':' or NUL; splice them in.
+	spliced := func(a, b, c, d string, i, j uint8) bool {
+		ins := func(s string, at uint8, what string) string {
+			k := int(at) % (len(s) + 1)
+			return s[:k] + what + s[k:]
+		}
+		t1, s1 := ins(a, i, ":"), ins(b, j, "\x00")
+		t2, s2 := ins(c, j, "\x00"), ins(d, i, ":")
+		return (t1 == t2 && s1 == s2) == (encodeKey(t1, s1) == encodeKey(t2, s2)) && roundTrip(t1, s1) && roundTrip(t2, s2)
+	}
+	require.NoError(t, quick.Check(spliced, &quick.Config{MaxCount: 20_000}))
+}
+
+// TestBasicCredentialKey: the key newBasicCredential reuses is exactly
+// encodeKey of its parts, and stops being used once a part changes.
+func TestBasicCredentialKey(t *testing.T) {
+	for _, decoded := range []string{"a:b", "a:", "alice:b:c", "user:pass:", "u::"} {
+		colon := strings.IndexByte(decoded, ':')
+		c := newBasicCredential("basic", decoded, colon)
+		require.Equal(t, encodeKey(c.Token, c.Secret), c.cacheKey(), "%q", decoded)
+		require.NotEmpty(t, c.key)
+
+		for _, change := range []func(*Credential){
+			func(c *Credential) { c.Secret += "x" },
+			func(c *Credential) { c.Secret = "" },
+			func(c *Credential) { c.Token += ":" },
+			func(c *Credential) { c.Token = "\x00" + c.Token },
+			func(c *Credential) { c.Token, c.Secret = c.Token+":"+c.Secret, "" },
+			func(c *Credential) {
+				if c.Secret != "" {
+					c.Token, c.Secret = c.Token+":"+c.Secret[:1], c.Secret[1:]
+				}
+			},
+		} {
+			changed := c
+			change(&changed)
+			require.Equal(t, encodeKey(changed.Token, changed.Secret), changed.cacheKey(), "%q changed to %q/%q", decoded, changed.Token, changed.Secret)
+		}
+	}
+}
+
+// FuzzEncodeKey: two distinct pairs never share a key, and every key
+// decodes back to its pair.
+func FuzzEncodeKey(f *testing.F) {
+	f.Add("ab", "c", "a", "bc")
+	f.Add("a:b", "", "a", "b")
+	f.Add("\x001:a", "", "\x00", "a")
+	f.Add("", ":", ":", "")
+	f.Fuzz(func(t *testing.T, t1, s1, t2, s2 string) {
+		k1, k2 := encodeKey(t1, s1), encodeKey(t2, s2)
+		if (t1 == t2 && s1 == s2) != (k1 == k2) {
+			t.Fatalf("(%q,%q) -> %q, (%q,%q) -> %q", t1, s1, k1, t2, s2, k2)
+		}
+		for _, p := range [][3]string{{t1, s1, k1}, {t2, s2, k2}} {
+			token, secret, ok := decodeKey(p[2])
+			if !ok || token != p[0] || secret != p[1] {
+				t.Fatalf("(%q,%q) -> %q does not decode", p[0], p[1], p[2])
+			}
+		}
+		// A Basic credential, built from a decoded "user:password", keys
+		// the same as its parts.
+		if decoded := t1 + ":" + s1; !strings.Contains(t1, ":") && !strings.HasPrefix(t1, "\x00") {
+			c := newBasicCredential("basic", decoded, len(t1))
+			if c.cacheKey() != encodeKey(c.Token, c.Secret) {
+				t.Fatalf("basic %q keys as %q", decoded, c.cacheKey())
+			}
+		}
+	})
+}
+
+type ctxKey struct{}
+
+// TestVerifyContext: the context a Cache gives its Verifier behaves as
+// context.WithTimeout(context.WithoutCancel(parent)) would.
+func TestVerifyContext(t *testing.T) {
+	parent, cancelParent := context.WithCancel(context.WithValue(context.Background(), ctxKey{}, "v"))
+	cancelParent()
+
+	t.Run("running", func(t *testing.T) {
+		var c verifyContext
+		c.init(parent, time.Now().Add(time.Hour))
+		require.NoError(t, c.Err(), "the parent's cancellation does not reach it")
+		require.Equal(t, "v", c.Value(ctxKey{}))
+		deadline, ok := c.Deadline()
+		require.True(t, ok)
+		require.WithinDuration(t, time.Now().Add(time.Hour), deadline, time.Minute)
+		select {
+		case <-c.Done():
+			t.Fatal("done before its deadline")
+		default:
+		}
+		child, cancelChild := context.WithCancel(&c)
+		defer cancelChild()
+		c.release()
+		<-c.Done()
+		<-child.Done()
+		require.ErrorIs(t, c.Err(), context.Canceled)
+		require.ErrorIs(t, child.Err(), context.Canceled)
+		c.release() // idempotent
+	})
+	t.Run("past its deadline, Err first", func(t *testing.T) {
+		var c verifyContext
+		c.init(parent, time.Now().Add(-time.Second))
+		require.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+		<-c.Done()
+	})
+	t.Run("past its deadline, Done first", func(t *testing.T) {
+		var c verifyContext
+		c.init(parent, time.Now().Add(-time.Second))
+		<-c.Done()
+		require.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+	})
+	t.Run("the deadline passes", func(t *testing.T) {
+		var c verifyContext
+		c.init(parent, time.Now().Add(time.Millisecond))
+		<-c.Done()
+		require.ErrorIs(t, c.Err(), context.DeadlineExceeded)
+		c.release()
+		require.ErrorIs(t, c.Err(), context.DeadlineExceeded, "the first cause stays")
+	})
+	t.Run("Done after release", func(t *testing.T) {
+		var c verifyContext
+		c.init(parent, time.Now().Add(time.Hour))
+		c.release()
+		<-c.Done()
+		require.ErrorIs(t, c.Err(), context.Canceled)
+	})
+}
+
+// TestDisplacedEntryUnindexed is the white-box side of
+// TestCacheDisplacedEntryLeavesSubjectIndex: after an entry is replaced by
+// one of another subject, the subject index holds no trace of the old one.
+func TestDisplacedEntryUnindexed(t *testing.T) {
+	v := VerifierFunc(func(_ context.Context, c Credential) (Principal, error) {
+		return Principal{Subject: "owner-" + string(c.Kind)}, nil
+	})
+	c, err := NewCache(v, time.Hour)
+	require.NoError(t, err)
+	defer c.Close()
+	for _, kind := range []Kind{"a", "b", "a", "b"} {
+		_, err := c.Verify(context.Background(), Credential{Kind: kind, Token: "shared"})
+		require.NoError(t, err)
+	}
+	stored, ok := c.shard("shared").items.Get("shared")
+	require.True(t, ok)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Equal(t, map[string]*cacheEntry{"owner-b": stored.(*cacheEntry)}, c.bySubject)
+	e := stored.(*cacheEntry)
+	require.True(t, e.indexed)
+	require.Nil(t, e.prev)
+	require.Nil(t, e.next)
+	require.Len(t, c.flights, 0, "no flight is left behind")
+}

@@ -1,0 +1,245 @@
+package middleware_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// secret is a credential no output may ever contain. It is valid token68,
+// so it gets past the extractors to the verifier and the logs.
+const secret = "s3cr3tHunter2TOKENzz"
+
+// leakyVerifier quotes the credential everywhere a careless backend might:
+// in its error text, wrapped errors, and its panic value.
+var leakyVerifier = middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+	switch strings.TrimPrefix(c.Token, secret) {
+	case "":
+		return middleware.Principal{Subject: "u1", Attributes: map[string]string{"sid": "s1"}}, nil
+	case "-panic":
+		panic("cannot parse token " + c.Token + " with password " + c.Secret)
+	case "-panicerr":
+		panic(fmt.Errorf("token %s: %w", c.Token, errors.New("boom")))
+	case "-invalid":
+		return middleware.Principal{}, fmt.Errorf("no session for %q: %w", c.Token, middleware.ErrInvalidCredential)
+	case "-wrapped":
+		return middleware.Principal{}, fmt.Errorf("token %s: %w", c.Token, middleware.Invalid("revoked"))
+	case "-down":
+		return middleware.Principal{}, fmt.Errorf("redis GET session:%s: connection reset", c.Token)
+	case "-slow":
+		<-ctx.Done()
+		return middleware.Principal{}, fmt.Errorf("waiting for %s: %w", c.Token, ctx.Err())
+	case "-limited":
+		return middleware.Principal{}, middleware.RateLimited("login throttled", time.Second)
+	case "-forbidden":
+		return middleware.Principal{}, fmt.Errorf("token %s: %w", c.Token, middleware.ErrForbidden)
+	}
+	return middleware.Principal{}, fmt.Errorf("unknown token %s", c.Token)
+})
+
+// reasonRecorder is an Observer that keeps every reason it is given.
+type reasonRecorder struct {
+	mu      sync.Mutex
+	reasons []string
+	hits    map[bool]int
+}
+
+func (o *reasonRecorder) ObserveAuth(kind middleware.Kind, outcome middleware.Outcome, reason string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.reasons = append(o.reasons, string(kind)+"/"+string(outcome)+"/"+reason)
+}
+
+func (o *reasonRecorder) ObserveCache(kind middleware.Kind, hit bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.hits == nil {
+		o.hits = map[bool]int{}
+	}
+	o.hits[hit]++
+}
+
+// captureDefaultLogger points slog.Default at a Debug-level buffer for the
+// rest of the test. Tests using it must not run in parallel.
+func captureDefaultLogger(t *testing.T) *syncBuffer {
+	logger, buf := debugLogger()
+	old := slog.Default()
+	slog.SetDefault(logger)
+	t.Cleanup(func() { slog.SetDefault(old) })
+	return buf
+}
+
+func TestNoSecretsInLogsOrResponses(t *testing.T) {
+	defaultLog := captureDefaultLogger(t)
+	logger, schemeLog := debugLogger()
+	obs := &reasonRecorder{}
+	opts := []middleware.SchemeOption{middleware.WithLogger(logger), middleware.WithObserver(obs)}
+
+	// Every credential kind, directly and through a cache; every failure.
+	type setup struct {
+		name string
+		h    http.Handler
+		spec kindSpec
+	}
+	var setups []setup
+	for _, spec := range allSpecs {
+		direct := newScheme(t, spec, leakyVerifier, opts...)
+		cache := newTestCache(t, leakyVerifier, time.Minute, middleware.WithVerifyTimeout(verifyTimeout))
+		cached := newScheme(t, spec, cache, opts...)
+		guarded := middleware.RequireRole("admin")(principalHandler(&seen{}))
+		setups = append(setups,
+			setup{"direct/" + string(spec.kind), middleware.Require(direct)(guarded), spec},
+			setup{"cached/" + string(spec.kind), middleware.Require(cached)(guarded), spec},
+		)
+	}
+	anyMW, err := middleware.Any(newScheme(t, sessionSpec, leakyVerifier, opts...), newScheme(t, bearerSpec, leakyVerifier, opts...))
+	require.NoError(t, err)
+
+	suffixes := []string{"", "-panic", "-panicerr", "-invalid", "-wrapped", "-down", "-slow", "-limited", "-forbidden", "-other"}
+	var outputs []string // every body and header value written
+	record := func(rec interface {
+		Header() http.Header
+	}, body string) {
+		outputs = append(outputs, body)
+		for name, values := range rec.Header() {
+			outputs = append(outputs, name+": "+strings.Join(values, ", "))
+		}
+	}
+	for _, s := range setups {
+		for _, suffix := range suffixes {
+			ctx, cancel := context.WithTimeout(context.Background(), verifyTimeout)
+			req := newRequest().WithContext(ctx)
+			s.spec.set(req.Header, secret+suffix)
+			rec := serve(s.h, req)
+			cancel()
+			record(rec, rec.Body.String())
+			require.NotEqual(t, http.StatusOK, rec.Code, "%s %s", s.name, suffix)
+		}
+		// Malformed, oversized and doubled credentials quoting the secret.
+		name, _ := s.spec.raw("x")
+		for _, values := range [][]string{
+			{secret + " !"},
+			{strings.Repeat(secret, 500)},
+			{secret + "1", secret + "2"},
+			{"Bearer " + secret + "=x"},
+			{"Basic " + secret},
+		} {
+			req := newRequest()
+			req.Header[name] = values
+			rec := serve(s.h, req)
+			record(rec, rec.Body.String())
+		}
+	}
+	// Two kinds at once, each quoting the secret.
+	req := newRequest()
+	sessionSpec.set(req.Header, secret)
+	bearerSpec.set(req.Header, secret)
+	rec := serve(anyMW(principalHandler(&seen{})), req)
+	require.Equal(t, http.StatusBadRequest, rec.Code)
+	record(rec, rec.Body.String())
+
+	logged := schemeLog.String() + defaultLog.String()
+	require.Contains(t, logged, "outcome=error", "the failures were logged")
+	require.Contains(t, logged, "reason=panic")
+	require.Contains(t, logged, "outcome=authenticated")
+	for _, out := range append(outputs, logged, strings.Join(obs.reasons, "\n")) {
+		require.NotContains(t, out, secret)
+		require.NotContains(t, out, hex.EncodeToString([]byte(secret)))
+	}
+}
+
+// TestPanicLoggedOnce: a verifier's panic is one Error-level event through
+// the scheme's logger, with the panic value's type and the stack but never
+// the value; nothing goes to slog.Default behind WithLogger's back.
+func TestPanicLoggedOnce(t *testing.T) {
+	for _, mode := range contractModes {
+		t.Run(mode.name, func(t *testing.T) {
+			defaultLog := captureDefaultLogger(t)
+			logger, schemeLog := debugLogger()
+			var v middleware.Verifier = leakyVerifier
+			if mode.cached {
+				v = newTestCache(t, leakyVerifier, time.Minute)
+			}
+			s := newScheme(t, bearerSpec, v, middleware.WithLogger(logger))
+			req := newRequest()
+			bearerSpec.set(req.Header, secret+"-panic")
+			rec := serve(middleware.Require(s)(principalHandler(&seen{})), req)
+			assertResponse(t, wantInternal(bearerSpec), rec)
+
+			lines := strings.Split(strings.TrimSpace(schemeLog.String()), "\n")
+			require.Len(t, lines, 1, "one event per authentication")
+			require.Contains(t, lines[0], "level=ERROR")
+			require.Contains(t, lines[0], "reason=panic")
+			require.Contains(t, lines[0], "panic_type=string")
+			require.Contains(t, lines[0], "stack=")
+			require.NotContains(t, lines[0], secret)
+			require.Empty(t, defaultLog.String())
+		})
+	}
+}
+
+func TestObserverCounts(t *testing.T) {
+	obs := &reasonRecorder{}
+	v := &testVerifier{}
+	cache := newTestCache(t, v, time.Minute, middleware.WithObserver(obs))
+	s := newScheme(t, bearerSpec, cache, middleware.WithObserver(obs))
+	h := middleware.Require(s)(principalHandler(&seen{}))
+	for _, tok := range []string{tokGood, tokGood, tokRevoked, "", tokDown} {
+		req := newRequest()
+		if tok != "" {
+			bearerSpec.set(req.Header, tok)
+		}
+		serve(h, req)
+	}
+	require.Equal(t, []string{
+		"bearer/authenticated/", "bearer/authenticated/", "bearer/rejected/revoked",
+		"bearer/rejected/missing", "bearer/error/backend",
+	}, obs.reasons)
+	require.Equal(t, map[bool]int{true: 1, false: 3}, obs.hits)
+}
+
+// TestCredentialNeverPrints: every fmt verb, and slog through both built-in
+// handlers, show the kind and fingerprint only.
+func TestCredentialNeverPrints(t *testing.T) {
+	c := middleware.Credential{Kind: kindBasic, Token: secret, Secret: "pw-" + secret}
+	desc := c.String()
+	require.Equal(t, "basic credential "+c.Fingerprint(), desc)
+	require.Len(t, c.Fingerprint(), 8)
+
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%t", "%o", "%10.3v", "%-20s"} {
+		for _, arg := range []any{c, &c, []middleware.Credential{c}, map[string]middleware.Credential{"k": c},
+			struct{ C middleware.Credential }{c}} {
+			out := fmt.Sprintf(verb, arg)
+			require.NotContains(t, out, secret, "%s of %T", verb, arg)
+			require.NotContains(t, strings.ToLower(out), hex.EncodeToString([]byte(secret))[:16], "%s of %T", verb, arg)
+		}
+	}
+	require.NotContains(t, fmt.Sprint(c), secret)
+	require.NotContains(t, fmt.Sprintln(c), secret)
+
+	var buf bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewTextHandler(&buf, nil), slog.NewJSONHandler(&buf, nil)} {
+		l := slog.New(h)
+		l.Info("login", "cred", c, "ptr", &c)
+		l.Info("login", slog.Any("cred", c), slog.Group("g", "cred", c))
+	}
+	require.NotContains(t, buf.String(), secret)
+	require.Contains(t, buf.String(), c.Fingerprint())
+
+	// Error strings never quote a cause's text.
+	e := middleware.AsError(fmt.Errorf("token %s: %w", secret, middleware.ErrInvalidCredential))
+	require.NotContains(t, e.Error(), secret)
+	e = middleware.AsError(errors.New("dial " + secret))
+	require.NotContains(t, e.Error(), secret)
+}
