@@ -54,6 +54,9 @@ type Cache struct {
 	observer   Observer
 	// customClock is set by WithClock; see Scheme.verify.
 	customClock bool
+	// ttlCap, in nanoseconds, shortens every entry's life while positive
+	// (see CapTTL).
+	ttlCap atomic.Int64
 
 	seed     maphash.Seed
 	shards   [cacheShards]cacheShard
@@ -182,11 +185,17 @@ func (c *Cache) lookup(kind Kind, key string) *cacheEntry {
 	if e.kind != kind {
 		return nil
 	}
+	var age time.Duration
 	if c.customClock {
-		if !c.now().Before(e.deadline) {
+		now := c.now()
+		if !now.Before(e.deadline) {
 			return nil
 		}
-	} else if time.Since(e.born) >= e.life {
+		age = now.Sub(e.born)
+	} else if age = time.Since(e.born); age >= e.life {
+		return nil
+	}
+	if limit := c.ttlCap.Load(); limit > 0 && age >= time.Duration(limit) {
 		return nil
 	}
 	return e
@@ -501,6 +510,15 @@ func (c *Cache) InvalidateSubject(subject string) {
 	for _, key := range keys {
 		c.shard(key).items.Delete(key)
 	}
+}
+
+// CapTTL shortens the life of every entry, stored before or after the call,
+// to at most d, until CapTTL(0) lifts the cap. An entry older than the cap
+// is a miss and is verified again. A replica uses it while it cannot hear
+// other replicas' revocations (see redisstore.Broadcaster): a revocation it
+// missed then keeps a credential alive for at most d. Negative d is read as 0.
+func (c *Cache) CapTTL(d time.Duration) {
+	c.ttlCap.Store(int64(max(d, 0)))
 }
 
 // Purge forgets every entry.

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -761,4 +762,49 @@ func janitors() int {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+}
+
+func TestCapTTLShortensEveryEntryUntilLifted(t *testing.T) {
+	clock := newFakeClock()
+	calls := 0
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		calls++
+		return middleware.Principal{Subject: "u1"}, nil
+	})
+	cache, err := middleware.NewCache(v, time.Hour, middleware.WithClock(clock.Now))
+	require.NoError(t, err)
+	defer cache.Close()
+	cred := middleware.Credential{Kind: "session", Token: "tok"}
+	verify := func() {
+		_, err := cache.Verify(context.Background(), cred)
+		require.NoError(t, err)
+	}
+
+	verify() // stored before the cap
+	clock.Advance(3 * time.Second)
+	verify()
+	require.Equal(t, 1, calls, "uncapped: a hit")
+
+	cache.CapTTL(2 * time.Second)
+	verify()
+	require.Equal(t, 2, calls, "capped: an entry older than the cap is verified again")
+	clock.Advance(time.Second)
+	verify()
+	require.Equal(t, 2, calls, "the fresh entry is younger than the cap")
+	clock.Advance(time.Second)
+	verify()
+	require.Equal(t, 3, calls, "and expires at the cap")
+
+	cache.CapTTL(0)
+	clock.Advance(30 * time.Minute)
+	verify()
+	require.Equal(t, 3, calls, "lifted: entries live their full TTL again")
+}
+
+func TestCredentialJSONNeverCarriesSecrets(t *testing.T) {
+	cred := middleware.Credential{Kind: "basic", Token: "app-token-secret", Secret: "session-secret"}
+	out, err := json.Marshal(struct{ C middleware.Credential }{cred})
+	require.NoError(t, err)
+	require.NotContains(t, string(out), "secret")
+	require.Contains(t, string(out), cred.Fingerprint())
 }

@@ -49,6 +49,13 @@ func (c Credential) GoString() string { return c.String() }
 // struct field by field, secrets included ("%!d(string=<token>)").
 func (c Credential) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, c.String()) }
 
+// MarshalJSON encodes the credential as its description, so that a
+// Credential serialised by accident (in a log record, an error report, a
+// debug endpoint) never carries its secrets.
+func (c Credential) MarshalJSON() ([]byte, error) {
+	return []byte(strconv.Quote(c.String())), nil
+}
+
 // LogValue implements slog.LogValuer: a logged credential shows its kind and
 // fingerprint, never its parts.
 func (c Credential) LogValue() slog.Value {
