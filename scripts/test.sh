@@ -59,7 +59,16 @@ stop_redis() {
 }
 trap stop_redis EXIT
 
-step "redis"
+# The README's curl lines are run by a test (examples/server/app).
+ensure_curl() {
+	if command -v curl >/dev/null 2>&1; then return; fi
+	step "installing curl from Debian packages"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get install -y -q curl >/dev/null 2>&1 || { apt-get update -q >/dev/null && apt-get install -y -q curl >/dev/null; }
+}
+
+step "tools: redis-server, curl"
+ensure_curl
 ensure_redis
 start_redis
 

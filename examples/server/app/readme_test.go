@@ -1,0 +1,102 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/examples/server/app"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// readmeMarker precedes every README code block whose curl lines must work
+// against examples/server exactly as printed.
+const readmeMarker = "<!-- tested against examples/server -->"
+
+// readmeStep is one command of the README and the output it shows.
+type readmeStep struct {
+	command string
+	want    string // "" when the README shows no output
+}
+
+// readmeSteps returns the tested blocks' commands in order. A comment line
+// right after a command is the output that command prints; "…" in it
+// stands for any text.
+func readmeSteps(t *testing.T, readme string) []readmeStep {
+	t.Helper()
+	var steps []readmeStep
+	blocks := strings.Split(readme, readmeMarker)[1:]
+	require.NotEmpty(t, blocks, "the README has no block marked %q", readmeMarker)
+	for _, block := range blocks {
+		start := strings.Index(block, "```sh\n")
+		end := strings.Index(block[start+6:], "```")
+		require.True(t, start >= 0 && end >= 0, "a marked block must be a ```sh block")
+		for _, line := range strings.Split(block[start+6:start+6+end], "\n") {
+			switch {
+			case strings.TrimSpace(line) == "":
+			case strings.HasPrefix(line, "# "):
+				require.NotEmpty(t, steps, "output line before any command: %q", line)
+				steps[len(steps)-1].want = strings.TrimPrefix(line, "# ")
+			default:
+				steps = append(steps, readmeStep{command: line})
+			}
+		}
+	}
+	return steps
+}
+
+// TestReadmeCurlLines runs every curl line of the README's guide, in order
+// and in one shell (so variables set by one line serve the next), against
+// the example server with its demo seed, and checks the output each shows.
+func TestReadmeCurlLines(t *testing.T) {
+	for _, tool := range []string{"bash", "curl"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is needed to run the README's lines (./scripts/test.sh installs it)", tool)
+	}
+	readme, err := os.ReadFile("../../../README.md")
+	require.NoError(t, err)
+	steps := readmeSteps(t, string(readme))
+
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	a, err := app.New(app.Config{Hasher: hasher, InsecureBasic: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\n")
+	for i, s := range steps {
+		fmt.Fprintf(&script, "%s\necho; echo '<<<step %d>>>'\n", strings.ReplaceAll(s.command, "http://127.0.0.1:8080", srv.URL), i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", "-c", script.String())
+	cmd.Dir = t.TempDir() // the guide writes a scratch file
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "the README's commands failed:\n%s\n%s", out, stderr.String())
+
+	outputs := regexp.MustCompile(`(?m)^<<<step \d+>>>\n?`).Split(string(out), -1)
+	require.Len(t, outputs, len(steps)+1)
+	for i, s := range steps {
+		// Bodies end in a newline or not; what the reader sees on one line
+		// is what is compared.
+		got := strings.ReplaceAll(strings.TrimSpace(outputs[i]), "\n", "")
+		if s.want == "" {
+			continue
+		}
+		pattern := "^" + strings.ReplaceAll(regexp.QuoteMeta(s.want), "…", ".*") + "$"
+		require.Regexp(t, pattern, got, "README step %d: %s", i+1, s.command)
+	}
+}
