@@ -17,36 +17,38 @@
 // EdDSA or ES256, by the signing key of a KeySet; the set's other keys keep
 // verifying tokens they signed, so keys rotate without logging anyone out.
 //
-// Verification is strict and ordered so that nothing about a token is
-// believed before its signature is checked (RFC 8725):
+// Access tokens are validated by golang-jwt's jwt.Parser and nothing else:
+// one parser per verifier, built at construction with WithValidMethods
+// (the algorithms of the key set), WithStrictDecoding (unpadded, canonical
+// base64url only), WithIssuer, WithAudience, WithIssuedAt, WithLeeway
+// (30 s by default, 5 minutes at most) and WithExpirationRequired, decoding
+// into the typed Claims. Its order is what RFC 8725 asks for: nothing about
+// a token is believed before its signature is checked.
 //
-//   - the token is bounded (DefaultMaxTokenBytes) and must have three
-//     segments of unpadded, canonical base64url;
-//   - the header must name a configured kid, and its alg must be that key's
-//     algorithm: the algorithm is pinned per key, so "none" in any spelling
-//     and HS256 over a public key are refused; crit, jku, jwk, x5u, x5c and
-//     x5t are refused, and no key is ever fetched from a token;
-//   - typ must be at+jwt, so no other JWT signed with the same key passes;
-//   - the signature is checked, and only then the claims are decoded: exp
-//     and iat are required, iat and nbf must not be in the future, iss and
-//     aud must match, within a leeway of 30 s by default (5 minutes at most);
+//   - the token is bounded (DefaultMaxTokenBytes) before it is parsed;
+//   - golang-jwt decodes it and refuses an alg that no configured key has,
+//     so "none" in any spelling never gets further;
+//   - the Keyfunc applies the header rules golang-jwt has no option for:
+//     crit, jku, jwk, x5u, x5c, x5t and x5t#S256 are refused (no key is
+//     ever fetched from a token), typ must be at+jwt (RFC 9068 §4, in any
+//     case, with or without "application/"), kid must name a configured
+//     key, and alg must be that key's algorithm: the algorithm is pinned per
+//     key, so HS256 over a public key's bytes is refused;
+//   - golang-jwt verifies the signature with that key, and only then
+//     validates the claims: exp required and not passed, iat required and
+//     not in the future, nbf if present, iss and aud; sub and jti required;
 //   - the token's jti, its login (sid) and its subject must not be revoked
 //     (RevocationList).
+//
+// POST /refresh and /logout accept an expired access token through a
+// second parser with the same rules, whose claims type shows golang-jwt no
+// exp, so that it never judges expiry at all: an expired token must still
+// have a valid signature, algorithm, typ, issuer and audience, and no forged
+// one can pass for "merely expired".
 //
 // The middleware (Service.Scheme) caches verified tokens by their exact
 // string until they expire, so a token is verified once; logout, refresh
 // reuse and RevokeSubject evict it at once.
-//
-// For speed, the hot path decodes the token itself rather than through
-// jwt.Parser: a strict base64url decoder, a strict parser of the small
-// header, HMAC with the key schedule done once, and a decoder of the
-// payload that handles exactly the shape tidegate issues and hands
-// anything else to encoding/json. The rules are golang-jwt's (the tests run
-// jwt.Parser with WithValidMethods, WithStrictDecoding, WithIssuer,
-// WithAudience, WithLeeway, WithExpirationRequired and WithIssuedAt as the
-// reference), the signing methods, claim types and token minting are
-// golang-jwt's, and a token's first verification costs a fraction of
-// jwt.ParseWithClaims.
 //
 // # Refresh tokens
 //

@@ -16,7 +16,8 @@ import (
 // fuzzTokens are the genuine tokens of the fuzz target: minted
 // deterministically with the test keys at t0 (HS256 signatures and Ed25519
 // signatures are deterministic), so the seed corpus in testdata holds the
-// same strings. They cover the fast payload path and the encoding/json one.
+// same strings. They cover both algorithms, both typ spellings, aud as a
+// string and a payload with a JSON escape.
 func fuzzTokens(t testing.TB) []string {
 	claims := validClaims(t0)
 	hsHeader := `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`
@@ -30,13 +31,15 @@ func fuzzTokens(t testing.TB) []string {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
-// FuzzVerifyToken fuzzes the whole bearer path, extraction and verification,
-// with the Authorization header as input. Whatever the input, nothing may
-// panic, and a request may only succeed with a token that is exactly one of
-// the genuine tokens: any other string, however close, must fail, since
-// every byte of a token is covered by its signature or, for the signature
-// itself, by strict decoding. When it succeeds, golang-jwt's own parser with
-// the strict options must accept the token too, with the same claims.
+// FuzzVerifyToken fuzzes the whole bearer path, extraction and verification
+// (golang-jwt's parser and the Keyfunc's header rules), with the
+// Authorization header as input. Whatever the input, nothing may panic, and
+// a request may only succeed with a token that is exactly one of the
+// genuine tokens: any other string, however close, must fail, since every
+// byte of a token is covered by its signature or, for the signature itself,
+// by strict decoding (one spelling per byte string). When it succeeds, a
+// plain jwt.Parser with the strict options and a Keyfunc of its own must
+// accept the token too, and the principal must carry its claims.
 func FuzzVerifyToken(f *testing.F) {
 	genuine := fuzzTokens(f)
 	minted := map[string]bool{}

@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -137,18 +138,18 @@ func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) erro
 }
 
 // validRefreshToken reports whether t has the shape of middleware.NewToken:
-// 43 characters of base64url. Anything else is refused before hashing.
+// 43 characters of canonical base64url (middleware.TokenBytes bytes).
+// Anything else is refused before hashing.
 func validRefreshToken(t string) bool {
-	if len(t) != 43 {
+	if len(t) != refreshTokenChars {
 		return false
 	}
-	for i := 0; i < len(t); i++ {
-		if b64[t[i]] == invalid {
-			return false
-		}
-	}
-	return true
+	_, err := base64.RawURLEncoding.Strict().DecodeString(t)
+	return err == nil
 }
+
+// refreshTokenChars is the length of a token made by middleware.NewToken.
+var refreshTokenChars = base64.RawURLEncoding.EncodedLen(middleware.TokenBytes)
 
 // ping is GET /ping behind the bearer middleware.
 func ping(w http.ResponseWriter, _ *http.Request) {

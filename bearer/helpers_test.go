@@ -28,6 +28,8 @@ var (
 	edSeed, _      = hex.DecodeString("882071071196d08e0a3ea527f22878ed8e03ebf133cde3d103cfe1416139efd9")
 	edPrivate      = ed25519.NewKeyFromSeed(edSeed)
 	edPublic       = edPrivate.Public().(ed25519.PublicKey)
+	// otherEd is an Ed25519 key no test service knows.
+	otherEd = ed25519.NewKeyFromSeed(otherSecret)
 	// t0 is the fake clock's start.
 	t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 )

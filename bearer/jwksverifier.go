@@ -87,7 +87,7 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 		}
 	}
 	j := &JWKSVerifier{url: jwksURL, cfg: cfg, fetching: make(chan struct{}, 1)}
-	j.verifier = cfg.verifier(nil, j)
+	j.verifier = newTokenVerifier(&cfg.common, nil, j)
 	var err error
 	// Tokens live at most maxAccessTTL; exp bounds each entry anyway.
 	j.cache, j.scheme, err = newScheme(&cfg.common, j.verifier, maxAccessTTL)

@@ -1,18 +1,15 @@
 package bearer
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
-	"hash"
-	"sync"
+	"slices"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -41,19 +38,14 @@ type Key struct {
 	alg    string
 	method jwt.SigningMethod
 
-	secret []byte     // HS256
-	macs   *sync.Pool // HS256: *macState with the key schedule done
-
+	secret []byte           // HS256
 	signer crypto.Signer    // EdDSA, ES256; nil for a verification-only key
 	public crypto.PublicKey // ed25519.PublicKey or *ecdsa.PublicKey
-}
 
-// macState is a pooled HMAC with its own buffers, so that verifying an
-// HS256 signature allocates nothing.
-type macState struct {
-	h   hash.Hash
-	in  []byte
-	sum [sha256.Size]byte
+	// verification is what golang-jwt's SigningMethod.Verify takes for
+	// alg: the secret ([]byte) for HS256, the public key otherwise. It is
+	// boxed once here, not on every verification.
+	verification any
 }
 
 // NewHMACKey returns an HS256 key. The secret must be at least 32 bytes
@@ -64,8 +56,7 @@ func NewHMACKey(kid string, secret []byte) (*Key, error) {
 		return nil, err
 	}
 	secret = append([]byte(nil), secret...)
-	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret}
-	k.macs = &sync.Pool{New: func() any { return &macState{h: hmac.New(sha256.New, secret)} }}
+	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret, verification: secret}
 	return k, k.setID(kid, secret)
 }
 
@@ -89,7 +80,7 @@ func NewEd25519VerificationKey(kid string, pub ed25519.PublicKey) (*Key, error) 
 		return nil, errors.New("bearer: invalid Ed25519 public key")
 	}
 	pub = append(ed25519.PublicKey(nil), pub...)
-	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub}
+	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub, verification: pub}
 	return k, k.setID(kid, pub)
 }
 
@@ -117,7 +108,7 @@ func NewES256VerificationKey(kid string, pub *ecdsa.PublicKey) (*Key, error) {
 	if err != nil {
 		return nil, errors.New("bearer: invalid P-256 public key")
 	}
-	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub}
+	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub, verification: pub}
 	return k, k.setID(kid, point)
 }
 
@@ -206,29 +197,6 @@ func (k *Key) signingKey() any {
 	return k.signer
 }
 
-// verify checks sig over the JWS signing input. HS256 reuses a pooled HMAC
-// whose key schedule is done once; the asymmetric algorithms go through
-// golang-jwt's signing methods.
-func (k *Key) verify(input string, sig []byte) bool {
-	if k.alg != HS256 {
-		// A copy, so that the caller's signature buffer stays on its stack:
-		// these algorithms cost far more than one small allocation.
-		return k.method.Verify(input, bytes.Clone(sig), k.public) == nil
-	}
-	if len(sig) != sha256.Size {
-		return false
-	}
-	m := k.macs.Get().(*macState)
-	m.h.Reset()
-	m.in = append(m.in[:0], input...)
-	m.h.Write(m.in)
-	ok := hmac.Equal(m.h.Sum(m.sum[:0]), sig)
-	if cap(m.in) <= DefaultMaxTokenBytes {
-		k.macs.Put(m)
-	}
-	return ok
-}
-
 // validKID reports whether s is a kid tidegate issues or accepts: short, and
 // of characters that need no escaping in JSON or a header.
 func validKID(s string) bool {
@@ -279,6 +247,17 @@ func (s *KeySet) Signing() *Key { return s.signing }
 func (s *KeySet) Lookup(kid string) (*Key, bool) {
 	k, ok := s.byID[kid]
 	return k, ok
+}
+
+// algorithms returns the algorithms of the set's keys, sorted and without
+// repeats: the jwt.WithValidMethods of its verifier.
+func (s *KeySet) algorithms() []string {
+	algs := make([]string, 0, len(s.byID))
+	for _, k := range s.byID {
+		algs = append(algs, k.alg)
+	}
+	slices.Sort(algs)
+	return slices.Compact(algs)
 }
 
 // quote quotes a configuration value for an error message, bounded.

@@ -65,7 +65,7 @@ func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (
 		return nil, err
 	}
 	s := &Service{cfg: cfg, login: login, keys: keys}
-	s.verifier = cfg.verifier(keys, nil)
+	s.verifier = newTokenVerifier(&cfg.common, keys, nil)
 	var err error
 	s.cache, s.scheme, err = newScheme(&cfg.common, s.verifier, cfg.accessTTL+cfg.leeway)
 	if err != nil {
@@ -93,21 +93,6 @@ func (c *serviceConfig) defaultStores() error {
 		}
 	}
 	return nil
-}
-
-// verifier returns the access-token verifier of the configuration, with
-// either fixed keys or fetched ones.
-func (c *common) verifier(keys *KeySet, fetched keySource) *tokenVerifier {
-	return &tokenVerifier{
-		keys:        keys,
-		fetched:     fetched,
-		issuer:      c.issuer,
-		audience:    c.audience,
-		leeway:      c.leeway,
-		now:         c.now,
-		maxBytes:    c.maxTokenBytes,
-		revocations: c.revocations,
-	}
 }
 
 // newScheme builds the bearer scheme around v: the Authorization: Bearer

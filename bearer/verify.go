@@ -1,12 +1,13 @@
 package bearer
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -21,15 +22,19 @@ const (
 	AttrLoginID = "sid"
 )
 
-// Reasons of verification failures, for logs and metrics.
+// Reasons of verification failures, for logs and metrics. They are never
+// sent: every failure gets the same 401 body.
 const (
 	reasonOversized  = "oversized"
-	reasonSyntax     = "syntax"
-	reasonUnknownKey = "unknown key"
-	reasonAlg        = "algorithm"
-	reasonTyp        = "typ"
+	reasonMalformed  = "malformed"   // golang-jwt could not decode it (base64url, JSON)
+	reasonCrit       = "crit"        // a critical extension (RFC 7515 §4.1.11)
+	reasonKeyParam   = "key param"   // jku, jwk, x5u, x5c, x5t: a key named by the token
+	reasonTyp        = "typ"         // not an access token (RFC 9068 §4)
+	reasonHeader     = "header"      // no kid, or not a string
+	reasonUnknownKey = "unknown key" // no configured key has the kid
+	reasonAlg        = "algorithm"   // alg is not the key's, or not one the verifier accepts
 	reasonSignature  = "signature"
-	reasonClaims     = "claims"
+	reasonClaims     = "claims" // a required claim is missing, or a claim has the wrong type
 	reasonExpired    = "expired"
 	reasonNotYet     = "not yet valid"
 	reasonIssuer     = "issuer"
@@ -37,9 +42,10 @@ const (
 	reasonRevoked    = "revoked"
 )
 
-// maxSignatureBytes is the largest signature of the supported algorithms
-// (Ed25519 and ES256: 64 bytes; HS256: 32).
-const maxSignatureBytes = 64
+// jwksMethods are the algorithms a JWKSVerifier accepts: those of the keys
+// decodeJWKS reads. HS256 secrets are never published, so never accepted
+// from a document.
+var jwksMethods = []string{EdDSA, ES256}
 
 // keySource finds the key a token's kid names in keys it fetches (see
 // JWKSVerifier). It returns an *Error: 401 for an unknown kid, 503 when the
@@ -48,17 +54,62 @@ type keySource interface {
 	key(ctx context.Context, kid string) (*Key, error)
 }
 
-// tokenVerifier checks access tokens. It is the Verifier of the bearer
-// scheme (behind a middleware.Cache) and of NewJWKSVerifier.
+// tokenVerifier checks access tokens with golang-jwt's parser, the one and
+// only validator of a token. It is the Verifier of the bearer scheme
+// (behind a middleware.Cache) and of NewJWKSVerifier.
 type tokenVerifier struct {
-	keys        *KeySet   // fixed keys, or nil
-	fetched     keySource // when keys is nil
-	issuer      string
-	audience    string
+	keys    *KeySet   // fixed keys, or nil
+	fetched keySource // when keys is nil
+	methods []string  // jwt.WithValidMethods of both parsers
+
+	// access applies every rule; refresh every rule but expiry (see
+	// refreshClaims). Both are built once.
+	access  *jwt.Parser
+	refresh *jwt.Parser
+	// keyfunc is the Keyfunc of fixed keys, built once; nil with fetched
+	// keys, whose Keyfunc needs the request's context.
+	keyfunc jwt.Keyfunc
+
 	leeway      time.Duration
-	now         func() time.Time
 	maxBytes    int
 	revocations RevocationList // nil: no revocation list
+}
+
+// newTokenVerifier returns the access-token verifier of a configuration,
+// with either fixed keys or fetched ones.
+func newTokenVerifier(c *common, keys *KeySet, fetched keySource) *tokenVerifier {
+	v := &tokenVerifier{
+		keys:        keys,
+		fetched:     fetched,
+		methods:     jwksMethods,
+		leeway:      c.leeway,
+		maxBytes:    c.maxTokenBytes,
+		revocations: c.revocations,
+	}
+	if keys != nil {
+		v.methods = keys.algorithms()
+		v.keyfunc = func(t *jwt.Token) (any, error) { return v.pick(context.Background(), t) }
+	}
+	v.access = jwt.NewParser(append(v.parserOptions(c), jwt.WithExpirationRequired())...)
+	v.refresh = jwt.NewParser(v.parserOptions(c)...)
+	return v
+}
+
+// parserOptions are the options both parsers share: the algorithm is one of
+// the keys' (and then pinned per key by pick), base64url is strict (no
+// padding, no non-canonical trailing bits: one spelling per token, RFC 7515
+// §2), iss and aud must match, iat and nbf must not be in the future, all
+// within the leeway, on the configured clock.
+func (v *tokenVerifier) parserOptions(c *common) []jwt.ParserOption {
+	return []jwt.ParserOption{
+		jwt.WithValidMethods(v.methods),
+		jwt.WithStrictDecoding(),
+		jwt.WithIssuer(c.issuer),
+		jwt.WithAudience(c.audience),
+		jwt.WithIssuedAt(),
+		jwt.WithLeeway(c.leeway),
+		jwt.WithTimeFunc(c.now),
+	}
 }
 
 // Verify implements middleware.Verifier.
@@ -73,130 +124,161 @@ func (v *tokenVerifier) Verify(ctx context.Context, cred middleware.Credential) 
 	return v.principal(&c), nil
 }
 
-// parse verifies token and fills c. The order matters:
+// parse verifies token and fills c. The size is bounded before anything
+// else; then golang-jwt (v5.3.1 parser.go, ParseWithClaims) decodes the
+// token, refuses an alg outside WithValidMethods, calls pick (the Keyfunc:
+// the header rules and the key), verifies the signature with that key, and
+// only then validates the claims. So a forged token is refused for its
+// signature whatever its claims say; an expired one is never told apart by
+// its expiry.
 //
-//  1. size and shape (three segments) before any decoding;
-//  2. the header, strictly (see parseHeader);
-//  3. the key by kid among configured keys, and the token's alg must be
-//     that key's algorithm: "none" in any spelling, and HS256 over a public
-//     key, find no key of theirs (RFC 8725 §2.1, §3.1);
-//  4. typ must be at+jwt (RFC 9068 §4, RFC 8725 §3.11);
-//  5. the signature;
-//  6. only then the claims are decoded, and checked: a forged token is
-//     never told apart by its expiry.
-//
-// With allowExpired, an expired token passes step 6 (for refresh and
-// logout); everything else still applies.
+// With allowExpired (refresh and logout), the refresh parser is used: the
+// same rules, but exp is never judged (see refreshClaims).
 func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, allowExpired bool) error {
 	if len(token) > v.maxBytes {
 		return middleware.Invalid(reasonOversized)
 	}
-	dot1 := strings.IndexByte(token, '.')
-	if dot1 < 0 || dot1 > maxHeaderSegment {
-		return middleware.Invalid(reasonSyntax)
+	keyfunc := v.keyfunc
+	if keyfunc == nil {
+		keyfunc = func(t *jwt.Token) (any, error) { return v.pick(ctx, t) }
 	}
-	dot2 := dot1 + 1 + strings.IndexByte(token[dot1+1:], '.')
-	if dot2 <= dot1 || strings.IndexByte(token[dot2+1:], '.') >= 0 {
-		return middleware.Invalid(reasonSyntax)
+	var (
+		tok *jwt.Token
+		err error
+	)
+	if allowExpired {
+		tok, err = v.refresh.ParseWithClaims(token, (*refreshClaims)(c), keyfunc)
+	} else {
+		tok, err = v.access.ParseWithClaims(token, (*accessClaims)(c), keyfunc)
 	}
-	key, err := v.headerKey(ctx, token[:dot1])
 	if err != nil {
-		return err
+		return v.failure(tok, err)
 	}
-	var sig [maxSignatureBytes]byte
-	n := decodeSegment(sig[:], token[dot2+1:])
-	if n < 0 || !key.verify(token[:dot2], sig[:n]) {
+	if !tok.Valid { // golang-jwt sets Valid exactly when err is nil
 		return middleware.Invalid(reasonSignature)
 	}
-	payload, ok := decodePayload(token[dot1+1 : dot2])
-	if !ok || decodeClaims(payload, c) != nil {
-		return middleware.Invalid(reasonClaims)
-	}
-	return v.checkClaims(c, allowExpired)
+	return nil
 }
 
-// headerKey decodes and checks the header and returns the key to verify with.
-func (v *tokenVerifier) headerKey(ctx context.Context, segment string) (*Key, error) {
-	var buf [maxHeaderBytes]byte
-	n := decodeSegment(buf[:], segment)
-	if n < 0 {
-		return nil, middleware.Invalid(reasonSyntax)
-	}
-	h, reason := parseHeader(buf[:n])
-	if reason != "" {
+// pick is the Keyfunc. golang-jwt calls it once the token is decoded and
+// its alg is among WithValidMethods, and verifies the signature with the
+// key it returns. It applies the header rules golang-jwt has no option for,
+// cheapest first, before any key lookup, so that a token refused anyway
+// never makes a JWKSVerifier fetch:
+//
+//   - crit is refused: tidegate understands no extension, and RFC 7515
+//     §4.1.11 requires refusing a token whose critical extensions are not
+//     understood;
+//   - jku, jwk, x5u, x5c, x5t and x5t#S256 are refused: the key is chosen
+//     by kid among configured keys only, never fetched or taken from the
+//     token (RFC 8725 §3.10). Ignoring them would be as safe; refusing
+//     them makes a token that expects them fail loudly;
+//   - typ must be at+jwt (RFC 9068 §4; see validTyp);
+//   - kid must name a configured key, and alg must be that key's
+//     algorithm: the algorithm is pinned per key (RFC 8725 §3.1), so HS256
+//     over a public key's bytes, or EdDSA under an HS256 kid, is refused
+//     even though both algorithms are valid methods of the verifier.
+//
+// Header member names follow RFC 7515 §4 through encoding/json: unknown
+// members are ignored, and of repeated ones the last counts (the
+// "lexically last" rule that section allows).
+func (v *tokenVerifier) pick(ctx context.Context, t *jwt.Token) (any, error) {
+	if reason := checkHeader(t.Header); reason != "" {
 		return nil, middleware.Invalid(reason)
 	}
-	key, err := v.lookup(ctx, h.kid)
+	kid, ok := t.Header["kid"].(string)
+	if !ok {
+		return nil, middleware.Invalid(reasonHeader)
+	}
+	key, err := v.lookup(ctx, kid)
 	if err != nil {
 		return nil, err
 	}
-	if string(h.alg) != key.alg {
+	if t.Method.Alg() != key.alg {
 		return nil, middleware.Invalid(reasonAlg)
 	}
-	if !validTyp(h.typ) {
-		return nil, middleware.Invalid(reasonTyp)
-	}
-	return key, nil
+	return key.verification, nil
 }
 
-// lookup finds the key of kid. A fixed KeySet is looked up directly, with
-// no interface call: kid, and the header buffer it points into, then stay
-// on the stack.
-func (v *tokenVerifier) lookup(ctx context.Context, kid []byte) (*Key, error) {
-	if v.keys == nil {
-		return v.fetched.key(ctx, string(kid))
+// keyParams are the JOSE header parameters that name or carry a key (RFC
+// 7515 §4.1.2 to §4.1.8).
+var keyParams = [...]string{"jku", "jwk", "x5u", "x5c", "x5t", "x5t#S256"}
+
+// checkHeader returns why the header is refused, or "". See pick.
+func checkHeader(h map[string]any) string {
+	if _, ok := h["crit"]; ok {
+		return reasonCrit
 	}
-	if k, ok := v.keys.byID[string(kid)]; ok {
+	for _, name := range keyParams {
+		if _, ok := h[name]; ok {
+			return reasonKeyParam
+		}
+	}
+	if typ, _ := h["typ"].(string); !validTyp(typ) {
+		return reasonTyp
+	}
+	return ""
+}
+
+// validTyp accepts the access-token type of RFC 9068 §4, "at+jwt", with or
+// without its "application/" prefix (RFC 7515 §4.1.9), in any case (media
+// types are case-insensitive, RFC 2045 §5.1). Plain "JWT", an ID token's
+// type, a missing typ or one that is not a string are refused, so that no
+// other kind of JWT signed with the same key passes as an access token
+// (RFC 8725 §3.11).
+func validTyp(typ string) bool {
+	return strings.EqualFold(typ, "at+jwt") || strings.EqualFold(typ, "application/at+jwt")
+}
+
+// lookup finds the key of kid.
+func (v *tokenVerifier) lookup(ctx context.Context, kid string) (*Key, error) {
+	if v.keys == nil {
+		return v.fetched.key(ctx, kid)
+	}
+	if k, ok := v.keys.byID[kid]; ok {
 		return k, nil
 	}
 	return nil, middleware.Invalid(reasonUnknownKey)
 }
 
-// validTyp accepts the access-token type of RFC 9068 §4, "at+jwt", with or
-// without its "application/" prefix, in any case (media types are
-// case-insensitive). Plain "JWT", an ID token's type or none are refused,
-// so that no other kind of JWT signed with the same key passes as an
-// access token.
-func validTyp(typ []byte) bool {
-	return bytes.EqualFold(typ, []byte("at+jwt")) || bytes.EqualFold(typ, []byte("application/at+jwt"))
+// failure turns a parse error into the verifier's error. A refusal of pick
+// comes back as is (golang-jwt wraps it), so that a key source that could
+// not answer stays a 503; golang-jwt's own errors are 401s, with a reason
+// for the log.
+func (v *tokenVerifier) failure(tok *jwt.Token, err error) error {
+	if e, ok := errors.AsType[*middleware.Error](err); ok {
+		return e
+	}
+	return middleware.Invalid(v.reasonOf(tok, err))
 }
 
-// decodePayload decodes the claims segment into a string: one allocation,
-// of which the claims' strings are slices.
-func decodePayload(segment string) (string, bool) {
-	var stack [1024]byte
-	buf := stack[:]
-	if decodedLen(len(segment)) > len(buf) {
-		buf = make([]byte, decodedLen(len(segment)))
-	}
-	n := decodeSegment(buf, segment)
-	if n < 0 {
-		return "", false
-	}
-	return string(buf[:n]), true
-}
-
-// checkClaims applies the claim rules, the same as golang-jwt's validator
-// with WithExpirationRequired, WithIssuedAt, WithLeeway, WithIssuer and
-// WithAudience, and further requires iat, sub and jti (RFC 9068 §2.2).
-func (v *tokenVerifier) checkClaims(c *Claims, allowExpired bool) error {
-	now := v.now()
-	late := now.Add(v.leeway) // now, as seen by a clock running ahead
+// reasonOf names golang-jwt's error. Claim errors come joined (a token may
+// be both expired and of another issuer); the first that applies names it.
+func (v *tokenVerifier) reasonOf(tok *jwt.Token, err error) string {
 	switch {
-	case c.ExpiresAt == nil || c.IssuedAt == nil || c.Subject == "" || c.ID == "":
-		return middleware.Invalid(reasonClaims)
-	case !allowExpired && !now.Before(c.ExpiresAt.Add(v.leeway)):
-		return middleware.Invalid(reasonExpired)
-	case late.Before(c.IssuedAt.Time):
-		return middleware.Invalid(reasonNotYet)
-	case c.NotBefore != nil && late.Before(c.NotBefore.Time):
-		return middleware.Invalid(reasonNotYet)
-	case c.Issuer != v.issuer:
-		return middleware.Invalid(reasonIssuer)
-	case !slices.Contains(c.Audience, v.audience):
-		return middleware.Invalid(reasonAudience)
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return reasonMalformed
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		// alg missing, not a string, or no algorithm of golang-jwt's
+		// ("None", "hs256"); pick's own refusals were handled by failure.
+		return reasonAlg
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		// golang-jwt reports an alg outside WithValidMethods ("none") as
+		// a signature error.
+		if tok != nil && tok.Method != nil && !slices.Contains(v.methods, tok.Method.Alg()) {
+			return reasonAlg
+		}
+		return reasonSignature
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return reasonExpired
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued), errors.Is(err, jwt.ErrTokenNotValidYet):
+		return reasonNotYet
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return reasonIssuer
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return reasonAudience
 	}
-	return nil
+	return reasonClaims
 }
 
 // checkRevoked asks the revocation list about the token. A failing list is
