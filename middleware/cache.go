@@ -3,7 +3,6 @@ package middleware
 import (
 	"context"
 	"errors"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,13 +51,13 @@ type Cache struct {
 	maxEntries int
 	now        func() time.Time
 	observer   Observer
+	observed   bool // observer is not a NopObserver: skip the call on hits otherwise
 	// customClock is set by WithClock; see Scheme.verify.
 	customClock bool
 	// ttlCap, in nanoseconds, shortens every entry's life while positive
 	// (see CapTTL).
 	ttlCap atomic.Int64
 
-	seed     maphash.Seed
 	shards   [cacheShards]cacheShard
 	perShard int
 
@@ -125,7 +124,6 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		maxEntries: DefaultMaxEntries,
 		now:        time.Now,
 		observer:   NopObserver{},
-		seed:       maphash.MakeSeed(),
 		bySubject:  map[string]*cacheEntry{},
 		flights:    map[flightKey]*flight{},
 		stop:       make(chan struct{}),
@@ -139,6 +137,8 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 			return nil, err
 		}
 	}
+	_, c.observed = c.observer.(NopObserver)
+	c.observed = !c.observed
 	c.perShard = max(1, (c.maxEntries+cacheShards-1)/cacheShards)
 	for i := range c.shards {
 		// A negative cleanup interval starts no go-cache janitor: go-cache
@@ -167,10 +167,14 @@ func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) 
 func (c *Cache) verifyShared(ctx context.Context, cred Credential) (*Principal, *Error) {
 	key := cred.cacheKey()
 	if e := c.lookup(cred.Kind, key); e != nil {
-		c.observer.ObserveCache(cred.Kind, true)
+		if c.observed {
+			c.observer.ObserveCache(cred.Kind, true)
+		}
 		return &e.principal, nil
 	}
-	c.observer.ObserveCache(cred.Kind, false)
+	if c.observed {
+		c.observer.ObserveCache(cred.Kind, false)
+	}
 	return c.miss(ctx, cred, key)
 }
 
@@ -206,8 +210,13 @@ func (c *Cache) lookup(kind Kind, key string) *cacheEntry {
 // the session half of Basic credentials). Only verified credentials are ever
 // stored, so a client choosing keys cannot crowd out other entries.
 func (c *Cache) shard(key string) *cacheShard {
-	tail := key[max(0, len(key)-16):]
-	return &c.shards[maphash.String(c.seed, tail)%cacheShards]
+	// A multiply-add over the last four bytes, not a hash function: the
+	// hit path hashes nothing beyond what go-cache's map lookup needs.
+	h := uint32(len(key))
+	for i := max(0, len(key)-4); i < len(key); i++ {
+		h = h*31 + uint32(key[i])
+	}
+	return &c.shards[h%cacheShards]
 }
 
 // flightKey names one verification in flight. It holds the generation:

@@ -193,17 +193,27 @@ func NewHeaderExtractor(kind Kind, header string, opts ...ExtractorOption) (Extr
 	if err != nil {
 		return nil, err
 	}
-	name := textproto.CanonicalMIMEHeaderKey(header)
-	return ExtractorFunc(func(r *http.Request) (Credential, error) {
-		v, err := HeaderValue(r.Header, name, cfg.maxBytes)
-		if err != nil {
-			return Credential{}, err
-		}
-		if !cfg.syntax(v) {
-			return Credential{}, Malformed("syntax")
-		}
-		return Credential{Kind: kind, Token: v}, nil
-	}), nil
+	return &headerExtractor{kind: kind, name: textproto.CanonicalMIMEHeaderKey(header), cfg: cfg}, nil
+}
+
+// headerExtractor finds a credential alone in its own header. A concrete
+// type rather than a closure: the extractor runs on every request.
+type headerExtractor struct {
+	kind Kind
+	name string
+	cfg  extractorConfig
+}
+
+// Extract implements Extractor.
+func (x *headerExtractor) Extract(r *http.Request) (Credential, error) {
+	v, err := HeaderValue(r.Header, x.name, x.cfg.maxBytes)
+	if err != nil {
+		return Credential{}, err
+	}
+	if !x.cfg.syntax(v) {
+		return Credential{}, Malformed("syntax")
+	}
+	return Credential{Kind: x.kind, Token: v}, nil
 }
 
 // NewAuthorizationExtractor returns an Extractor for "Authorization: <scheme>
@@ -220,16 +230,26 @@ func NewAuthorizationExtractor(kind Kind, scheme string, opts ...ExtractorOption
 	if err != nil {
 		return nil, err
 	}
-	return ExtractorFunc(func(r *http.Request) (Credential, error) {
-		v, err := AuthorizationCredentials(r.Header, scheme, cfg.maxBytes)
-		if err != nil {
-			return Credential{}, err
-		}
-		if !cfg.syntax(v) {
-			return Credential{}, Malformed("syntax")
-		}
-		return Credential{Kind: kind, Token: v}, nil
-	}), nil
+	return &authorizationExtractor{kind: kind, scheme: scheme, cfg: cfg}, nil
+}
+
+// authorizationExtractor finds "Authorization: <scheme> <token>".
+type authorizationExtractor struct {
+	kind   Kind
+	scheme string
+	cfg    extractorConfig
+}
+
+// Extract implements Extractor.
+func (x *authorizationExtractor) Extract(r *http.Request) (Credential, error) {
+	v, err := AuthorizationCredentials(r.Header, x.scheme, x.cfg.maxBytes)
+	if err != nil {
+		return Credential{}, err
+	}
+	if !x.cfg.syntax(v) {
+		return Credential{}, Malformed("syntax")
+	}
+	return Credential{Kind: x.kind, Token: v}, nil
 }
 
 // NewBasicExtractor returns an Extractor for HTTP Basic credentials (RFC
@@ -244,17 +264,26 @@ func NewBasicExtractor(kind Kind, opts ...ExtractorOption) (Extractor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ExtractorFunc(func(r *http.Request) (Credential, error) {
-		v, err := AuthorizationCredentials(r.Header, "Basic", cfg.maxBytes)
-		if err != nil {
-			return Credential{}, err
-		}
-		decoded, colon, err := decodeBasic(v)
-		if err != nil {
-			return Credential{}, err
-		}
-		return newBasicCredential(kind, decoded, colon), nil
-	}), nil
+	return &basicExtractor{kind: kind, cfg: cfg}, nil
+}
+
+// basicExtractor finds HTTP Basic credentials.
+type basicExtractor struct {
+	kind Kind
+	cfg  extractorConfig
+}
+
+// Extract implements Extractor.
+func (x *basicExtractor) Extract(r *http.Request) (Credential, error) {
+	v, err := AuthorizationCredentials(r.Header, "Basic", x.cfg.maxBytes)
+	if err != nil {
+		return Credential{}, err
+	}
+	decoded, colon, err := decodeBasic(v)
+	if err != nil {
+		return Credential{}, err
+	}
+	return newBasicCredential(x.kind, decoded, colon), nil
 }
 
 // ParseBasic parses the Authorization header of a request as HTTP Basic

@@ -25,6 +25,7 @@ type Scheme struct {
 	render    Renderer
 	logger    *slog.Logger
 	observer  Observer
+	observed  bool // observer is not a NopObserver
 	identity  IdentityHeaders
 	setsIDs   bool // identity names at least one header
 	now       func() time.Time
@@ -64,6 +65,8 @@ func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...Scheme
 		}
 	}
 	s.setsIDs = s.identity.any()
+	_, nop := s.observer.(NopObserver)
+	s.observed = !nop
 	return s, nil
 }
 
@@ -181,7 +184,9 @@ func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Cr
 
 // succeed logs a success and calls next with the principal attached.
 func (s *Scheme) succeed(w http.ResponseWriter, r *http.Request, next http.Handler, p *Principal, cred *Credential) {
-	s.observer.ObserveAuth(s.kind, OutcomeAuthenticated, "")
+	if s.observed {
+		s.observer.ObserveAuth(s.kind, OutcomeAuthenticated, "")
+	}
 	logOutcome(r.Context(), s.logger, s.kind, OutcomeAuthenticated, nil, cred, p)
 	r = r.WithContext(&authContext{Context: r.Context(), principal: p, scheme: s})
 	if s.setsIDs {
