@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRunServesAndShutsDown starts the program as main does (production
+// hashing included), reads what it prints, calls it, and stops it the way
+// SIGINT does: by ending its context.
+func TestRunServesAndShutsDown(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-addr", "127.0.0.1:0"}, outW, io.Discard)
+		outW.Close()
+	}()
+
+	lines := bufio.NewScanner(outR)
+	require.True(t, lines.Scan())
+	first := lines.Text()
+	const prefix = "tidegate chi example listening on http://"
+	require.True(t, strings.HasPrefix(first, prefix), first)
+	addr := strings.TrimSuffix(strings.TrimPrefix(first, prefix), " (Ctrl-C to stop)")
+	var printed []string
+	for lines.Scan() {
+		printed = append(printed, lines.Text())
+		if len(printed) == 2+len(curlLines(addr)) {
+			break
+		}
+	}
+	assert.Equal(t, curlLines(addr), printed[2:], "the printed walkthrough is curlLines")
+	go func() { _, _ = io.Copy(io.Discard, outR) }()
+
+	res, err := http.Get("http://" + addr + "/healthz")
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusOK, res.StatusCode)
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err, "a graceful shutdown is not an error")
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not return after its context ended")
+	}
+	_, err = net.DialTimeout("tcp", addr, time.Second)
+	assert.Error(t, err, "the listener must be closed")
+}
+
+func TestRunRefusesBadArguments(t *testing.T) {
+	cases := []struct {
+		name string
+		args []string
+		err  string
+	}{
+		{"unknown flag", []string{"-nope"}, "flag provided but not defined: -nope"},
+		{"bad address", []string{"-addr", "not an address"}, "listen tcp: address not an address: missing port in address"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := run(context.Background(), c.args, io.Discard, io.Discard)
+			require.EqualError(t, err, c.err)
+		})
+	}
+}
+
+func TestDialAddr(t *testing.T) {
+	cases := []struct {
+		addr net.Addr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8081}, "127.0.0.1:8081"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 8081}, "127.0.0.1:8081"},
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8081}, "[::1]:8081"},
+		{&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 80}, "192.0.2.7:80"},
+	}
+	for _, c := range cases {
+		assert.Equal(t, c.want, dialAddr(c.addr))
+	}
+}
