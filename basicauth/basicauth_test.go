@@ -370,6 +370,8 @@ func TestLogoutTellsInvalidator(t *testing.T) {
 	assert.Equal(t, basicauth.Kind, inv.creds[0].Kind)
 	assert.Equal(t, appA, inv.creds[0].Token)
 	assert.Equal(t, session, inv.creds[0].Secret)
+	// Other replicas cannot be told a credential: they hear the subject.
+	assert.Equal(t, []string{maryID}, inv.subjects)
 }
 
 func TestRotateToken(t *testing.T) {

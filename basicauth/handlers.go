@@ -183,7 +183,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, middleware.Unavailable("session store", err))
 		return
 	}
-	s.invalidate(cred)
+	s.invalidate(cred, p.Subject)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

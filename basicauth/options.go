@@ -196,6 +196,10 @@ func WithHSTS(maxAge time.Duration, includeSubDomains bool) Option {
 
 // WithInvalidator adds an Invalidator told of every revocation, after the
 // Service's own caches (for example one that broadcasts to other replicas).
+// After a logout it is called with both Invalidate(credential) and
+// InvalidateSubject(user id), so that an Invalidator that cannot carry
+// credentials to other replicas can still make them verify that user's
+// cached credentials again.
 // On RotateToken and RevokeApp, which affect every credential of an app, it
 // is purged if it has a Purge() method; otherwise other replicas keep such
 // credentials until their cache TTL runs out.

@@ -226,11 +226,15 @@ func (s *Service) purge() {
 }
 
 // invalidate evicts one credential everywhere, after its revocation.
-func (s *Service) invalidate(c middleware.Credential) {
+func (s *Service) invalidate(c middleware.Credential, subject string) {
 	s.userCache.Invalidate(c)
 	s.appCache.Invalidate(c)
 	if s.invalidator != nil {
+		// The extra Invalidator may speak for other replicas, which cannot be
+		// told a credential: they hear the subject and verify its cached
+		// credentials again against the shared store.
 		s.invalidator.Invalidate(c)
+		s.invalidator.InvalidateSubject(subject)
 	}
 }
 

@@ -139,7 +139,7 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	if err := s.store.Rotate(ctx, old, now.Add(s.grace), middleware.DigestToken(token), next); err != nil {
 		return "", "", storeError(err)
 	}
-	s.invalidate(cred)
+	s.invalidate(cred, sess.Subject)
 	return token, sess.Subject, nil
 }
 
@@ -178,7 +178,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			subject = sess.Subject
-			err = s.revoke(r.Context(), cred)
+			err = s.revoke(r.Context(), cred, sess.Subject)
 		case errors.Is(err, middleware.ErrSessionNotFound):
 			err = nil
 		}

@@ -27,8 +27,9 @@ func TestLogoutRevokesAtOnceThroughTheCache(t *testing.T) {
 	requireTokenRequired(t, f.do(http.MethodGet, "/auth/login", session.HeaderToken, token))
 	assert.Equal(t, http.StatusOK, f.whoamiStatus(other), "other sessions of the user live on")
 
-	creds, _ := f.inv.snapshot()
+	creds, subjects := f.inv.snapshot()
 	assert.Equal(t, []string{middleware.Credential{Kind: session.Kind, Token: token}.Fingerprint()}, creds)
+	assert.Equal(t, []string{maryID}, subjects, "other replicas hear the subject, never the credential")
 }
 
 func TestLogoutAlwaysAnswers200(t *testing.T) {

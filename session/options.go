@@ -200,6 +200,10 @@ func WithTrustedProxies(t *middleware.TrustedProxies) Option {
 
 // WithInvalidator adds an Invalidator told about every revocation, after the
 // service's own cache: for example one that broadcasts to other replicas.
+// After revoking one token (logout, refresh) the service calls both
+// Invalidate(credential) and InvalidateSubject(its subject), so that an
+// Invalidator that cannot carry credentials to other replicas can still
+// make them verify that subject's cached credentials again.
 func WithInvalidator(inv middleware.Invalidator) Option {
 	return func(c *config) error {
 		if inv == nil {

@@ -75,9 +75,10 @@ func TestRefreshEvictsTheOldTokenFromCaches(t *testing.T) {
 	f := newFixture(t)
 	old := f.login(maryLogin, maryPassword)
 	f.refresh(old)
-	creds, _ := f.inv.snapshot()
+	creds, subjects := f.inv.snapshot()
 	want := middleware.Credential{Kind: session.Kind, Token: old}.Fingerprint()
 	assert.Equal(t, []string{want}, creds, "the extra invalidator hears of the rotation")
+	assert.Equal(t, []string{maryID}, subjects, "and of its subject, for replicas that cannot be told a credential")
 }
 
 func TestTokenExpiresAfterItsLifetime(t *testing.T) {

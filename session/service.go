@@ -128,19 +128,23 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 }
 
 // revoke ends one token in the store, then in the caches.
-func (s *Service) revoke(ctx context.Context, cred middleware.Credential) error {
+func (s *Service) revoke(ctx context.Context, cred middleware.Credential, subject string) error {
 	if err := s.store.Revoke(ctx, middleware.DigestToken(cred.Token)); err != nil {
 		return middleware.Unavailable("store", err)
 	}
-	s.invalidate(cred)
+	s.invalidate(cred, subject)
 	return nil
 }
 
 // invalidate evicts one credential from the cache and the extra Invalidator.
-func (s *Service) invalidate(cred middleware.Credential) {
+func (s *Service) invalidate(cred middleware.Credential, subject string) {
 	s.cache.Invalidate(cred)
 	if s.extra != nil {
+		// The extra Invalidator may speak for other replicas, which cannot be
+		// told a credential: they hear the subject and verify its cached
+		// credentials again against the shared store.
 		s.extra.Invalidate(cred)
+		s.extra.InvalidateSubject(subject)
 	}
 }
 
