@@ -19,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tidegate/tidegate/examples/server/app"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
@@ -40,6 +41,7 @@ func run(args []string) error {
 	tlsKey := flags.String("tls-key", "", "the private key (PEM) of -tls-cert")
 	insecureBasic := flags.Bool("insecure-basic", false, "accept Basic app credentials over plain HTTP on loopback (development only)")
 	proxies := flags.String("trusted-proxies", "", "comma-separated CIDR ranges whose X-Forwarded-For/-Proto are believed")
+	redisAddr := flags.String("redis", "", "run on Redis at this address (host:port) instead of memory, so that replicas share state")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
@@ -70,6 +72,15 @@ func run(args []string) error {
 		}
 		cfg.TrustedProxies = trusted
 	}
+	if *redisAddr != "" {
+		client := redis.NewClient(&redis.Options{
+			Addr: *redisAddr,
+			// Fail fast: a request that needs Redis answers 503 rather than hang.
+			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1,
+		})
+		defer client.Close()
+		cfg.Redis = client
+	}
 	a, err := app.New(cfg)
 	if err != nil {
 		return err
@@ -85,6 +96,9 @@ func run(args []string) error {
 		scheme = "https"
 	}
 	printWelcome(scheme+"://"+ln.Addr().String(), data, *seedPath == "")
+	if *redisAddr != "" {
+		fmt.Printf("state is shared through Redis at %s\n", *redisAddr)
+	}
 	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)

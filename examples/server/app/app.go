@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tidegate/tidegate/basicauth"
 	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/seed"
@@ -45,6 +46,15 @@ type Config struct {
 	// InsecureBasic lets Basic app credentials through over plain HTTP on
 	// loopback, for local development only.
 	InsecureBasic bool
+	// Redis, when set, holds everything replicas must share (sessions,
+	// refresh tokens, revocations, app sessions, throttling) and carries
+	// revocations to the other replicas' caches. nil means in-memory.
+	Redis redis.UniversalClient
+	// RedisPrefix prefixes every key (default "tidegate:").
+	RedisPrefix string
+	// FallbackTTL caps cached credentials while the revocation channel is
+	// down (default DefaultFallbackTTL).
+	FallbackTTL time.Duration
 }
 
 // App is the assembled example server.
@@ -72,39 +82,43 @@ func New(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	var storeOpts []middleware.StoreOption
-	if cfg.Clock != nil {
-		storeOpts = append(storeOpts, middleware.WithStoreClock(cfg.Clock))
+	if cfg.FallbackTTL == 0 {
+		cfg.FallbackTTL = DefaultFallbackTTL
 	}
-	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{}, storeOpts...)
+	st, err := newStores(cfg)
 	if err != nil {
 		return nil, err
 	}
 	// One PasswordLogin for every kind: the same accounts, password rules
 	// and throttling counters whichever login endpoint a client uses.
-	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(cfg.Hasher), middleware.WithLimiter(limiter))
+	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(cfg.Hasher), middleware.WithLimiter(st.limiter))
 	if err != nil {
+		st.Close()
 		return nil, err
 	}
 
-	a := &App{}
-	sessions, err := newSessions(cfg, login)
+	a := &App{closers: []io.Closer{st}}
+	sessions, err := newSessions(cfg, st, login)
 	if err != nil {
 		return nil, err
 	}
 	a.closers = append(a.closers, sessions)
-	jwts, err := newBearer(cfg, login)
+	jwts, err := newBearer(cfg, st, login)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.closers = append(a.closers, jwts)
-	apps, err := newBasic(cfg, accounts, login)
+	apps, err := newBasic(cfg, st, accounts, login)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
 	a.closers = append(a.closers, apps)
+	if err := st.register(sessions.Scheme(), jwts.Scheme(), apps.Scheme(), apps.AppScheme()); err != nil {
+		a.Close()
+		return nil, err
+	}
 	anyKind, err := middleware.Any(sessions.Scheme(), jwts.Scheme(), apps.Scheme())
 	if err != nil {
 		a.Close()
@@ -125,12 +139,15 @@ func New(cfg Config) (*App, error) {
 	return a, nil
 }
 
-func newSessions(cfg Config, login *middleware.PasswordLogin) (*session.Service, error) {
+func newSessions(cfg Config, st *stores, login *middleware.PasswordLogin) (*session.Service, error) {
 	servers := map[string]string{}
 	for _, s := range cfg.Seed.Servers {
 		servers[s.Name] = s.Secret
 	}
-	opts := []session.Option{session.WithServers(servers), session.WithLogger(cfg.Logger)}
+	opts := []session.Option{session.WithServers(servers), session.WithLogger(cfg.Logger), session.WithStore(st.sessions)}
+	if inv := st.invalidator(); inv != nil {
+		opts = append(opts, session.WithInvalidator(inv))
+	}
 	if cfg.TrustedProxies != nil {
 		opts = append(opts, session.WithTrustedProxies(cfg.TrustedProxies))
 	}
@@ -140,7 +157,7 @@ func newSessions(cfg Config, login *middleware.PasswordLogin) (*session.Service,
 	return session.New(login, opts...)
 }
 
-func newBearer(cfg Config, login *middleware.PasswordLogin) (*bearer.Service, error) {
+func newBearer(cfg Config, st *stores, login *middleware.PasswordLogin) (*bearer.Service, error) {
 	var key *bearer.Key
 	var err error
 	if cfg.JWTKey != nil {
@@ -158,6 +175,9 @@ func newBearer(cfg Config, login *middleware.PasswordLogin) (*bearer.Service, er
 		return nil, err
 	}
 	opts := []bearer.ServiceOption{bearer.WithLogger(cfg.Logger)}
+	if inv := st.invalidator(); inv != nil {
+		opts = append(opts, bearer.WithInvalidator(inv))
+	}
 	if cfg.TrustedProxies != nil {
 		opts = append(opts, bearer.WithTrustedProxies(cfg.TrustedProxies))
 	}
@@ -167,7 +187,7 @@ func newBearer(cfg Config, login *middleware.PasswordLogin) (*bearer.Service, er
 	return bearer.New(login, keys, opts...)
 }
 
-func newBasic(cfg Config, accounts middleware.AccountWriter, login *middleware.PasswordLogin) (*basicauth.Service, error) {
+func newBasic(cfg Config, st *stores, accounts middleware.AccountWriter, login *middleware.PasswordLogin) (*basicauth.Service, error) {
 	specs := make([]basicauth.AppSpec, 0, len(cfg.Seed.Apps))
 	for _, ap := range cfg.Seed.Apps {
 		specs = append(specs, basicauth.AppSpec{ID: ap.Name, Name: ap.Name, AppToken: ap.AppToken, BackendToken: ap.BackendToken})
@@ -176,7 +196,10 @@ func newBasic(cfg Config, accounts middleware.AccountWriter, login *middleware.P
 	if err != nil {
 		return nil, err
 	}
-	opts := []basicauth.Option{basicauth.WithLogger(cfg.Logger)}
+	opts := []basicauth.Option{basicauth.WithLogger(cfg.Logger), basicauth.WithSessionStore(st.appSessions)}
+	if inv := st.invalidator(); inv != nil {
+		opts = append(opts, basicauth.WithInvalidator(inv))
+	}
 	if cfg.TrustedProxies != nil {
 		opts = append(opts, basicauth.WithTrustedProxies(cfg.TrustedProxies))
 	}

@@ -141,3 +141,5 @@ func TestBadJWTKeyIsRefusedAtStart(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "JWT key")
 }
+
+func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }

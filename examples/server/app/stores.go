@@ -1,0 +1,115 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+// stores are the state every replica must share when there are several:
+// sessions, app sessions, login throttling, and the channel on which
+// revocations reach the other replicas' caches. Without Redis they are
+// in-memory and there is no broadcaster.
+type stores struct {
+	limiter     middleware.LoginLimiter
+	sessions    middleware.SessionStore // Tidepool-style session and server tokens
+	appSessions middleware.SessionStore // Tapglue-style app sessions, kept apart
+	broadcaster *redisstore.Broadcaster // nil without Redis
+}
+
+func newStores(cfg Config) (*stores, error) {
+	if cfg.Redis == nil {
+		return newMemoryStores(cfg)
+	}
+	prefix := cfg.RedisPrefix
+	if prefix == "" {
+		prefix = "tidegate:"
+	}
+	var clock []redisstore.Option
+	if cfg.Clock != nil {
+		clock = append(clock, redisstore.WithClock(cfg.Clock))
+	}
+	opts := func(sub string) []redisstore.Option {
+		return append([]redisstore.Option{redisstore.WithPrefix(prefix + sub)}, clock...)
+	}
+	limiter, err := redisstore.NewLoginLimiter(cfg.Redis, middleware.LimiterPolicy{}, opts("")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis login limiter: %w", err)
+	}
+	sessions, err := redisstore.NewSessionStore(cfg.Redis, opts("session:")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis session store: %w", err)
+	}
+	appSessions, err := redisstore.NewSessionStore(cfg.Redis, opts("app:")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis app session store: %w", err)
+	}
+	broadcaster, err := redisstore.NewBroadcaster(cfg.Redis,
+		redisstore.WithPrefix(prefix), redisstore.WithFallbackTTL(cfg.FallbackTTL), redisstore.WithLogger(cfg.Logger))
+	if err != nil {
+		return nil, fmt.Errorf("redis broadcaster: %w", err)
+	}
+	return &stores{limiter: limiter, sessions: sessions, appSessions: appSessions, broadcaster: broadcaster}, nil
+}
+
+func newMemoryStores(cfg Config) (*stores, error) {
+	var opts []middleware.StoreOption
+	if cfg.Clock != nil {
+		opts = append(opts, middleware.WithStoreClock(cfg.Clock))
+	}
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{}, opts...)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := middleware.NewMemorySessionStore(opts...)
+	if err != nil {
+		return nil, err
+	}
+	appSessions, err := middleware.NewMemorySessionStore(opts...)
+	if err != nil {
+		return nil, err
+	}
+	return &stores{limiter: limiter, sessions: sessions, appSessions: appSessions}, nil
+}
+
+// register makes the broadcaster evict from the schemes' caches when another
+// replica revokes something, and cap their entries' life while it cannot
+// hear the other replicas.
+func (s *stores) register(schemes ...*middleware.Scheme) error {
+	if s.broadcaster == nil {
+		return nil
+	}
+	for _, scheme := range schemes {
+		cache, ok := scheme.Verifier().(*middleware.Cache)
+		if !ok {
+			return fmt.Errorf("scheme %s has no cache to register", scheme.Kind())
+		}
+		if err := s.broadcaster.Register(cache); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// invalidator is what the services tell of their revocations, beyond their
+// own caches: the broadcaster, or nothing.
+func (s *stores) invalidator() middleware.Invalidator {
+	if s.broadcaster == nil {
+		return nil
+	}
+	return s.broadcaster
+}
+
+// Close stops the broadcaster's subscription.
+func (s *stores) Close() error {
+	if s.broadcaster == nil {
+		return nil
+	}
+	return s.broadcaster.Close()
+}
+
+// DefaultFallbackTTL is how long a replica keeps cached credentials while it
+// cannot hear revocations from the others (see redisstore.WithFallbackTTL).
+const DefaultFallbackTTL = 2 * time.Second
