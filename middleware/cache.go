@@ -332,7 +332,7 @@ func (c *Cache) fill(ctx context.Context, cred Credential, key string, generatio
 	if p.expired(now) {
 		return nil, Invalid("expired")
 	}
-	entry := &cacheEntry{principal: p.Clone(), kind: cred.Kind, key: key, deadline: now.Add(c.ttl), born: now}
+	entry := &cacheEntry{principal: p, kind: cred.Kind, key: key, deadline: now.Add(c.ttl), born: now}
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(entry.deadline) {
 		entry.deadline = p.ExpiresAt
 	}

