@@ -101,7 +101,7 @@ func (c *serviceConfig) defaultStores() error {
 // challenge and the bearer renderer.
 func newScheme(c *common, v middleware.Verifier, ttl time.Duration) (*middleware.Cache, *middleware.Scheme, error) {
 	ex, err := middleware.NewAuthorizationExtractor(Kind, "Bearer",
-		middleware.WithTokenSyntax(hasTwoDots),
+		middleware.WithTokenSyntax(isJWSToken),
 		middleware.WithMaxHeaderBytes(len("Bearer ")+c.maxTokenBytes))
 	if err != nil {
 		return nil, nil, err

@@ -176,12 +176,12 @@ func TestVerificationRules(t *testing.T) {
 		{"payload not an object", rawToken(hsHeader, `"u-mary"`), 401, "malformed"},
 		{"payload not JSON", rawToken(hsHeader, `{"sub":`), 401, "malformed"},
 		{"padded signature", valid + "=", 401, "malformed"},
-		{"padded header", b64.EncodeToString([]byte(hsHeader)) + "==" + valid[strings.IndexByte(valid, '.'):], 401, "malformed"},
+		{"padded header", b64.EncodeToString([]byte(hsHeader)) + "==" + valid[strings.IndexByte(valid, '.'):], 400, "syntax"}, // '=' before a dot: not a b64token
 		{"standard base64 alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(valid), 401, "malformed"},
 		{"non-canonical signature", nonCanonical(valid), 401, "malformed"},
 		{"signature too long", valid + "AAAA", 401, "signature"},
 		{"empty signature", valid[:dot+1], 401, "signature"},
-		{"space inside", valid[:10] + " " + valid[10:], 401, "malformed"},
+		{"space inside", valid[:10] + " " + valid[10:], 400, "syntax"},
 		{"another header over a token's payload and signature", b64.EncodeToString([]byte(`{"alg":"HS256","kid":"hs1","typ":"at+jwt","x":"`+strings.Repeat("a", 800)+`"}`)) + valid[strings.IndexByte(valid, '.'):], 401, "signature"},
 
 		{"two segments", valid[:dot], 400, "syntax"},
