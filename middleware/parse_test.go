@@ -106,7 +106,14 @@ func TestAuthorizationCredentials(t *testing.T) {
 		{"twice, different", []string{"Bearer tok", "Bearer other"}, "", "duplicate"},
 		{"twice, different schemes", []string{"Basic dG9rOg==", "Bearer tok"}, "", "duplicate"},
 		{"oversized", []string{"Bearer " + strings.Repeat("a", limit)}, "", "oversized"},
-		{"oversized, another scheme", []string{"Basic " + strings.Repeat("a", limit)}, "", "oversized"},
+		// Another scheme's header is not this extractor's to judge by size:
+		// under Any, a Bearer JWT over the Basic limit must not be refused by
+		// the Basic extractor (see AuthorizationCredentials).
+		{"oversized, another scheme", []string{"Basic " + strings.Repeat("a", limit)}, "", ""},
+		{"oversized, a longer scheme word", []string{"Bearerx " + strings.Repeat("a", limit)}, "", ""},
+		{"oversized, another scheme, twice", []string{"Basic " + strings.Repeat("a", limit), "Basic " + strings.Repeat("a", limit)}, "", ""},
+		{"oversized, another scheme, then different", []string{"Basic " + strings.Repeat("a", limit), "Bearer tok"}, "", "oversized"},
+		{"oversized scheme word alone", []string{"Bearer" + strings.Repeat(" ", limit)}, "", "oversized"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
