@@ -121,6 +121,11 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	if err != nil {
 		return "", "", storeError(err)
 	}
+	if sess.App != "" {
+		// An app session in a shared store is not ours to refresh (see
+		// ownSessions).
+		return "", "", middleware.Invalid("app session")
+	}
 	roles, err := s.stillAllowed(ctx, sess)
 	if err != nil {
 		return "", "", err

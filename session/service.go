@@ -76,6 +76,7 @@ func (s *Service) buildScheme(cfg config) error {
 	if err != nil {
 		return err
 	}
+	v = ownSessions{v}
 	// The service's clock goes to the cache and the scheme only when WithClock
 	// gave one: on the real clock they take a faster path (a cache hit reads
 	// only the monotonic clock, and the scheme no clock at all).
@@ -95,6 +96,23 @@ func (s *Service) buildScheme(cfg config) error {
 		return err
 	}
 	return nil
+}
+
+// ownSessions refuses app-scoped sessions, which a Service never issues:
+// one found in its store is a Tapglue app session in a store shared with
+// basicauth (basicauth.WithSessionStore allows sharing), and accepting it
+// as a session token would let it escape its app's scope
+// (examples/server/adversarial, TestSharedSessionStore). NewStoreVerifier
+// itself stays generic and reports Session.App in the principal.
+type ownSessions struct{ next middleware.Verifier }
+
+// Verify implements middleware.Verifier.
+func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+	p, err := v.next.Verify(ctx, c)
+	if err == nil && p.App != "" {
+		return middleware.Principal{}, middleware.Invalid("app session")
+	}
+	return p, err
 }
 
 // Scheme returns the scheme to protect routes with, through
