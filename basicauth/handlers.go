@@ -1,6 +1,7 @@
 package basicauth
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -228,18 +229,63 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	middleware.WriteJSON(w, status, append(body, '\n'))
 }
 
-var errTrailing = errors.New("basicauth: data after the JSON object")
+var (
+	errTrailing = errors.New("basicauth: data after the JSON object")
+	errMembers  = errors.New("basicauth: not an object of distinct, exactly named members")
+)
+
+// bodyMembers are the member names of signupRequest and loginRequest,
+// matched exactly.
+var bodyMembers = map[string]bool{"user_name": true, "email": true, "password": true}
 
 // decodeBody reads one JSON object into dst, strictly: unknown fields,
+// member names that match only case-insensitively, repeated members,
 // trailing data and anything but an object are errors. The caller bounds r.
+//
+// encoding/json alone matches names case-insensitively and keeps the last
+// of repeated members, so {"user_name":"a","USER_NAME":"mary"} logged in
+// as mary while a proxy or WAF reading "user_name" saw "a"; checkMembers
+// gives a body one meaning only, as bearer's parser does
+// (examples/server/adversarial, TestLoginBodies "tapglue/duplicate member").
 func decodeBody(r io.Reader, dst any) error {
-	dec := json.NewDecoder(r)
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return err
+	}
+	if err := checkMembers(data); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
 		return err
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return errTrailing
+	}
+	return nil
+}
+
+// checkMembers reports an error unless data is a JSON object whose member
+// names are distinct and each exactly one of bodyMembers. Values are left
+// to the decoder.
+func checkMembers(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return errMembers
+	}
+	seen := make(map[string]bool, len(bodyMembers))
+	for dec.More() {
+		t, err := dec.Token()
+		name, ok := t.(string)
+		if err != nil || !ok || !bodyMembers[name] || seen[name] {
+			return errMembers
+		}
+		seen[name] = true
+		var value json.RawMessage
+		if err := dec.Decode(&value); err != nil {
+			return err
+		}
 	}
 	return nil
 }
