@@ -33,6 +33,10 @@ type LocalCache interface {
 // the shared store.
 const subjectTag = "sub:"
 
+// purgeMessage asks every replica to purge its caches (any message that is
+// not a subject's does, so older replicas obey it too).
+const purgeMessage = "purge"
+
 // Broadcaster is a middleware.Invalidator for several replicas: it applies
 // an invalidation to this replica's caches at once and publishes it on a
 // Redis channel, and it applies what other replicas publish.
@@ -43,7 +47,9 @@ const subjectTag = "sub:"
 // kind calls Invalidate(cred) for the exact credential (local only) and
 // InvalidateSubject(subject) (local, and every other replica): the other
 // replicas evict all the subject's entries, which is safe because those
-// that are still valid are simply verified again.
+// that are still valid are simply verified again. A revocation that no
+// subject names (an app's token rotated, an app revoked) calls Purge:
+// every replica empties its caches.
 //
 // # When the subscription is down
 //
@@ -152,9 +158,27 @@ func (b *Broadcaster) InvalidateSubject(subject string) {
 	for _, c := range b.snapshot() {
 		c.InvalidateSubject(subject)
 	}
+	b.publish(subjectTag + subject)
+}
+
+// Purge empties this replica's caches at once, then publishes a purge for
+// every other replica. It is for revocations a cache cannot pick out by
+// subject: basicauth.Service calls it (through its Invalidator) when an
+// app's token is rotated or the app revoked, so that the old token stops
+// working on every replica, not only on the one that rotated it.
+func (b *Broadcaster) Purge() {
+	for _, c := range b.snapshot() {
+		c.Purge()
+	}
+	b.publish(purgeMessage)
+}
+
+// publish sends payload on the channel, bounded by the publish timeout. A
+// publish that fails is logged; the store revocation before it stands.
+func (b *Broadcaster) publish(payload string) {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.publishTimeout)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.cfg.channel, subjectTag+subject).Err(); err != nil {
+	if err := b.client.Publish(ctx, b.cfg.channel, payload).Err(); err != nil {
 		b.cfg.logger.Warn("tidegate: revocation not published to other replicas", "error_type", fmt.Sprintf("%T", err))
 	}
 }

@@ -173,6 +173,19 @@ func TestUnreadableMessagePurges(t *testing.T) {
 	require.Eventually(t, func() bool { return b.cache.purged() > before }, eventual, tick)
 }
 
+func TestPurgeReachesOtherReplicas(t *testing.T) {
+	tg := redistest.Shared(t)
+	a := newReplica(t, tg.Client, tg.Prefix)
+	b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+	a.requireSubscribed(t)
+	b.requireSubscribed(t)
+	beforeA, beforeB := a.cache.purged(), b.cache.purged()
+	a.b.Purge()
+	assert.Greater(t, a.cache.purged(), beforeA, "the local caches are purged at once")
+	require.Eventually(t, func() bool { return b.cache.purged() > beforeB }, eventual, tick, "replica B purges")
+	assert.Zero(t, b.cache.capped(), "a purge is not a loss of the subscription")
+}
+
 func TestChannelOption(t *testing.T) {
 	tg := redistest.Shared(t)
 	a := newReplica(t, tg.Client, tg.Prefix, redisstore.WithChannel(tg.Prefix+"custom"))

@@ -6,12 +6,18 @@
 //   - SessionStore implements middleware.SessionStore (session tokens,
 //     server tokens, app sessions).
 //   - LoginLimiter implements middleware.LoginLimiter.
+//   - RefreshStore implements bearer.RefreshStore (refresh-token families,
+//     rotation with reuse detection).
+//   - RevocationList implements bearer.RevocationList (revoked jti, sid
+//     and subjects).
+//   - AppRegistry implements basicauth.AppRegistry (app and backend
+//     tokens). App sessions are a SessionStore of their own prefix.
 //   - Broadcaster implements middleware.Invalidator across replicas: a
 //     revocation on one replica evicts the subject from every replica's
 //     local verification cache, over Redis Pub/Sub.
 //
-// They pass the same conformance suite as the in-memory stores of package
-// middleware (internal/storetest).
+// They pass the same conformance suite as the in-memory stores of packages
+// middleware, bearer and basicauth (internal/storetest).
 //
 // # Keys
 //
@@ -24,6 +30,23 @@
 //	                                             digests, scored by expiry (ms);
 //	                                             TTL = its longest session's
 //	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset; TTL = the window
+//	<prefix>refresh:token:<hex SHA-256>          hash: fam gen exp [used]; TTL = its expiry
+//	                                             (capped at the family's end)
+//	<prefix>refresh:family:<family id>           hash: sub gen iat exp; TTL = its
+//	                                             longest-lived token's
+//	<prefix>refresh:subject:<subject>            sorted set of family ids, scored by
+//	                                             their longest token's expiry (ms);
+//	                                             TTL = the latest of those
+//	<prefix>revoked:token:<jti>                  "1"; TTL = until (only ever lengthened)
+//	<prefix>revoked:login:<sid>                  "1"; TTL = until (only ever lengthened)
+//	<prefix>revoked:subject:<subject>            the latest "before" time; TTL = the
+//	                                             latest until
+//	<prefix>appreg:id:<app id>                   hash: name app backend (hex digests);
+//	                                             TTL = the idle TTL (WithAppIdleTTL)
+//	<prefix>appreg:app:<hex SHA-256>             the app id; TTL = the idle TTL
+//	<prefix>appreg:backend:<hex SHA-256>         the app id; TTL = the idle TTL
+//	<prefix>appreg:ids                           sorted set of app ids (WithMaxApps),
+//	                                             scored by idle expiry (ms)
 //	<prefix>revocations                          the Pub/Sub channel (WithChannel)
 //
 // Tokens are stored only as middleware.TokenDigest, so a copy of the
@@ -32,6 +55,17 @@
 // password typed in the wrong field) is kept. Dead members of a subject
 // index are dropped on every write to it, one minute after their expiry
 // (so that clock skew between replicas never drops a live one).
+//
+// A refresh token is live only while the family it names exists with the
+// generation (a random tag drawn at Create) the token carries: revoking a
+// family, or detecting a reuse, deletes one key and so kills every token
+// of the family at once, and a family created again under a revoked id
+// never adopts the old tokens, whose keys expire by their TTLs. A used
+// token keeps its key, marked used, until it expires, so that its reuse is
+// detected (RFC 9700 §4.14.2). Revocation entries need no index: Revoked
+// is one MGET of the token's, the login's and the subject's keys. An app's
+// keys are renewed to the full idle TTL when one of its tokens is looked
+// up with less than half of it left, so an app in use never expires.
 //
 // A session is a hash rather than a JSON string: the scripts read and
 // change single fields (exp, sub) without decoding and re-encoding the
@@ -44,14 +78,17 @@
 // # Atomicity
 //
 // Every write is one Lua script, which Redis runs without interleaving:
-// two replicas rotating the same token cannot both see it live once a
-// rotation without grace has ended it, and no limiter increment is lost.
+// two replicas rotating the same session token cannot both see it live
+// once a rotation without grace has ended it, of two replicas rotating the
+// same refresh token exactly one succeeds (the other finds it used, and
+// the family is revoked), and no limiter increment is lost.
 // The scripts derive some keys from data (the sessions of a subject's
 // index), which is why Redis Cluster is refused.
 //
 // # Time
 //
-// WithClock sets the clock of every expiry decision. Its time is sent with
+// WithClock sets the clock of every expiry decision (a refresh-token
+// rotation is decided at its bearer.Rotation.Now instead). Its time is sent with
 // each call, and TTLs are set as durations from it (PEXPIRE), never as
 // absolute times, so tests move a fake clock against a real server. Redis
 // expires keys by its own clock at the same moments when the clocks agree;

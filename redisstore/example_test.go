@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
@@ -61,4 +62,46 @@ func Example() {
 	// throttled: true <nil>
 	// revoked: <nil>
 	// after logout: tidegate: session not found
+}
+
+// ExampleRefreshStore rotates a refresh token on one replica and presents
+// the used token again on another: the reuse is detected and the login's
+// whole family revoked, everywhere.
+func ExampleRefreshStore() {
+	ctx := context.Background()
+	replicaA := redis.NewClient(&redis.Options{Addr: redistest.MainAddr()})
+	defer replicaA.Close()
+	replicaB := redis.NewClient(&redis.Options{Addr: redistest.MainAddr()})
+	defer replicaB.Close()
+	prefix := redisstore.WithPrefix("example:" + middleware.NewToken()[:8] + ":")
+	a, err := redisstore.NewRefreshStore(replicaA, prefix)
+	if err != nil {
+		panic(err)
+	}
+	b, err := redisstore.NewRefreshStore(replicaB, prefix)
+	if err != nil {
+		panic(err)
+	}
+
+	now := time.Now()
+	login := bearer.Family{ID: "sid-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)}
+	first, second := middleware.NewToken(), middleware.NewToken()
+	fmt.Println("login:", a.Create(ctx, login, middleware.DigestToken(first), now.Add(8*time.Hour)))
+
+	refresh := func(s *redisstore.RefreshStore, presented, next string) error {
+		r := bearer.Rotation{Presented: middleware.DigestToken(presented), Family: "sid-1", Subject: "alice", Now: time.Now()}
+		if next != "" {
+			r.Next, r.NextExpiresAt = middleware.DigestToken(next), time.Now().Add(8*time.Hour)
+		}
+		_, err := s.Rotate(ctx, r)
+		return err
+	}
+	fmt.Println("refresh on A:", refresh(a, first, second))
+	fmt.Println("replay on B:", refresh(b, first, middleware.NewToken()))
+	fmt.Println("the new token on A:", refresh(a, second, ""))
+	// Output:
+	// login: <nil>
+	// refresh on A: <nil>
+	// replay on B: bearer: refresh token reused
+	// the new token on A: bearer: invalid refresh token
 }

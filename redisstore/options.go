@@ -23,12 +23,19 @@ const (
 	// attempts to resubscribe.
 	DefaultMinBackoff = 50 * time.Millisecond
 	DefaultMaxBackoff = 2 * time.Second
+	// DefaultAppIdleTTL is how long an AppRegistry keeps an app whose
+	// tokens are not used (see WithAppIdleTTL).
+	DefaultAppIdleTTL = 365 * 24 * time.Hour
+	// DefaultMaxApps bounds an AppRegistry (see WithMaxApps), as
+	// basicauth.MaxMemoryApps bounds the in-memory one.
+	DefaultMaxApps = 10_000
 )
 
 // maxPrefix bounds the prefix: it is repeated in every key.
 const maxPrefix = 128
 
-// Option configures NewSessionStore, NewLoginLimiter or NewBroadcaster.
+// Option configures NewSessionStore, NewLoginLimiter, NewRefreshStore,
+// NewRevocationList, NewAppRegistry or NewBroadcaster.
 // Options are validated when applied; an option that does not concern the
 // constructor it is given to is an error, not silently ignored.
 type Option func(*config) error
@@ -45,11 +52,14 @@ const (
 	optBackoff
 	optPublishTimeout
 	optLogger
+	optAppIdleTTL
+	optMaxApps
 )
 
 // What each constructor accepts.
 const (
 	storeOptions       = optPrefix | optClock
+	registryOptions    = storeOptions | optAppIdleTTL | optMaxApps
 	broadcasterOptions = optPrefix | optChannel | optFallbackTTL | optHealth | optBackoff | optPublishTimeout | optLogger
 )
 
@@ -63,6 +73,8 @@ type config struct {
 	maxBackoff     time.Duration
 	publishTimeout time.Duration
 	logger         *slog.Logger
+	appIdleTTL     time.Duration
+	maxApps        int
 	given          optionKind
 	names          map[optionKind]string
 }
@@ -77,6 +89,8 @@ func newConfig(constructor string, accepted optionKind, opts []Option) (config, 
 		maxBackoff:     DefaultMaxBackoff,
 		publishTimeout: DefaultPublishTimeout,
 		logger:         slog.Default(),
+		appIdleTTL:     DefaultAppIdleTTL,
+		maxApps:        DefaultMaxApps,
 	}
 	for _, opt := range opts {
 		if opt == nil {
@@ -213,6 +227,36 @@ func WithLogger(l *slog.Logger) Option {
 		}
 		c.logger = l
 		c.mark(optLogger, "WithLogger")
+		return nil
+	}
+}
+
+// WithAppIdleTTL sets how long an AppRegistry keeps an app none of whose
+// tokens is looked up (default 365 days): every key has a TTL, and an
+// app's keys are given d again, at most once per d/2, when one of its
+// tokens is used, and when it is registered or rotated. An app unused for
+// d is forgotten, as a stale credential should be. It must be at least a
+// minute.
+func WithAppIdleTTL(d time.Duration) Option {
+	return func(c *config) error {
+		if d < time.Minute {
+			return errors.New("redisstore: app idle TTL must be at least a minute")
+		}
+		c.appIdleTTL = d
+		c.mark(optAppIdleTTL, "WithAppIdleTTL")
+		return nil
+	}
+}
+
+// WithMaxApps bounds how many apps an AppRegistry holds (default
+// DefaultMaxApps); Register answers basicauth.ErrRegistryFull beyond it.
+func WithMaxApps(n int) Option {
+	return func(c *config) error {
+		if n <= 0 {
+			return errors.New("redisstore: max apps must be positive")
+		}
+		c.maxApps = n
+		c.mark(optMaxApps, "WithMaxApps")
 		return nil
 	}
 }

@@ -15,8 +15,8 @@ import "github.com/redis/go-redis/v9"
 // session's previous subject, the sessions of an index): this is fine on a
 // single Redis, and why Redis Cluster is not supported.
 
-// luaLib is prepended to every script.
-const luaLib = `
+// luaTime reads and compares times; it starts every script that does.
+const luaTime = `
 local function tm(s)
   if not s or s == '' then return nil end
   local dot = string.find(s, '.', 1, true)
@@ -30,6 +30,10 @@ end
 local function millis(as, an, bs, bn)
   return (bs - as) * 1000 + math.ceil((bn - an) / 1000000)
 end
+`
+
+// luaLib is prepended to the session store's scripts.
+const luaLib = luaTime + `
 -- drop deletes a session and its entry in its subject's index.
 local function drop(key, hex, idxPrefix)
   local sub = redis.call('HGET', key, 'sub')

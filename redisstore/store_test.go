@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/internal/storetest"
 	"github.com/tidegate/tidegate/middleware"
@@ -88,6 +90,54 @@ func workload(t *testing.T, s *redisstore.SessionStore, l *redisstore.LoginLimit
 	require.NoError(t, l.Succeeded(ctx, "alice@example.com0", netip.MustParseAddr("198.51.100.7")))
 }
 
+// bearerWorkload exercises every write path of the refresh store and the
+// revocation list, and returns the refresh tokens it used.
+func bearerWorkload(t *testing.T, s *redisstore.RefreshStore, l *redisstore.RevocationList, now time.Time) []string {
+	t.Helper()
+	tokens := []string{middleware.NewToken(), middleware.NewToken(), middleware.NewToken(), middleware.NewToken()}
+	family := func(id, subject string) bearer.Family {
+		return bearer.Family{ID: id, Subject: subject, CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	}
+	rotate := func(f bearer.Family, presented, next string) error {
+		r := bearer.Rotation{Presented: middleware.DigestToken(presented), Family: f.ID, Subject: f.Subject, Now: now}
+		if next != "" {
+			r.Next, r.NextExpiresAt = middleware.DigestToken(next), now.Add(time.Hour)
+		}
+		_, err := s.Rotate(ctx, r)
+		return err
+	}
+	f1, f2, f3 := family("f1", "u-1001"), family("f2", "u-1001"), family("f3", "bob")
+	require.NoError(t, s.Create(ctx, f1, middleware.DigestToken(tokens[0]), now.Add(time.Hour)))
+	require.NoError(t, rotate(f1, tokens[0], tokens[1]))
+	require.ErrorIs(t, rotate(f1, tokens[0], ""), bearer.ErrRefreshReused)
+	require.NoError(t, s.Create(ctx, f2, middleware.DigestToken(tokens[2]), now.Add(time.Hour)))
+	require.NoError(t, s.Create(ctx, f3, middleware.DigestToken(tokens[3]), now.Add(time.Hour)))
+	require.NoError(t, s.RevokeFamily(ctx, "f3"))
+	require.NoError(t, s.RevokeSubject(ctx, "nobody"))
+
+	require.NoError(t, l.RevokeToken(ctx, "jti-1", now.Add(time.Hour)))
+	require.NoError(t, l.RevokeToken(ctx, "jti-1", now.Add(2*time.Hour)))
+	require.NoError(t, l.RevokeLogin(ctx, "sid-1", now.Add(time.Hour)))
+	require.NoError(t, l.RevokeSubject(ctx, "u-1001", now, now.Add(time.Hour)))
+	require.NoError(t, l.RevokeToken(ctx, "jti-past", now.Add(-time.Hour)))
+	return tokens
+}
+
+// registryWorkload exercises every write path of the app registry, and
+// returns the app tokens it used.
+func registryWorkload(t *testing.T, r *redisstore.AppRegistry) []string {
+	t.Helper()
+	one, two := basicauth.NewAppTokens(), basicauth.NewAppTokens()
+	require.NoError(t, r.Register(ctx, basicauth.AppSpec{ID: "one", AppToken: one.AppToken, BackendToken: one.BackendToken}))
+	require.NoError(t, r.Register(ctx, basicauth.AppSpec{ID: "two", AppToken: two.AppToken, BackendToken: two.BackendToken}))
+	rotated := basicauth.NewAppTokens().AppToken
+	require.NoError(t, r.Rotate(ctx, "one", basicauth.AppToken, middleware.DigestToken(rotated)))
+	_, err := r.Lookup(ctx, basicauth.BackendToken, middleware.DigestToken(one.BackendToken))
+	require.NoError(t, err)
+	require.NoError(t, r.Revoke(ctx, "two"))
+	return []string{one.AppToken, one.BackendToken, two.AppToken, two.BackendToken, rotated}
+}
+
 func TestEveryKeyHasTTLPrefixAndNoSecret(t *testing.T) {
 	srv := redistest.Start(t) // a private server: every key on it is ours
 	client := redistest.NewClient(t, srv.Addr())
@@ -96,6 +146,10 @@ func TestEveryKeyHasTTLPrefixAndNoSecret(t *testing.T) {
 	s := newStore(t, client, redisstore.WithPrefix(prefix))
 	l := newLimiter(t, client, middleware.LimiterPolicy{}, redisstore.WithPrefix(prefix))
 	workload(t, s, l, time.Now(), tokens)
+	refresh := newRefreshStore(t, client, redisstore.WithPrefix(prefix))
+	revocations := newRevocationList(t, client, redisstore.WithPrefix(prefix))
+	tokens = append(tokens, bearerWorkload(t, refresh, revocations, time.Now())...)
+	tokens = append(tokens, registryWorkload(t, newRegistry(t, client, redisstore.WithPrefix(prefix)))...)
 
 	keys, err := client.Keys(ctx, "*").Result()
 	require.NoError(t, err)
@@ -106,7 +160,7 @@ func TestEveryKeyHasTTLPrefixAndNoSecret(t *testing.T) {
 		ttl, err := client.PTTL(ctx, key).Result()
 		require.NoError(t, err)
 		assert.Positive(t, ttl, "key %q has no TTL", key)
-		kinds[strings.SplitN(strings.TrimPrefix(key, prefix), ":", 2)[0]]++
+		kinds[kindOf(strings.TrimPrefix(key, prefix))]++
 		dump, err := client.Dump(ctx, key).Result()
 		require.NoError(t, err)
 		for _, secret := range append(tokens, "alice", "198.51.100") {
@@ -116,7 +170,27 @@ func TestEveryKeyHasTTLPrefixAndNoSecret(t *testing.T) {
 	// Sessions: 6 created, 2 rotated in, 1 rotated out at once, 1 revoked,
 	// 1 more revoked with user2. Indexes: user0's and user1's. Counters: 1
 	// address and 2 accounts, one of them cleared by Succeeded.
-	assert.Equal(t, map[string]int{"session": 5, "subject": 2, "limit": 2}, kinds, "%v", keys)
+	// Refresh: 4 tokens (those of revoked families expire by their TTLs),
+	// f2's family, u-1001's index (bob's emptied with f3). Revoked: a token,
+	// a login, a subject; none for an until already past. Apps: one's
+	// record and two tokens, and the index; two is revoked.
+	assert.Equal(t, map[string]int{
+		"session": 5, "subject": 2, "limit": 2,
+		"refresh:token": 4, "refresh:family": 1, "refresh:subject": 1,
+		"revoked:token": 1, "revoked:login": 1, "revoked:subject": 1,
+		"appreg:id": 1, "appreg:app": 1, "appreg:backend": 1, "appreg:ids": 1,
+	}, kinds, "%v", keys)
+}
+
+// kindOf names a key by its first segment, and its second for the stores
+// whose first names only the store.
+func kindOf(key string) string {
+	parts := strings.SplitN(key, ":", 3)
+	switch parts[0] {
+	case "refresh", "revoked", "appreg":
+		return parts[0] + ":" + parts[1]
+	}
+	return parts[0]
 }
 
 func TestPrefixesAreIsolated(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/internal/storetest"
 	"github.com/tidegate/tidegate/middleware"
@@ -30,5 +32,35 @@ func TestLoginLimiterConformance(t *testing.T) {
 		l, err := redisstore.NewLoginLimiter(tg.Client, p, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(now))
 		require.NoError(t, err)
 		return l
+	})
+}
+
+func TestRefreshStoreConformance(t *testing.T) {
+	storetest.RefreshStore(t, func(t *testing.T, now func() time.Time) bearer.RefreshStore {
+		tg := redistest.Shared(t)
+		s, err := redisstore.NewRefreshStore(tg.Client, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(now))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestRevocationListConformance(t *testing.T) {
+	storetest.RevocationList(t, func(t *testing.T, now func() time.Time) bearer.RevocationList {
+		tg := redistest.Shared(t)
+		l, err := redisstore.NewRevocationList(tg.Client, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(now))
+		require.NoError(t, err)
+		return l
+	})
+}
+
+func TestAppRegistryConformance(t *testing.T) {
+	storetest.AppRegistry(t, func(t *testing.T, apps ...basicauth.AppSpec) basicauth.AppRegistry {
+		tg := redistest.Shared(t)
+		r, err := redisstore.NewAppRegistry(tg.Client, redisstore.WithPrefix(tg.Prefix))
+		require.NoError(t, err)
+		for _, app := range apps {
+			require.NoError(t, r.Register(ctx, app))
+		}
+		return r
 	})
 }

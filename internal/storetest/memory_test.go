@@ -6,6 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/storetest"
 	"github.com/tidegate/tidegate/middleware"
 )
@@ -34,4 +36,28 @@ func TestClock(t *testing.T) {
 	require.Equal(t, storetest.Start, c.Now())
 	c.Advance(time.Second)
 	require.Equal(t, storetest.Start.Add(time.Second), c.Now())
+}
+
+func TestMemoryRefreshStore(t *testing.T) {
+	storetest.RefreshStore(t, func(t *testing.T, now func() time.Time) bearer.RefreshStore {
+		s, err := bearer.NewMemoryRefreshStore(bearer.WithStoreClock(now))
+		require.NoError(t, err)
+		return s
+	})
+}
+
+func TestMemoryRevocationList(t *testing.T) {
+	storetest.RevocationList(t, func(t *testing.T, now func() time.Time) bearer.RevocationList {
+		l, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(now))
+		require.NoError(t, err)
+		return l
+	})
+}
+
+func TestMemoryRegistry(t *testing.T) {
+	storetest.AppRegistry(t, func(t *testing.T, apps ...basicauth.AppSpec) basicauth.AppRegistry {
+		r, err := basicauth.NewMemoryRegistry(apps...)
+		require.NoError(t, err)
+		return r
+	})
 }

@@ -1,7 +1,9 @@
 // Package storetest is the conformance suite of tidegate's store contracts:
-// every implementation of middleware.SessionStore and middleware.LoginLimiter
-// (the in-memory ones in middleware, the Redis ones in redisstore) runs the
-// same tests, so that they behave alike.
+// every implementation of middleware.SessionStore, middleware.LoginLimiter,
+// bearer.RefreshStore, bearer.RevocationList and basicauth.AppRegistry (the
+// in-memory ones in middleware, bearer and basicauth, the Redis ones in
+// redisstore) runs the same tests, so that they behave alike. Each case
+// follows the contract's doc comments, not one implementation's choices.
 //
 // Each test builds a fresh store with a fake clock of its own and moves that
 // clock instead of sleeping. Stores must honour the clock they are given for
