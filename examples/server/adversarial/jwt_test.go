@@ -266,7 +266,8 @@ func TestJWTForgery(t *testing.T) {
 		{"tampered/signature padded", secret(input + "." + goodSig + "="), wantBearerInvalid},
 		{"tampered/signature non-canonical", secret(input + "." + nonCanonical(goodSig)), wantBearerInvalid},
 		{"tampered/signature in the standard alphabet", secret(input + "." + base64.StdEncoding.EncodeToString(mustRawURL(goodSig))), wantBearerInvalid},
-		{"tampered/payload padded", secret(seg(headerJSON()) + "." + base64.URLEncoding.EncodeToString([]byte(claims+" ")) + "." + goodSig), wantBearerInvalid},
+		// '=' inside a token is not an RFC 6750 b64token: malformed, 400.
+		{"tampered/payload padded", secret(seg(headerJSON()) + "." + paddedSegment(claims) + "." + goodSig), wantBearerMalformed},
 
 		// Duplicate members: golang-jwt's encoding/json keeps the
 		// lexically last, as RFC 7519 §4 and RFC 7515 §4 allow; the
@@ -347,6 +348,15 @@ func TestJWTForgery(t *testing.T) {
 		})
 	}
 	assert.Zero(t, fetches.Load(), "a key URL named by a token was fetched")
+}
+
+// paddedSegment encodes s in padded base64url, with white space appended
+// until the encoding does end in padding.
+func paddedSegment(s string) string {
+	for len(s)%3 == 0 {
+		s += " "
+	}
+	return base64.URLEncoding.EncodeToString([]byte(s))
 }
 
 // nonCanonical changes the last character of an unpadded base64url
