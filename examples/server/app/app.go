@@ -175,6 +175,12 @@ func newBearer(cfg Config, st *stores, login *middleware.PasswordLogin) (*bearer
 		return nil, err
 	}
 	opts := []bearer.ServiceOption{bearer.WithLogger(cfg.Logger)}
+	if st.refresh != nil {
+		opts = append(opts, bearer.WithRefreshStore(st.refresh))
+	}
+	if st.revocations != nil {
+		opts = append(opts, bearer.WithRevocationList(st.revocations))
+	}
 	if inv := st.invalidator(); inv != nil {
 		opts = append(opts, bearer.WithInvalidator(inv))
 	}
@@ -188,14 +194,6 @@ func newBearer(cfg Config, st *stores, login *middleware.PasswordLogin) (*bearer
 }
 
 func newBasic(cfg Config, st *stores, accounts middleware.AccountWriter, login *middleware.PasswordLogin) (*basicauth.Service, error) {
-	specs := make([]basicauth.AppSpec, 0, len(cfg.Seed.Apps))
-	for _, ap := range cfg.Seed.Apps {
-		specs = append(specs, basicauth.AppSpec{ID: ap.Name, Name: ap.Name, AppToken: ap.AppToken, BackendToken: ap.BackendToken})
-	}
-	registry, err := basicauth.NewMemoryRegistry(specs...)
-	if err != nil {
-		return nil, err
-	}
 	opts := []basicauth.Option{basicauth.WithLogger(cfg.Logger), basicauth.WithSessionStore(st.appSessions)}
 	if inv := st.invalidator(); inv != nil {
 		opts = append(opts, basicauth.WithInvalidator(inv))
@@ -209,7 +207,7 @@ func newBasic(cfg Config, st *stores, accounts middleware.AccountWriter, login *
 	if cfg.Clock != nil {
 		opts = append(opts, basicauth.WithClock(cfg.Clock))
 	}
-	return basicauth.New(registry, accounts, login, opts...)
+	return basicauth.New(st.apps, accounts, login, opts...)
 }
 
 // Handler returns the server's root handler.

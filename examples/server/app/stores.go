@@ -1,21 +1,34 @@
 package app
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
 )
 
 // stores are the state every replica must share when there are several:
-// sessions, app sessions, login throttling, and the channel on which
+// sessions, app sessions, refresh-token families, revocations of access
+// tokens, the app registry, login throttling, and the channel on which
 // revocations reach the other replicas' caches. Without Redis they are
 // in-memory and there is no broadcaster.
+//
+// Accounts are not among them: the example server seeds its accounts into
+// each replica's memory from the same seed file, as a real server would
+// read them from its own user database.
 type stores struct {
 	limiter     middleware.LoginLimiter
 	sessions    middleware.SessionStore // Tidepool-style session and server tokens
 	appSessions middleware.SessionStore // Tapglue-style app sessions, kept apart
+	refresh     bearer.RefreshStore     // nil: bearer's in-memory default
+	revocations bearer.RevocationList   // nil: bearer's in-memory default
+	apps        basicauth.AppRegistry
 	broadcaster *redisstore.Broadcaster // nil without Redis
 }
 
@@ -46,12 +59,55 @@ func newStores(cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis app session store: %w", err)
 	}
+	refresh, err := redisstore.NewRefreshStore(cfg.Redis, opts("")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis refresh store: %w", err)
+	}
+	revocations, err := redisstore.NewRevocationList(cfg.Redis, opts("")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis revocation list: %w", err)
+	}
+	apps, err := redisstore.NewAppRegistry(cfg.Redis, opts("")...)
+	if err != nil {
+		return nil, fmt.Errorf("redis app registry: %w", err)
+	}
+	if err := registerApps(apps, cfg.Seed.Apps); err != nil {
+		return nil, err
+	}
 	broadcaster, err := redisstore.NewBroadcaster(cfg.Redis,
 		redisstore.WithPrefix(prefix), redisstore.WithFallbackTTL(cfg.FallbackTTL), redisstore.WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("redis broadcaster: %w", err)
 	}
-	return &stores{limiter: limiter, sessions: sessions, appSessions: appSessions, broadcaster: broadcaster}, nil
+	return &stores{
+		limiter: limiter, sessions: sessions, appSessions: appSessions,
+		refresh: refresh, revocations: revocations, apps: apps, broadcaster: broadcaster,
+	}, nil
+}
+
+// appSpecs are the seed file's apps as basicauth registers them.
+func appSpecs(apps []seed.App) []basicauth.AppSpec {
+	specs := make([]basicauth.AppSpec, 0, len(apps))
+	for _, ap := range apps {
+		specs = append(specs, basicauth.AppSpec{ID: ap.Name, Name: ap.Name, AppToken: ap.AppToken, BackendToken: ap.BackendToken})
+	}
+	return specs
+}
+
+// registerApps puts the seed file's apps in the shared registry. Every
+// replica seeds the same apps, so an app another replica registered first
+// (ErrAppExists) is not an error. Registering is bounded so that a replica
+// started while Redis is down says so instead of hanging.
+func registerApps(r *redisstore.AppRegistry, apps []seed.App) error {
+	for _, spec := range appSpecs(apps) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		err := r.Register(ctx, spec)
+		cancel()
+		if err != nil && !errors.Is(err, basicauth.ErrAppExists) {
+			return fmt.Errorf("redis app registry: app %s: %w", spec.ID, err)
+		}
+	}
+	return nil
 }
 
 func newMemoryStores(cfg Config) (*stores, error) {
@@ -71,7 +127,11 @@ func newMemoryStores(cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &stores{limiter: limiter, sessions: sessions, appSessions: appSessions}, nil
+	apps, err := basicauth.NewMemoryRegistry(appSpecs(cfg.Seed.Apps)...)
+	if err != nil {
+		return nil, err
+	}
+	return &stores{limiter: limiter, sessions: sessions, appSessions: appSessions, apps: apps}, nil
 }
 
 // register makes the broadcaster evict from the schemes' caches when another
