@@ -575,6 +575,21 @@ func TestNewValidatesItsConfiguration(t *testing.T) {
 	assert.Error(t, err)
 	_, err = bearer.New(e.login, nil)
 	assert.Error(t, err)
+
+	for name, opts := range map[string][]bearer.ServiceOption{
+		"leeway of 5 minutes":     {bearer.WithLeeway(bearer.MaxLeeway)},
+		"no leeway":               {bearer.WithLeeway(0)},
+		"access ttl of a day":     {bearer.WithAccessTTL(24 * time.Hour)},
+		"smallest max token":      {bearer.WithMaxTokenBytes(512)},
+		"refresh ttl = family":    {bearer.WithRefreshTTL(24 * time.Hour), bearer.WithFamilyLifetime(24 * time.Hour)},
+		"without rotation":        {bearer.WithoutRotation()},
+		"a URL issuer and an aud": {bearer.WithIssuer("https://auth.example.com/"), bearer.WithAudience("api://tidal")},
+	} {
+		svc, err := bearer.New(e.login, keys, opts...)
+		if assert.NoError(t, err, name) {
+			assert.NoError(t, svc.Close())
+		}
+	}
 }
 
 func TestJWKSHandler(t *testing.T) {

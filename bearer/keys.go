@@ -148,12 +148,20 @@ func GenerateKey(kid, alg string) (*Key, error) {
 // bytes, and the raw bytes otherwise. The result must pass CheckHMACSecret.
 // Replicas given the same file derive the same key and, with an empty kid,
 // the same kid.
+//
+// Hex text (openssl rand -hex 32) is also base64 text, and what it decodes
+// to as base64 is not random-looking: about one such file in a hundred
+// decodes to bytes CheckHMACSecret refuses. When the decoded bytes are
+// refused but the text itself passes, the text is the secret.
 func ParseHMACKey(kid string, data []byte) (*Key, error) {
 	if text := trimSpace(data); len(text) > 0 {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding,
 			base64.RawStdEncoding, base64.RawURLEncoding} {
 			if b, err := enc.DecodeString(string(text)); err == nil && len(b) >= minSecretBytes {
-				return NewHMACKey(kid, b)
+				if CheckHMACSecret(b) == nil || CheckHMACSecret(text) != nil {
+					return NewHMACKey(kid, b)
+				}
+				break // the text is a sound secret, its decoding is not
 			}
 		}
 		if isText(data) {

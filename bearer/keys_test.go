@@ -143,6 +143,39 @@ func TestParseHMACKey(t *testing.T) {
 	assert.ErrorIs(t, err, bearer.ErrShortSecret)
 }
 
+// TestParseHMACKeyAcceptsHexFiles: a hex key file (openssl rand -hex 32)
+// is also base64 text, and about one in a hundred decodes, as base64, to
+// bytes CheckHMACSecret refuses; such a file is then read as text. Files
+// whose decoding passes keep the decoded key, as before.
+func TestParseHMACKeyAcceptsHexFiles(t *testing.T) {
+	rng := mrand.New(mrand.NewChaCha8([32]byte{4, 5, 6}))
+	decodedWeak, decodedSound := 0, 0
+	for range 3000 {
+		raw := make([]byte, 32)
+		for i := range raw {
+			raw[i] = byte(rng.Uint32())
+		}
+		text := hex.EncodeToString(raw)
+		k, err := bearer.ParseHMACKey("", []byte(text+"\n"))
+		require.NoError(t, err, "%s", text)
+
+		decoded, err := base64.StdEncoding.DecodeString(text)
+		require.NoError(t, err, "64 hex digits are base64 text")
+		want := decoded
+		if bearer.CheckHMACSecret(decoded) != nil {
+			want = []byte(text)
+			decodedWeak++
+		} else {
+			decodedSound++
+		}
+		wantKey, err := bearer.NewHMACKey("", want)
+		require.NoError(t, err)
+		assert.Equal(t, wantKey.ID(), k.ID(), "%s", text)
+	}
+	assert.Positive(t, decodedWeak, "the fallback to the text was exercised")
+	assert.Positive(t, decodedSound)
+}
+
 func TestAsymmetricKeys(t *testing.T) {
 	ed, err := bearer.NewEd25519Key("", edPrivate)
 	require.NoError(t, err)

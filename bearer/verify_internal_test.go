@@ -24,7 +24,7 @@ var (
 
 // internalVerifier returns a verifier of one HS256 key "hs1" and one
 // Ed25519 key "ed1", on a clock fixed at internalNow.
-func internalVerifier(t *testing.T) *tokenVerifier {
+func internalVerifier(t testing.TB) *tokenVerifier {
 	t.Helper()
 	hs, err := NewHMACKey("hs1", internalSecret)
 	require.NoError(t, err)
@@ -39,12 +39,12 @@ func internalVerifier(t *testing.T) *tokenVerifier {
 
 // internalToken signs claims (changed by kv pairs; a nil value deletes)
 // with secret under kid hs1.
-func internalToken(t *testing.T, secret []byte, kv ...any) string {
+func internalToken(t testing.TB, secret []byte, kv ...any) string {
 	t.Helper()
 	return internalTokenWithKID(t, "hs1", secret, kv...)
 }
 
-func internalTokenWithKID(t *testing.T, kid string, secret []byte, kv ...any) string {
+func internalTokenWithKID(t testing.TB, kid string, secret []byte, kv ...any) string {
 	t.Helper()
 	claims := jwt.MapClaims{
 		"iss": DefaultIssuer, "aud": DefaultAudience, "sub": "u-1", "jti": "j-1", "sid": "s-1",
@@ -200,5 +200,75 @@ func TestValidRefreshToken(t *testing.T) {
 		"43 bytes of non-ASCII": strings.Repeat("é", 21) + "A",
 	} {
 		assert.False(t, validRefreshToken(bad), name)
+	}
+}
+
+// refreshParseSeeds are the seeds of FuzzRefreshParse, also in
+// testdata/fuzz/FuzzRefreshParse: HS256 signatures are deterministic, so
+// the corpus holds the same strings.
+func refreshParseSeeds(t testing.TB) []string {
+	long := internalNow.Add(-30 * 24 * time.Hour).Unix()
+	return []string{
+		internalToken(t, internalSecret),                                  // valid
+		internalToken(t, internalSecret, "exp", long, "iat", long-3600),   // expired, genuine: accepted
+		internalToken(t, internalOther, "exp", long, "iat", long-3600),    // expired and forged
+		internalToken(t, internalSecret, "exp", nil),                      // no exp
+		internalToken(t, internalSecret, "exp", long, "iss", "https://x"), // expired, another issuer
+		internalTokenWithKID(t, "ed1", internalSecret, "exp", long),       // HS256 under the EdDSA kid
+		base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","kid":"hs1","typ":"at+jwt"}`)) + ".e30.",
+	}
+}
+
+// FuzzRefreshParse fuzzes the second parser, the one POST /refresh and
+// /logout use, which accepts expired access tokens and so is the one a
+// forger would aim at. Whatever the input, nothing may panic, and a token
+// it accepts must carry a genuine signature of a configured key under that
+// key's algorithm (checked by a plain golang-jwt parser that validates no
+// claims), the configured issuer and audience, and exp, iat, sub and jti,
+// with iat not in the future.
+func FuzzRefreshParse(f *testing.F) {
+	for _, tok := range refreshParseSeeds(f) {
+		f.Add(tok)
+	}
+	v := internalVerifier(f)
+	ed, _ := v.keys.Lookup("ed1")
+	oracle := jwt.NewParser(jwt.WithValidMethods([]string{HS256, EdDSA}), jwt.WithStrictDecoding(), jwt.WithoutClaimsValidation())
+	keyfunc := func(t *jwt.Token) (any, error) {
+		switch kid := t.Header["kid"]; {
+		case kid == "hs1" && t.Method.Alg() == HS256:
+			return internalSecret, nil
+		case kid == "ed1" && t.Method.Alg() == EdDSA:
+			return ed.Public(), nil
+		}
+		return nil, errors.New("no such key")
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		var c Claims
+		if v.parse(context.Background(), token, &c, true) != nil {
+			return
+		}
+		_, err := oracle.ParseWithClaims(token, jwt.MapClaims{}, keyfunc)
+		require.NoError(t, err, "accepted without a genuine signature: %q", token)
+		require.Equal(t, DefaultIssuer, c.Issuer)
+		require.Contains(t, []string(c.Audience), DefaultAudience)
+		require.NotNil(t, c.ExpiresAt)
+		require.NotNil(t, c.IssuedAt)
+		require.False(t, c.IssuedAt.After(internalNow.Add(DefaultLeeway)), "iat in the future")
+		require.NotEmpty(t, c.Subject)
+		require.NotEmpty(t, c.ID)
+	})
+}
+
+// TestRefreshParseSeeds keeps FuzzRefreshParse meaningful: of its seeds,
+// exactly the genuine ones (valid, or expired but otherwise sound) pass.
+func TestRefreshParseSeeds(t *testing.T) {
+	v := internalVerifier(t)
+	for i, tok := range refreshParseSeeds(t) {
+		err := v.parse(t.Context(), tok, &Claims{}, true)
+		if i < 2 {
+			assert.NoError(t, err, "seed %d", i)
+		} else {
+			assert.Error(t, err, "seed %d", i)
+		}
 	}
 }
