@@ -232,6 +232,7 @@ func TestMalformedBeforeLookup(t *testing.T) {
 		auths []string
 	}{
 		{"two different headers", []string{good, basic(appB + ":" + session)}},
+		{"the same header twice", []string{good, good}},
 		{"Basic and Bearer", []string{good, "Bearer x"}},
 		{"two spaces", []string{"Basic  " + payload}},
 		{"no space", []string{"Basic"}},
@@ -258,8 +259,8 @@ func TestMalformedBeforeLookup(t *testing.T) {
 	}
 	// Unaltered, the URL-safe case's credential is well-formed (and wrong).
 	requireError(t, f.do(t, http.MethodGet, "/0.4/me", basic(appA+":???"), ""), 401, bodyInvalidSession)
-	// The same header twice counts as one (proxies may repeat it).
-	res := f.do(t, http.MethodGet, "/0.4/me", good, "", "Authorization", good)
+	// The header alone is accepted.
+	res := f.do(t, http.MethodGet, "/0.4/me", good, "")
 	assert.Equal(t, http.StatusOK, res.status, res.body)
 }
 
@@ -457,4 +458,39 @@ func TestAny(t *testing.T) {
 	rec = serve(h, "", true)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	assert.Equal(t, []string{`X-Session realm="x"`, challenge}, rec.Header().Values("WWW-Authenticate"))
+}
+
+// TestRequireRole: a principal without the role a guard wants is 403 with
+// code CodeForbidden, no challenge, and never reaches the handler.
+func TestRequireRole(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	session := f.logIn(t, appA)
+	reached := func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }
+	tests := []struct {
+		name, role, auth string
+		app              bool // behind RequireApp instead of RequireUser
+		status           int
+	}{
+		{"user has the role", "user", basic(appA + ":" + session), false, http.StatusTeapot},
+		{"backend for a user with the role", "user", basic(backendA + ":" + maryID), false, http.StatusTeapot},
+		{"user lacks the role", "admin", basic(appA + ":" + session), false, http.StatusForbidden},
+		{"backend for a user lacking the role", "admin", basic(backendA + ":" + maryID), false, http.StatusForbidden},
+		{"the app alone holds no user role", "user", basic(appA + ":"), true, http.StatusForbidden},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			auth := f.svc.RequireUser()
+			if tc.app {
+				auth = f.svc.RequireApp()
+			}
+			h := auth(middleware.RequireRole(tc.role)(http.HandlerFunc(reached)))
+			rec := serve(h, tc.auth, true)
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			assert.Equal(t, hstsValue, rec.Header().Get("Strict-Transport-Security"))
+			if tc.status == http.StatusForbidden {
+				requireError(t, response{status: rec.Code, header: rec.Header(), body: rec.Body.String()},
+					http.StatusForbidden, bodyForbidden)
+			}
+		})
+	}
 }

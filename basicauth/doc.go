@@ -56,6 +56,8 @@
 //     many of its leading characters are right.
 //   - Parsing is middleware.NewBasicExtractor's: strict RFC 7617, bounded
 //     (MaxHeaderBytes), and a malformed header is 400 before any lookup.
+//     Basic credentials in two Authorization headers are 400 too, even
+//     when the two are identical.
 //   - Verified credentials are cached (middleware.Cache); logout, RevokeSubject,
 //     RotateToken and RevokeApp evict them at once.
 //   - Password logins go through the shared *middleware.PasswordLogin, so

@@ -234,6 +234,7 @@ var (
 	bodyLoginFailed     = errorBody(basicauth.CodeLoginFailed, "wrong user name, email or password")
 	bodyHTTPSRequired   = errorBody(basicauth.CodeHTTPSRequired, "HTTPS is required for these credentials")
 	bodyConflict        = errorBody(basicauth.CodeConflict, "user name or email already taken")
+	bodyForbidden       = errorBody(basicauth.CodeForbidden, "not allowed")
 	bodyRateLimited     = errorBody(basicauth.CodeRateLimited, "too many attempts, retry later")
 	bodyUnavailable     = errorBody(basicauth.CodeUnavailable, "temporarily unavailable, retry later")
 )

@@ -53,10 +53,19 @@ type httpsExtractor struct {
 // credentials passes through as ErrNoCredential, so other schemes combined
 // with middleware.Any are unaffected; one with Basic credentials over plain
 // HTTP, well-formed or not, is 403.
+//
+// Authorization is a singleton field (RFC 9110 §11.6.2): Basic credentials
+// in two Authorization headers are 400 even when the two are identical,
+// which the core's extractor would count as one. A client or proxy that
+// doubles the header is broken, and the two copies may not have been read
+// alike by everything in front of this server.
 func (x *httpsExtractor) Extract(r *http.Request) (middleware.Credential, error) {
 	c, err := x.inner.Extract(r)
 	if err == middleware.ErrNoCredential {
 		return c, err
+	}
+	if err == nil && len(r.Header["Authorization"]) > 1 {
+		c, err = middleware.Credential{}, middleware.Malformed("duplicate")
 	}
 	if (err == nil || carriesBasic(r.Header)) && !x.transport.allowed(r) {
 		return middleware.Credential{}, middleware.Forbidden(reasonHTTPSRequired, "")

@@ -73,6 +73,9 @@ func TestPlainHTTPRefused(t *testing.T) {
 	// Basic in any case counts as Basic, even beside another header.
 	res = f.do(t, http.MethodGet, "/0.4/me", "Bearer a", "", "Authorization", "bAsIc YTpi")
 	requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+	// Doubled Basic credentials are refused for plain HTTP first.
+	res = f.do(t, http.MethodGet, "/0.4/me", basic(appA+":"+session), "", "Authorization", basic(appA+":"+session))
+	requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
 	assert.Zero(t, f.registry.lookups.Load())
 }
 
