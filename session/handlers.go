@@ -274,14 +274,16 @@ func (s *Service) checkServer(r *http.Request, name, secret string) error {
 // "Invalid session token". Both are 401, as Tidepool answers, and the
 // different bodies let a remote verifier tell "my server token was refused"
 // (log in again) from "the user's token is invalid" without a guess. Only a
-// server ever sees the second body, so it reveals nothing to users.
+// server ever sees the second body, so it reveals nothing to users. Being a
+// protocol between services, these bodies are this package's own, whatever
+// renderer WithSchemeOptions gave the scheme.
 func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 	caller, err := s.scheme.Authenticate(r)
 	if err == nil && caller.ActingAs() != middleware.ActorServer {
 		err = middleware.Invalid("not a server")
 	}
 	if err != nil {
-		s.reject(w, r, "token", err)
+		s.fail(w, r, "token", middleware.AsError(err), bodyTokenRequired, tokenChallengeValue)
 		return
 	}
 	target := r.PathValue("token")

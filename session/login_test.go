@@ -3,7 +3,9 @@ package session_test
 import (
 	"encoding/base64"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -207,4 +209,71 @@ func TestLoginThrottlesByClientAddress(t *testing.T) {
 		require.Equal(t, 401, attempt(f, "203.0.113.8", "b"))
 		require.Equal(t, 429, attempt(f, "203.0.113.9", "c"), "all three came from the same peer")
 	})
+}
+
+// countingHasher counts the password checks a login costs.
+type countingHasher struct {
+	middleware.PasswordHasher
+	verifies atomic.Int64
+}
+
+func (c *countingHasher) Verify(encoded, password string) (bool, error) {
+	c.verifies.Add(1)
+	return c.PasswordHasher.Verify(encoded, password)
+}
+
+// TestLoginWork checks, through POST /login, what each attempt costs in
+// password checks: an unknown user costs the same one check (of a dummy
+// hash) as a wrong password, and a password over 1 KiB none at all. It also
+// checks that passwords are compared exactly: not trimmed, not cut at a
+// colon, and accepted up to exactly 1 KiB.
+func TestLoginWork(t *testing.T) {
+	counting := &countingHasher{PasswordHasher: hasher(t)}
+	accounts := middleware.NewMemoryAccounts()
+	const spaced = " pa:ss word "
+	longest := strings.Repeat("p", middleware.MaxPasswordBytes)
+	for _, a := range []struct{ id, name, password string }{{"u-spaced", "spaced", spaced}, {"u-long", "long", longest}} {
+		hash, err := counting.Hash(a.password)
+		require.NoError(t, err)
+		require.NoError(t, accounts.Create(t.Context(), middleware.Account{UserID: a.id, Username: a.name, PasswordHash: hash}))
+	}
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{AccountAttempts: 1000, AddressAttempts: 1000})
+	require.NoError(t, err)
+	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(counting), middleware.WithLimiter(limiter))
+	require.NoError(t, err)
+	svc, err := session.New(login, session.WithLogger(quiet))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = svc.Close() })
+
+	tests := []struct {
+		name, login, password string
+		status                int
+		checks                int64
+	}{
+		{"exact password with spaces and a colon", "spaced", spaced, 200, 1},
+		{"trimmed", "spaced", strings.TrimSpace(spaced), 401, 1},
+		{"the part before the colon", "spaced", " pa", 401, 1},
+		{"wrong password", "spaced", "wrong", 401, 1},
+		{"unknown user: one dummy check", "nobody", "wrong", 401, 1},
+		{"password of exactly 1 KiB", "long", longest, 200, 1},
+		{"password over 1 KiB: refused before hashing", "long", longest + "p", 401, 0},
+		{"unknown user, password over 1 KiB", "nobody", longest + "p", 401, 0},
+	}
+	var failed *httptest.ResponseRecorder
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := counting.verifies.Load()
+			rec := recorder(svc.Handler(), httptestRequest(http.MethodPost, "/login", "Authorization", basic(tc.login, tc.password)))
+			require.Equal(t, tc.status, rec.Code, rec.Body.String())
+			assert.Equal(t, tc.checks, counting.verifies.Load()-before, "password checks")
+			if tc.status != http.StatusUnauthorized {
+				return
+			}
+			if failed == nil {
+				failed = rec
+			}
+			assert.Equal(t, failed.Header(), rec.Header(), "every failure looks the same")
+			assert.Equal(t, failed.Body.String(), rec.Body.String())
+		})
+	}
 }

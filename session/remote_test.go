@@ -486,3 +486,45 @@ func TestTwoServices(t *testing.T) {
 	code, _, _ = get(cached)
 	assert.Equal(t, http.StatusServiceUnavailable, code, "TTL over: the auth server is needed again")
 }
+
+// TestRemoteProtocolIgnoresACustomRenderer: GET /token/{token} is a
+// protocol between services, so its bodies are this package's whatever
+// renderer the auth server's scheme was given. The remote verifier tells
+// "my server token was refused" (log in again) from "the user's token is
+// invalid" by them; with a renderer's bodies it took a forgotten server
+// token for an invalid user token and refused every user until renewal.
+func TestRemoteProtocolIgnoresACustomRenderer(t *testing.T) {
+	custom := func(w http.ResponseWriter, _ *http.Request, e *middleware.Error) {
+		middleware.WriteJSON(w, e.Status, []byte(`{"error":"custom"}`))
+	}
+	a := newAuthServer(t, withService(session.WithSchemeOptions(middleware.WithRenderer(custom))))
+	user := a.login(maryLogin, maryPassword)
+	requireBody := func(rec *httptest.ResponseRecorder, status int, body string) {
+		t.Helper()
+		require.Equal(t, status, rec.Code)
+		assert.Equal(t, body, rec.Body.String())
+		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"))
+	}
+	t.Run("the endpoint's own bodies", func(t *testing.T) {
+		server := a.serverLogin(serverName, serverSecret)
+		requireBody(a.do(http.MethodGet, "/auth/token/"+user, session.HeaderToken, user), 401, `"Session token required"`)
+		requireBody(a.do(http.MethodGet, "/auth/token/"+user), 401, `"Session token required"`)
+		requireBody(a.do(http.MethodGet, "/auth/token/"+user, session.HeaderToken, server, session.HeaderToken, user),
+			400, `"Session token required"`)
+		requireBody(a.do(http.MethodGet, "/auth/token/"+middleware.NewToken(), session.HeaderToken, server),
+			401, `"Invalid session token"`)
+		assert.Equal(t, `{"error":"custom"}`, a.do(http.MethodGet, "/whoami").Body.String(),
+			"the middleware still uses the custom renderer")
+	})
+	t.Run("the remote verifier logs in again", func(t *testing.T) {
+		v := a.remote(t)
+		_, err := v.Verify(t.Context(), cred(user))
+		require.NoError(t, err)
+		logins := a.logins.Load()
+		require.NoError(t, a.svc.RevokeSubject(t.Context(), serverName)) // the auth server forgot us
+		p, err := v.Verify(t.Context(), cred(user))
+		require.NoError(t, err, "a refused server token is not an invalid user token")
+		assert.Equal(t, maryID, p.Subject)
+		assert.Equal(t, logins+1, a.logins.Load())
+	})
+}
