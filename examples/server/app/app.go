@@ -144,7 +144,9 @@ func newSessions(cfg Config, st *stores, login *middleware.PasswordLogin) (*sess
 	for _, s := range cfg.Seed.Servers {
 		servers[s.Name] = s.Secret
 	}
-	opts := []session.Option{session.WithServers(servers), session.WithLogger(cfg.Logger), session.WithStore(st.sessions)}
+	// Server logins count against the same throttle as the password logins.
+	opts := []session.Option{session.WithServers(servers), session.WithLogger(cfg.Logger), session.WithStore(st.sessions),
+		session.WithServerLoginLimiter(st.limiter)}
 	if inv := st.invalidator(); inv != nil {
 		opts = append(opts, session.WithInvalidator(inv))
 	}

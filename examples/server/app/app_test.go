@@ -143,3 +143,20 @@ func TestBadJWTKeyIsRefusedAtStart(t *testing.T) {
 }
 
 func stringsReader(s string) *strings.Reader { return strings.NewReader(s) }
+
+// TestServerLoginsShareTheLoginThrottle: wrong server secrets are counted
+// like wrong passwords, so a guessed server secret meets the same 429.
+func TestServerLoginsShareTheLoginThrottle(t *testing.T) {
+	srv := newServer(t)
+	status := 0
+	tries := 0
+	for ; tries < 50; tries++ {
+		resp := do(t, srv, http.MethodPost, "/auth/serverlogin", "",
+			"X-Tidepool-Server-Name", "uploader", "X-Tidepool-Server-Secret", "a guess")
+		if status = resp.StatusCode; status != http.StatusUnauthorized {
+			break
+		}
+	}
+	require.Equal(t, http.StatusTooManyRequests, status)
+	assert.LessOrEqual(t, tries, 10, "the account limit of the password logins")
+}
