@@ -82,9 +82,9 @@ type Cache struct {
 
 type cacheShard struct {
 	items *gocache.Cache
-	ring  []string // keys in the order stored, at most perShard; guarded by Cache.mu
-	next  int      // the ring's oldest slot once it is full
-	_     [64]byte // keep shards' hot fields on separate cache lines
+	ring  []*cacheEntry // entries in the order stored, at most perShard; guarded by Cache.mu
+	next  int           // the ring's oldest slot once it is full
+	_     [64]byte      // keep shards' hot fields on separate cache lines
 }
 
 // cacheEntry is immutable once stored, but for its links in the subject
@@ -205,10 +205,11 @@ func (c *Cache) lookup(kind Kind, key string) *cacheEntry {
 	return e
 }
 
-// shard picks a shard from the key's last 16 bytes: the random part of every
-// token kind tidegate issues (the end of a session token, a JWT's signature,
-// the session half of Basic credentials). Only verified credentials are ever
-// stored, so a client choosing keys cannot crowd out other entries.
+// shard picks a shard from the key's length and last four bytes, which lie
+// in the random part of every token kind tidegate issues (the end of a
+// session token, a JWT's signature, the session half of Basic credentials).
+// Only verified credentials are ever stored, so a client choosing keys
+// cannot crowd out other entries.
 func (c *Cache) shard(key string) *cacheShard {
 	// A multiply-add over the last four bytes, not a hash function: the
 	// hit path hashes nothing beyond what go-cache's map lookup needs.
@@ -344,14 +345,16 @@ func (c *Cache) fill(ctx context.Context, cred Credential, key string, generatio
 // store inserts an entry unless an invalidation happened since the
 // verification began (its result may predate a revocation).
 //
-// The size bound is kept per shard by a ring of the keys last stored in it:
-// when the ring is full, storing a key evicts the key stored perShard
-// inserts ago (first in, first out). Every live entry's key is in its
-// shard's ring (a key that leaves the ring is deleted unless it was stored
-// again since, which put it back in), so a shard never holds more than
-// perShard entries, give or take the stores running concurrently. This
-// replaced sweeping a full shard through go-cache's Items, which copies the
-// whole shard on every sweep.
+// The size bound is kept per shard by a ring of the entries last stored in
+// it: when the ring is full, storing an entry evicts the one stored perShard
+// inserts ago (first in, first out), unless that one is no longer what its
+// key holds (it was invalidated, or replaced by a newer entry, which has a
+// slot of its own). Every live entry is in its shard's ring, so a shard
+// never holds more than perShard entries, give or take the stores running
+// concurrently. Remembering keys instead made a credential verified again
+// after an invalidation or expiry lose its fresh entry when the slot of its
+// old one came round. This replaced sweeping a full shard through
+// go-cache's Items, which copies the whole shard on every sweep.
 func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	sh := c.shard(key)
 	c.mu.Lock()
@@ -374,17 +377,21 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 		head.prev = e
 	}
 	c.bySubject[e.principal.Subject] = e
-	var victim string
+	var victim *cacheEntry
 	if len(sh.ring) < c.perShard {
-		sh.ring = append(sh.ring, key)
+		sh.ring = append(sh.ring, e)
 	} else {
-		victim, sh.ring[sh.next] = sh.ring[sh.next], key
+		victim, sh.ring[sh.next] = sh.ring[sh.next], e
 		sh.next = (sh.next + 1) % len(sh.ring)
 	}
 	c.mu.Unlock()
-	// Outside mu: Delete calls unindex, which takes it.
-	if victim != "" && victim != key {
-		sh.items.Delete(victim)
+	// Outside mu: Delete calls unindex, which takes it. A store of the
+	// victim's key between this Get and the Delete loses its entry, which
+	// costs one more verification, nothing more.
+	if victim != nil {
+		if cur, ok := sh.items.Get(victim.key); ok && cur == victim {
+			sh.items.Delete(victim.key)
+		}
 	}
 }
 

@@ -17,13 +17,15 @@ var exampleTokens = map[string]middleware.Principal{
 	"tok-root": {Subject: "1dd5a6e3b1", Roles: []string{"user", "admin"}, Scopes: []string{"records:read", "records:write"}},
 }
 
-// exampleVerifier looks tokens up in exampleTokens.
+// exampleVerifier looks tokens up in exampleTokens. It hands out a clone:
+// a Verifier's principal is handed over to the cache (see Verifier), so it
+// must not share its slices with the table.
 var exampleVerifier = middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
 	p, ok := exampleTokens[c.Token]
 	if !ok {
 		return middleware.Principal{}, middleware.Invalid("unknown token")
 	}
-	return p, nil
+	return p.Clone(), nil
 })
 
 // bearerScheme builds a Bearer scheme over exampleVerifier.

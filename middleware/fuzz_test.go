@@ -154,3 +154,76 @@ func FuzzParseBasic(f *testing.F) {
 		}
 	})
 }
+
+// FuzzExtractors drives the three extractors the core offers with one
+// header value (or two, for a doubled header): each answers "none of my
+// kind", a malformed error, or a credential that holds their invariants: a
+// bounded token68 that is exactly what the header carried, and a Basic
+// user-id without a colon.
+func FuzzExtractors(f *testing.F) {
+	f.Add("good-token", "", false)
+	f.Add("Bearer good-token", "Bearer good-token", true)
+	f.Add("Bearer a", "Bearer b", true)
+	f.Add("Bearer a==", "", false)
+	f.Add("Bearer =a", "", false)
+	f.Add("not a token!", "", false)
+	f.Add("Basic "+b64("app:sess"), "", false)
+	f.Add(strings.Repeat("a", fuzzLimit+1), "", false)
+	newExtractor := func(build func() (middleware.Extractor, error)) middleware.Extractor {
+		ex, err := build()
+		if err != nil {
+			f.Fatal(err)
+		}
+		return ex
+	}
+	limit := middleware.WithMaxHeaderBytes(fuzzLimit)
+	header := newExtractor(func() (middleware.Extractor, error) {
+		return middleware.NewHeaderExtractor("session", "x-tidepool-session-token", limit)
+	})
+	bearer := newExtractor(func() (middleware.Extractor, error) {
+		return middleware.NewAuthorizationExtractor("bearer", "Bearer", limit)
+	})
+	basic := newExtractor(func() (middleware.Extractor, error) { return middleware.NewBasicExtractor("basic", limit) })
+
+	f.Fuzz(func(t *testing.T, value, second string, twice bool) {
+		values := []string{value}
+		if twice {
+			values = append(values, second)
+		}
+		same := !twice || second == value
+		for _, tc := range []struct {
+			ex   middleware.Extractor
+			name string
+		}{{header, "X-Tidepool-Session-Token"}, {bearer, "Authorization"}, {basic, "Authorization"}} {
+			req, _ := http.NewRequest(http.MethodGet, "/", nil)
+			req.Header = http.Header{tc.name: values}
+			c, err := tc.ex.Extract(req)
+			if err != nil {
+				if err != middleware.ErrNoCredential {
+					checkFailure(t, err, "oversized", "duplicate", "empty", "spacing", "syntax",
+						"base64", "control", "colon", "empty user", "utf8")
+				}
+				continue
+			}
+			if !same || len(value) > fuzzLimit {
+				t.Fatalf("%s accepted %q", c.Kind, values)
+			}
+			switch c.Kind {
+			case "session":
+				if c.Token != value || c.Secret != "" || !middleware.IsToken68(c.Token) {
+					t.Fatalf("session credential from %q", value)
+				}
+			case "bearer":
+				if c.Secret != "" || !middleware.IsToken68(c.Token) || !strings.EqualFold(value, "Bearer "+c.Token) ||
+					value[len("Bearer ")-1] != ' ' {
+					t.Fatalf("bearer credential from %q", value)
+				}
+			case "basic":
+				if c.Token == "" || strings.Contains(c.Token, ":") ||
+					base64.StdEncoding.EncodeToString([]byte(c.Token+":"+c.Secret)) != value[len("Basic "):] {
+					t.Fatalf("basic credential from %q", value)
+				}
+			}
+		}
+	})
+}

@@ -43,7 +43,10 @@ func (h IdentityHeaders) any() bool { return h != IdentityHeaders{} }
 // stripIdentity returns a copy of r whose header map is its own, with every
 // identity header removed. Header names are matched case-insensitively, so a
 // name in a spelling net/http did not canonicalise (or one set directly on
-// the map) is removed too. The caller's request is not changed.
+// the map) is removed too, and with '_' read as '-': CGI and FastCGI
+// (net/http/cgi included) and several proxies turn both "X-Auth-Subject" and
+// "X_Auth_Subject" into HTTP_X_AUTH_SUBJECT, so the underscore spelling would
+// forge the header downstream. The caller's request is not changed.
 func stripIdentity(r *http.Request, names []string) *http.Request {
 	h := make(http.Header, len(r.Header)+len(names))
 	for k, v := range r.Header {
@@ -58,11 +61,35 @@ func stripIdentity(r *http.Request, names []string) *http.Request {
 
 func matchesAny(key string, names []string) bool {
 	for _, n := range names {
-		if strings.EqualFold(key, n) {
+		if sameHeaderName(key, n) {
 			return true
 		}
 	}
 	return false
+}
+
+// sameHeaderName reports whether a and b name the same header once ASCII
+// case is folded and '_' is read as '-'.
+func sameHeaderName(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if foldHeaderByte(a[i]) != foldHeaderByte(b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+func foldHeaderByte(c byte) byte {
+	switch {
+	case c == '_':
+		return '-'
+	case 'A' <= c && c <= 'Z':
+		return c + ('a' - 'A')
+	}
+	return c
 }
 
 // set writes p into the headers named by h. h is canonical and hdr belongs

@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,8 +20,14 @@ var testIdentity = middleware.IdentityHeaders{
 
 // forged fills a header map with client-sent identity headers in the
 // spellings Go would canonicalise and in some it would not (set directly on
-// the map, as a handler or another middleware could).
+// the map, as a handler or another middleware could), including underscore
+// spellings, which CGI and FastCGI read as the hyphenated name.
 func forged(h http.Header) {
+	h["X_Auth_Subject"] = []string{"root"}
+	h["x_auth-subject"] = []string{"root"}
+	h["X_AUTH_ROLES"] = []string{"admin"}
+	h["X-Auth_Kind"] = []string{"server"}
+	h["X_Unrelated"] = []string{"kept"}
 	h["x-auth-subject"] = []string{"root"}
 	h["X-AUTH-SUBJECT"] = []string{"root"}
 	h["X-Auth-Subject"] = []string{"root"}
@@ -87,13 +94,16 @@ func TestIdentityHeaders(t *testing.T) {
 			}
 			require.Equal(t, tc.want, ids)
 			require.Equal(t, []string{"kept"}, got.header["X-Unrelated"])
+			require.Equal(t, []string{"kept"}, got.header["X_Unrelated"])
 		})
 	}
 }
 
+// matchesIdentity reports whether name is an identity header in any
+// spelling: any case, '_' for '-'.
 func matchesIdentity(name string) bool {
 	for _, n := range []string{testIdentity.Subject, testIdentity.Kind, testIdentity.Actor, testIdentity.App, testIdentity.Roles} {
-		if http.CanonicalHeaderKey(n) == http.CanonicalHeaderKey(name) {
+		if strings.EqualFold(strings.ReplaceAll(n, "_", "-"), strings.ReplaceAll(name, "_", "-")) {
 			return true
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"testing/quick"
 	"time"
@@ -242,4 +243,48 @@ func TestDisplacedEntryUnindexed(t *testing.T) {
 	require.Nil(t, e.prev)
 	require.Nil(t, e.next)
 	require.Len(t, c.flights, 0, "no flight is left behind")
+}
+
+// TestRingEvictsOnlyTheEntryItStored: a credential verified again after an
+// invalidation has two slots in its shard's ring, the old entry's and the
+// new one's. When the old slot comes round, the fresh entry must stay: the
+// ring used to remember keys and deleted whatever the key held by then.
+func TestRingEvictsOnlyTheEntryItStored(t *testing.T) {
+	var calls atomic.Int64
+	v := VerifierFunc(func(_ context.Context, c Credential) (Principal, error) {
+		calls.Add(1)
+		return Principal{Subject: "u-" + c.Token}, nil
+	})
+	c, err := NewCache(v, time.Hour, WithMaxEntries(2*cacheShards))
+	require.NoError(t, err)
+	defer c.Close()
+	require.Equal(t, 2, c.perShard)
+
+	// Three keys of one shard.
+	keys := []string{"k0"}
+	for i := 1; len(keys) < 3; i++ {
+		if k := "k" + strconv.Itoa(i); c.shard(k) == c.shard(keys[0]) {
+			keys = append(keys, k)
+		}
+	}
+	verify := func(key string) {
+		t.Helper()
+		p, err := c.Verify(context.Background(), Credential{Kind: "session", Token: key})
+		require.NoError(t, err)
+		require.Equal(t, "u-"+key, p.Subject)
+	}
+	cred := Credential{Kind: "session", Token: keys[0]}
+
+	verify(keys[0])    // ring: [k0]
+	c.Invalidate(cred) // k0's entry is gone; its slot stays
+	verify(keys[0])    // ring: [k0 (dead), k0]
+	require.EqualValues(t, 2, calls.Load())
+	verify(keys[1]) // the dead slot comes round: ring [k1, k0]
+	verify(keys[0]) // still a hit
+	require.EqualValues(t, 3, calls.Load(), "the fresh entry survived the eviction of the dead one")
+
+	verify(keys[2]) // now the live k0 is the oldest: ring [k1, k2]
+	require.Equal(t, 2, c.shard(keys[0]).items.ItemCount(), "the shard stays within its bound")
+	verify(keys[0])
+	require.EqualValues(t, 5, calls.Load(), "k0 was evicted in its turn")
 }

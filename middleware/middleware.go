@@ -88,7 +88,8 @@ func noCredential(err error) bool {
 // schemes' kinds.
 //
 //   - None present: 401 with one WWW-Authenticate challenge per scheme, in
-//     the order given, and the first scheme's body.
+//     the order given, and the first scheme's body; the outcome is logged
+//     and observed once, as the first scheme's.
 //   - Credentials of two kinds (or one header doubled with different
 //     values): 400 invalid_request; tidegate never guesses which one counts.
 //   - Exactly one: verified by its scheme, failures rendered by it.
@@ -154,15 +155,18 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 }
 
 // rejectNone answers a request that carried no credential of any kind: one
-// challenge per scheme (RFC 7235 §4.1 allows several), the first scheme's body.
+// challenge per scheme (RFC 7235 §4.1 allows several), the first scheme's
+// body, and one outcome, logged and observed as the first scheme's, like
+// every other request (observing it once per scheme counted one request as
+// several).
 func rejectNone(schemes []*Scheme, w http.ResponseWriter, r *http.Request) {
 	e := Missing()
 	first := schemes[0]
 	challenges := make([]string, len(schemes))
 	for i, s := range schemes {
 		challenges[i] = s.challenge.value(e)
-		s.observer.ObserveAuth(s.kind, OutcomeRejected, e.Reason)
 	}
+	first.observer.ObserveAuth(first.kind, OutcomeRejected, e.Reason)
 	logOutcome(r.Context(), first.logger, first.kind, OutcomeRejected, e, nil, nil)
 	setFailureHeaders(w, e, challenges...)
 	first.render(w, r, e)

@@ -1,0 +1,115 @@
+package middleware_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// TestOneEventPerOutcome: every request through Require, Optional or Any
+// writes exactly one log event and makes exactly one ObserveAuth call, with
+// the kind, the outcome, the reason of a failure and the subject of a
+// success; a credential appears as its fingerprint only.
+func TestOneEventPerOutcome(t *testing.T) {
+	fp := func(tok string) string { return "fp=" + bearerCred(tok).Fingerprint() }
+	cases := []struct {
+		name     string
+		mw       string // "require", "optional", "any" or "cached"
+		headers  [][2]string
+		level    string
+		attrs    []string // fragments the one log line must hold
+		absent   []string // fragments it must not hold
+		observed string   // the one ObserveAuth call, kind/outcome/reason
+	}{
+		{"authenticated", "require", [][2]string{{"Authorization", "Bearer " + tokGood}}, "DEBUG",
+			[]string{"kind=bearer", "outcome=authenticated", "subject=" + subjGood, fp(tokGood)}, []string{"reason=", tokGood},
+			"bearer/authenticated/"},
+		{"authenticated from the cache", "cached", [][2]string{{"Authorization", "Bearer " + tokGood}}, "DEBUG",
+			[]string{"kind=bearer", "outcome=authenticated", "subject=" + subjGood, fp(tokGood)}, []string{"reason=", tokGood},
+			"bearer/authenticated/"},
+		{"anonymous", "optional", nil, "DEBUG",
+			[]string{"kind=bearer", "outcome=anonymous"}, []string{"reason=", "subject=", "fp="},
+			"bearer/anonymous/"},
+		{"missing", "require", nil, "INFO",
+			[]string{"kind=bearer", "outcome=rejected", "reason=missing", "status=401"}, []string{"subject=", "fp="},
+			"bearer/rejected/missing"},
+		{"malformed", "require", [][2]string{{"Authorization", "Bearer  " + tokGood}}, "INFO",
+			[]string{"kind=bearer", "outcome=rejected", "reason=spacing", "status=400"}, []string{"subject=", "fp=", tokGood},
+			"bearer/rejected/spacing"},
+		{"revoked", "require", [][2]string{{"Authorization", "Bearer " + tokRevoked}}, "INFO",
+			[]string{"kind=bearer", "outcome=rejected", "reason=revoked", "status=401", fp(tokRevoked)}, []string{"subject=", tokRevoked},
+			"bearer/rejected/revoked"},
+		{"backend down", "require", [][2]string{{"Authorization", "Bearer " + tokDown}}, "WARN",
+			[]string{"kind=bearer", "outcome=error", "reason=backend", "status=503", "cause=*errors.errorString"},
+			[]string{"10.0.0.7", "connection refused", tokDown}, "bearer/error/backend"},
+		{"backend timeout through the cache", "cached", [][2]string{{"Authorization", "Bearer " + tokSlow}}, "WARN",
+			[]string{"kind=bearer", "outcome=error", "reason=timeout", "status=503"}, []string{tokSlow},
+			"bearer/error/timeout"},
+		{"rate limited", "require", [][2]string{{"Authorization", "Bearer " + tokLimited}}, "INFO",
+			[]string{"kind=bearer", "outcome=rejected", `reason="too many attempts"`, "status=429"}, []string{tokLimited},
+			"bearer/rejected/too many attempts"},
+		{"verifier panic", "require", [][2]string{{"Authorization", "Bearer " + tokPanic}}, "ERROR",
+			[]string{"kind=bearer", "outcome=error", "reason=panic", "status=500", "panic_type=string"}, []string{"verifier bug", tokPanic},
+			"bearer/error/panic"},
+		{"Any, none: one event, not one per scheme", "any", nil, "INFO",
+			[]string{"kind=session", "outcome=rejected", "reason=missing", "status=401"}, []string{"kind=bearer"},
+			"session/rejected/missing"},
+		{"Any, two kinds", "any", [][2]string{{sessionHeader, tokGood}, {"Authorization", "Bearer " + tokGood}}, "INFO",
+			[]string{"kind=session", "outcome=rejected", "reason=ambiguous", "status=400"}, []string{"subject=", tokGood},
+			"session/rejected/ambiguous"},
+		{"Any, bearer", "any", [][2]string{{"Authorization", "Bearer " + tokAdmin}}, "DEBUG",
+			[]string{"kind=bearer", "outcome=authenticated", "subject=" + subjAdmin, fp(tokAdmin)}, []string{tokAdmin},
+			"bearer/authenticated/"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			logger, buf := debugLogger()
+			obs := &reasonRecorder{}
+			opts := []middleware.SchemeOption{middleware.WithLogger(logger), middleware.WithObserver(obs)}
+			var mw func(http.Handler) http.Handler
+			switch tc.mw {
+			case "require":
+				mw = middleware.Require(newScheme(t, bearerSpec, &testVerifier{}, opts...))
+			case "optional":
+				mw = middleware.Optional(newScheme(t, bearerSpec, &testVerifier{}, opts...))
+			case "cached":
+				cache := newTestCache(t, &testVerifier{}, time.Minute, middleware.WithVerifyTimeout(verifyTimeout))
+				mw = middleware.Require(newScheme(t, bearerSpec, cache, opts...))
+			case "any":
+				var err error
+				mw, err = middleware.Any(newScheme(t, sessionSpec, &testVerifier{}, opts...), newScheme(t, bearerSpec, &testVerifier{}, opts...))
+				require.NoError(t, err)
+			}
+			h := mw(principalHandler(&seen{}))
+
+			// Twice, so that the cached case answers the second from the cache.
+			for round := range 2 {
+				req := newRequest()
+				for _, kv := range tc.headers {
+					req.Header.Add(kv[0], kv[1])
+				}
+				serve(h, req)
+
+				lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+				require.Len(t, lines, round+1, "one event per request: %q", buf.String())
+				line := lines[round]
+				require.Contains(t, line, "level="+tc.level)
+				require.Contains(t, line, `msg="tidegate auth"`)
+				for _, a := range tc.attrs {
+					require.Contains(t, line, a)
+				}
+				for _, a := range tc.absent {
+					require.NotContains(t, line, a)
+				}
+				obs.mu.Lock()
+				require.Len(t, obs.reasons, round+1, "one observation per request")
+				require.Equal(t, tc.observed, obs.reasons[round])
+				obs.mu.Unlock()
+			}
+		})
+	}
+}
