@@ -106,14 +106,16 @@ func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
 	}
-	if !t.Trusts(RemoteAddr(r)) {
+	// The cheap checks first: this runs on every plain-HTTP request behind
+	// basicauth's HSTS wrapper, and parsing RemoteAddr is the dear one.
+	if t == nil || len(t.prefixes) == 0 {
 		return false
 	}
 	protos := r.Header.Values("X-Forwarded-Proto")
-	if len(protos) != 1 {
+	if len(protos) != 1 || !t.Trusts(RemoteAddr(r)) {
 		return false
 	}
 	// A proxy chain may append: the last value is the nearest proxy's.
-	parts := strings.Split(protos[0], ",")
-	return strings.EqualFold(strings.TrimSpace(parts[len(parts)-1]), "https")
+	last := protos[0][strings.LastIndexByte(protos[0], ',')+1:]
+	return strings.EqualFold(strings.TrimSpace(last), "https")
 }
