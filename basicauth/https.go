@@ -46,7 +46,20 @@ func (t *transport) setHSTS(w http.ResponseWriter, r *http.Request) {
 // confirmed to an eavesdropper as valid).
 type httpsExtractor struct {
 	inner     middleware.Extractor
+	peeker    middleware.Peeker // inner's, for the cache-first path
 	transport *transport
+}
+
+// Peek implements middleware.Peeker: what the inner extractor sees, except
+// that Basic credentials over plain HTTP are left to Extract, which refuses
+// them (so a cached credential sent in clear text is refused too). A
+// doubled Authorization header is never found by the inner Peek.
+func (x *httpsExtractor) Peek(r *http.Request) middleware.Peek {
+	p := x.peeker.Peek(r)
+	if p.Found() && !x.transport.allowed(r) {
+		return middleware.Peek{}
+	}
+	return p
 }
 
 // Extract implements middleware.Extractor. A request without Basic

@@ -116,6 +116,26 @@ func TestTrustedProxy(t *testing.T) {
 	}
 }
 
+// TestCachedCredentialsOverPlainHTTP: credentials the cache holds from an
+// HTTPS request are still refused when they arrive over plain HTTP: the
+// cache-first path leaves plain HTTP to the extractor's 403.
+func TestCachedCredentialsOverPlainHTTP(t *testing.T) {
+	loopback, err := middleware.NewTrustedProxies("127.0.0.1/32", "::1")
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{plain: true, opts: []basicauth.Option{basicauth.WithTrustedProxies(loopback)}})
+	auth := basic(backendA + ":" + maryID)
+	for range 2 {
+		res := f.do(t, http.MethodGet, "/whoami", auth, "", "X-Forwarded-Proto", "https")
+		require.Equal(t, http.StatusOK, res.status, res.body)
+	}
+	require.EqualValues(t, 1, f.registry.lookups.Load(), "the second request was a cache hit")
+
+	res := f.do(t, http.MethodGet, "/whoami", auth, "", "X-Forwarded-Proto", "http")
+	requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+	res = f.do(t, http.MethodGet, "/whoami", auth, "")
+	requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+}
+
 func TestInsecureLoopback(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -103,7 +103,7 @@ func (s *Service) buildSchemes(cfg *config) error {
 	if err != nil {
 		return err
 	}
-	ex := &httpsExtractor{inner: basic, transport: s.transport}
+	ex := &httpsExtractor{inner: basic, peeker: basic.(middleware.Peeker), transport: s.transport}
 	challenge := middleware.Challenge{Scheme: "Basic", Realm: cfg.realm, Charset: true}
 	cacheOpts := []middleware.CacheOption{middleware.WithMaxEntries(cfg.cacheMaxEntries)}
 	schemeOpts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(cfg.logger)}

@@ -30,10 +30,29 @@ type Credential struct {
 	Token  string
 	Secret string
 
-	// key is the cache key when the constructor already holds it (see
-	// newBasicCredential); empty means "compute it with encodeKey".
-	key string
+	// A credential read by the Basic extractor is cached under the token68
+	// it arrived as (key, form basicKey), so that a cached one is found
+	// without decoding it (see Peeker). decoded is "Token:Secret" as
+	// decoded from key; it lets cacheKey notice a changed part.
+	key     string
+	form    keyForm
+	decoded string
 }
+
+// keyForm tells the two spaces of cache keys apart. A cache entry holds the
+// form of its key and a lookup compares it, as it compares the kind, so a
+// key of one form never finds an entry of the other.
+type keyForm uint8
+
+const (
+	// partsKey is encodeKey(Token, Secret).
+	partsKey keyForm = iota
+	// basicKey is the Basic token68 as sent. The Basic extractor accepts
+	// exactly one spelling of each (Token, Secret) (canonical, padded
+	// base64; no line breaks), so the token68 is as unambiguous a key as
+	// the parts.
+	basicKey
+)
 
 // String describes the credential without revealing it.
 func (c Credential) String() string {
@@ -66,43 +85,50 @@ func (c Credential) LogValue() slog.Value {
 }
 
 // Fingerprint returns the first 8 hex characters of the SHA-256 of the
-// credential's cache key: enough to correlate log lines, far too little to
-// recover or replay the credential.
+// credential's parts (encoded by encodeKey): enough to correlate log lines,
+// far too little to recover or replay the credential. It is the same for a
+// credential however it was read.
 func (c Credential) Fingerprint() string {
-	sum := sha256.Sum256([]byte(c.cacheKey()))
+	token, secret := c.Token, c.Secret
+	if c.form == basicKey && c.decoded == "" && token == "" && secret == "" {
+		// A cache hit's credential holds only its token68 (see
+		// Peek.credential); decode it, as only a log line needs this.
+		if d, colon, err := decodeBasic(c.key); err == nil {
+			token, secret = d[:colon], d[colon+1:]
+		}
+	}
+	sum := sha256.Sum256([]byte(encodeKey(token, secret)))
 	return hex.EncodeToString(sum[:4])
 }
 
 // IsZero reports whether the credential carries no secret at all.
-func (c Credential) IsZero() bool { return c.Token == "" && c.Secret == "" }
+func (c Credential) IsZero() bool { return c.Token == "" && c.Secret == "" && c.key == "" }
 
-// cacheKey returns an encoding of (Token, Secret) that is injective: two
-// credentials share a key only when both parts are equal. The kind is not
-// part of the string; the cache stores it in the entry and compares it on
-// every hit.
-func (c Credential) cacheKey() string {
-	if c.key != "" && keyFits(c.key, c.Token, c.Secret) {
-		return c.key
+// cacheKey returns the credential's cache key and its form: the token68 of
+// a credential the Basic extractor read (while its parts are unchanged), an
+// injective encoding of (Token, Secret) otherwise. Two credentials share a
+// key and form only when both parts are equal. The kind is not part of the
+// key; the cache stores it in the entry and compares it on every hit.
+func (c Credential) cacheKey() (string, keyForm) {
+	if c.form == basicKey && (c.decoded == "" && c.Token == "" && c.Secret == "" || basicFits(c)) {
+		return c.key, basicKey
 	}
-	return encodeKey(c.Token, c.Secret)
+	return encodeKey(c.Token, c.Secret), partsKey
 }
 
-// keyFits reports whether key is still encodeKey(token, secret) in form 1 or
-// 2, as newBasicCredential built it. Token and Secret are exported, so a
-// caller (a wrapping Extractor, say) may change them after extraction; the
-// precomputed key must then not be used, or the cache would answer for the
-// credential as it was extracted, not as it was verified: a changed Secret
-// would hit the entry of the original one. The comparisons are cheap: in the
-// unchanged case the parts share the key's memory.
-func keyFits(key, token, secret string) bool {
-	if strings.IndexByte(token, ':') >= 0 || strings.HasPrefix(token, "\x00") {
-		return false // encodeKey would use form 3
-	}
-	if secret == "" {
-		return key == token
-	}
-	return len(key) == len(token)+1+len(secret) &&
-		key[:len(token)] == token && key[len(token)] == ':' && key[len(token)+1:] == secret
+// basicFits reports whether c's parts are still those its key was decoded
+// to. Token and Secret are exported, so a caller (a wrapping Extractor,
+// say) may change them after extraction; the token68 must then not be the
+// key, or the cache would answer for the credential as it was extracted,
+// not as it is verified. The comparisons are cheap: unchanged parts share
+// decoded's memory. A Token with a colon would split decoded elsewhere.
+//
+// (A credential with no parts and no decoded text is one a Scheme built
+// from a cache hit, for its log line only: see Scheme.cached.)
+func basicFits(c Credential) bool {
+	t, d := c.Token, c.decoded
+	return strings.IndexByte(t, ':') < 0 && len(d) == len(t)+1+len(c.Secret) &&
+		d[:len(t)] == t && d[len(t)] == ':' && d[len(t)+1:] == c.Secret
 }
 
 // encodeKey encodes two parts into one string without ambiguity, so that
@@ -129,16 +155,13 @@ func encodeKey(token, secret string) string {
 	}
 }
 
-// newBasicCredential builds a two-part credential from a decoded
-// "user:password" string split at its first colon, reusing the decoded string
-// as the cache key (form 2 of encodeKey) so that no second copy is made.
-// The caller guarantees that user has no ':' and no control characters.
-func newBasicCredential(kind Kind, decoded string, colon int) Credential {
-	c := Credential{Kind: kind, Token: decoded[:colon], Secret: decoded[colon+1:]}
-	if c.Secret == "" {
-		c.key = c.Token // form 1
-	} else {
-		c.key = decoded // form 2
+// newBasicCredential builds a two-part credential from the token68 of a
+// Basic Authorization header and its decoded "user:password", split at its
+// first colon. Its cache key is the token68 itself (see basicKey). The
+// caller guarantees that user has no ':' and no control characters.
+func newBasicCredential(kind Kind, token68, decoded string, colon int) Credential {
+	return Credential{
+		Kind: kind, Token: decoded[:colon], Secret: decoded[colon+1:],
+		key: token68, form: basicKey, decoded: decoded,
 	}
-	return c
 }

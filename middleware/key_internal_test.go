@@ -2,6 +2,7 @@ package middleware
 
 import (
 	"context"
+	"encoding/base64"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -9,6 +10,7 @@ import (
 	"testing/quick"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -103,14 +105,18 @@ func TestEncodeKeyProperty(t *testing.T) {
 	require.NoError(t, quick.Check(spliced, &quick.Config{MaxCount: 20_000}))
 }
 
-// TestBasicCredentialKey: the key newBasicCredential reuses is exactly
-// encodeKey of its parts, and stops being used once a part changes.
+// TestBasicCredentialKey: a credential the Basic extractor builds is keyed
+// by its token68 (form basicKey) while its parts are unchanged, and by
+// encodeKey of its parts (form partsKey) as soon as one changes, so that a
+// changed credential never finds the entry of the one extracted.
 func TestBasicCredentialKey(t *testing.T) {
 	for _, decoded := range []string{"a:b", "a:", "alice:b:c", "user:pass:", "u::"} {
 		colon := strings.IndexByte(decoded, ':')
-		c := newBasicCredential("basic", decoded, colon)
-		require.Equal(t, encodeKey(c.Token, c.Secret), c.cacheKey(), "%q", decoded)
-		require.NotEmpty(t, c.key)
+		token68 := base64.StdEncoding.EncodeToString([]byte(decoded))
+		c := newBasicCredential("basic", token68, decoded, colon)
+		key, form := c.cacheKey()
+		require.Equal(t, token68, key, "%q", decoded)
+		require.Equal(t, basicKey, form)
 
 		for _, change := range []func(*Credential){
 			func(c *Credential) { c.Secret += "x" },
@@ -118,6 +124,7 @@ func TestBasicCredentialKey(t *testing.T) {
 			func(c *Credential) { c.Token += ":" },
 			func(c *Credential) { c.Token = "\x00" + c.Token },
 			func(c *Credential) { c.Token, c.Secret = c.Token+":"+c.Secret, "" },
+			func(c *Credential) { c.Token, c.Secret = "", "" },
 			func(c *Credential) {
 				if c.Secret != "" {
 					c.Token, c.Secret = c.Token+":"+c.Secret[:1], c.Secret[1:]
@@ -126,7 +133,12 @@ func TestBasicCredentialKey(t *testing.T) {
 		} {
 			changed := c
 			change(&changed)
-			require.Equal(t, encodeKey(changed.Token, changed.Secret), changed.cacheKey(), "%q changed to %q/%q", decoded, changed.Token, changed.Secret)
+			if changed.Token == c.Token && changed.Secret == c.Secret {
+				continue // no change (the secret was empty already)
+			}
+			key, form := changed.cacheKey()
+			require.Equal(t, encodeKey(changed.Token, changed.Secret), key, "%q changed to %q/%q", decoded, changed.Token, changed.Secret)
+			require.Equal(t, partsKey, form)
 		}
 	}
 }
@@ -150,11 +162,12 @@ func FuzzEncodeKey(f *testing.F) {
 			}
 		}
 		// A Basic credential, built from a decoded "user:password", keys
-		// the same as its parts.
-		if decoded := t1 + ":" + s1; !strings.Contains(t1, ":") && !strings.HasPrefix(t1, "\x00") {
-			c := newBasicCredential("basic", decoded, len(t1))
-			if c.cacheKey() != encodeKey(c.Token, c.Secret) {
-				t.Fatalf("basic %q keys as %q", decoded, c.cacheKey())
+		// as its token68, in a form of its own.
+		if decoded := t1 + ":" + s1; !strings.Contains(t1, ":") {
+			token68 := base64.StdEncoding.EncodeToString([]byte(decoded))
+			c := newBasicCredential("basic", token68, decoded, len(t1))
+			if key, form := c.cacheKey(); key != token68 || form != basicKey {
+				t.Fatalf("basic %q keys as %q (form %d)", decoded, key, form)
 			}
 		}
 	})
@@ -245,6 +258,24 @@ func TestDisplacedEntryUnindexed(t *testing.T) {
 	require.Len(t, c.flights, 0, "no flight is left behind")
 }
 
+// TestShardCount: a cache has a power of two of shards, at most maxShards,
+// each meant for at least minPerShard entries, so that its bound is close
+// to the one asked for.
+func TestShardCount(t *testing.T) {
+	v := VerifierFunc(func(context.Context, Credential) (Principal, error) { return Principal{Subject: "u"}, nil })
+	for _, tc := range []struct{ max, shards int }{
+		{1, 1}, {15, 1}, {16, 2}, {100, 8}, {1000, 64}, {4096, 256}, {DefaultMaxEntries, 256},
+	} {
+		c, err := NewCache(v, time.Hour, WithMaxEntries(tc.max))
+		require.NoError(t, err)
+		assert.Len(t, c.shards, tc.shards, "max %d", tc.max)
+		assert.Equal(t, uint32(tc.shards-1), c.mask)
+		assert.GreaterOrEqual(t, c.perShard*len(c.shards), tc.max)
+		assert.Less(t, (c.perShard-1)*len(c.shards), tc.max, "the bound is the one asked for, rounded up per shard")
+		require.NoError(t, c.Close())
+	}
+}
+
 // TestRingEvictsOnlyTheEntryItStored: a credential verified again after an
 // invalidation has two slots in its shard's ring, the old entry's and the
 // new one's. When the old slot comes round, the fresh entry must stay: the
@@ -255,9 +286,10 @@ func TestRingEvictsOnlyTheEntryItStored(t *testing.T) {
 		calls.Add(1)
 		return Principal{Subject: "u-" + c.Token}, nil
 	})
-	c, err := NewCache(v, time.Hour, WithMaxEntries(2*cacheShards))
+	c, err := NewCache(v, time.Hour, WithMaxEntries(2))
 	require.NoError(t, err)
 	defer c.Close()
+	require.Len(t, c.shards, 1, "a small cache is one shard")
 	require.Equal(t, 2, c.perShard)
 
 	// Three keys of one shard.

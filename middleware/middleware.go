@@ -51,6 +51,15 @@ func mustScheme(s *Scheme) {
 
 // serveOne authenticates r with a single scheme.
 func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handler, optional bool) {
+	if s.peeker != nil {
+		if peek := s.peeker.Peek(r); peek.Found() {
+			if p := s.cached(peek); p != nil {
+				cred := peek.credential(s.kind)
+				s.succeed(w, r, next, p, &cred)
+				return
+			}
+		}
+	}
 	cred, err := s.extractor.Extract(r)
 	if noCredential(err) {
 		if optional {
@@ -123,6 +132,13 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 }
 
 func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next http.Handler) {
+	if s, peek := peekAny(schemes, r); s != nil {
+		if p := s.cached(peek); p != nil {
+			cred := peek.credential(s.kind)
+			s.succeed(w, r, next, p, &cred)
+			return
+		}
+	}
 	var (
 		found *Scheme
 		cred  Credential
@@ -152,6 +168,29 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		return
 	}
 	found.succeed(w, r, next, p, &cred)
+}
+
+// peekAny returns the one scheme whose Peeker found a credential, and what
+// it saw, when every other scheme's Peeker is sure the request carries none
+// of its kind; otherwise nil, and serveAny extracts as usual.
+func peekAny(schemes []*Scheme, r *http.Request) (*Scheme, Peek) {
+	var (
+		found *Scheme
+		seen  Peek
+	)
+	for _, s := range schemes {
+		if s.peeker == nil {
+			return nil, Peek{}
+		}
+		switch peek := s.peeker.Peek(r); {
+		case peek.None():
+		case peek.Found() && found == nil:
+			found, seen = s, peek
+		default:
+			return nil, Peek{}
+		}
+	}
+	return found, seen
 }
 
 // rejectNone answers a request that carried no credential of any kind: one

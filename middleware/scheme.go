@@ -19,6 +19,7 @@ import (
 type Scheme struct {
 	kind      Kind
 	extractor Extractor
+	peeker    Peeker // extractor, when it is a Peeker and verifier a *Cache
 	verifier  Verifier
 	cache     *Cache // verifier, when it is a *Cache: lets hits skip a copy
 	challenge challenge
@@ -56,6 +57,9 @@ func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...Scheme
 		now:       time.Now,
 	}
 	s.cache, _ = v.(*Cache)
+	if p, ok := ex.(Peeker); ok && s.cache != nil {
+		s.peeker = p
+	}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, errors.New("tidegate: nil scheme option")
@@ -134,6 +138,22 @@ func (s *Scheme) verify(ctx context.Context, cred Credential) (*Principal, *Erro
 		return nil, Invalid("expired")
 	}
 	return p, nil
+}
+
+// cached returns the principal of the cached credential peek found, or nil
+// when there is none (or it expired on the scheme's own clock): the caller
+// then extracts and verifies as usual.
+func (s *Scheme) cached(peek Peek) *Principal {
+	e := s.cache.hit(s.kind, peek.form, peek.key)
+	if e == nil {
+		return nil
+	}
+	p := &e.principal
+	// As in verify: only a custom clock needs this check on a hit.
+	if !p.ExpiresAt.IsZero() && (s.customClock || s.cache.customClock) && !s.now().Before(p.ExpiresAt) {
+		return nil
+	}
+	return p
 }
 
 // callVerifier calls v, turning a panic into a 500 and a Principal without a
