@@ -171,7 +171,7 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 // Verify returns the cached principal of c, or asks the wrapped Verifier.
 // The returned principal is the caller's own copy.
 func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) {
-	p, e := c.verifyShared(ctx, cred)
+	p, e := c.verifyShared(ctx, cred, false)
 	if e != nil {
 		return Principal{}, e
 	}
@@ -180,13 +180,19 @@ func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) 
 
 // verifyShared is Verify without the copy: the returned principal belongs to
 // the cache and must not be changed.
-func (c *Cache) verifyShared(ctx context.Context, cred Credential) (*Principal, *Error) {
+//
+// missed says the caller has just looked cred up (Scheme's cache-first
+// path) and found nothing: the lookup is not repeated. Should the entry
+// appear meanwhile, the verification it costs is merely redundant.
+func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) (*Principal, *Error) {
 	key, form := cred.cacheKey()
-	if e := c.lookup(cred.Kind, form, key); e != nil {
-		if c.observed {
-			c.observer.ObserveCache(cred.Kind, true)
+	if !missed {
+		if e := c.lookup(cred.Kind, form, key); e != nil {
+			if c.observed {
+				c.observer.ObserveCache(cred.Kind, true)
+			}
+			return &e.principal, nil
 		}
-		return &e.principal, nil
 	}
 	if c.observed {
 		c.observer.ObserveCache(cred.Kind, false)
@@ -413,14 +419,16 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 		victim, sh.ring[sh.next] = sh.ring[sh.next], e
 		sh.next = (sh.next + 1) % len(sh.ring)
 	}
+	// An entry is indexed exactly while go-cache holds it (every removal
+	// unindexes it, under mu), so a victim that is not indexed any more
+	// was invalidated or replaced, and its key may hold a newer entry.
+	evict := victim != nil && victim.indexed
 	c.mu.Unlock()
 	// Outside mu: Delete calls unindex, which takes it. A store of the
-	// victim's key between this Get and the Delete loses its entry, which
-	// costs one more verification, nothing more.
-	if victim != nil {
-		if cur, ok := sh.items.Get(victim.key); ok && cur == victim {
-			sh.items.Delete(victim.key)
-		}
+	// victim's key between the Unlock and the Delete loses its entry,
+	// which costs one more verification, nothing more.
+	if evict {
+		sh.items.Delete(victim.key)
 	}
 }
 

@@ -28,7 +28,7 @@ func BenchmarkCacheLookup(b *testing.B) {
 	creds := make([]Credential, users)
 	for i := range creds {
 		creds[i] = Credential{Kind: "session", Token: fmt.Sprintf("st_%037d", i)}
-		if _, e := c.verifyShared(context.Background(), creds[i]); e != nil {
+		if _, e := c.verifyShared(context.Background(), creds[i], false); e != nil {
 			b.Fatal(e)
 		}
 	}

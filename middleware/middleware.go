@@ -51,6 +51,7 @@ func mustScheme(s *Scheme) {
 
 // serveOne authenticates r with a single scheme.
 func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handler, optional bool) {
+	missed := false
 	if s.peeker != nil {
 		if peek := s.peeker.Peek(r); peek.Found() {
 			if p := s.cached(peek); p != nil {
@@ -58,6 +59,7 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 				s.succeed(w, r, next, p, &cred)
 				return
 			}
+			missed = true
 		}
 	}
 	cred, err := s.extractor.Extract(r)
@@ -75,7 +77,7 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 		s.fail(w, r, AsError(err), nil)
 		return
 	}
-	p, e := s.verify(r.Context(), cred)
+	p, e := s.verify(r.Context(), cred, missed)
 	if e != nil {
 		s.fail(w, r, e, &cred)
 		return
@@ -132,10 +134,11 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 }
 
 func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next http.Handler) {
-	if s, peek := peekAny(schemes, r); s != nil {
-		if p := s.cached(peek); p != nil {
-			cred := peek.credential(s.kind)
-			s.succeed(w, r, next, p, &cred)
+	peeked, peek := peekAny(schemes, r)
+	if peeked != nil {
+		if p := peeked.cached(peek); p != nil {
+			cred := peek.credential(peeked.kind)
+			peeked.succeed(w, r, next, p, &cred)
 			return
 		}
 	}
@@ -162,7 +165,7 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		rejectNone(schemes, w, r)
 		return
 	}
-	p, e := found.verify(r.Context(), cred)
+	p, e := found.verify(r.Context(), cred, found == peeked)
 	if e != nil {
 		found.fail(w, r, e, &cred)
 		return

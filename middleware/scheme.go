@@ -105,7 +105,7 @@ func (s *Scheme) Authenticate(r *http.Request) (Principal, error) {
 	if err != nil {
 		return Principal{}, err
 	}
-	p, e := s.verify(r.Context(), cred)
+	p, e := s.verify(r.Context(), cred, false)
 	if e != nil {
 		return Principal{}, e
 	}
@@ -114,13 +114,16 @@ func (s *Scheme) Authenticate(r *http.Request) (Principal, error) {
 
 // verify checks a credential and returns a principal that the caller must
 // treat as read-only (it may be shared with the cache).
-func (s *Scheme) verify(ctx context.Context, cred Credential) (*Principal, *Error) {
+//
+// missed says the cache-first path has just looked cred up and missed (see
+// Cache.verifyShared).
+func (s *Scheme) verify(ctx context.Context, cred Credential, missed bool) (*Principal, *Error) {
 	var (
 		p *Principal
 		e *Error
 	)
 	if s.cache != nil {
-		p, e = s.cache.verifyShared(ctx, cred)
+		p, e = s.cache.verifyShared(ctx, cred, missed)
 	} else {
 		var got Principal
 		got, e = callVerifier(ctx, s.verifier, cred)
