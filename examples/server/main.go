@@ -13,6 +13,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -42,11 +44,19 @@ func run(args []string) error {
 	insecureBasic := flags.Bool("insecure-basic", false, "accept Basic app credentials over plain HTTP on loopback (development only)")
 	proxies := flags.String("trusted-proxies", "", "comma-separated CIDR ranges whose X-Forwarded-For/-Proto are believed")
 	redisAddr := flags.String("redis", "", "run on Redis at this address (host:port) instead of memory, so that replicas share state")
+	debugAddr := flags.String("debug-addr", "", "serve net/http/pprof on this loopback address (host:port), for load tests; never on a public address")
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if *debugAddr != "" {
+		stopDebug, err := serveDebug(*debugAddr)
+		if err != nil {
+			return fmt.Errorf("-debug-addr: %w", err)
+		}
+		defer stopDebug()
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
@@ -131,6 +141,32 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// serveDebug serves net/http/pprof (goroutine counts, heap and CPU
+// profiles) on addr, which must be a loopback address: the profiles show
+// the program's internals, so they are never served beside the API.
+func serveDebug(addr string) (stop func(), err error) {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, err
+	}
+	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
+		return nil, errors.New("must be a loopback address, such as 127.0.0.1:6060")
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return func() { _ = srv.Close() }, nil
 }
 
 func printWelcome(base string, data *seed.File, demo bool) {

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"testing"
@@ -40,4 +43,25 @@ func TestFlagErrors(t *testing.T) {
 	assert.ErrorContains(t, run([]string{"-tls-cert", "x.pem"}), "go together")
 	assert.ErrorContains(t, run([]string{"-jwt-key-file", filepath.Join(t.TempDir(), "none")}), "-jwt-key-file")
 	assert.ErrorContains(t, run([]string{"-trusted-proxies", "not-a-range"}), "-trusted-proxies")
+	assert.ErrorContains(t, run([]string{"-debug-addr", "0.0.0.0:6060"}), "loopback")
+	assert.ErrorContains(t, run([]string{"-debug-addr", "localhost"}), "-debug-addr")
+}
+
+// TestDebugAddrServesGoroutineCounts: -debug-addr serves net/http/pprof on
+// loopback (the load test reads the goroutine count from it).
+func TestDebugAddrServesGoroutineCounts(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	stop, err := serveDebug(addr)
+	require.NoError(t, err)
+	defer stop()
+	resp, err := http.Get("http://" + addr + "/debug/pprof/goroutine?debug=1")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Regexp(t, `^goroutine profile: total \d+\n`, string(body))
 }

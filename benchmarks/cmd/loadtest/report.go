@@ -80,8 +80,7 @@ func (r *report) markdown() string {
 	ratio := r.whoami.rate() / r.healthz.rate()
 	w("\nAuthenticated throughput is **%.1f%%** of `/healthz`'s (target ≥ %.0f%%: %s).\n\n",
 		100*ratio, 100*throughputTarget, metOrMissed(ratio >= throughputTarget))
-	w("Server memory, from `/proc/<pid>/status`. Goroutines are not observable from outside the process without " +
-		"adding an endpoint to it, so OS threads are shown instead. ")
+	w("Server memory, from `/proc/<pid>/status`, and its goroutines, from net/http/pprof on the server's `-debug-addr` (loopback). ")
 	w("The logins' argon2id hashing (19 MiB per hash) peaked at %s before the load; ", mib(r.mintPeak.peakKiB))
 	if r.peakReset {
 		w("VmHWM was reset after the warm-up (`/proc/<pid>/clear_refs`), so its peak below covers the measured phases, " +
@@ -89,12 +88,12 @@ func (r *report) markdown() string {
 	} else {
 		w("VmHWM could not be reset, so its peak includes the logins; the largest RSS sampled each second is the figure to read.\n\n")
 	}
-	w("| phase | RSS at its end | VmHWM at its end | largest RSS sampled during it | OS threads at its end |\n|---|---:|---:|---:|---:|\n")
+	w("| phase | RSS at its end | VmHWM at its end | largest RSS sampled during it | OS threads at its end | goroutines at its end |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, row := range []struct {
 		name, phase string
 		m           memory
 	}{{"warm-up (right after minting)", "warm-up", r.before}, {"measured load (both endpoints)", "load", r.after}} {
-		w("| %s | %s | %s | %s | %d |\n", row.name, mib(row.m.rssKiB), mib(row.m.peakKiB), mib(r.sampled.maxRSS[row.phase]), row.m.threads)
+		w("| %s | %s | %s | %s | %d | %d |\n", row.name, mib(row.m.rssKiB), mib(row.m.peakKiB), mib(r.sampled.maxRSS[row.phase]), row.m.threads, row.m.goroutines)
 	}
 	if r.cfg.duration >= time.Minute {
 		r.soak(w)
@@ -125,8 +124,19 @@ func (r *report) soak(w func(string, ...any)) {
 		"growth first→last **%+.1f%%** (flat within %.0f%%: %s).\n\n",
 		r.cfg.sampleEvery, r.cfg.duration, len(phase), mib(first.rssKiB), mib(last.rssKiB), mib(lo), mib(hi),
 		100*growth, 100*flatTarget, metOrMissed(growth <= flatTarget))
-	w("| t | RSS | OS threads |\n|---:|---:|---:|\n")
+	w("Goroutines: first %d, last %d, max %d (no growth: %s; the load's %d connections each hold one).\n\n",
+		first.goroutines, last.goroutines, maxGoroutines(phase), metOrMissed(last.goroutines <= first.goroutines+2), r.cfg.conns)
+	w("| t | RSS | OS threads | goroutines |\n|---:|---:|---:|---:|\n")
 	for _, s := range phase {
-		w("| %s | %s | %d |\n", s.at.Sub(first.at).Round(time.Second), mib(s.rssKiB), s.threads)
+		w("| %s | %s | %d | %d |\n", s.at.Sub(first.at).Round(time.Second), mib(s.rssKiB), s.threads, s.goroutines)
 	}
+}
+
+// maxGoroutines is the largest goroutine count among samples.
+func maxGoroutines(samples []sample) int64 {
+	var n int64
+	for _, s := range samples {
+		n = max(n, s.goroutines)
+	}
+	return n
 }

@@ -22,6 +22,7 @@ import (
 type server struct {
 	cmd      *exec.Cmd
 	addr     string // 127.0.0.1:port
+	debug    string // its -debug-addr, for the goroutine count
 	logPath  string
 	users    []seedUser
 	appToken string
@@ -111,18 +112,22 @@ func startServer(ctx context.Context, cfg config, work string) (*server, error) 
 	if err != nil {
 		return nil, err
 	}
+	debug, err := freeLoopbackAddr()
+	if err != nil {
+		return nil, err
+	}
 	logPath := filepath.Join(work, "server.log")
 	logFile, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close() // the child keeps its own descriptor
-	cmd := exec.Command(bin, "-addr", addr, "-seed", seedPath, "-jwt-key-file", keyPath, "-insecure-basic")
+	cmd := exec.Command(bin, "-addr", addr, "-seed", seedPath, "-jwt-key-file", keyPath, "-insecure-basic", "-debug-addr", debug)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, addr: addr, logPath: logPath, users: seed.Users, appToken: seed.Apps[0].AppToken, exited: make(chan struct{})}
+	s := &server{cmd: cmd, addr: addr, debug: debug, logPath: logPath, users: seed.Users, appToken: seed.Apps[0].AppToken, exited: make(chan struct{})}
 	go func() { _ = cmd.Wait(); close(s.exited) }()
 	// Seeding hashes every password at the default argon2id cost first.
 	deadline := time.Now().Add(2 * time.Minute)
@@ -198,12 +203,16 @@ type memory struct {
 	at      time.Time
 	rssKiB  int64 // VmRSS
 	peakKiB int64 // VmHWM, the peak resident set
-	threads int64 // OS threads (goroutines are not observable from outside)
+	threads int64 // OS threads
+	// goroutines, from the server's -debug-addr (net/http/pprof); -1 when
+	// it could not be read.
+	goroutines int64
 }
 
-// memory reads /proc/<pid>/status; zero fields when it cannot.
+// memory reads /proc/<pid>/status and the goroutine count; zero fields
+// when it cannot.
 func (s *server) memory() memory {
-	m := memory{at: time.Now()}
+	m := memory{at: time.Now(), goroutines: s.goroutines()}
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", s.pid()))
 	if err != nil {
 		return m
@@ -233,6 +242,31 @@ func (s *server) memory() memory {
 		}
 	}
 	return m
+}
+
+// goroutines reads "goroutine profile: total N" from the server's
+// net/http/pprof, or -1.
+func (s *server) goroutines() int64 {
+	conn, err := net.DialTimeout("tcp", s.debug, time.Second)
+	if err != nil {
+		return -1
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := fmt.Fprintf(conn, "GET /debug/pprof/goroutine?debug=1 HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", s.debug); err != nil {
+		return -1
+	}
+	sc := bufio.NewScanner(conn)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "goroutine profile: total "); ok {
+			n, err := strconv.ParseInt(strings.TrimSpace(rest), 10, 64)
+			if err != nil {
+				return -1
+			}
+			return n
+		}
+	}
+	return -1
 }
 
 // sampler reads the server's memory every second, keeping the largest RSS
