@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -18,6 +20,8 @@ import (
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
+	tidepool "github.com/tidegate/tidegate/session"
+	"github.com/tidegate/tidegate/tidegatetest"
 )
 
 // BenchmarkFloor is the cost every figure here compares with.
@@ -295,4 +299,44 @@ func BenchmarkRedisAppLookup(b *testing.B) {
 			}
 		}
 	})
+}
+
+// benchSessionCached serves cached session tokens through a session.Service
+// on store: Require, the cache-first lookup, the principal in the context.
+// The store is asked only while the cache warms, so the figure must not
+// depend on which store it is.
+func benchSessionCached(b *testing.B, store middleware.SessionStore) {
+	login, err := middleware.NewPasswordLogin(middleware.NewMemoryAccounts())
+	require.NoError(b, err)
+	svc, err := tidepool.New(login, tidepool.WithStore(store), tidepool.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(b, err)
+	b.Cleanup(func() { _ = svc.Close() })
+	h := middleware.Require(svc.Scheme())(benchkit.OK)
+	requests := make([]*http.Request, benchSessions)
+	for i := range requests {
+		token := tidegatetest.IssueSession(b, store, middleware.Session{
+			Subject: fmt.Sprint("user", i), Actor: middleware.ActorUser, Roles: []string{"reader"},
+			ExpiresAt: time.Now().Add(time.Hour), AbsoluteExpiresAt: time.Now().Add(24 * time.Hour),
+		})
+		requests[i] = benchkit.Request("/", tidepool.HeaderToken, token)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, requests[i]) // warm the cache
+		require.Equal(b, http.StatusOK, rec.Code)
+	}
+	benchkit.Run(b, h, http.StatusOK, requests...)
+}
+
+// BenchmarkSessionCachedRedis: cached session tokens of a Redis store.
+func BenchmarkSessionCachedRedis(b *testing.B) {
+	tg := redistest.Shared(b)
+	s, err := redisstore.NewSessionStore(tg.Client, redisstore.WithPrefix(tg.Prefix))
+	require.NoError(b, err)
+	benchSessionCached(b, s)
+}
+
+// BenchmarkSessionCachedMemory: the same with the in-memory store.
+func BenchmarkSessionCachedMemory(b *testing.B) {
+	s, err := middleware.NewMemorySessionStore()
+	require.NoError(b, err)
+	benchSessionCached(b, s)
 }
