@@ -94,8 +94,12 @@ type cacheShard struct {
 	items *gocache.Cache
 	ring  []*cacheEntry // entries in the order stored, at most perShard; guarded by Cache.mu
 	next  int           // the ring's oldest slot once it is full
+	dead  int           // entries in the ring that left the cache; guarded by Cache.mu
 	_     [64]byte      // keep shards' hot fields on separate cache lines
 }
+
+// minCompact is the fewest dead ring slots worth a compaction.
+const minCompact = 8
 
 // cacheEntry is immutable once stored, but for its links in the subject
 // index: hits hand out &principal, and FromContext copies it before a
@@ -113,9 +117,12 @@ type cacheEntry struct {
 	life time.Duration
 
 	// prev and next link the entries of one subject; indexed says whether
-	// the entry is in that list. Guarded by Cache.mu.
+	// the entry is in that list, which is exactly while go-cache holds it;
+	// inRing whether its shard's ring still has a slot for it. Guarded by
+	// Cache.mu.
 	prev, next *cacheEntry
 	indexed    bool
+	inRing     bool
 }
 
 // NewCache wraps next in a cache whose entries live at most ttl. ttl must be
@@ -418,17 +425,54 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	} else {
 		victim, sh.ring[sh.next] = sh.ring[sh.next], e
 		sh.next = (sh.next + 1) % len(sh.ring)
+		victim.inRing = false
+		if !victim.indexed {
+			sh.dead--
+		}
 	}
+	e.inRing = true
 	// An entry is indexed exactly while go-cache holds it (every removal
 	// unindexes it, under mu), so a victim that is not indexed any more
 	// was invalidated or replaced, and its key may hold a newer entry.
 	evict := victim != nil && victim.indexed
+	if sh.dead >= minCompact && sh.dead > len(sh.ring)/2 {
+		sh.compact(c.perShard)
+	}
 	c.mu.Unlock()
 	// Outside mu: Delete calls unindex, which takes it. A store of the
 	// victim's key between the Unlock and the Delete loses its entry,
 	// which costs one more verification, nothing more.
 	if evict {
 		sh.items.Delete(victim.key)
+	}
+}
+
+// compact drops the ring's dead slots, keeping the live entries oldest
+// first. Dead slots would otherwise keep entries that left the cache (and
+// their principals) in memory until the ring came round to them: with
+// credentials verified again every TTL, memory grew towards the bound
+// instead of staying at what is live. Compacting once more than half the
+// ring is dead costs O(1) per removal, amortised. Called under Cache.mu.
+func (sh *cacheShard) compact(perShard int) {
+	n, start := len(sh.ring), 0
+	if n == perShard {
+		start = sh.next // a full ring's oldest slot
+	}
+	kept := make([]*cacheEntry, 0, n-sh.dead)
+	for i := range n {
+		if e := sh.ring[(start+i)%n]; e.indexed {
+			kept = append(kept, e)
+		} else {
+			e.inRing = false
+		}
+	}
+	sh.ring, sh.next, sh.dead = kept, 0, 0
+}
+
+// retired records, under mu, that e left the cache: its ring slot is dead.
+func (c *Cache) retired(e *cacheEntry) {
+	if e.inRing {
+		c.shard(e.key).dead++
 	}
 }
 
@@ -534,6 +578,7 @@ func (c *Cache) unindexLocked(e *cacheEntry) {
 		e.next.prev = e.prev
 	}
 	e.prev, e.next, e.indexed = nil, nil, false
+	c.retired(e)
 }
 
 // Invalidate forgets cred: the very next request with it is verified again.
@@ -563,6 +608,7 @@ func (c *Cache) InvalidateSubject(subject string) {
 		next := e.next
 		keys = append(keys, e.key)
 		e.prev, e.next, e.indexed = nil, nil, false
+		c.retired(e)
 		e = next
 	}
 	delete(c.bySubject, subject)
@@ -593,7 +639,7 @@ func (c *Cache) Purge() {
 	c.bySubject = map[string]*cacheEntry{}
 	for i := range c.shards {
 		c.shards[i].items.Flush()
-		c.shards[i].ring, c.shards[i].next = nil, 0
+		c.shards[i].ring, c.shards[i].next, c.shards[i].dead = nil, 0, 0
 	}
 	c.mu.Unlock()
 }
