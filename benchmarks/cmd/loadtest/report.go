@@ -124,8 +124,13 @@ func (r *report) soak(w func(string, ...any)) {
 		"growth first→last **%+.1f%%** (flat within %.0f%%: %s).\n\n",
 		r.cfg.sampleEvery, r.cfg.duration, len(phase), mib(first.rssKiB), mib(last.rssKiB), mib(lo), mib(hi),
 		100*growth, 100*flatTarget, metOrMissed(growth <= flatTarget))
-	w("Goroutines: first %d, last %d, max %d (no growth: %s; the load's %d connections each hold one).\n\n",
-		first.goroutines, last.goroutines, maxGoroutines(phase), metOrMissed(last.goroutines <= first.goroutines+2), r.cfg.conns)
+	// The phase's first sample is taken as it starts, before the load's
+	// connections are all accepted; growth counts from the next one.
+	settled := phase[min(1, len(phase)-1)]
+	w("Goroutines: %d at the start, %d once the load's %d connections were open (one goroutine each), %d at the end, "+
+		"at most %d (no growth: %s).\n\n",
+		first.goroutines, settled.goroutines, r.cfg.conns, last.goroutines, maxGoroutines(phase),
+		metOrMissed(last.goroutines <= settled.goroutines+2))
 	w("| t | RSS | OS threads | goroutines |\n|---:|---:|---:|---:|\n")
 	for _, s := range phase {
 		w("| %s | %s | %d | %d |\n", s.at.Sub(first.at).Round(time.Second), mib(s.rssKiB), s.threads, s.goroutines)
