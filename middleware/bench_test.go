@@ -15,9 +15,9 @@ import (
 )
 
 // The benchmarks use internal/benchkit, the harness every tidegate package
-// shares: pre-built requests served round-robin into a reusable
-// ResponseWriter that allocates nothing, ending in the same bare handler,
-// each as a /serial and a /parallel (b.RunParallel) sub-benchmark. Whatever
+// shares: pre-built requests served round-robin, each into a fresh
+// httptest.ResponseRecorder, ending in the same bare handler, each as a
+// /serial and a /parallel (b.RunParallel) sub-benchmark. Whatever
 // a benchmark allocates or spends beyond BenchmarkBaseline is the
 // middleware's own cost, and BenchmarkFloor is the least any auth
 // middleware can cost (one context node and one request copy). The targets
@@ -55,7 +55,12 @@ var trivialVerifier = middleware.VerifierFunc(func(context.Context, middleware.C
 })
 
 func benchCache(b *testing.B, opts ...middleware.CacheOption) *middleware.Cache {
-	c, err := middleware.NewCache(trivialVerifier, time.Hour, opts...)
+	return benchCacheOf(b, trivialVerifier, opts...)
+}
+
+// benchCacheOf is benchCache over the Verifier v.
+func benchCacheOf(b *testing.B, v middleware.Verifier, opts ...middleware.CacheOption) *middleware.Cache {
+	c, err := middleware.NewCache(v, time.Hour, opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -136,63 +141,120 @@ func BenchmarkCacheHitBasic(b *testing.B) {
 	benchkit.Run(b, h, http.StatusOK, requests("Authorization", benchBasic)...)
 }
 
-// BenchmarkCacheMiss: every request carries a credential the cache has not
-// seen, verified by a trivial Verifier. The tokens are generated before the
-// timer starts and written into the request's header slice in place, so
-// the loop measures the miss path itself (flight, Verifier call, insert,
-// subject index) and nothing else. Distinct tokens are more honest than
-// calling Invalidate between iterations: Invalidate would put its own cost
-// (a lock and a delete) in the loop and keep the cache empty, whereas here
-// the cache fills to its bound (DefaultMaxEntries) and evicting from a full
-// cache is part of the figure, as it is under a real flood of new
-// credentials. benchkit.Run serves fixed requests, so this benchmark has its
-// own loops; like benchkit.Run, each iteration writes into a fresh
-// httptest.ResponseRecorder, so that its figures compare with the floor's
-// (a reused Writer left the recorder's cost out of the miss alone and made
-// the ratio look better than it is).
+// missTokens is how many distinct tokens the miss benchmarks cycle through,
+// and missBound the entries their cache holds: a token's entry has long
+// been evicted when the cycle brings it round again, so every request is a
+// miss, which tallyVerifier checks.
+const (
+	missTokens = 1 << 16
+	missBound  = 4096
+)
+
+// tallyVerifier is trivialVerifier counting its calls.
+type tallyVerifier struct{ calls atomic.Int64 }
+
+// Verify implements middleware.Verifier.
+func (v *tallyVerifier) Verify(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+	v.calls.Add(1)
+	return trivialVerifier(ctx, c)
+}
+
+// BenchmarkCacheMiss: every request carries a credential the cache does not
+// hold, verified by a trivial Verifier, in a cache at its size bound, as
+// under a steady stream of new credentials: each miss pays the flight, the
+// Verifier call, the insert, the subject index and the eviction of the
+// oldest entry. The tokens are generated before the timer starts and
+// written into the request's header slice in place, and each iteration
+// writes into a fresh httptest.ResponseRecorder, as benchkit.Run does, so
+// that the figures compare with the floor's. BenchmarkCacheMissGrowing is
+// the same stream into a cache growing towards DefaultMaxEntries.
 func BenchmarkCacheMiss(b *testing.B) {
-	b.Run("serial", func(b *testing.B) {
-		h := middleware.Require(benchSessionScheme(b, benchCache(b)))(benchkit.OK)
-		tokens := make([]string, b.N)
-		for i := range tokens {
-			tokens[i] = benchToken(i)
+	tokens := make([]string, missTokens)
+	for i := range tokens {
+		tokens[i] = benchToken(i)
+	}
+	benchMisses(b, func(i int) string { return tokens[i%missTokens] }, middleware.WithMaxEntries(missBound))
+}
+
+// BenchmarkCacheMissGrowing is BenchmarkCacheMiss with the default bound and
+// b.N distinct tokens: the cache grows towards DefaultMaxEntries entries
+// and then evicts. What this adds to BenchmarkCacheMiss is the cost of a
+// big cache rather than of the miss path: the garbage collector marking
+// every live entry, maps growing, and evictions of entries that have left
+// the CPU's caches long ago.
+func BenchmarkCacheMissGrowing(b *testing.B) {
+	b.Run("serial", func(b *testing.B) { benchMissesOnce(b, false) })
+	b.Run("parallel", func(b *testing.B) { benchMissesOnce(b, true) })
+}
+
+func benchMissesOnce(b *testing.B, parallel bool) {
+	tokens := make([]string, b.N)
+	for i := range tokens {
+		tokens[i] = benchToken(i)
+	}
+	token := func(i int) string { return tokens[i] }
+	if parallel {
+		benchMissesParallel(b, token)
+	} else {
+		benchMissesSerial(b, token)
+	}
+}
+
+// benchMisses runs the miss benchmark as serial and parallel
+// sub-benchmarks, request i carrying token(i).
+func benchMisses(b *testing.B, token func(i int) string, opts ...middleware.CacheOption) {
+	b.Run("serial", func(b *testing.B) { benchMissesSerial(b, token, opts...) })
+	b.Run("parallel", func(b *testing.B) { benchMissesParallel(b, token, opts...) })
+}
+
+func benchMissesSerial(b *testing.B, token func(i int) string, opts ...middleware.CacheOption) {
+	v := &tallyVerifier{}
+	h := middleware.Require(benchSessionScheme(b, benchCacheOf(b, v, opts...)))(benchkit.OK)
+	req := benchkit.Request("/whoami", sessionHeader, "x")
+	slot := req.Header[sessionHeader]
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		slot[0] = token(i)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d, want 200", rec.Code)
 		}
+	}
+	b.StopTimer()
+	wantAllMisses(b, v)
+}
+
+func benchMissesParallel(b *testing.B, token func(i int) string, opts ...middleware.CacheOption) {
+	v := &tallyVerifier{}
+	h := middleware.Require(benchSessionScheme(b, benchCacheOf(b, v, opts...)))(benchkit.OK)
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
 		req := benchkit.Request("/whoami", sessionHeader, "x")
 		slot := req.Header[sessionHeader]
-		b.ReportAllocs()
-		b.ResetTimer()
-		for i := range b.N {
-			slot[0] = tokens[i]
+		for pb.Next() {
+			slot[0] = token(int(next.Add(1) - 1))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {
-				b.Fatalf("status %d, want 200", rec.Code)
+				b.Errorf("status %d, want 200", rec.Code)
+				return
 			}
 		}
 	})
-	b.Run("parallel", func(b *testing.B) {
-		h := middleware.Require(benchSessionScheme(b, benchCache(b)))(benchkit.OK)
-		tokens := make([]string, b.N)
-		for i := range tokens {
-			tokens[i] = benchToken(i)
-		}
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			req := benchkit.Request("/whoami", sessionHeader, "x")
-			slot := req.Header[sessionHeader]
-			for pb.Next() {
-				slot[0] = tokens[next.Add(1)-1]
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, req)
-				if rec.Code != http.StatusOK {
-					b.Errorf("status %d, want 200", rec.Code)
-					return
-				}
-			}
-		})
-	})
+	b.StopTimer()
+	wantAllMisses(b, v)
+}
+
+// wantAllMisses fails b unless every request called the Verifier.
+func wantAllMisses(b *testing.B, v *tallyVerifier) {
+	b.Helper()
+	if got := v.calls.Load(); got != int64(b.N) {
+		b.Fatalf("%d Verifier calls for %d requests: not every request missed", got, b.N)
+	}
 }
 
 // BenchmarkAnyCacheHit: Any over session, bearer and Basic, the request

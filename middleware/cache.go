@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +70,7 @@ type Cache struct {
 
 	shards   []cacheShard // a power of two of them
 	mask     uint32       // len(shards) - 1
+	seed     maphash.Seed // of shard's hash
 	perShard int
 
 	// flightMu guards flights, the verifications in progress. It is taken
@@ -142,6 +144,7 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		maxEntries: DefaultMaxEntries,
 		now:        time.Now,
 		observer:   NopObserver{},
+		seed:       maphash.MakeSeed(),
 		bySubject:  map[string]*cacheEntry{},
 		flights:    map[flightKey]*flight{},
 		stop:       make(chan struct{}),
@@ -166,10 +169,10 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 	for i := range c.shards {
 		// A negative cleanup interval starts no go-cache janitor: go-cache
 		// can only stop its own through a finalizer, so the Cache runs one
-		// janitor for all shards and stops it in Close.
-		items := gocache.New(gocache.NoExpiration, -1)
-		items.OnEvicted(c.unindex)
-		c.shards[i].items = items
+		// janitor for all shards and stops it in Close. No eviction
+		// callback either: every Set and Delete happens under Cache.mu,
+		// which unlinks the entry from the subject index there and then.
+		c.shards[i].items = gocache.New(gocache.NoExpiration, -1)
 	}
 	go c.janitor()
 	return c, nil
@@ -246,19 +249,15 @@ func (c *Cache) lookup(kind Kind, form keyForm, key string) *cacheEntry {
 	return e
 }
 
-// shard picks a shard from the key's length and last four bytes, which lie
-// in the random part of every token kind tidegate issues (the end of a
-// session token, a JWT's signature, the session half of Basic credentials).
-// Only verified credentials are ever stored, so a client choosing keys
-// cannot crowd out other entries.
+// shard picks the shard of a key by a seeded hash of the whole key. Keys
+// come from any Verifier's credentials, whose random part may be anywhere
+// (or nowhere: sequential API keys, a fixed suffix), and the size bound is
+// kept per shard: hashing only part of the key crowded such keys into a
+// few shards, which then held a fraction of the bound and were hit by
+// every request. The seed is the Cache's own, so nobody outside can
+// predict which keys share a shard.
 func (c *Cache) shard(key string) *cacheShard {
-	// A multiply-add over the last four bytes, not a hash function: the
-	// hit path hashes nothing beyond what go-cache's map lookup needs.
-	h := uint32(len(key))
-	for i := max(0, len(key)-4); i < len(key); i++ {
-		h = h*31 + uint32(key[i])
-	}
-	return &c.shards[h&c.mask]
+	return &c.shards[uint32(maphash.String(c.seed, key))&c.mask]
 }
 
 // flightKey names one verification in flight. It holds the generation:
@@ -405,10 +404,10 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 		return
 	}
 	// The key may still be held: by an entry of another kind (keys do not
-	// hold the kind) or by an expired one not yet swept. Set replaces it
-	// without calling OnEvicted, which left it in bySubject for good (a
-	// leak, and a later InvalidateSubject of its subject deleted this new
-	// entry). Every Set happens under mu, so this Get sees what Set replaces.
+	// hold the kind) or by an expired one not yet swept. Its entry must
+	// leave bySubject, or it stayed there for good (a leak, and a later
+	// InvalidateSubject of its subject deleted this new entry). Every Set
+	// happens under mu, so this Get sees what Set replaces.
 	if old, ok := sh.items.Get(key); ok {
 		c.unindexLocked(old.(*cacheEntry))
 	}
@@ -431,19 +430,30 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 		}
 	}
 	e.inRing = true
-	// An entry is indexed exactly while go-cache holds it (every removal
-	// unindexes it, under mu), so a victim that is not indexed any more
-	// was invalidated or replaced, and its key may hold a newer entry.
-	evict := victim != nil && victim.indexed
+	// An entry is indexed exactly while go-cache holds it (every Set and
+	// Delete happens under mu, with the index), so a victim that is not
+	// indexed any more was invalidated or replaced, and its key may hold a
+	// newer entry.
+	if victim != nil && victim.indexed {
+		c.removeLocked(victim)
+	}
 	if sh.dead >= minCompact && sh.dead > len(sh.ring)/2 {
 		sh.compact(c.perShard)
 	}
 	c.mu.Unlock()
-	// Outside mu: Delete calls unindex, which takes it. A store of the
-	// victim's key between the Unlock and the Delete loses its entry,
-	// which costs one more verification, nothing more.
-	if evict {
-		sh.items.Delete(victim.key)
+}
+
+// removeLocked deletes e, which go-cache holds, from the cache and the
+// subject index. Called under mu.
+func (c *Cache) removeLocked(e *cacheEntry) {
+	c.unindexLocked(e)
+	c.shard(e.key).items.Delete(e.key)
+}
+
+// deleteLocked deletes whatever entry key holds. Called under mu.
+func (c *Cache) deleteLocked(key string) {
+	if v, ok := c.shard(key).items.Get(key); ok {
+		c.removeLocked(v.(*cacheEntry))
 	}
 }
 
@@ -552,15 +562,6 @@ func (c *verifyContext) endLocked(err error) {
 	}
 }
 
-// unindex is go-cache's eviction callback: it forgets an evicted entry in
-// the subject index, unless it left the index already (it was displaced, or
-// its subject invalidated).
-func (c *Cache) unindex(_ string, v any) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.unindexLocked(v.(*cacheEntry))
-}
-
 // unindexLocked unlinks e from its subject's list, if it is still in it.
 func (c *Cache) unindexLocked(e *cacheEntry) {
 	if !e.indexed {
@@ -589,12 +590,17 @@ func (c *Cache) unindexLocked(e *cacheEntry) {
 // not hold. Both are forgotten. (Deleting another kind's entry that shares
 // a key string costs it one verification, nothing more.)
 func (c *Cache) Invalidate(cred Credential) {
-	c.bumpGeneration()
 	key, form := cred.cacheKey()
-	c.shard(key).items.Delete(key)
+	raw := ""
 	if form == partsKey && !strings.Contains(cred.Token, ":") {
-		raw := base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
-		c.shard(raw).items.Delete(raw)
+		raw = base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.generation.Add(1)
+	c.deleteLocked(key)
+	if raw != "" {
+		c.deleteLocked(raw)
 	}
 }
 
@@ -602,21 +608,10 @@ func (c *Cache) Invalidate(cred Credential) {
 // logout everywhere, a password change, a disabled account).
 func (c *Cache) InvalidateSubject(subject string) {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.generation.Add(1)
-	var keys []string
-	for e := c.bySubject[subject]; e != nil; {
-		next := e.next
-		keys = append(keys, e.key)
-		e.prev, e.next, e.indexed = nil, nil, false
-		c.retired(e)
-		e = next
-	}
-	delete(c.bySubject, subject)
-	c.mu.Unlock()
-	// Outside mu: Delete calls unindex, which takes it (and finds these
-	// entries unlinked already).
-	for _, key := range keys {
-		c.shard(key).items.Delete(key)
+	for e := c.bySubject[subject]; e != nil; e = c.bySubject[subject] {
+		c.removeLocked(e)
 	}
 }
 
@@ -633,9 +628,9 @@ func (c *Cache) CapTTL(d time.Duration) {
 func (c *Cache) Purge() {
 	c.mu.Lock()
 	c.generation.Add(1)
-	// The old entries keep their links, but none of them can reach
-	// unindex again: Flush drops them without OnEvicted, and a store
-	// begun before the Purge is refused by the generation.
+	// The old entries keep their links, but nothing reaches them again:
+	// Flush drops them from the shards, and a store begun before the
+	// Purge is refused by the generation.
 	c.bySubject = map[string]*cacheEntry{}
 	for i := range c.shards {
 		c.shards[i].items.Flush()
@@ -651,12 +646,6 @@ func (c *Cache) Len() int {
 		n += c.shards[i].items.ItemCount()
 	}
 	return n
-}
-
-func (c *Cache) bumpGeneration() {
-	c.mu.Lock()
-	c.generation.Add(1)
-	c.mu.Unlock()
 }
 
 // Close stops the cache's background goroutine. The cache still answers
@@ -684,20 +673,26 @@ func (c *Cache) janitor() {
 }
 
 // sweep deletes the entries whose deadline has passed. go-cache's Items
-// copies a shard; an entry stored again between the copy and the delete
-// may be deleted too, which costs one extra verification, nothing more.
+// copies a shard, outside mu; under mu, an entry is deleted only if its
+// key still holds it (it may have been replaced since the copy).
 func (c *Cache) sweep() {
 	now := c.now()
 	for i := range c.shards {
-		items := c.shards[i].items
-		for key, item := range items.Items() {
-			e := item.Object.(*cacheEntry)
-			if now.Before(e.deadline) {
-				continue
-			}
-			if cur, ok := items.Get(key); ok && cur == e {
-				items.Delete(key)
+		var expired []*cacheEntry
+		for _, item := range c.shards[i].items.Items() {
+			if e := item.Object.(*cacheEntry); !now.Before(e.deadline) {
+				expired = append(expired, e)
 			}
 		}
+		if len(expired) == 0 {
+			continue
+		}
+		c.mu.Lock()
+		for _, e := range expired {
+			if e.indexed {
+				c.removeLocked(e)
+			}
+		}
+		c.mu.Unlock()
 	}
 }

@@ -858,3 +858,41 @@ func TestCredentialJSONNeverCarriesSecrets(t *testing.T) {
 	require.NotContains(t, string(out), "secret")
 	require.Contains(t, string(out), cred.Fingerprint())
 }
+
+// TestCacheHoldsItsBoundWhateverTheKeysLookLike: the size bound is kept per
+// shard, so keys that crowd into a few shards would leave most of the bound
+// unused, and would keep their few shards' entries forever. Credentials
+// from a user's own Verifier may share a long suffix or differ only in a
+// counter; after a flood of them the cache must hold close to its bound,
+// and the oldest entries must be gone.
+func TestCacheHoldsItsBoundWhateverTheKeysLookLike(t *testing.T) {
+	const maxEntries = 4096
+	shapes := map[string]func(i int) string{
+		"fixed suffix":     func(i int) string { return fmt.Sprintf("key_%08d_production", i) },
+		"fixed prefix":     func(i int) string { return fmt.Sprintf("st_%037d", i) },
+		"decimal counter":  strconv.Itoa,
+		"one varying byte": func(i int) string { return strings.Repeat("k", 32) + string(rune('a'+i%26)) + strconv.Itoa(i/26) },
+	}
+	for name, token := range shapes {
+		t.Run(name, func(t *testing.T) {
+			v := &countingVerifier{}
+			c, err := middleware.NewCache(v, time.Hour, middleware.WithMaxEntries(maxEntries))
+			require.NoError(t, err)
+			defer c.Close()
+			const total = 16 * maxEntries
+			for i := range total {
+				_, err := c.Verify(context.Background(), bearerCred(token(i)))
+				require.NoError(t, err)
+			}
+			assert.GreaterOrEqual(t, c.Len(), maxEntries*9/10, "most of the bound is in use")
+			assert.LessOrEqual(t, c.Len(), maxEntries+maxEntries/16, "the bound holds")
+
+			before := v.total.Load()
+			for i := range maxEntries {
+				_, err := c.Verify(context.Background(), bearerCred(token(i)))
+				require.NoError(t, err)
+			}
+			assert.Equal(t, int64(maxEntries), v.total.Load()-before, "the oldest credentials were evicted, every one")
+		})
+	}
+}
