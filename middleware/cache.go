@@ -49,8 +49,9 @@ const (
 //   - only successes are cached: failures and backend errors are not;
 //   - Close stops its background goroutine.
 //
-// Entries are spread over several go-cache shards, so a cache hit takes one
-// shard's read lock and no lock shared by every request. The Cache keeps
+// Entries are spread over several go-cache shards, chosen by a seeded hash
+// of the key, so a cache hit takes one shard's read lock and no lock shared
+// by every request. The Cache keeps
 // each entry's deadline itself (go-cache entries never expire on their own),
 // so a hit reads the clock once, and the janitor sweeps expired entries.
 type Cache struct {
@@ -111,7 +112,8 @@ type cacheEntry struct {
 	kind      Kind
 	form      keyForm
 	key       string
-	deadline  time.Time // on the Cache's clock
+	shard     *cacheShard // key's, so that removing the entry hashes nothing
+	deadline  time.Time   // on the Cache's clock
 	// born and life say the same on the monotonic clock, for the real
 	// clock's hits: time.Since(born) reads only the monotonic clock, half
 	// the cost of the time.Now that comparing with deadline needs.
@@ -398,6 +400,7 @@ func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now tim
 // go-cache's Items, which copies the whole shard on every sweep.
 func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	sh := c.shard(key)
+	e.shard = sh
 	c.mu.Lock()
 	if c.generation.Load() != generation {
 		c.mu.Unlock()
@@ -447,7 +450,7 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 // subject index. Called under mu.
 func (c *Cache) removeLocked(e *cacheEntry) {
 	c.unindexLocked(e)
-	c.shard(e.key).items.Delete(e.key)
+	e.shard.items.Delete(e.key)
 }
 
 // deleteLocked deletes whatever entry key holds. Called under mu.
@@ -482,7 +485,7 @@ func (sh *cacheShard) compact(perShard int) {
 // retired records, under mu, that e left the cache: its ring slot is dead.
 func (c *Cache) retired(e *cacheEntry) {
 	if e.inRing {
-		c.shard(e.key).dead++
+		e.shard.dead++
 	}
 }
 
