@@ -10,7 +10,8 @@
 // ending in a handler that answers 200 with no body. BenchmarkBaseline is
 // that handler alone and BenchmarkFloor the least any auth middleware can
 // cost (one context value attached), so that ratios compare middlewares
-// and nothing else. scripts/bench.sh runs it with -count=10, compares the
+// and nothing else. scripts/bench.sh runs each benchmark in a test process
+// of its own (so that none inherits the heap another grew), compares the
 // runs with benchstat and writes BENCHMARKS.md (see cmd/benchreport); the
 // load test of examples/server is cmd/loadtest.
 package benchmarks

@@ -152,7 +152,9 @@ func render(o options, r results, table, load string, m machineInfo, now time.Ti
 		"distinct credentials verified before; *first sight* (`Uncached`, `FirstSight`) sends a credential never verified " +
 		"before on every request; invalid credentials are well-formed but unknown (session, app token) or carry a forged " +
 		"signature (bearer). The peers verify the very HS256 tokens tidegate issues, each configured as its documentation " +
-		"recommends (iss/aud checked where the peer can); none of them caches. Figures are medians of the runs.\n\n")
+		"recommends (iss/aud checked where the peer can); none of them caches. Each benchmark runs in a test process of " +
+		"its own, so that none inherits the heap another grew (a first-sight benchmark keeps every credential it mints). " +
+		"Figures are medians of the runs.\n\n")
 
 	w("## Targets\n\n")
 	checks := r.checks()
