@@ -51,9 +51,9 @@ const (
 //
 // Entries are spread over several go-cache shards, chosen by a seeded hash
 // of the key, so a cache hit takes one shard's read lock and no lock shared
-// by every request. The Cache keeps
-// each entry's deadline itself (go-cache entries never expire on their own),
-// so a hit reads the clock once, and the janitor sweeps expired entries.
+// by every request. The Cache keeps each entry's deadline itself (go-cache
+// entries never expire on their own), so a hit reads the clock once, and
+// the janitor sweeps expired entries.
 type Cache struct {
 	next       Verifier
 	ttl        time.Duration
