@@ -22,9 +22,8 @@ const (
 	// maxShards is the most go-cache instances a Cache spreads its entries
 	// over, so that no single lock is taken by every request. A hit still
 	// takes one shard's read lock, which writes that shard's cache line;
-	// more shards make two cores meet on one less often (BenchmarkCacheLookup:
-	// parallel hits went from 1.15x to 1.0x the serial time on 2 cores when
-	// this went from 32 to 256; go-cache offers no lock-free read).
+	// more shards make two cores meet on one less often, but cannot stop a
+	// line moving between cores (go-cache offers no lock-free read).
 	maxShards = 256
 	// minPerShard keeps small caches on few shards, so that their bound
 	// stays close to the one asked for (each shard holds at least one).
@@ -79,9 +78,10 @@ type Cache struct {
 	flightMu sync.Mutex
 	flights  map[flightKey]*flight
 
-	// mu guards generation changes against inserts, the subject index and
-	// the shards' rings. It is taken on misses and invalidations only, never
-	// on a hit.
+	// mu guards generation changes against inserts, the subject index, the
+	// shards' rings, and every change to the shards' contents: each go-cache
+	// Set, Delete and Flush happens under it. It is taken by misses,
+	// invalidations, Purge and the janitor's sweep, never by a hit.
 	mu         sync.Mutex
 	generation atomic.Uint64
 	// bySubject holds, per subject, the head of the list of its entries
@@ -392,9 +392,9 @@ func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now tim
 // it: when the ring is full, storing an entry evicts the one stored perShard
 // inserts ago (first in, first out), unless that one is no longer what its
 // key holds (it was invalidated, or replaced by a newer entry, which has a
-// slot of its own). Every live entry is in its shard's ring, so a shard
-// never holds more than perShard entries, give or take the stores running
-// concurrently. Remembering keys instead made a credential verified again
+// slot of its own). Every live entry is in its shard's ring, and the victim
+// leaves in the insert's own critical section, so a shard never holds more
+// than perShard entries. Remembering keys instead made a credential verified again
 // after an invalidation or expiry lose its fresh entry when the slot of its
 // old one came round. This replaced sweeping a full shard through
 // go-cache's Items, which copies the whole shard on every sweep.
@@ -408,19 +408,12 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	}
 	// The key may still be held: by an entry of another kind (keys do not
 	// hold the kind) or by an expired one not yet swept. Its entry must
-	// leave bySubject, or it stayed there for good (a leak, and a later
+	// leave bySubject, or it would stay there for good (a leak, and a later
 	// InvalidateSubject of its subject deleted this new entry). Every Set
 	// happens under mu, so this Get sees what Set replaces.
 	if old, ok := sh.items.Get(key); ok {
 		c.unindexLocked(old.(*cacheEntry))
 	}
-	sh.items.Set(key, e, gocache.NoExpiration)
-	head := c.bySubject[e.principal.Subject]
-	e.next, e.indexed = head, true
-	if head != nil {
-		head.prev = e
-	}
-	c.bySubject[e.principal.Subject] = e
 	var victim *cacheEntry
 	if len(sh.ring) < c.perShard {
 		sh.ring = append(sh.ring, e)
@@ -436,18 +429,28 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	// An entry is indexed exactly while go-cache holds it (every Set and
 	// Delete happens under mu, with the index), so a victim that is not
 	// indexed any more was invalidated or replaced, and its key may hold a
-	// newer entry.
+	// newer entry. The victim leaves before e arrives, so that the shard
+	// never holds more than perShard entries, not even for a moment that a
+	// concurrent Len could see.
 	if victim != nil && victim.indexed {
 		c.removeLocked(victim)
 	}
+	sh.items.Set(key, e, gocache.NoExpiration)
+	head := c.bySubject[e.principal.Subject]
+	e.next, e.indexed = head, true
+	if head != nil {
+		head.prev = e
+	}
+	c.bySubject[e.principal.Subject] = e
 	if sh.dead >= minCompact && sh.dead > len(sh.ring)/2 {
 		sh.compact(c.perShard)
 	}
 	c.mu.Unlock()
 }
 
-// removeLocked deletes e, which go-cache holds, from the cache and the
-// subject index. Called under mu.
+// removeLocked deletes e from the cache and the subject index. e must be
+// indexed, that is what its key holds (see store): Delete removes whatever
+// the key holds. Called under mu.
 func (c *Cache) removeLocked(e *cacheEntry) {
 	c.unindexLocked(e)
 	e.shard.items.Delete(e.key)
@@ -471,7 +474,7 @@ func (sh *cacheShard) compact(perShard int) {
 	if n == perShard {
 		start = sh.next // a full ring's oldest slot
 	}
-	kept := make([]*cacheEntry, 0, n-sh.dead)
+	kept := make([]*cacheEntry, 0, max(0, n-sh.dead))
 	for i := range n {
 		if e := sh.ring[(start+i)%n]; e.indexed {
 			kept = append(kept, e)
@@ -631,13 +634,19 @@ func (c *Cache) CapTTL(d time.Duration) {
 func (c *Cache) Purge() {
 	c.mu.Lock()
 	c.generation.Add(1)
-	// The old entries keep their links, but nothing reaches them again:
-	// Flush drops them from the shards, and a store begun before the
-	// Purge is refused by the generation.
+	// Every entry is in its shard's ring. Each leaves the index as it
+	// leaves go-cache, so that "indexed exactly while go-cache holds it"
+	// stays true for the references still held elsewhere (a sweep's copy
+	// of a shard, taken before the Purge, must find them gone). A store
+	// begun before the Purge is refused by the generation.
 	c.bySubject = map[string]*cacheEntry{}
 	for i := range c.shards {
-		c.shards[i].items.Flush()
-		c.shards[i].ring, c.shards[i].next, c.shards[i].dead = nil, 0, 0
+		sh := &c.shards[i]
+		for _, e := range sh.ring {
+			e.prev, e.next, e.indexed, e.inRing = nil, nil, false, false
+		}
+		sh.items.Flush()
+		sh.ring, sh.next, sh.dead = nil, 0, 0
 	}
 	c.mu.Unlock()
 }
@@ -675,27 +684,39 @@ func (c *Cache) janitor() {
 	}
 }
 
-// sweep deletes the entries whose deadline has passed. go-cache's Items
-// copies a shard, outside mu; under mu, an entry is deleted only if its
-// key still holds it (it may have been replaced since the copy).
+// sweep deletes the entries whose deadline has passed, a shard at a time.
 func (c *Cache) sweep() {
 	now := c.now()
 	for i := range c.shards {
-		var expired []*cacheEntry
-		for _, item := range c.shards[i].items.Items() {
-			if e := item.Object.(*cacheEntry); !now.Before(e.deadline) {
-				expired = append(expired, e)
-			}
+		c.removeExpired(c.shards[i].expired(now))
+	}
+}
+
+// expired returns the entries of sh whose deadline is not after now. It
+// reads a copy of the shard (go-cache's Items) outside Cache.mu, so by the
+// time the caller acts on them, any of them may have left the cache.
+func (sh *cacheShard) expired(now time.Time) []*cacheEntry {
+	var out []*cacheEntry
+	for _, item := range sh.items.Items() {
+		if e := item.Object.(*cacheEntry); !now.Before(e.deadline) {
+			out = append(out, e)
 		}
-		if len(expired) == 0 {
-			continue
+	}
+	return out
+}
+
+// removeExpired deletes those of entries that are still what their key
+// holds: since expired copied them, one may have been invalidated, purged,
+// evicted or replaced by a newer entry under the same key.
+func (c *Cache) removeExpired(entries []*cacheEntry) {
+	if len(entries) == 0 {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range entries {
+		if cur, ok := e.shard.items.Get(e.key); ok && cur == e {
+			c.removeLocked(e)
 		}
-		c.mu.Lock()
-		for _, e := range expired {
-			if e.indexed {
-				c.removeLocked(e)
-			}
-		}
-		c.mu.Unlock()
 	}
 }

@@ -93,3 +93,63 @@ func TestRingKeepsNoMoreThanTwiceTheLiveEntries(t *testing.T) {
 		}
 	}
 }
+
+// TestSweepAfterPurgeLeavesTheLiveEntriesAlone: the janitor copies a
+// shard's expired entries outside mu and deletes them under it. A Purge,
+// and a fresh entry under the same subject, may come in between. Deleting
+// the stale copies then removed the fresh subject list (so InvalidateSubject
+// left the fresh entry cached), counted dead ring slots the new rings never
+// had, and the next compaction panicked while holding mu.
+func TestSweepAfterPurgeLeavesTheLiveEntriesAlone(t *testing.T) {
+	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	var calls atomic.Int64
+	v := VerifierFunc(func(context.Context, Credential) (Principal, error) {
+		calls.Add(1)
+		return Principal{Subject: "alice"}, nil
+	})
+	c, err := NewCache(v, time.Minute, WithClock(clock), WithMaxEntries(16))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	verify := func(token string) {
+		t.Helper()
+		if _, e := c.verifyShared(context.Background(), Credential{Kind: "session", Token: token}, false); e != nil {
+			t.Fatal(e)
+		}
+	}
+	for i := range 8 {
+		verify(fmt.Sprintf("old-%d", i))
+	}
+	now = now.Add(2 * time.Minute) // every old entry has expired
+	var stale [][]*cacheEntry
+	for i := range c.shards {
+		stale = append(stale, c.shards[i].expired(now))
+	}
+	c.Purge()
+	verify("fresh")
+	for _, entries := range stale {
+		c.removeExpired(entries) // the sweep resumes with its copies
+	}
+
+	before := calls.Load()
+	verify("fresh")
+	if calls.Load() != before {
+		t.Fatal("the fresh entry was deleted by the sweep of entries purged before it")
+	}
+	for i := range c.shards {
+		if sh := &c.shards[i]; sh.dead < 0 || sh.dead > len(sh.ring) {
+			t.Fatalf("shard %d: %d dead slots in a ring of %d", i, sh.dead, len(sh.ring))
+		}
+	}
+	for i := range 40 { // fills and compacts the rings
+		verify(fmt.Sprintf("new-%d", i))
+	}
+	c.InvalidateSubject("alice")
+	before = calls.Load()
+	verify("fresh")
+	if calls.Load() != before+1 {
+		t.Fatal("InvalidateSubject left the fresh entry cached")
+	}
+}

@@ -325,11 +325,12 @@ func TestCacheSizeBound(t *testing.T) {
 	if raceEnabled || testing.Short() {
 		valid = 100_000
 	}
-	// The bound is kept per shard (32 of them), so it is the configured
-	// count rounded up to a multiple of 32, plus at most one entry per
-	// concurrent inserter.
+	// The bound is kept per shard, 64 of them for this maxEntries (see
+	// TestShardCount), so it is the configured count rounded up to a
+	// multiple of 64. An insert evicts in its own critical section, so
+	// concurrent inserters add nothing to it.
+	const bound = (maxEntries + 63) / 64 * 64
 	workers := runtime.GOMAXPROCS(0)
-	bound := (maxEntries+31)/32*32 + workers
 
 	cases := []struct {
 		name  string
@@ -868,10 +869,9 @@ func TestCredentialJSONNeverCarriesSecrets(t *testing.T) {
 func TestCacheHoldsItsBoundWhateverTheKeysLookLike(t *testing.T) {
 	const maxEntries = 4096
 	shapes := map[string]func(i int) string{
-		"fixed suffix":     func(i int) string { return fmt.Sprintf("key_%08d_production", i) },
-		"fixed prefix":     func(i int) string { return fmt.Sprintf("st_%037d", i) },
-		"decimal counter":  strconv.Itoa,
-		"one varying byte": func(i int) string { return strings.Repeat("k", 32) + string(rune('a'+i%26)) + strconv.Itoa(i/26) },
+		"fixed suffix":    func(i int) string { return fmt.Sprintf("key_%08d_production", i) },
+		"fixed prefix":    func(i int) string { return fmt.Sprintf("st_%037d", i) },
+		"decimal counter": strconv.Itoa,
 	}
 	for name, token := range shapes {
 		t.Run(name, func(t *testing.T) {
@@ -879,13 +879,16 @@ func TestCacheHoldsItsBoundWhateverTheKeysLookLike(t *testing.T) {
 			c, err := middleware.NewCache(v, time.Hour, middleware.WithMaxEntries(maxEntries))
 			require.NoError(t, err)
 			defer c.Close()
-			const total = 16 * maxEntries
+			total := 16 * maxEntries
+			if raceEnabled {
+				total = 8 * maxEntries
+			}
 			for i := range total {
 				_, err := c.Verify(context.Background(), bearerCred(token(i)))
 				require.NoError(t, err)
 			}
 			assert.GreaterOrEqual(t, c.Len(), maxEntries*9/10, "most of the bound is in use")
-			assert.LessOrEqual(t, c.Len(), maxEntries+maxEntries/16, "the bound holds")
+			assert.LessOrEqual(t, c.Len(), maxEntries, "the bound holds")
 
 			before := v.total.Load()
 			for i := range maxEntries {

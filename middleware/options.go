@@ -111,8 +111,8 @@ func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
 
 // WithMaxEntries bounds the number of cached principals (default
 // DefaultMaxEntries). It must be positive. The bound is kept per shard, so
-// the cache may hold up to n rounded up to a multiple of its 32 shards, and
-// concurrent inserts into a full shard may briefly add a few more.
+// the cache may hold up to n rounded up to a multiple of its shard count (a
+// power of two, up to 256, fewer for small bounds).
 func WithMaxEntries(n int) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		if n <= 0 {

@@ -16,7 +16,9 @@
 #   PROFILE_BENCH='BasicCached' ./scripts/bench.sh profile
 #
 # Environment: COUNT (10), ROUNDS (1: how many times the whole -count run is
-# repeated; samples add up), BENCHTIME (500ms per run), BENCH (the -bench regexp,
+# repeated; samples add up), BENCHTIME (500ms per run), BENCH (which benchmarks:
+# NAME or NAME/SUB, NAME an extended regexp (grep -E) over the benchmarks'
+# names, SUB the -test.bench pattern of their sub-benchmarks, such as serial;
 # "."), LOAD_DURATION (30s per phase), LOAD_CONNS (16), LOAD_CREDENTIALS (1000 per
 # kind), SKIP_LOAD=1 (no load test), OUT (BENCHMARKS.md), PROFILE_DIR (profile
 # mode: where the profiles go; a temporary directory by default).
@@ -70,7 +72,17 @@ GOBIN="$work/bin" go install golang.org/x/perf/cmd/benchstat@latest
 # of them), and in one process every benchmark after them paid for that heap
 # in garbage collection, the floor (which runs first) excepted.
 go test -c -o "$work/benchmarks.test" .
-names=$("$work/benchmarks.test" -test.list '^Benchmark' | grep -E -e "$BENCH" || true)
+# BENCH is TOP or TOP/SUB: TOP picks benchmarks by name (grep -E), SUB is
+# passed on to -test.bench for their sub-benchmarks (serial, parallel).
+bench_top=${BENCH%%/*}
+bench_sub=""
+case "$BENCH" in */*) bench_sub="/${BENCH#*/}" ;; esac
+list=$("$work/benchmarks.test" -test.list '^Benchmark')
+set +e
+names=$(printf '%s\n' "$list" | grep -E -e "$bench_top")
+status=$?
+set -e
+[ "$status" -le 1 ] || { echo "bench.sh: BENCH=$BENCH: not a valid pattern for grep -E" >&2; exit 1; }
 [ -n "$names" ] || { echo "bench.sh: no benchmark matches BENCH=$BENCH" >&2; exit 1; }
 command="benchmarks.test -test.run '^\$' -test.bench '^<name>\$' -test.benchmem -test.count=$COUNT -test.benchtime=$BENCHTIME, a process per benchmark"
 [ "$ROUNDS" != "1" ] && command="$command, $ROUNDS rounds"
@@ -78,7 +90,7 @@ command="benchmarks.test -test.run '^\$' -test.bench '^<name>\$' -test.benchmem 
 for round in $(seq 1 "$ROUNDS"); do
 	step "$(echo "$names" | wc -l) benchmarks, each in its own process (in benchmarks/), round $round of $ROUNDS"
 	for name in $names; do
-		"$work/benchmarks.test" -test.run '^$' -test.bench "^$name\$" -test.benchmem -test.count="$COUNT" \
+		"$work/benchmarks.test" -test.run '^$' -test.bench "^$name\$$bench_sub" -test.benchmem -test.count="$COUNT" \
 			-test.benchtime="$BENCHTIME" -test.timeout 120m | grep -v -e '^PASS$' | tee -a "$work/raw.txt"
 	done
 done
