@@ -113,10 +113,10 @@ type cacheEntry struct {
 	form      keyForm
 	key       string
 	shard     *cacheShard // key's, so that removing the entry hashes nothing
-	deadline  time.Time   // on the Cache's clock
-	// born and life say the same on the monotonic clock, for the real
-	// clock's hits: time.Since(born) reads only the monotonic clock, half
-	// the cost of the time.Now that comparing with deadline needs.
+	// born is when the verification began, on the Cache's clock, and the
+	// entry lives for life from then (see deadline). With the real clock a
+	// hit computes time.Since(born), which reads only the monotonic clock:
+	// half the cost of the time.Now that comparing with a deadline needs.
 	born time.Time
 	life time.Duration
 
@@ -128,6 +128,9 @@ type cacheEntry struct {
 	indexed    bool
 	inRing     bool
 }
+
+// deadline is when e stops being served, on the Cache's clock.
+func (e *cacheEntry) deadline() time.Time { return e.born.Add(e.life) }
 
 // NewCache wraps next in a cache whose entries live at most ttl. ttl must be
 // positive: go-cache would read zero as "never expires".
@@ -199,10 +202,7 @@ func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) 
 func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) (*Principal, *Error) {
 	key, form := cred.cacheKey()
 	if !missed {
-		if e := c.lookup(cred.Kind, form, key); e != nil {
-			if c.observed {
-				c.observer.ObserveCache(cred.Kind, true)
-			}
+		if e := c.hit(cred.Kind, form, key); e != nil {
 			return &e.principal, nil
 		}
 	}
@@ -238,7 +238,7 @@ func (c *Cache) lookup(kind Kind, form keyForm, key string) *cacheEntry {
 	var age time.Duration
 	if c.customClock {
 		now := c.now()
-		if !now.Before(e.deadline) {
+		if !now.Before(e.deadline()) {
 			return nil
 		}
 		age = now.Sub(e.born)
@@ -376,11 +376,11 @@ func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now tim
 	if p.expired(now) {
 		return nil, Invalid("expired")
 	}
-	entry := &cacheEntry{principal: p, kind: cred.Kind, form: fk.form, key: fk.key, deadline: now.Add(c.ttl), born: now}
-	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(entry.deadline) {
-		entry.deadline = p.ExpiresAt
+	deadline := now.Add(c.ttl)
+	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(deadline) {
+		deadline = p.ExpiresAt
 	}
-	entry.life = entry.deadline.Sub(now)
+	entry := &cacheEntry{principal: p, kind: cred.Kind, form: fk.form, key: fk.key, born: now, life: deadline.Sub(now)}
 	c.store(fk.key, entry, fk.generation)
 	return entry, nil
 }
@@ -698,7 +698,7 @@ func (c *Cache) sweep() {
 func (sh *cacheShard) expired(now time.Time) []*cacheEntry {
 	var out []*cacheEntry
 	for _, item := range sh.items.Items() {
-		if e := item.Object.(*cacheEntry); !now.Before(e.deadline) {
+		if e := item.Object.(*cacheEntry); !now.Before(e.deadline()) {
 			out = append(out, e)
 		}
 	}

@@ -54,9 +54,7 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 	missed := false
 	if s.peeker != nil {
 		if peek := s.peeker.Peek(r); peek.Found() {
-			if p := s.cached(peek); p != nil {
-				cred := peek.credential(s.kind)
-				s.succeed(w, r, next, p, &cred)
+			if s.serveCached(w, r, next, peek) {
 				return
 			}
 			missed = true
@@ -135,12 +133,8 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 
 func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next http.Handler) {
 	peeked, peek := peekAny(schemes, r)
-	if peeked != nil {
-		if p := peeked.cached(peek); p != nil {
-			cred := peek.credential(peeked.kind)
-			peeked.succeed(w, r, next, p, &cred)
-			return
-		}
+	if peeked != nil && peeked.serveCached(w, r, next, peek) {
+		return
 	}
 	var (
 		found *Scheme

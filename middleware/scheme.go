@@ -132,31 +132,34 @@ func (s *Scheme) verify(ctx context.Context, cred Credential, missed bool) (*Pri
 	if e != nil {
 		return nil, e
 	}
-	// A principal without expiry needs no clock. A cache hit never outlives
-	// p.ExpiresAt on the cache's clock (measured on the monotonic clock from
-	// the verification on); when that and this are both the real clock, the
-	// cache has made this very check, so a hit reads no clock here.
-	if !p.ExpiresAt.IsZero() && (s.cache == nil || s.customClock || s.cache.customClock) &&
-		!s.now().Before(p.ExpiresAt) {
+	if s.expired(p) {
 		return nil, Invalid("expired")
 	}
 	return p, nil
 }
 
-// cached returns the principal of the cached credential peek found, or nil
-// when there is none (or it expired on the scheme's own clock): the caller
-// then extracts and verifies as usual.
-func (s *Scheme) cached(peek Peek) *Principal {
+// expired reports whether p has expired on the scheme's clock. A principal
+// without expiry needs no clock. A cache hit never outlives p.ExpiresAt on
+// the cache's clock (measured on the monotonic clock from the verification
+// on); when that and this are both the real clock, the cache has made this
+// very check, so a hit reads no clock here.
+func (s *Scheme) expired(p *Principal) bool {
+	return !p.ExpiresAt.IsZero() && (s.cache == nil || s.customClock || s.cache.customClock) &&
+		!s.now().Before(p.ExpiresAt)
+}
+
+// serveCached serves r with the principal of the cached credential peek
+// found and reports true, or reports false when the cache has none (or it
+// expired on the scheme's own clock): the caller then extracts and
+// verifies as usual.
+func (s *Scheme) serveCached(w http.ResponseWriter, r *http.Request, next http.Handler, peek Peek) bool {
 	e := s.cache.hit(s.kind, peek.form, peek.key)
-	if e == nil {
-		return nil
+	if e == nil || s.expired(&e.principal) {
+		return false
 	}
-	p := &e.principal
-	// As in verify: only a custom clock needs this check on a hit.
-	if !p.ExpiresAt.IsZero() && (s.customClock || s.cache.customClock) && !s.now().Before(p.ExpiresAt) {
-		return nil
-	}
-	return p
+	cred := peek.credential(s.kind)
+	s.succeed(w, r, next, &e.principal, &cred)
+	return true
 }
 
 // callVerifier calls v, turning a panic into a 500 and a Principal without a

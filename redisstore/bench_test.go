@@ -70,20 +70,32 @@ func benchLookup(b *testing.B, s middleware.SessionStore) {
 	})
 }
 
-// BenchmarkRedisSessionLookup is an uncached session lookup over loopback:
-// one HMGET and the decoding of the record.
-func BenchmarkRedisSessionLookup(b *testing.B) {
+// redisSessions returns a session store on the shared test Redis.
+func redisSessions(b *testing.B) *redisstore.SessionStore {
 	tg := redistest.Shared(b)
 	s, err := redisstore.NewSessionStore(tg.Client, redisstore.WithPrefix(tg.Prefix))
 	require.NoError(b, err)
+	return s
+}
+
+// memorySessions returns an in-memory session store.
+func memorySessions(b *testing.B) *middleware.MemorySessionStore {
+	s, err := middleware.NewMemorySessionStore()
+	require.NoError(b, err)
+	return s
+}
+
+// BenchmarkRedisSessionLookup is an uncached session lookup over loopback:
+// one HMGET and the decoding of the record.
+func BenchmarkRedisSessionLookup(b *testing.B) {
+	s := redisSessions(b)
 	benchLookup(b, s)
 }
 
 // BenchmarkMemorySessionLookup is the same lookup in the in-memory store,
 // for comparison.
 func BenchmarkMemorySessionLookup(b *testing.B) {
-	s, err := middleware.NewMemorySessionStore()
-	require.NoError(b, err)
+	s := memorySessions(b)
 	benchLookup(b, s)
 }
 
@@ -91,9 +103,7 @@ func BenchmarkMemorySessionLookup(b *testing.B) {
 // is looked up in Redis (digest, HMGET, principal in the context): what a
 // cache miss costs on top of the floor.
 func BenchmarkRedisSessionLookupHTTP(b *testing.B) {
-	tg := redistest.Shared(b)
-	s, err := redisstore.NewSessionStore(tg.Client, redisstore.WithPrefix(tg.Prefix))
-	require.NoError(b, err)
+	s := redisSessions(b)
 	requests := make([]*http.Request, benchSessions)
 	for i := range requests {
 		token := middleware.NewToken()
@@ -328,15 +338,12 @@ func benchSessionCached(b *testing.B, store middleware.SessionStore) {
 
 // BenchmarkSessionCachedRedis: cached session tokens of a Redis store.
 func BenchmarkSessionCachedRedis(b *testing.B) {
-	tg := redistest.Shared(b)
-	s, err := redisstore.NewSessionStore(tg.Client, redisstore.WithPrefix(tg.Prefix))
-	require.NoError(b, err)
+	s := redisSessions(b)
 	benchSessionCached(b, s)
 }
 
 // BenchmarkSessionCachedMemory: the same with the in-memory store.
 func BenchmarkSessionCachedMemory(b *testing.B) {
-	s, err := middleware.NewMemorySessionStore()
-	require.NoError(b, err)
+	s := memorySessions(b)
 	benchSessionCached(b, s)
 }
