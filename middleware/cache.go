@@ -20,10 +20,8 @@ const (
 	// DefaultVerifyTimeout bounds each call to the wrapped Verifier.
 	DefaultVerifyTimeout = 5 * time.Second
 	// maxShards is the most go-cache instances a Cache spreads its entries
-	// over, so that no single lock is taken by every request. A hit still
-	// takes one shard's read lock, which writes that shard's cache line;
-	// more shards make two cores meet on one less often, but cannot stop a
-	// line moving between cores (go-cache offers no lock-free read).
+	// over. Each shard keeps its share of the size bound, so that an insert
+	// and its eviction touch one shard's state.
 	maxShards = 256
 	// minPerShard keeps small caches on few shards, so that their bound
 	// stays close to the one asked for (each shard holds at least one).
@@ -49,10 +47,10 @@ const (
 //   - Close stops its background goroutine.
 //
 // Entries are spread over several go-cache shards, chosen by a seeded hash
-// of the key, so a cache hit takes one shard's read lock and no lock shared
-// by every request. The Cache keeps each entry's deadline itself (go-cache
-// entries never expire on their own), so a hit reads the clock once, and
-// the janitor sweeps expired entries.
+// of the key. A hit takes no lock at all: it reads its shard's hit index, a
+// lock-free mirror of the shard's go-cache (see hitIndex). The Cache keeps
+// each entry's deadline itself (go-cache entries never expire on their own),
+// so a hit reads the clock once, and the janitor sweeps expired entries.
 type Cache struct {
 	next       Verifier
 	ttl        time.Duration
@@ -80,8 +78,9 @@ type Cache struct {
 
 	// mu guards generation changes against inserts, the subject index, the
 	// shards' rings, and every change to the shards' contents: each go-cache
-	// Set, Delete and Flush happens under it. It is taken by misses,
-	// invalidations, Purge and the janitor's sweep, never by a hit.
+	// Set, Delete and Flush happens under it, with the same change to the
+	// shard's hit index. It is taken by misses, invalidations, Purge and the
+	// janitor's sweep, never by a hit.
 	mu         sync.Mutex
 	generation atomic.Uint64
 	// bySubject holds, per subject, the head of the list of its entries
@@ -95,6 +94,7 @@ type Cache struct {
 
 type cacheShard struct {
 	items *gocache.Cache
+	index hitIndex      // what items holds, for lock-free hits
 	ring  []*cacheEntry // entries in the order stored, at most perShard; guarded by Cache.mu
 	next  int           // the ring's oldest slot once it is full
 	dead  int           // entries in the ring that left the cache; guarded by Cache.mu
@@ -112,6 +112,7 @@ type cacheEntry struct {
 	kind      Kind
 	form      keyForm
 	key       string
+	hash      uint64      // of key: picks the shard and the index bucket
 	shard     *cacheShard // key's, so that removing the entry hashes nothing
 	// born is when the verification began, on the Cache's clock, and the
 	// entry lives for life from then (see deadline). With the real clock a
@@ -127,6 +128,9 @@ type cacheEntry struct {
 	prev, next *cacheEntry
 	indexed    bool
 	inRing     bool
+	// hnext links the entries of one bucket of the shard's hit index. It is
+	// written under Cache.mu and read without a lock by hits.
+	hnext atomic.Pointer[cacheEntry]
 }
 
 // deadline is when e stops being served, on the Cache's clock.
@@ -178,6 +182,7 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		// callback either: every Set and Delete happens under Cache.mu,
 		// which unlinks the entry from the subject index there and then.
 		c.shards[i].items = gocache.New(gocache.NoExpiration, -1)
+		c.shards[i].index = newHitIndex(c.perShard)
 	}
 	go c.janitor()
 	return c, nil
@@ -224,15 +229,12 @@ func (c *Cache) hit(kind Kind, form keyForm, key string) *cacheEntry {
 	return e
 }
 
-// lookup is the hot path: one shard read lock, one clock read (of the
-// monotonic clock only, unless WithClock replaced it), no allocation.
+// lookup is the hot path: no lock, no write, no allocation, and one clock
+// read (of the monotonic clock only, unless WithClock replaced it).
 func (c *Cache) lookup(kind Kind, form keyForm, key string) *cacheEntry {
-	v, ok := c.shard(key).items.Get(key)
-	if !ok {
-		return nil
-	}
-	e := v.(*cacheEntry)
-	if e.kind != kind || e.form != form {
+	hash := c.hash(key)
+	e := c.shardOf(hash).index.find(hash, key)
+	if e == nil || e.kind != kind || e.form != form {
 		return nil
 	}
 	var age time.Duration
@@ -258,9 +260,14 @@ func (c *Cache) lookup(kind Kind, form keyForm, key string) *cacheEntry {
 // few shards, which then held a fraction of the bound and were hit by
 // every request. The seed is the Cache's own, so nobody outside can
 // predict which keys share a shard.
-func (c *Cache) shard(key string) *cacheShard {
-	return &c.shards[uint32(maphash.String(c.seed, key))&c.mask]
-}
+func (c *Cache) shard(key string) *cacheShard { return c.shardOf(c.hash(key)) }
+
+// hash is the seeded hash of a key: its low 32 bits pick the shard, its
+// high ones the bucket of the shard's hit index.
+func (c *Cache) hash(key string) uint64 { return maphash.String(c.seed, key) }
+
+// shardOf returns the shard of a key's hash.
+func (c *Cache) shardOf(hash uint64) *cacheShard { return &c.shards[uint32(hash)&c.mask] }
 
 // flightKey names one verification in flight. It holds the generation:
 // after an invalidation, new requests start a new verification instead of
@@ -399,7 +406,8 @@ func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now tim
 // old one came round. This replaced sweeping a full shard through
 // go-cache's Items, which copies the whole shard on every sweep.
 func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
-	sh := c.shard(key)
+	e.hash = c.hash(key)
+	sh := c.shardOf(e.hash)
 	e.shard = sh
 	c.mu.Lock()
 	if c.generation.Load() != generation {
@@ -413,6 +421,7 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	// happens under mu, so this Get sees what Set replaces.
 	if old, ok := sh.items.Get(key); ok {
 		c.unindexLocked(old.(*cacheEntry))
+		sh.index.remove(old.(*cacheEntry))
 	}
 	var victim *cacheEntry
 	if len(sh.ring) < c.perShard {
@@ -436,6 +445,7 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 		c.removeLocked(victim)
 	}
 	sh.items.Set(key, e, gocache.NoExpiration)
+	sh.index.insert(e)
 	head := c.bySubject[e.principal.Subject]
 	e.next, e.indexed = head, true
 	if head != nil {
@@ -454,6 +464,7 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 func (c *Cache) removeLocked(e *cacheEntry) {
 	c.unindexLocked(e)
 	e.shard.items.Delete(e.key)
+	e.shard.index.remove(e)
 }
 
 // deleteLocked deletes whatever entry key holds. Called under mu.
@@ -646,6 +657,7 @@ func (c *Cache) Purge() {
 			e.prev, e.next, e.indexed, e.inRing = nil, nil, false, false
 		}
 		sh.items.Flush()
+		sh.index.clear()
 		sh.ring, sh.next, sh.dead = nil, 0, 0
 	}
 	c.mu.Unlock()
