@@ -126,7 +126,8 @@ func TestLoginEnumeration(t *testing.T) {
 // A timing test in a shared, race-instrumented test process can only catch
 // gross differences: scheduling, the garbage collector and the race
 // detector add noise of the order of a millisecond, so it compares medians
-// of interleaved attempts within a factor of two. To make skipping the hash
+// of interleaved attempts within a factor of two (in one of up to three
+// rounds). To make skipping the hash
 // a gross difference, this server hashes with 4 MiB argon2id (about 3 ms,
 // 7 ms under -race) rather than the suite's cheap parameters, and the test
 // first proves it can see one: a password over 1 KiB, refused before
@@ -163,15 +164,27 @@ func TestLoginTiming(t *testing.T) {
 	next := func() string { addr++; return fmt.Sprintf("10.9.%d.%d", addr/250, addr%250+1) }
 	for _, p := range loginPaths {
 		t.Run(p.name, func(t *testing.T) {
-			var unknown, wrongPassword, unhashed []time.Duration
 			timed(p.request("warm-up@example.com", wrong, next()))
-			for i := range attempts {
-				unknown = append(unknown, timed(p.request(fmt.Sprintf("ghost%02d-%s@example.com", i, p.name[:3]), wrong, next())))
-				wrongPassword = append(wrongPassword, timed(p.request(fmt.Sprintf("user%02d@example.com", i), wrong, next())))
-				unhashed = append(unhashed, timed(p.request(fmt.Sprintf("long%02d-%s@example.com", i, p.name[:3]), long, next())))
+			// Up to three rounds: the other test binaries of the suite share
+			// the machine's two cores, and a burst of their work in one round
+			// can skew its medians past the factor of two. A real difference
+			// (a skipped hash) shows in every round, so one clean round is
+			// enough; wrong passwords stay under the account throttle (3
+			// rounds x 3 paths < 10 failures).
+			var mu, mw, mx time.Duration
+			for round := range 3 {
+				var unknown, wrongPassword, unhashed []time.Duration
+				for i := range attempts {
+					unknown = append(unknown, timed(p.request(fmt.Sprintf("ghost%d-%02d-%s@example.com", round, i, p.name[:3]), wrong, next())))
+					wrongPassword = append(wrongPassword, timed(p.request(fmt.Sprintf("user%02d@example.com", i), wrong, next())))
+					unhashed = append(unhashed, timed(p.request(fmt.Sprintf("long%d-%02d-%s@example.com", round, i, p.name[:3]), long, next())))
+				}
+				mu, mw, mx = median(unknown), median(wrongPassword), median(unhashed)
+				t.Logf("round %d, median: unknown account %v, wrong password %v, refused before hashing %v", round, mu, mw, mx)
+				if mw > 2*mx && mu < 2*mw && mw < 2*mu {
+					return
+				}
 			}
-			mu, mw, mx := median(unknown), median(wrongPassword), median(unhashed)
-			t.Logf("median: unknown account %v, wrong password %v, refused before hashing %v", mu, mw, mx)
 			assert.Greater(t, mw, 2*mx, "the measurement cannot see a skipped hash")
 			assert.Less(t, mu, 2*mw, "an unknown account is much slower than a wrong password")
 			assert.Less(t, mw, 2*mu, "an unknown account is much faster than a wrong password")
