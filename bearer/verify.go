@@ -249,7 +249,12 @@ func (v *tokenVerifier) failure(tok *jwt.Token, err error) error {
 	if e, ok := errors.AsType[*middleware.Error](err); ok {
 		return e
 	}
-	return middleware.Invalid(v.reasonOf(tok, err))
+	reason := v.reasonOf(tok, err)
+	e := middleware.Invalid(reason)
+	// A token that is not valid yet (nbf or iat ahead, RFC 7519 §4.1.5-6)
+	// may be soon: its refusal is not remembered by the cache.
+	e.Transient = reason == reasonNotYet
+	return e
 }
 
 // reasonOf names golang-jwt's error. Claim errors come joined (a token may

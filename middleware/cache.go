@@ -19,6 +19,15 @@ const (
 	DefaultMaxEntries = 100_000
 	// DefaultVerifyTimeout bounds each call to the wrapped Verifier.
 	DefaultVerifyTimeout = 5 * time.Second
+	// DefaultRefusalTTL is how long a Cache remembers that a credential was
+	// refused, unless WithRefusals says otherwise.
+	DefaultRefusalTTL = 5 * time.Second
+	// DefaultMaxRefusals bounds the refusals a Cache remembers, apart from
+	// its successes, unless WithRefusals says otherwise.
+	DefaultMaxRefusals = 1024
+	// MaxRefusalTTL is the longest WithRefusals accepts: a refusal is only
+	// remembered briefly.
+	MaxRefusalTTL = time.Minute
 	// maxShards is the most go-cache instances a Cache spreads its entries
 	// over. Each shard keeps its share of the size bound, so that an insert
 	// and its eviction touch one shard's state.
@@ -43,7 +52,13 @@ const (
 //     the principal of the exact credential that was verified;
 //   - Invalidate and InvalidateSubject take effect on the very next request,
 //     including against a verification already in flight;
-//   - only successes are cached: failures and backend errors are not;
+//   - only successes are cached. A refusal (the Verifier's
+//     ErrInvalidCredential: a wrong, forged, expired or revoked
+//     credential) is remembered briefly, in a small table of its own
+//     (WithRefusals), so that a client repeating a bad credential costs one
+//     verification per DefaultRefusalTTL instead of one per request, and no
+//     flood of bad credentials can evict a good one or grow memory. Backend
+//     errors, rate limits and panics are never remembered;
 //   - Close stops its background goroutine.
 //
 // Entries are spread over several go-cache shards, chosen by a seeded hash
@@ -70,6 +85,12 @@ type Cache struct {
 	mask     uint32       // len(shards) - 1
 	seed     maphash.Seed // of shard's hash
 	perShard int
+
+	// refusals remembers recent refusals (see refusal): a power of two of
+	// slots, or nil when refusals are not remembered.
+	refusals   []atomic.Pointer[refusal]
+	refusalTTL time.Duration
+	maxRefused int
 
 	// flightMu guards flights, the verifications in progress. It is taken
 	// on misses only.
@@ -151,6 +172,8 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		cleanup:    min(ttl, time.Minute),
 		timeout:    DefaultVerifyTimeout,
 		maxEntries: DefaultMaxEntries,
+		refusalTTL: DefaultRefusalTTL,
+		maxRefused: DefaultMaxRefusals,
 		now:        time.Now,
 		observer:   NopObserver{},
 		seed:       maphash.MakeSeed(),
@@ -184,6 +207,13 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		c.shards[i].items = gocache.New(gocache.NoExpiration, -1)
 		c.shards[i].index = newHitIndex(c.perShard)
 	}
+	if c.refusalTTL > 0 {
+		n := 1
+		for n < c.maxRefused {
+			n *= 2
+		}
+		c.refusals = make([]atomic.Pointer[refusal], n)
+	}
 	go c.janitor()
 	return c, nil
 }
@@ -207,8 +237,10 @@ func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) 
 func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) (*Principal, *Error) {
 	key, form := cred.cacheKey()
 	if !missed {
-		if e := c.hit(cred.Kind, form, key); e != nil {
+		if e, refused := c.hit(cred.Kind, form, key); e != nil {
 			return &e.principal, nil
+		} else if refused != nil {
+			return nil, refused
 		}
 	}
 	if c.observed {
@@ -217,22 +249,33 @@ func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) 
 	return c.miss(ctx, cred, form, key)
 }
 
-// hit returns the live entry of (kind, form, key) and observes the hit, or
-// nil, observing nothing: the caller then verifies the credential through
-// verifyShared, which observes the miss. It serves Scheme's cache-first
-// path (see Peeker).
-func (c *Cache) hit(kind Kind, form keyForm, key string) *cacheEntry {
-	e := c.lookup(kind, form, key)
-	if e != nil && c.observed {
+// hit returns the live entry of (kind, form, key), or else the refusal the
+// cache remembers for it, and observes the hit; or nil and nil, observing
+// nothing: the caller then verifies the credential through verifyShared,
+// which observes the miss. It serves Scheme's cache-first path (see
+// Peeker). A success is looked for first, so that remembering refusals
+// costs the hits nothing.
+func (c *Cache) hit(kind Kind, form keyForm, key string) (*cacheEntry, *Error) {
+	hash := c.hash(key)
+	e := c.find(kind, form, key, hash)
+	var refused *Error
+	if e == nil && c.refusals != nil {
+		refused = c.refused(kind, form, hash)
+	}
+	if (e != nil || refused != nil) && c.observed {
 		c.observer.ObserveCache(kind, true)
 	}
-	return e
+	return e, refused
 }
 
-// lookup is the hot path: no lock, no write, no allocation, and one clock
-// read (of the monotonic clock only, unless WithClock replaced it).
+// lookup returns the live entry of (kind, form, key), or nil.
 func (c *Cache) lookup(kind Kind, form keyForm, key string) *cacheEntry {
-	hash := c.hash(key)
+	return c.find(kind, form, key, c.hash(key))
+}
+
+// find is the hot path: no lock, no write, no allocation, and one clock
+// read (of the monotonic clock only, unless WithClock replaced it).
+func (c *Cache) find(kind Kind, form keyForm, key string, hash uint64) *cacheEntry {
 	e := c.shardOf(hash).index.find(hash, key)
 	if e == nil || e.kind != kind || e.form != form {
 		return nil
@@ -290,7 +333,8 @@ type flight struct {
 	err   *Error
 }
 
-// miss verifies cred once for all concurrent callers and caches a success.
+// miss verifies cred once for all concurrent callers and caches a success
+// (or remembers a refusal).
 //
 // The first caller (the leader) runs the Verifier on its request's own
 // goroutine, with a context that keeps its values but not its cancellation and that ends
@@ -378,6 +422,7 @@ func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
 func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now time.Time) (*cacheEntry, *Error) {
 	p, e := callVerifier(ctx, c.next, cred)
 	if e != nil {
+		c.remember(cred.Kind, fk, e, now)
 		return nil, e
 	}
 	if p.expired(now) {
@@ -417,11 +462,13 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	// The key may still be held: by an entry of another kind (keys do not
 	// hold the kind) or by an expired one not yet swept. Its entry must
 	// leave bySubject, or it would stay there for good (a leak, and a later
-	// InvalidateSubject of its subject deleted this new entry). Every Set
-	// happens under mu, so this Get sees what Set replaces.
-	if old, ok := sh.items.Get(key); ok {
-		c.unindexLocked(old.(*cacheEntry))
-		sh.index.remove(old.(*cacheEntry))
+	// InvalidateSubject of its subject deleted this new entry), and leave
+	// the hit index, which must not hold a key twice. Every change to the
+	// shard happens under mu, so the index (read here without go-cache's
+	// lock) holds what Set replaces.
+	if old := sh.index.find(e.hash, key); old != nil {
+		c.unindexLocked(old)
+		sh.index.remove(old)
 	}
 	var victim *cacheEntry
 	if len(sh.ring) < c.perShard {
@@ -616,8 +663,10 @@ func (c *Cache) Invalidate(cred Credential) {
 	defer c.mu.Unlock()
 	c.generation.Add(1)
 	c.deleteLocked(key)
+	c.forgetRefusal(key)
 	if raw != "" {
 		c.deleteLocked(raw)
+		c.forgetRefusal(raw)
 	}
 }
 
@@ -641,7 +690,7 @@ func (c *Cache) CapTTL(d time.Duration) {
 	c.ttlCap.Store(int64(max(d, 0)))
 }
 
-// Purge forgets every entry.
+// Purge forgets every entry, and every remembered refusal.
 func (c *Cache) Purge() {
 	c.mu.Lock()
 	c.generation.Add(1)
@@ -659,6 +708,9 @@ func (c *Cache) Purge() {
 		sh.items.Flush()
 		sh.index.clear()
 		sh.ring, sh.next, sh.dead = nil, 0, 0
+	}
+	for i := range c.refusals {
+		c.refusals[i].Store(nil)
 	}
 	c.mu.Unlock()
 }

@@ -654,7 +654,7 @@ func TestCacheInvalidation(t *testing.T) {
 
 			_, err = cache.Verify(ctx, a1)
 			require.ErrorIs(t, err, middleware.ErrInvalidCredential, "the stale result was not stored")
-			require.EqualValues(t, 3, v.calls.Load())
+			require.EqualValues(t, 2, v.calls.Load(), "the new request's refusal is remembered, not replaced")
 			require.Zero(t, cache.Len())
 		})
 	}
@@ -726,10 +726,11 @@ func TestCachedPrincipalIsolation(t *testing.T) {
 	require.Equal(t, "user", p2.Roles[0])
 }
 
-// TestCacheStoresOnlySuccesses: failures, backend errors, panics and
-// expired principals reach the verifier every time and leave no entry.
+// TestCacheStoresOnlySuccesses: backend errors, rate limits, refusals of
+// another kind than ErrInvalidCredential, panics and expired principals
+// reach the verifier every time and leave no entry.
 func TestCacheStoresOnlySuccesses(t *testing.T) {
-	for _, tok := range []string{tokUnknown, tokRevoked, tokForged, tokDown, tokLimited, tokForbidden, tokPanic, tokExpired, tokTypedNil} {
+	for _, tok := range []string{tokDown, tokLimited, tokForbidden, tokPanic, tokExpired, tokTypedNil} {
 		t.Run(tok, func(t *testing.T) {
 			v := &testVerifier{}
 			clock := newFakeClock()
@@ -742,6 +743,137 @@ func TestCacheStoresOnlySuccesses(t *testing.T) {
 			require.Zero(t, cache.Len())
 		})
 	}
+}
+
+// TestCacheRemembersRefusals: a credential the verifier refused as invalid
+// (unknown, revoked, forged) is refused from memory for the refusal TTL,
+// with the same error, and verified again after it; it is never counted
+// as a success, and WithRefusals(0, 0) turns the memory off.
+func TestCacheRemembersRefusals(t *testing.T) {
+	for _, tok := range []string{tokUnknown, tokRevoked, tokForged} {
+		t.Run(tok, func(t *testing.T) {
+			v := &testVerifier{}
+			clock := newFakeClock()
+			cache := newTestCache(t, v, time.Hour, middleware.WithClock(clock.Now), middleware.WithRefusals(10*time.Second, 8))
+			_, first := cache.Verify(context.Background(), bearerCred(tok))
+			require.ErrorIs(t, first, middleware.ErrInvalidCredential)
+			for range 3 {
+				_, again := cache.Verify(context.Background(), bearerCred(tok))
+				require.ErrorIs(t, again, middleware.ErrInvalidCredential)
+				assert.Equal(t, middleware.AsError(first).Reason, middleware.AsError(again).Reason, "the same refusal")
+				assert.NotSame(t, middleware.AsError(first), middleware.AsError(again), "each caller gets its own copy")
+			}
+			require.EqualValues(t, 1, v.calls.Load(), "refused from memory")
+			require.Zero(t, cache.Len(), "a refusal is not a success")
+
+			clock.Advance(10 * time.Second)
+			_, err := cache.Verify(context.Background(), bearerCred(tok))
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			require.EqualValues(t, 2, v.calls.Load(), "verified again once the refusal TTL passed")
+		})
+	}
+	t.Run("off", func(t *testing.T) {
+		v := &testVerifier{}
+		cache := newTestCache(t, v, time.Hour, middleware.WithRefusals(0, 0))
+		for i := range 3 {
+			_, err := cache.Verify(context.Background(), bearerCred(tokUnknown))
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			require.EqualValues(t, i+1, v.calls.Load())
+		}
+	})
+	t.Run("a transient refusal is not remembered", func(t *testing.T) {
+		var calls atomic.Int64
+		v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+			calls.Add(1)
+			e := middleware.Invalid("not yet valid")
+			e.Transient = true
+			return middleware.Principal{}, e
+		})
+		cache := newTestCache(t, v, time.Hour)
+		for i := range 3 {
+			_, err := cache.Verify(context.Background(), bearerCred("soon"))
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			require.EqualValues(t, i+1, calls.Load())
+		}
+	})
+	t.Run("Invalidate forgets a refusal", func(t *testing.T) {
+		v := &testVerifier{}
+		cache := newTestCache(t, v, time.Hour)
+		_, err := cache.Verify(context.Background(), bearerCred(tokUnknown))
+		require.Error(t, err)
+		cache.Invalidate(bearerCred(tokUnknown))
+		_, err = cache.Verify(context.Background(), bearerCred(tokUnknown))
+		require.Error(t, err)
+		require.EqualValues(t, 2, v.calls.Load())
+	})
+	t.Run("a flood of refusals never evicts a success", func(t *testing.T) {
+		v := &testVerifier{}
+		cache := newTestCache(t, v, time.Hour, middleware.WithMaxEntries(16), middleware.WithRefusals(time.Minute, 16))
+		_, err := cache.Verify(context.Background(), bearerCred(tokGood))
+		require.NoError(t, err)
+		for i := range 1000 {
+			_, err := cache.Verify(context.Background(), bearerCred(fmt.Sprintf("garbage-%d", i)))
+			require.Error(t, err)
+		}
+		calls := v.calls.Load()
+		_, err = cache.Verify(context.Background(), bearerCred(tokGood))
+		require.NoError(t, err)
+		require.Equal(t, calls, v.calls.Load(), "the success is still cached")
+		_, err = cache.Verify(context.Background(), bearerCred("garbage-0"))
+		require.Error(t, err)
+		require.Equal(t, calls+1, v.calls.Load(), "newer refusals took its slot")
+	})
+}
+
+// TestRememberedRefusalAnswersAlike: through Require, for every kind, a
+// credential refused a moment ago is answered exactly as the first time
+// (status, WWW-Authenticate, body), from the cache-first path, without
+// calling the Verifier again.
+func TestRememberedRefusalAnswersAlike(t *testing.T) {
+	for _, spec := range allSpecs {
+		t.Run(string(spec.kind), func(t *testing.T) {
+			v := &testVerifier{}
+			cache := newTestCache(t, v, time.Hour)
+			h := middleware.Require(newScheme(t, spec, cache))(principalHandler(&seen{}))
+			for range 3 {
+				req := newRequest()
+				spec.set(req.Header, tokRevoked)
+				assertResponse(t, wantInvalid(spec), serve(h, req))
+			}
+			require.EqualValues(t, 1, v.calls.Load())
+		})
+	}
+}
+
+// TestRefusalsAreKeptApart: a remembered refusal is served only for its own
+// kind, and Purge forgets it.
+func TestRefusalsAreKeptApart(t *testing.T) {
+	v := &testVerifier{}
+	cache := newTestCache(t, v, time.Hour)
+	ctx := context.Background()
+	_, err := cache.Verify(ctx, bearerCred(tokUnknown))
+	require.Error(t, err)
+	_, err = cache.Verify(ctx, middleware.Credential{Kind: kindSession, Token: tokUnknown})
+	require.Error(t, err)
+	require.EqualValues(t, 2, v.calls.Load(), "another kind with the same token is verified")
+	cache.Purge()
+	_, err = cache.Verify(ctx, bearerCred(tokUnknown))
+	require.Error(t, err)
+	require.EqualValues(t, 3, v.calls.Load(), "Purge forgot the refusal")
+}
+
+func TestWithRefusalsValidation(t *testing.T) {
+	v := &testVerifier{}
+	for _, tc := range []struct {
+		ttl time.Duration
+		max int
+	}{{-time.Second, 10}, {middleware.MaxRefusalTTL + 1, 10}, {time.Second, 0}, {time.Second, -1}} {
+		_, err := middleware.NewCache(v, time.Hour, middleware.WithRefusals(tc.ttl, tc.max))
+		assert.Error(t, err, "ttl %v, max %d", tc.ttl, tc.max)
+	}
+	c, err := middleware.NewCache(v, time.Hour, middleware.WithRefusals(0, 0))
+	require.NoError(t, err, "0 turns refusals off")
+	require.NoError(t, c.Close())
 }
 
 // TestCacheSweepsExpiredEntries: the janitor removes expired entries from

@@ -60,6 +60,9 @@ type Error struct {
 	Scope string
 	// RetryAfter is how long the client should wait (429 and 503).
 	RetryAfter time.Duration
+	// Transient marks a refusal that may not hold for long, such as a token
+	// that is not valid yet: a Cache does not remember it (WithRefusals).
+	Transient bool
 	// Err is the underlying cause. It is logged by type only and never
 	// written to a response.
 	Err error

@@ -153,3 +153,35 @@ func WithVerifyTimeout(d time.Duration) CacheOption {
 		return nil
 	})
 }
+
+// WithRefusals sets how long the cache remembers that the Verifier refused
+// a credential, and how many refusals it can remember at once (defaults
+// DefaultRefusalTTL and DefaultMaxRefusals). Only ErrInvalidCredential is
+// remembered, that is a wrong, forged, expired or revoked credential, and
+// not when the error is Transient: a client that repeats one then costs a
+// verification per ttl instead of one per request. Backend errors (503),
+// rate limits, panics and malformed requests are never remembered.
+//
+// Refusals live in a fixed table of maxEntries slots (rounded up to a power
+// of two), apart from the cached successes: a flood of bad credentials only
+// replaces refusals by other refusals, and memory stays fixed. Invalidate
+// and Purge forget refusals too.
+//
+// The price of remembering is that a credential refused now is refused for
+// up to ttl even if the backend starts accepting it meanwhile (an account
+// created under an id that was tried before, a key that a JWKS adds). ttl
+// may be at most MaxRefusalTTL; ttl 0 remembers no refusal, so every
+// refused request calls the Verifier. maxEntries must be positive when ttl
+// is.
+func WithRefusals(ttl time.Duration, maxEntries int) CacheOption {
+	return cacheOption(func(c *Cache) error {
+		switch {
+		case ttl < 0 || ttl > MaxRefusalTTL:
+			return errors.New("tidegate: refusal TTL must be between 0 and " + MaxRefusalTTL.String())
+		case ttl > 0 && maxEntries <= 0:
+			return errors.New("tidegate: max refusals must be positive")
+		}
+		c.refusalTTL, c.maxRefused = ttl, maxEntries
+		return nil
+	})
+}

@@ -149,11 +149,17 @@ func (s *Scheme) expired(p *Principal) bool {
 }
 
 // serveCached serves r with the principal of the cached credential peek
-// found and reports true, or reports false when the cache has none (or it
+// found, or refuses it when the cache remembers its refusal, and reports
+// true; it reports false when the cache has neither (or the principal
 // expired on the scheme's own clock): the caller then extracts and
 // verifies as usual.
 func (s *Scheme) serveCached(w http.ResponseWriter, r *http.Request, next http.Handler, peek Peek) bool {
-	e := s.cache.hit(s.kind, peek.form, peek.key)
+	e, refused := s.cache.hit(s.kind, peek.form, peek.key)
+	if refused != nil {
+		cred := peek.credential(s.kind)
+		s.fail(w, r, refused, &cred)
+		return true
+	}
 	if e == nil || s.expired(&e.principal) {
 		return false
 	}

@@ -471,7 +471,9 @@ func TestTwoServices(t *testing.T) {
 
 	code, _, _ = get(cached)
 	assert.Equal(t, http.StatusOK, code, "cached: still served")
-	for _, token := range []string{uncached, unknown} {
+	code, _, _ = get(unknown)
+	assert.Equal(t, http.StatusUnauthorized, code, "refused a moment ago: the refusal is remembered (middleware.WithRefusals)")
+	for _, token := range []string{uncached, middleware.NewToken()} {
 		code, body, h := get(token)
 		assert.Equal(t, http.StatusServiceUnavailable, code, "uncached: 503, not 401")
 		assert.Equal(t, `"Service unavailable"`, body)

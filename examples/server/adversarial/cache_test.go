@@ -66,9 +66,10 @@ func heapInUse() uint64 {
 
 // TestFloodOfInvalidCredentials sends 100,000 distinct invalid credentials
 // of the three kinds to /whoami, in-process on two goroutines. Every one
-// is answered 401 by its kind (no 5xx), nothing is kept for them (failures
-// are never cached, and nothing else grows: the live heap grows by less
-// than 8 MiB), a valid credential still works from the cache afterwards,
+// is answered 401 by its kind (no 5xx), little is kept for them (each
+// cache remembers at most DefaultMaxRefusals refusals, stored by hash, not
+// the credential, and nothing else grows: the live heap grows by less than
+// 8 MiB), a valid credential still works from the cache afterwards,
 // and the flood takes well under a millisecond a request even with -race.
 //
 // Not parallel: it measures the heap, which other tests would disturb.
@@ -285,7 +286,8 @@ func TestSingleflightCountsOneCall(t *testing.T) {
 // TestFailingVerifier: a backend error is 503 with Retry-After and a
 // generic body, never 401, never cached, and its text (here quoting a
 // database password and the credential) reaches neither the response nor
-// the log. An invalid credential is 401 and not cached either.
+// the log. An invalid credential is 401 and its refusal is remembered
+// (briefly), never turned into a success.
 func TestFailingVerifier(t *testing.T) {
 	t.Parallel()
 	dbPassword := secret("db-password-that-must-not-leak")
@@ -306,7 +308,7 @@ func TestFailingVerifier(t *testing.T) {
 	for i := range 2 {
 		s.check(t, s.get(t, "/", "X-Custom-Token", "invalid-token-value"), wantCustomInvalid, "attempt %d", i)
 	}
-	assert.Equal(t, int64(5), calls.Load(), "an invalid credential is never cached")
+	assert.Equal(t, int64(4), calls.Load(), "a refusal is remembered: the second attempt is refused from memory")
 	log := suiteLog.String()
 	assert.NotContains(t, log, dbPassword)
 	assert.NotContains(t, log, token)

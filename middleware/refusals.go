@@ -1,0 +1,83 @@
+package middleware
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// refusal is a refusal the Cache remembers: the Verifier answered
+// ErrInvalidCredential for the credential whose key hashes to hash.
+//
+// Refusals live in a table of their own, a fixed array of slots picked by
+// the hash, one refusal per slot: remembering one replaces whatever its slot
+// held. So refusals take a fixed amount of memory, need no lock, no sweep
+// and no eviction, and cannot push a success out of the cache. A flood of
+// distinct bad credentials only replaces refusals by other refusals; a
+// client repeating one bad credential finds it in its slot.
+//
+// A refusal is known by the seeded 64-bit hash of its key, not by the key,
+// which it does not keep: an 8 KiB garbage credential costs the same small
+// record as any other. Two credentials of the same kind whose keys share a
+// hash share a slot and a refusal, which can only ever refuse, never
+// accept: with the seed the Cache's own, the odds that a given good
+// credential meets a remembered refusal are one in 2^64 per slot.
+type refusal struct {
+	hash uint64
+	kind Kind
+	form keyForm
+	born time.Time // when the verification began, on the Cache's clock
+	err  Error     // without its cause (Err), which may quote a library
+}
+
+// remember stores e as the refusal of fk's credential, if refusals are
+// remembered and e is one to remember: ErrInvalidCredential, not
+// Transient. A refusal heard after an invalidation that began later than
+// its verification is not stored (the generation moved on).
+func (c *Cache) remember(kind Kind, fk flightKey, e *Error, now time.Time) {
+	if c.refusals == nil || e.Kind != ErrInvalidCredential || e.Transient || c.generation.Load() != fk.generation {
+		return
+	}
+	hash := c.hash(fk.key)
+	r := &refusal{hash: hash, kind: kind, form: fk.form, born: now, err: *e}
+	r.err.Err = nil
+	c.refusalSlot(hash).Store(r)
+}
+
+// refused returns the caller's own copy of the refusal remembered for
+// (kind, form, hash), or nil. It takes no lock.
+func (c *Cache) refused(kind Kind, form keyForm, hash uint64) *Error {
+	r := c.refusalSlot(hash).Load()
+	if r == nil || r.hash != hash || r.kind != kind || r.form != form || !c.recent(r.born) {
+		return nil
+	}
+	e := r.err // a renderer may change what it is given
+	return &e
+}
+
+// recent reports whether a refusal verified at born is still remembered. On
+// an injected clock set back to before born it is not: the refusal may be
+// an expiry the verifier would not see now. (The real clock is read as a
+// monotonic one, which never goes back.)
+func (c *Cache) recent(born time.Time) bool {
+	if c.customClock {
+		now := c.now()
+		return !now.Before(born) && now.Before(born.Add(c.refusalTTL))
+	}
+	return time.Since(born) < c.refusalTTL
+}
+
+// forgetRefusal forgets the refusal of key, if one is remembered.
+func (c *Cache) forgetRefusal(key string) {
+	if c.refusals == nil {
+		return
+	}
+	hash := c.hash(key)
+	slot := c.refusalSlot(hash)
+	if r := slot.Load(); r != nil && r.hash == hash {
+		slot.CompareAndSwap(r, nil)
+	}
+}
+
+func (c *Cache) refusalSlot(hash uint64) *atomic.Pointer[refusal] {
+	return &c.refusals[hash&uint64(len(c.refusals)-1)]
+}
