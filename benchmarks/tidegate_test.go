@@ -63,6 +63,9 @@ type world struct {
 	sessionTokens, hsTokens, edTokens, basicCreds []string
 	// Pools of first-sight credentials, minted on demand.
 	sessionPool, hsPool, edPool, basicPool *pool
+	// Pools of invalid credentials, each seen once, made on demand: unknown
+	// session tokens, forged HS256 and EdDSA tokens, unknown app tokens.
+	badSessionPool, forgedHSPool, forgedEdPool, badAppPool *pool
 }
 
 var (
@@ -131,6 +134,14 @@ func newWorld() (*world, error) {
 	w.hsPool = &pool{mint: func(i int) (string, error) { return w.mintBearer(w.hs, i) }}
 	w.edPool = &pool{mint: func(i int) (string, error) { return w.mintBearer(w.ed, i) }}
 	w.basicPool = &pool{mint: w.mintBasic}
+	forge, err := newForger()
+	if err != nil {
+		return nil, err
+	}
+	w.badSessionPool = &pool{mint: func(int) (string, error) { return unknownSessions(1)[0], nil }}
+	w.forgedHSPool = &pool{mint: func(i int) (string, error) { return forgedMint(forge, w.hs, w, i) }}
+	w.forgedEdPool = &pool{mint: func(i int) (string, error) { return forgedMint(forge, w.ed, w, i) }}
+	w.badAppPool = &pool{mint: func(int) (string, error) { return unknownApps(1)[0], nil }}
 	// The cached benchmarks' credentials are each pool's first `users` values.
 	for _, p := range []struct {
 		pool *pool
@@ -300,38 +311,68 @@ func warmed(tb testing.TB, c *middleware.Cache, h http.Handler, want int, reqs [
 	return reqs
 }
 
-// forged returns each bearer value with its signature replaced by one made
-// with another key of the same algorithm: the right kid, header and claims,
-// a signature that does not verify.
+// forger re-signs bearer values with keys no service knows.
+type forger struct {
+	secret []byte
+	ed     ed25519.PrivateKey
+}
+
+func newForger() (*forger, error) {
+	f := &forger{secret: make([]byte, 32)}
+	if _, err := rand.Read(f.secret); err != nil {
+		return nil, err
+	}
+	_, ed, err := ed25519.GenerateKey(rand.Reader)
+	f.ed = ed
+	return f, err
+}
+
+// forge returns a bearer value with its signature replaced by one made with
+// another key of the same algorithm: the right kid, header and claims, a
+// signature that does not verify.
+func (f *forger) forge(value string) (string, error) {
+	tok := strings.TrimPrefix(value, "Bearer ")
+	dot := strings.LastIndexByte(tok, '.')
+	signed := tok[:dot]
+	header, err := base64.RawURLEncoding.DecodeString(tok[:strings.IndexByte(tok, '.')])
+	if err != nil {
+		return "", err
+	}
+	var sig []byte
+	if strings.Contains(string(header), `"EdDSA"`) {
+		sig = ed25519.Sign(f.ed, []byte(signed))
+	} else {
+		m := hmac.New(sha256.New, f.secret)
+		m.Write([]byte(signed))
+		sig = m.Sum(nil)
+	}
+	return "Bearer " + signed + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+}
+
+// forged returns each bearer value forged (see forger.forge).
 func forged(tb testing.TB, values []string) []string {
 	tb.Helper()
-	otherSecret := make([]byte, 32)
-	_, _ = rand.Read(otherSecret)
-	_, otherEd, _ := ed25519.GenerateKey(rand.Reader)
+	f, err := newForger()
+	if err != nil {
+		tb.Fatal(err)
+	}
 	out := make([]string, len(values))
 	for i, v := range values {
-		tok := strings.TrimPrefix(v, "Bearer ")
-		dot := strings.LastIndexByte(tok, '.')
-		signed := tok[:dot]
-		var sig []byte
-		if strings.Contains(headerOf(tb, tok), `"EdDSA"`) {
-			sig = ed25519.Sign(otherEd, []byte(signed))
-		} else {
-			m := hmac.New(sha256.New, otherSecret)
-			m.Write([]byte(signed))
-			sig = m.Sum(nil)
+		if out[i], err = f.forge(v); err != nil {
+			tb.Fatal(err)
 		}
-		out[i] = "Bearer " + signed + "." + base64.RawURLEncoding.EncodeToString(sig)
 	}
 	return out
 }
 
-func headerOf(tb testing.TB, token string) string {
-	raw, err := base64.RawURLEncoding.DecodeString(token[:strings.IndexByte(token, '.')])
+// forgedMint mints a token of svc for a user, as the first-sight pools do,
+// and forges its signature: every forged token is a distinct one.
+func forgedMint(f *forger, svc *bearer.Service, w *world, i int) (string, error) {
+	v, err := w.mintBearer(svc, i)
 	if err != nil {
-		tb.Fatal(err)
+		return "", err
 	}
-	return string(raw)
+	return f.forge(v)
 }
 
 // unknownApps returns n Basic values with random, well-formed app tokens
@@ -355,8 +396,8 @@ func unknownSessions(n int) []string {
 	return out
 }
 
-// invalidCount is how many invalid credentials an invalid-credential
-// benchmark cycles through (failures are never cached, so a few suffice).
+// invalidCount is how many invalid credentials the peers' invalid-credential
+// benchmarks (and BenchmarkBearerHS256InvalidRepeated) cycle through.
 const invalidCount = 16
 
 // --- session: X-Tidepool-Session-Token -------------------------------------
@@ -382,10 +423,16 @@ func BenchmarkSessionUncached(b *testing.B) {
 	})
 }
 
-// BenchmarkSessionInvalid: a well-formed session token no store holds.
+// BenchmarkSessionInvalid: a well-formed session token no store holds,
+// never seen before (the cache remembers refusals: a repeated one is a
+// cache hit, see BenchmarkBearerHS256InvalidRepeated).
 func BenchmarkSessionInvalid(b *testing.B) {
 	w := getWorld(b)
-	run(b, w.sessionHandler(), http.StatusUnauthorized, requests(session.HeaderToken, unknownSessions(invalidCount), false)...)
+	runFirstSight(b, firstSight{
+		handler: w.sessionHandler(), want: http.StatusUnauthorized,
+		request: func() *http.Request { return request(session.HeaderToken, "x") }, header: session.HeaderToken,
+		values: w.badSessionPool.valuesFor, purge: w.sessions.Cache().Purge,
+	})
 }
 
 // --- bearer: Authorization: Bearer <JWT> -----------------------------------
@@ -403,8 +450,13 @@ func benchBearerFirstSight(b *testing.B, svc *bearer.Service, p *pool) {
 	})
 }
 
-func benchBearerInvalid(b *testing.B, svc *bearer.Service, values []string) {
-	run(b, middleware.Require(svc.Scheme())(ok), http.StatusUnauthorized, requests("Authorization", forged(b, values[:invalidCount]), false)...)
+// benchBearerInvalid: a forged token never seen before, every request.
+func benchBearerInvalid(b *testing.B, svc *bearer.Service, p *pool) {
+	runFirstSight(b, firstSight{
+		handler: middleware.Require(svc.Scheme())(ok), want: http.StatusUnauthorized,
+		request: func() *http.Request { return request("Authorization", "x") }, header: "Authorization",
+		values: p.valuesFor, purge: cacheOf(b, svc.Scheme()).Purge,
+	})
 }
 
 // BenchmarkBearerHS256Cached: an HS256 access token verified before.
@@ -421,10 +473,20 @@ func BenchmarkBearerHS256FirstSight(b *testing.B) {
 }
 
 // BenchmarkBearerHS256InvalidSignature: a forged HS256 token (right kid,
-// wrong secret).
+// wrong secret) never seen before: the full verification, every request.
 func BenchmarkBearerHS256InvalidSignature(b *testing.B) {
 	w := getWorld(b)
-	benchBearerInvalid(b, w.hs, w.hsTokens)
+	benchBearerInvalid(b, w.hs, w.forgedHSPool)
+}
+
+// BenchmarkBearerHS256InvalidRepeated: the same 16 forged HS256 tokens over
+// and over, as a client replaying them would send: after the first of each,
+// the cache's remembered refusal answers (middleware.WithRefusals).
+func BenchmarkBearerHS256InvalidRepeated(b *testing.B) {
+	w := getWorld(b)
+	h := middleware.Require(w.hs.Scheme())(ok)
+	reqs := requests("Authorization", forged(b, w.hsTokens[:invalidCount]), false)
+	run(b, h, http.StatusUnauthorized, warmed(b, cacheOf(b, w.hs.Scheme()), h, http.StatusUnauthorized, reqs)...)
 }
 
 // BenchmarkBearerEdDSACached: an EdDSA access token verified before.
@@ -439,10 +501,11 @@ func BenchmarkBearerEdDSAFirstSight(b *testing.B) {
 	benchBearerFirstSight(b, w.ed, w.edPool)
 }
 
-// BenchmarkBearerEdDSAInvalidSignature: an EdDSA token signed by another key.
+// BenchmarkBearerEdDSAInvalidSignature: an EdDSA token signed by another
+// key, never seen before.
 func BenchmarkBearerEdDSAInvalidSignature(b *testing.B) {
 	w := getWorld(b)
-	benchBearerInvalid(b, w.ed, w.edTokens)
+	benchBearerInvalid(b, w.ed, w.forgedEdPool)
 }
 
 // --- basicauth: Authorization: Basic app_token:session_token ---------------
@@ -478,10 +541,15 @@ func BenchmarkBasicFirstSight(b *testing.B) {
 }
 
 // BenchmarkBasicUnknownApp: well-formed Basic credentials whose app token
-// no app has.
+// no app has, never seen before.
 func BenchmarkBasicUnknownApp(b *testing.B) {
 	w := getWorld(b)
-	run(b, w.apps.RequireUser()(ok), http.StatusUnauthorized, requests("Authorization", unknownApps(invalidCount), true)...)
+	runFirstSight(b, firstSight{
+		handler: w.apps.RequireUser()(ok), want: http.StatusUnauthorized,
+		request: func() *http.Request { r := request("Authorization", "x"); r.TLS = &tls.ConnectionState{}; return r },
+		header:  "Authorization",
+		values:  w.badAppPool.valuesFor, purge: cacheOf(b, w.apps.Scheme()).Purge,
+	})
 }
 
 // --- middleware.Any over the three kinds -----------------------------------

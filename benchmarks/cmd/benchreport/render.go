@@ -31,7 +31,7 @@ var jwtPeers = []struct{ name, label string }{
 var order = []string{
 	"Baseline", "Floor",
 	"SessionCached", "SessionUncached", "SessionInvalid",
-	"BearerHS256Cached", "BearerHS256FirstSight", "BearerHS256InvalidSignature",
+	"BearerHS256Cached", "BearerHS256FirstSight", "BearerHS256InvalidSignature", "BearerHS256InvalidRepeated",
 	"BearerEdDSACached", "BearerEdDSAFirstSight", "BearerEdDSAInvalidSignature",
 	"BasicCached", "BasicCachedSchemeOnly", "BasicFirstSight", "BasicUnknownApp",
 	"AnySession", "AnyBearer", "AnyBasic",
@@ -249,8 +249,12 @@ func meaning(r results, checks []check, load string) string {
 		"revocation check and cache insert) takes %s, %.2f× the fastest peer.",
 		label, fmtNs(peer.ns), peer.ns/hs.ns, fmtNs(first.ns), first.ns/peer.ns))
 	if bad, ok := r.get("BearerHS256InvalidSignature", mode); ok {
-		p = append(p, fmt.Sprintf("A forged HS256 token is rejected in %s (%.2f× a valid first sight): failures are never cached, "+
-			"so this is the price of every request an attacker can send.", fmtNs(bad.ns), bad.ns/first.ns))
+		p = append(p, fmt.Sprintf("A forged HS256 token never seen before is rejected in %s (%.2f× a valid first sight): "+
+			"that is the price of each new forgery an attacker can send.", fmtNs(bad.ns), bad.ns/first.ns))
+		if again, ok := r.get("BearerHS256InvalidRepeated", mode); ok {
+			p = append(p, fmt.Sprintf("The cache remembers a refusal for a few seconds, within its own bound, so the same "+
+				"forgery sent again is rejected in %s (%.2f× the floor).", fmtNs(again.ns), again.ns/floor.ns))
+		}
 	}
 	var missed []string
 	for _, c := range checks {
