@@ -150,11 +150,22 @@ func jsonBody(status int) []byte {
 // Content-Type: application/json.
 func WriteJSON(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["Content-Type"] = headerJSON
+	h["X-Content-Type-Options"] = headerNosniff
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
 }
+
+// The constant header values of failures, each shared by every response:
+// http.Header.Set makes a new one-element slice per call, and those slices
+// were four of the allocations of every refused request. Each has
+// len == cap, so adding a value to one of these headers copies it; nothing
+// may write into them in place.
+var (
+	headerJSON    = []string{"application/json"}
+	headerNosniff = []string{"nosniff"}
+	headerNoStore = []string{"no-store"}
+)
 
 // setFailureHeaders sets the headers every failure carries, before the
 // renderer runs. challenges are the WWW-Authenticate values to send, in order.
@@ -162,13 +173,15 @@ func setFailureHeaders(w http.ResponseWriter, e *Error, challenges ...string) {
 	h := w.Header()
 	for _, c := range challenges {
 		if c != "" {
-			h.Add("WWW-Authenticate", c)
+			// The canonical spelling, written directly: Header.Add would
+			// canonicalise "WWW-Authenticate" into a new string every time.
+			h["Www-Authenticate"] = append(h["Www-Authenticate"], c)
 		}
 	}
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
 		h.Set("Retry-After", retryAfterSeconds(e.RetryAfter))
 	}
-	h.Set("Cache-Control", "no-store")
+	h["Cache-Control"] = headerNoStore
 }
 
 // retryAfterSeconds renders a delay as whole seconds (RFC 9110 §10.2.3),
