@@ -63,6 +63,10 @@ type Error struct {
 	// Transient marks a refusal that may not hold for long, such as a token
 	// that is not valid yet: a Cache does not remember it (WithRefusals).
 	Transient bool
+
+	// remembered marks a refusal a Cache answered from memory (see
+	// WithRefusals): it is logged at Debug, see levelOf.
+	remembered bool
 	// Err is the underlying cause. It is logged by type only and never
 	// written to a response.
 	Err error

@@ -49,10 +49,12 @@ func outcomeOf(e *Error) Outcome {
 
 // levelOf picks the log level of an outcome: successes are routine (Debug),
 // client failures are notable (Info), an unavailable backend is a Warn and a
-// bug is an Error.
+// bug is an Error. A refusal a Cache remembered is logged at Debug: its
+// first refusal was logged at Info when it was verified, and a client
+// replaying a bad credential must not be able to flood the log at Info.
 func levelOf(outcome Outcome, e *Error) slog.Level {
 	switch {
-	case e == nil:
+	case e == nil, e.remembered:
 		return slog.LevelDebug
 	case e.Kind == ErrInternal:
 		return slog.LevelError
@@ -71,10 +73,13 @@ func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Out
 	if !logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := make([]slog.Attr, 0, 9)
+	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("kind", string(kind)), slog.String("outcome", string(outcome)))
 	if e != nil {
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
+		if e.remembered {
+			attrs = append(attrs, slog.Bool("remembered", true))
+		}
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
 		}

@@ -113,3 +113,32 @@ func TestOneEventPerOutcome(t *testing.T) {
 		})
 	}
 }
+
+// TestRememberedRefusalIsLoggedAtDebug: the first refusal of a credential
+// is logged at Info; its repeats, answered from the cache's memory, at
+// Debug with remembered=true, so that a client replaying it cannot flood
+// the log. Each is still one event and one observation.
+func TestRememberedRefusalIsLoggedAtDebug(t *testing.T) {
+	logger, buf := debugLogger()
+	obs := &reasonRecorder{}
+	cache := newTestCache(t, &testVerifier{}, time.Minute)
+	h := middleware.Require(newScheme(t, bearerSpec, cache, middleware.WithLogger(logger), middleware.WithObserver(obs)))(principalHandler(&seen{}))
+	for range 3 {
+		req := newRequest()
+		req.Header.Set("Authorization", "Bearer "+tokRevoked)
+		serve(h, req)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	require.Len(t, lines, 3)
+	require.Contains(t, lines[0], "level=INFO")
+	require.NotContains(t, lines[0], "remembered")
+	for _, line := range lines[1:] {
+		require.Contains(t, line, "level=DEBUG")
+		require.Contains(t, line, "remembered=true")
+		require.Contains(t, line, "reason=revoked")
+		require.Contains(t, line, "status=401")
+	}
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	require.Equal(t, []string{"bearer/rejected/revoked", "bearer/rejected/revoked", "bearer/rejected/revoked"}, obs.reasons)
+}

@@ -51,6 +51,7 @@ func (c *Cache) refused(kind Kind, form keyForm, hash uint64) *Error {
 		return nil
 	}
 	e := r.err // a renderer may change what it is given
+	e.remembered = true
 	return &e
 }
 
