@@ -28,6 +28,8 @@ const (
 	// MaxRefusalTTL is the longest WithRefusals accepts: a refusal is only
 	// remembered briefly.
 	MaxRefusalTTL = time.Minute
+	// MaxRefusals is the most refusals WithRefusals lets a Cache remember.
+	MaxRefusals = 1 << 24
 	// maxShards is the most go-cache instances a Cache spreads its entries
 	// over. Each shard keeps its share of the size bound, so that an insert
 	// and its eviction touch one shard's state.

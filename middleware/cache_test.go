@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"runtime"
 	"strconv"
@@ -796,6 +797,48 @@ func TestCacheRemembersRefusals(t *testing.T) {
 			require.EqualValues(t, i+1, calls.Load())
 		}
 	})
+	t.Run("a hand-built transient refusal stays transient", func(t *testing.T) {
+		var calls atomic.Int64
+		v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+			calls.Add(1)
+			return middleware.Principal{}, &middleware.Error{Kind: middleware.ErrInvalidCredential, Reason: "soon", Transient: true}
+		})
+		cache := newTestCache(t, v, time.Hour)
+		for i := range 2 {
+			_, err := cache.Verify(context.Background(), bearerCred("soon"))
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			require.EqualValues(t, i+1, calls.Load())
+		}
+	})
+	t.Run("a refusal heard after an invalidation is not remembered", func(t *testing.T) {
+		for _, invalidate := range []func(*middleware.Cache){
+			func(c *middleware.Cache) { c.Invalidate(bearerCred("pending")) },
+			func(c *middleware.Cache) { c.Purge() },
+		} {
+			started, release := make(chan struct{}), make(chan struct{})
+			var calls atomic.Int64
+			v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+				if calls.Add(1) == 1 {
+					close(started)
+					<-release // the account is created meanwhile
+				}
+				return middleware.Principal{}, middleware.Invalid("unknown")
+			})
+			cache := newTestCache(t, v, time.Hour)
+			done := make(chan error, 1)
+			go func() {
+				_, err := cache.Verify(context.Background(), bearerCred("pending"))
+				done <- err
+			}()
+			<-started
+			invalidate(cache)
+			close(release)
+			require.ErrorIs(t, <-done, middleware.ErrInvalidCredential)
+			_, err := cache.Verify(context.Background(), bearerCred("pending"))
+			require.Error(t, err)
+			require.EqualValues(t, 2, calls.Load(), "the stale refusal was not stored")
+		}
+	})
 	t.Run("Invalidate forgets a refusal", func(t *testing.T) {
 		v := &testVerifier{}
 		cache := newTestCache(t, v, time.Hour)
@@ -867,7 +910,8 @@ func TestWithRefusalsValidation(t *testing.T) {
 	for _, tc := range []struct {
 		ttl time.Duration
 		max int
-	}{{-time.Second, 10}, {middleware.MaxRefusalTTL + 1, 10}, {time.Second, 0}, {time.Second, -1}} {
+	}{{-time.Second, 10}, {middleware.MaxRefusalTTL + 1, 10}, {time.Second, 0}, {time.Second, -1},
+		{time.Second, middleware.MaxRefusals + 1}, {time.Second, math.MaxInt}} {
 		_, err := middleware.NewCache(v, time.Hour, middleware.WithRefusals(tc.ttl, tc.max))
 		assert.Error(t, err, "ttl %v, max %d", tc.ttl, tc.max)
 	}

@@ -198,10 +198,11 @@ func (e *Error) wellFormed() bool {
 
 // normalised rebuilds a hand-built Error with the standard status and code
 // of its kind (ErrInternal when the kind is not one of the sentinels),
-// keeping its reason, scope, delay and cause.
+// keeping its reason, scope, delay, cause and Transient mark.
 func (e *Error) normalised() *Error {
 	n := newError(e.Kind, e.Reason)
 	n.Scope = e.Scope
+	n.Transient = e.Transient
 	if e.RetryAfter > 0 {
 		n.RetryAfter = e.RetryAfter
 	}

@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 	"time"
 )
 
@@ -172,14 +173,14 @@ func WithVerifyTimeout(d time.Duration) CacheOption {
 // created under an id that was tried before, a key that a JWKS adds). ttl
 // may be at most MaxRefusalTTL; ttl 0 remembers no refusal, so every
 // refused request calls the Verifier. maxEntries must be positive when ttl
-// is.
+// is, and at most MaxRefusals.
 func WithRefusals(ttl time.Duration, maxEntries int) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		switch {
 		case ttl < 0 || ttl > MaxRefusalTTL:
 			return errors.New("tidegate: refusal TTL must be between 0 and " + MaxRefusalTTL.String())
-		case ttl > 0 && maxEntries <= 0:
-			return errors.New("tidegate: max refusals must be positive")
+		case ttl > 0 && (maxEntries <= 0 || maxEntries > MaxRefusals):
+			return errors.New("tidegate: max refusals must be between 1 and " + strconv.Itoa(MaxRefusals))
 		}
 		c.refusalTTL, c.maxRefused = ttl, maxEntries
 		return nil

@@ -31,16 +31,22 @@ type refusal struct {
 
 // remember stores e as the refusal of fk's credential, if refusals are
 // remembered and e is one to remember: ErrInvalidCredential, not
-// Transient. A refusal heard after an invalidation that began later than
-// its verification is not stored (the generation moved on).
+// Transient. A refusal whose verification began before an invalidation is
+// not stored (the generation moved on): the check and the store happen
+// under mu, as Invalidate's and Purge's do, or an invalidation between
+// the two would be undone.
 func (c *Cache) remember(kind Kind, fk flightKey, e *Error, now time.Time) {
-	if c.refusals == nil || e.Kind != ErrInvalidCredential || e.Transient || c.generation.Load() != fk.generation {
+	if c.refusals == nil || e.Kind != ErrInvalidCredential || e.Transient {
 		return
 	}
 	hash := c.hash(fk.key)
 	r := &refusal{hash: hash, kind: kind, form: fk.form, born: now, err: *e}
 	r.err.Err = nil
-	c.refusalSlot(hash).Store(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.generation.Load() == fk.generation {
+		c.refusalSlot(hash).Store(r)
+	}
 }
 
 // refused returns the caller's own copy of the refusal remembered for
