@@ -117,7 +117,7 @@ type Cache struct {
 
 type cacheShard struct {
 	items *gocache.Cache
-	index hitIndex      // what items holds, for lock-free hits
+	index *hitIndex     // what items holds, for lock-free hits
 	ring  []*cacheEntry // entries in the order stored, at most perShard; guarded by Cache.mu
 	next  int           // the ring's oldest slot once it is full
 	dead  int           // entries in the ring that left the cache; guarded by Cache.mu

@@ -16,7 +16,7 @@ import (
 // head, middle and tail, with two keys of the same hash.
 func TestHitIndexChains(t *testing.T) {
 	x := newHitIndex(1)
-	require.Len(t, x.buckets, 1, "every entry shares the one bucket")
+	require.Len(t, *x.table.Load(), 1, "every entry shares the one bucket")
 	a := &cacheEntry{key: "a", hash: 7}
 	b := &cacheEntry{key: "b", hash: 7} // same hash as a: told apart by the key
 	c := &cacheEntry{key: "c", hash: 9}
@@ -42,18 +42,91 @@ func TestHitIndexChains(t *testing.T) {
 	assert.Same(t, a, x.find(7, "a"))
 	x.remove(a) // the last one
 	assert.Nil(t, x.find(7, "a"))
-	assert.Nil(t, x.buckets[0].Load())
+	assert.Nil(t, (*x.table.Load())[0].Load())
+	assert.Zero(t, x.count)
 
 	x.insert(a)
 	x.clear()
 	assert.Nil(t, x.find(7, "a"))
 }
 
+// TestHitIndexSize: an index starts small, doubles as it fills, up to one
+// bucket per entry its shard may hold (at most maxBuckets), and keeps every
+// entry findable through each doubling.
 func TestHitIndexSize(t *testing.T) {
-	for _, tc := range []struct{ perShard, buckets int }{
-		{1, 1}, {2, 2}, {3, 4}, {391, 512}, {4096, maxBuckets}, {1 << 20, maxBuckets},
+	for _, tc := range []struct{ perShard, start, limit int }{
+		{1, 1, 1}, {2, 2, 2}, {3, 4, 4}, {391, minBuckets, 512}, {4096, minBuckets, maxBuckets}, {1 << 20, minBuckets, maxBuckets},
 	} {
-		assert.Len(t, newHitIndex(tc.perShard).buckets, tc.buckets, "perShard %d", tc.perShard)
+		x := newHitIndex(tc.perShard)
+		assert.Len(t, *x.table.Load(), tc.start, "perShard %d", tc.perShard)
+		assert.Equal(t, tc.limit, x.limit, "perShard %d", tc.perShard)
+	}
+	x := newHitIndex(391)
+	var entries []*cacheEntry
+	for i := range 1000 {
+		e := &cacheEntry{key: fmt.Sprint(i), hash: uint64(i) * 0x9e3779b97f4a7c15}
+		x.insert(e)
+		entries = append(entries, e)
+		if i < 512 {
+			assert.GreaterOrEqual(t, len(*x.table.Load()), min(i+1, 512), "about one bucket per entry")
+		}
+	}
+	assert.Len(t, *x.table.Load(), 512, "no bigger than the shard's bound asks")
+	for _, e := range entries {
+		require.Same(t, e, x.find(e.hash, e.key))
+	}
+	for _, e := range entries[:500] {
+		x.remove(e)
+	}
+	assert.Equal(t, 500, x.count)
+	for i, e := range entries {
+		if got := x.find(e.hash, e.key); i < 500 {
+			require.Nil(t, got)
+		} else {
+			require.Same(t, e, got)
+		}
+	}
+}
+
+// TestHitsWhileTheIndexGrows: lookups running while a shard's index
+// doubles, again and again, never return another key's entry, and find
+// every entry once the doubling is over.
+func TestHitsWhileTheIndexGrows(t *testing.T) {
+	for range 20 {
+		var mu sync.Mutex // stands for Cache.mu
+		x := newHitIndex(4096)
+		entries := make([]*cacheEntry, 4096)
+		for i := range entries {
+			entries[i] = &cacheEntry{key: fmt.Sprint("k", i), hash: uint64(i+1) * 0x9e3779b97f4a7c15}
+		}
+		stop := make(chan struct{})
+		var readers sync.WaitGroup
+		for r := range 2 {
+			readers.Go(func() {
+				for i := r; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					e := entries[i%len(entries)]
+					if got := x.find(e.hash, e.key); got != nil && got != e {
+						t.Errorf("lookup of %s returned %s", e.key, got.key)
+						return
+					}
+				}
+			})
+		}
+		for _, e := range entries {
+			mu.Lock()
+			x.insert(e)
+			mu.Unlock()
+		}
+		close(stop)
+		readers.Wait()
+		for _, e := range entries {
+			require.Same(t, e, x.find(e.hash, e.key))
+		}
 	}
 }
 
@@ -109,8 +182,10 @@ func requireIndexMirrorsShards(t *testing.T, c *Cache, step int) {
 			held[e] = true
 		}
 		indexed := map[*cacheEntry]bool{}
-		for b := range sh.index.buckets {
-			for e := sh.index.buckets[b].Load(); e != nil; e = e.hnext.Load() {
+		buckets := *sh.index.table.Load()
+		require.Equal(t, len(held), sh.index.count, "step %d: the index counts what it holds", step)
+		for b := range buckets {
+			for e := buckets[b].Load(); e != nil; e = e.hnext.Load() {
 				require.False(t, indexed[e], "step %d: an entry is linked twice", step)
 				indexed[e] = true
 				require.Same(t, sh, e.shard)
