@@ -5,11 +5,14 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"hash"
 	"slices"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -46,6 +49,9 @@ type Key struct {
 	// alg: the secret ([]byte) for HS256, the public key otherwise. It is
 	// boxed once here, not on every verification.
 	verification any
+	// macs holds keyed HMAC-SHA256 states of an HS256 key (see verify),
+	// so that verifying does not key a new one each time.
+	macs *sync.Pool
 }
 
 // NewHMACKey returns an HS256 key. The secret must be at least 32 bytes
@@ -56,7 +62,8 @@ func NewHMACKey(kid string, secret []byte) (*Key, error) {
 		return nil, err
 	}
 	secret = append([]byte(nil), secret...)
-	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret, verification: secret}
+	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret, verification: secret,
+		macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
 	return k, k.setID(kid, secret)
 }
 
@@ -195,6 +202,23 @@ func (k *Key) setID(kid string, material []byte) error {
 	}
 	k.id = kid
 	return nil
+}
+
+// verify reports whether sig is the key's signature of input. It is
+// golang-jwt's SigningMethod.Verify, but for HS256, which it does itself
+// as golang-jwt does (HMAC-SHA256 compared in constant time with
+// hmac.Equal, RFC 7518 §3.2) with a pooled keyed state instead of keying a
+// new one, a seventh of a first sight's cost.
+func (k *Key) verify(input string, sig []byte) bool {
+	if k.macs == nil {
+		return k.method.Verify(input, sig, k.verification) == nil
+	}
+	mac := k.macs.Get().(hash.Hash)
+	defer k.macs.Put(mac)
+	mac.Reset()
+	mac.Write([]byte(input))
+	var sum [sha256.Size]byte
+	return hmac.Equal(sig, mac.Sum(sum[:0]))
 }
 
 // signingKey returns what jwt's SigningMethod.Sign expects.

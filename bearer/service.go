@@ -188,10 +188,7 @@ func (s *Service) mint(account middleware.Account, sid string, now time.Time) (s
 		LoginID: sid,
 		Roles:   account.Roles,
 	}
-	t := jwt.NewWithClaims(key.method, claims)
-	t.Header["typ"] = typAccessToken
-	t.Header["kid"] = key.id
-	signed, err := t.SignedString(key.signingKey())
+	signed, err := newAccessToken(key, claims).SignedString(key.signingKey())
 	if err != nil {
 		return "", middleware.Internal("signing")
 	}

@@ -69,6 +69,9 @@ type tokenVerifier struct {
 	// keyfunc is the Keyfunc of fixed keys, built once; nil with fetched
 	// keys, whose Keyfunc needs the request's context.
 	keyfunc jwt.Keyfunc
+	// minted verifies access tokens whose header is one tidegate mints for
+	// a fixed key, without decoding it; nil with fetched keys.
+	minted *mintedHeaders
 
 	leeway      time.Duration
 	maxBytes    int
@@ -90,8 +93,12 @@ func newTokenVerifier(c *common, keys *KeySet, fetched keySource) *tokenVerifier
 		v.methods = keys.algorithms()
 		v.keyfunc = func(t *jwt.Token) (any, error) { return v.pick(context.Background(), t) }
 	}
-	v.access = jwt.NewParser(append(v.parserOptions(c), jwt.WithExpirationRequired())...)
+	accessOptions := append(v.parserOptions(c), jwt.WithExpirationRequired())
+	v.access = jwt.NewParser(accessOptions...)
 	v.refresh = jwt.NewParser(v.parserOptions(c)...)
+	if keys != nil {
+		v.minted = newMintedHeaders(keys, accessOptions)
+	}
 	return v
 }
 
@@ -137,6 +144,14 @@ func (v *tokenVerifier) Verify(ctx context.Context, cred middleware.Credential) 
 func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, allowExpired bool) error {
 	if len(token) > v.maxBytes {
 		return middleware.Invalid(reasonOversized)
+	}
+	if !allowExpired && v.minted != nil {
+		if handled, err := v.minted.verify(token, (*accessClaims)(c)); handled {
+			if err != nil {
+				return v.failure(nil, err)
+			}
+			return nil
+		}
 	}
 	keyfunc := v.keyfunc
 	if keyfunc == nil {

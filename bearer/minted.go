@@ -1,0 +1,104 @@
+package bearer
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// newAccessToken returns the unsigned access token of claims under key:
+// the one header shape tidegate mints, {"alg":…,"kid":…,"typ":"at+jwt"}.
+func newAccessToken(key *Key, claims jwt.Claims) *jwt.Token {
+	t := jwt.NewWithClaims(key.method, claims)
+	t.Header["typ"] = typAccessToken
+	t.Header["kid"] = key.id
+	return t
+}
+
+// mintedHeaders verifies, without decoding their header, the access tokens
+// whose header segment is byte for byte one tidegate mints for a key of the
+// set. That is nearly every token a verifier sees, and decoding the header
+// into a map is a third of golang-jwt's ParseWithClaims.
+//
+// Such a header has exactly the members alg, kid and typ="at+jwt", each
+// once, alg being the key's own: every rule pick applies to a header holds
+// for it by construction. What remains is what ParseWithClaims does after
+// the header, done here with the same code: the signature is verified by
+// the key's golang-jwt SigningMethod (or, for HS256, the same computation
+// with a pooled HMAC state: Key.verify) over the same signing input; the
+// claims, when they are in the exact form tidegate mints, are decoded by
+// decodeMintedClaims into what encoding/json would give, and checked by a
+// jwt.Validator built from the parser's own options. Any other header
+// (another spelling, whitespace, more members), and any claims in another
+// form, go to the full parser, so this only ever decides tokens the parser
+// would decide the same way. FuzzMintedHeaders checks that.
+//
+// One order differs: the signature is checked before the claims are
+// decoded, so a forged token is refused without JSON work; the parser
+// decodes them first. Both refuse the same tokens; only the reason logged
+// for a token both forged and undecodable differs.
+type mintedHeaders struct {
+	keys      map[string]*Key // by encoded header segment
+	validator *jwt.Validator
+}
+
+// newMintedHeaders returns the fast path of a key set, validating claims as
+// the access parser built from opts does.
+func newMintedHeaders(keys *KeySet, opts []jwt.ParserOption) *mintedHeaders {
+	m := &mintedHeaders{keys: make(map[string]*Key, len(keys.byID)), validator: jwt.NewValidator(opts...)}
+	for _, key := range keys.byID {
+		// Encoding a map of three strings cannot fail; a key whose header
+		// could not be encoded would simply have no fast path.
+		if input, err := newAccessToken(key, nil).SigningString(); err == nil {
+			header, _, _ := strings.Cut(input, ".")
+			m.keys[header] = key
+		}
+	}
+	return m
+}
+
+// maxSignatureBytes bounds a decoded signature: 32 bytes for HS256, 64 for
+// EdDSA and ES256. A longer one is no signature of a configured key.
+const maxSignatureBytes = 64
+
+// verify checks token into c. handled is false when the token's header is
+// not a minted one: the caller then runs the full parser, and err is nil.
+func (m *mintedHeaders) verify(token string, c *accessClaims) (handled bool, err error) {
+	header, rest, _ := strings.Cut(token, ".")
+	key, ok := m.keys[header]
+	if !ok {
+		return false, nil
+	}
+	payload, signature, ok := strings.Cut(rest, ".")
+	if !ok || strings.IndexByte(signature, '.') >= 0 {
+		return true, middleware.Invalid(reasonMalformed)
+	}
+	var sig [maxSignatureBytes]byte
+	if base64.RawURLEncoding.DecodedLen(len(signature)) > len(sig) {
+		return true, middleware.Invalid(reasonSignature)
+	}
+	n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(signature))
+	if err != nil {
+		return true, middleware.Invalid(reasonMalformed)
+	}
+	if !key.verify(token[:len(header)+1+len(payload)], sig[:n]) {
+		return true, middleware.Invalid(reasonSignature)
+	}
+	claims, err := base64.RawURLEncoding.Strict().DecodeString(payload)
+	if err != nil {
+		return true, middleware.Invalid(reasonMalformed)
+	}
+	if !decodeMintedClaims(string(claims), (*Claims)(c)) {
+		// Claims in a form tidegate does not mint, under its key: rare
+		// enough to leave them, decoding and all, to golang-jwt, whose
+		// decoder is then the only one that ever judges such claims.
+		*c = accessClaims{}
+		return false, nil
+	}
+	if err := m.validator.Validate(c); err != nil {
+		return true, err
+	}
+	return true, nil
+}
