@@ -19,8 +19,9 @@ import (
 //
 // encoding/json spends about 3 µs and 31 allocations on such claims,
 // through reflection and jwt.NumericDate's and jwt.ClaimStrings'
-// UnmarshalJSON, which decode every value a second time; this takes one
-// allocation, the string all the claims' strings share.
+// UnmarshalJSON, which decode every value a second time. This allocates
+// only the dates and the aud and roles slices; the claims' strings share
+// the payload's own string.
 func decodeMintedClaims(payload string, c *Claims) bool {
 	d := claimScanner{rest: payload, ok: true}
 	sep := byte('{')

@@ -17,8 +17,8 @@
 // EdDSA or ES256, by the signing key of a KeySet; the set's other keys keep
 // verifying tokens they signed, so keys rotate without logging anyone out.
 //
-// Access tokens are validated by golang-jwt's jwt.Parser and nothing else:
-// one parser per verifier, built at construction with WithValidMethods
+// Access tokens are validated by golang-jwt's jwt.Parser: one parser per
+// verifier, built at construction with WithValidMethods
 // (the algorithms of the key set), WithStrictDecoding (unpadded, canonical
 // base64url only), WithIssuer, WithAudience, WithIssuedAt, WithLeeway
 // (30 s by default, 5 minutes at most) and WithExpirationRequired, decoding
@@ -39,6 +39,15 @@
 //     not in the future, nbf if present, iss and aud; sub and jti required;
 //   - the token's jti, its login (sid) and its subject must not be revoked
 //     (RevocationList).
+//
+// The tokens tidegate mints itself take a shorter path to the same answer
+// (see mintedHeaders): when a token's header segment is byte for byte the
+// one the key set mints for one of its keys, every header rule above holds
+// by construction, so the header is not decoded; the signature is checked
+// with that key first, and claims in the exact form tidegate writes are read
+// without reflection, then validated by golang-jwt's jwt.Validator with the
+// parser's own options. Any other header or claims form goes to the parser.
+// FuzzMintedHeaders holds both paths to the same outcome on every token.
 //
 // POST /refresh and /logout accept an expired access token through a
 // second parser with the same rules, whose claims type shows golang-jwt no

@@ -261,8 +261,8 @@ func NewKeySet(signing *Key, verification ...*Key) (*KeySet, error) {
 	}
 	s := &KeySet{signing: signing, byID: map[string]*Key{signing.id: signing}}
 	for _, k := range verification {
-		if k == nil {
-			return nil, errors.New("bearer: nil verification key")
+		if k == nil || k.method == nil {
+			return nil, errors.New("bearer: a verification key must come from NewHMACKey, GenerateKey or another constructor")
 		}
 		if _, dup := s.byID[k.id]; dup {
 			return nil, errors.New("bearer: duplicate kid " + quote(k.id))

@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"encoding/base64"
+	"fmt"
 	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -38,7 +39,17 @@ func newAccessToken(key *Key, claims jwt.Claims) *jwt.Token {
 // One order differs: the signature is checked before the claims are
 // decoded, so a forged token is refused without JSON work; the parser
 // decodes them first. Both refuse the same tokens; only the reason logged
-// for a token both forged and undecodable differs.
+// may differ, for a token that is both forged and undecodable, or whose
+// over-long signature is not base64url either.
+//
+// Go's base64 decoders skip CR and LF, even in strict mode, so golang-jwt
+// accepts a signature with line breaks inside. The bearer extractor never
+// lets one through (isJWSToken), but Verify may be called directly: such a
+// signature goes to the parser, so that both paths agree on it too.
+//
+// The signature is checked with the key's own jwt.SigningMethod. A program
+// that replaces golang-jwt's HS256, EdDSA or ES256 through
+// jwt.RegisterSigningMethod changes what the parser calls, not this.
 type mintedHeaders struct {
 	keys      map[string]*Key // by encoded header segment
 	validator *jwt.Validator
@@ -49,8 +60,9 @@ type mintedHeaders struct {
 func newMintedHeaders(keys *KeySet, opts []jwt.ParserOption) *mintedHeaders {
 	m := &mintedHeaders{keys: make(map[string]*Key, len(keys.byID)), validator: jwt.NewValidator(opts...)}
 	for _, key := range keys.byID {
-		// Encoding a map of three strings cannot fail; a key whose header
-		// could not be encoded would simply have no fast path.
+		// NewKeySet takes only keys with a method. Encoding a map of three
+		// strings cannot fail; a key whose header could not be encoded
+		// would simply have no fast path.
 		if input, err := newAccessToken(key, nil).SigningString(); err == nil {
 			header, _, _ := strings.Cut(input, ".")
 			m.keys[header] = key
@@ -75,6 +87,9 @@ func (m *mintedHeaders) verify(token string, c *accessClaims) (handled bool, err
 	if !ok || strings.IndexByte(signature, '.') >= 0 {
 		return true, middleware.Invalid(reasonMalformed)
 	}
+	if strings.ContainsAny(signature, "\r\n") {
+		return false, nil // see the type's doc
+	}
 	var sig [maxSignatureBytes]byte
 	if base64.RawURLEncoding.DecodedLen(len(signature)) > len(sig) {
 		return true, middleware.Invalid(reasonSignature)
@@ -98,7 +113,8 @@ func (m *mintedHeaders) verify(token string, c *accessClaims) (handled bool, err
 		return false, nil
 	}
 	if err := m.validator.Validate(c); err != nil {
-		return true, err
+		// Wrapped as ParseWithClaims wraps it.
+		return true, fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, err)
 	}
 	return true, nil
 }

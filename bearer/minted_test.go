@@ -156,6 +156,8 @@ func TestMintedTokensTakeTheFastPath(t *testing.T) {
 
 func TestFastPathRefusesAsTheParserDoes(t *testing.T) {
 	v := internalVerifier(t)
+	slow := *v
+	slow.minted = nil
 	good := signedToken(t, internalSecret, mintedHS256Header, mintedPayloadAt(t))
 	expired := fullClaims()
 	expired.ExpiresAt = jwt.NewNumericDate(internalNow.Add(-time.Hour))
@@ -175,9 +177,40 @@ func TestFastPathRefusesAsTheParserDoes(t *testing.T) {
 		handled, err := v.minted.verify(tc.token, &c)
 		require.True(t, handled, name)
 		assert.Equal(t, tc.reason, asReason(t, v.failure(nil, err)), name)
+		var parsed Claims
+		assert.Error(t, slow.parse(t.Context(), tc.token, &parsed, false), "%s: golang-jwt refuses it too", name)
 	}
 	var c Claims
 	require.NoError(t, v.parse(t.Context(), good, &c, false))
+	require.NoError(t, slow.parse(t.Context(), good, &c, false))
+}
+
+func TestFastPathLeavesLineBreaksInSignaturesToTheParser(t *testing.T) {
+	v := internalVerifier(t)
+	slow := *v
+	slow.minted = nil
+	signers := fuzzSigners(t, v)
+	for name, token := range map[string]string{
+		"HS256, LF":   signers[[2]bool{false, false}](t, mintedHS256Header, mintedPayloadAt(t)) + "\n",
+		"HS256, CRLF": signers[[2]bool{false, false}](t, mintedHS256Header, mintedPayloadAt(t)) + "\r\n",
+		"EdDSA, LF":   signers[[2]bool{true, false}](t, mintedEdDSAHeader, mintedPayloadAt(t)) + "\n",
+	} {
+		handled, err := v.minted.verify(token, &accessClaims{})
+		assert.False(t, handled, name)
+		assert.NoError(t, err, name)
+		var fast, parsed Claims
+		fastErr, slowErr := v.parse(t.Context(), token, &fast, false), slow.parse(t.Context(), token, &parsed, false)
+		assert.Equal(t, slowErr == nil, fastErr == nil, "%s: both paths decide alike", name)
+	}
+}
+
+func TestKeySetRefusesAKeyNoConstructorMade(t *testing.T) {
+	hs, err := NewHMACKey("hs1", internalSecret)
+	require.NoError(t, err)
+	_, err = NewKeySet(hs, &Key{})
+	require.Error(t, err)
+	_, err = NewKeySet(hs, nil)
+	require.Error(t, err)
 }
 
 func TestFastPathLeavesOtherClaimsToTheParser(t *testing.T) {
@@ -230,34 +263,70 @@ func TestFastPathLeavesOtherHeadersToTheParser(t *testing.T) {
 }
 
 // FuzzMintedHeaders checks the fast path against golang-jwt's parser: a
-// token signed with the configured secret (or, when forged, another one)
-// over any header and payload must get the same outcome, and when accepted
-// the same claims, from a verifier with the fast path and from one
-// without.
+// token signed by the key hs1 or ed1 (or, when forged, by a key of the same
+// algorithm that is not configured) over any header and payload, with any
+// suffix after its signature, must get the same outcome, and when accepted
+// the same claims, from a verifier with the fast path and from the same
+// verifier without it.
 func FuzzMintedHeaders(f *testing.F) {
 	valid := `{"iss":"tidegate","sub":"u-1","aud":["tidegate"],"exp":1767229200,"iat":1767225600,"jti":"j","sid":"s","roles":["user"]}`
-	f.Add(mintedHS256Header, valid, false)
-	f.Add(mintedHS256Header, valid, true)
-	f.Add(`{"kid":"hs1","alg":"HS256","typ":"at+jwt"}`, valid, false)
-	f.Add(mintedHS256Header, `{"aud":"tidegate","exp":1767229200,"iat":1767225600,"iss":"tidegate","jti":"j","sub":"u-1"}`, false)
-	f.Add(mintedHS256Header, `{"iss":"tidegate","sub":"u-1","aud":["tidegate"],"exp":1767222000,"iat":1767225600,"jti":"j"}`, false)
-	f.Add(mintedHS256Header, "null", false)
+	f.Add(mintedHS256Header, valid, "", false, false)
+	f.Add(mintedHS256Header, valid, "", false, true)
+	f.Add(mintedEdDSAHeader, valid, "", true, false)
+	f.Add(mintedEdDSAHeader, valid, "\n", true, false)
+	f.Add(mintedHS256Header, valid, "\r\n", false, false)
+	f.Add(mintedHS256Header, valid, "A", false, false)
+	f.Add(mintedHS256Header, valid, ".x", false, false)
+	f.Add(`{"kid":"hs1","alg":"HS256","typ":"at+jwt"}`, valid, "", false, false)
+	f.Add(mintedHS256Header, `{"aud":"tidegate","exp":1767229200,"iat":1767225600,"iss":"tidegate","jti":"j","sub":"u-1"}`, "", false, false)
+	f.Add(mintedHS256Header, `{"iss":"tidegate","sub":"u-1","aud":["tidegate"],"exp":1767222000,"iat":1767225600,"jti":"j"}`, "", false, false)
+	f.Add(mintedHS256Header, "null", "", false, false)
 	fast := internalVerifier(f)
-	slow := internalVerifier(f)
+	slow := *fast
 	slow.minted = nil
-	f.Fuzz(func(t *testing.T, header, payload string, forged bool) {
-		secret := internalSecret
-		if forged {
-			secret = internalOther
-		}
-		token := signedToken(t, secret, header, payload)
+	signers := fuzzSigners(f, fast)
+	f.Fuzz(func(t *testing.T, header, payload, suffix string, ed, forged bool) {
+		sign := signers[[2]bool{ed, forged}]
+		token := sign(t, header, payload) + suffix
 		var fc, sc Claims
 		fastErr := fast.parse(t.Context(), token, &fc, false)
 		slowErr := slow.parse(t.Context(), token, &sc, false)
-		require.Equal(t, slowErr == nil, fastErr == nil, "outcomes differ on %q %q: fast %v, golang-jwt %v", header, payload, fastErr, slowErr)
+		require.Equal(t, slowErr == nil, fastErr == nil, "outcomes differ on %q: fast %v, golang-jwt %v", token, fastErr, slowErr)
 		if fastErr == nil {
 			require.Equal(t, sc, fc)
 			require.False(t, forged)
 		}
 	})
+}
+
+// mintedEdDSAHeader is the header tidegate mints for the key ed1.
+const mintedEdDSAHeader = `{"alg":"EdDSA","kid":"ed1","typ":"at+jwt"}`
+
+// tokenSigner signs a raw JSON header and payload into a compact JWS.
+type tokenSigner func(t testing.TB, header, payload string) string
+
+// fuzzSigners returns v's keys hs1 and ed1 as signers, by {ed, forged}: a
+// forged signer signs with a key of the same algorithm that v does not have.
+func fuzzSigners(t testing.TB, v *tokenVerifier) map[[2]bool]tokenSigner {
+	hs, _ := v.keys.Lookup("hs1")
+	ed, _ := v.keys.Lookup("ed1")
+	otherHS, err := NewHMACKey("hs1", internalOther)
+	require.NoError(t, err)
+	otherEd, err := GenerateKey("ed1", EdDSA)
+	require.NoError(t, err)
+	return map[[2]bool]tokenSigner{
+		{false, false}: signerOf(hs), {false, true}: signerOf(otherHS),
+		{true, false}: signerOf(ed), {true, true}: signerOf(otherEd),
+	}
+}
+
+// signerOf signs with key, whatever alg the header names.
+func signerOf(key *Key) tokenSigner {
+	return func(t testing.TB, header, payload string) string {
+		t.Helper()
+		input := base64.RawURLEncoding.EncodeToString([]byte(header)) + "." + base64.RawURLEncoding.EncodeToString([]byte(payload))
+		sig, err := key.method.Sign(input, key.signingKey())
+		require.NoError(t, err)
+		return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+	}
 }

@@ -54,9 +54,10 @@ type keySource interface {
 	key(ctx context.Context, kid string) (*Key, error)
 }
 
-// tokenVerifier checks access tokens with golang-jwt's parser, the one and
-// only validator of a token. It is the Verifier of the bearer scheme
-// (behind a middleware.Cache) and of NewJWKSVerifier.
+// tokenVerifier checks access tokens with golang-jwt's parser, or, for the
+// tokens tidegate mints with a fixed key, with mintedHeaders, which decides
+// them as the parser would. It is the Verifier of the bearer scheme (behind
+// a middleware.Cache) and of NewJWKSVerifier.
 type tokenVerifier struct {
 	keys    *KeySet   // fixed keys, or nil
 	fetched keySource // when keys is nil
@@ -132,12 +133,13 @@ func (v *tokenVerifier) Verify(ctx context.Context, cred middleware.Credential) 
 }
 
 // parse verifies token and fills c. The size is bounded before anything
-// else; then golang-jwt (v5.3.1 parser.go, ParseWithClaims) decodes the
-// token, refuses an alg outside WithValidMethods, calls pick (the Keyfunc:
-// the header rules and the key), verifies the signature with that key, and
-// only then validates the claims. So a forged token is refused for its
-// signature whatever its claims say; an expired one is never told apart by
-// its expiry.
+// else; a token with a minted header is then decided by mintedHeaders,
+// signature first. Any other goes to golang-jwt (v5.3.1 parser.go,
+// ParseWithClaims), which decodes the token, refuses an alg outside
+// WithValidMethods, calls pick (the Keyfunc: the header rules and the key),
+// verifies the signature with that key, and only then validates the
+// claims. So a forged token is refused for its signature whatever its
+// claims say; an expired one is never told apart by its expiry.
 //
 // With allowExpired (refresh and logout), the refresh parser is used: the
 // same rules, but exp is never judged (see refreshClaims).
