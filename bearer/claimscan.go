@@ -8,8 +8,9 @@ import (
 )
 
 // decodeMintedClaims decodes the claims of an access token when they are
-// in the exact form json.Marshal gives a Claims value, the form tidegate
-// mints: no whitespace; members among iss, sub, aud, exp, nbf, iat, jti,
+// in the form json.Marshal gives a Claims value of plain ASCII strings,
+// which covers the tokens tidegate mints for ordinary accounts: no
+// whitespace; members among iss, sub, aud, exp, nbf, iat, jti,
 // sid, roles and scope, each at most once and in that order; strings of
 // printable ASCII without escapes; aud and roles arrays of at least one
 // such string; dates as integers of seconds. It reports false, having

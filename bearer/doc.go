@@ -44,10 +44,12 @@
 // (see mintedHeaders): when a token's header segment is byte for byte the
 // one the key set mints for one of its keys, every header rule above holds
 // by construction, so the header is not decoded; the signature is checked
-// with that key first, and claims in the exact form tidegate writes are read
-// without reflection, then validated by golang-jwt's jwt.Validator with the
-// parser's own options. Any other header or claims form goes to the parser.
-// FuzzMintedHeaders holds both paths to the same outcome on every token.
+// with that key before the claims are decoded, and claims in the compact,
+// plain-ASCII form tidegate writes are read without reflection, then
+// validated by golang-jwt's jwt.Validator with the parser's own options. Any
+// other header or claims form goes to the parser, and so do refresh, logout
+// and NewJWKSVerifier. FuzzMintedHeaders checks that both paths accept and
+// refuse the same fuzzed tokens, with the same claims.
 //
 // POST /refresh and /logout accept an expired access token through a
 // second parser with the same rules, whose claims type shows golang-jwt no

@@ -208,7 +208,7 @@ func (k *Key) setID(kid string, material []byte) error {
 // golang-jwt's SigningMethod.Verify, but for HS256, which it does itself
 // as golang-jwt does (HMAC-SHA256 compared in constant time with
 // hmac.Equal, RFC 7518 §3.2) with a pooled keyed state instead of keying a
-// new one, a seventh of a first sight's cost.
+// new one on every call.
 func (k *Key) verify(input string, sig []byte) bool {
 	if k.macs == nil {
 		return k.method.Verify(input, sig, k.verification) == nil

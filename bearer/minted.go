@@ -26,15 +26,20 @@ func newAccessToken(key *Key, claims jwt.Claims) *jwt.Token {
 // Such a header has exactly the members alg, kid and typ="at+jwt", each
 // once, alg being the key's own: every rule pick applies to a header holds
 // for it by construction. What remains is what ParseWithClaims does after
-// the header, done here with the same code: the signature is verified by
-// the key's golang-jwt SigningMethod (or, for HS256, the same computation
-// with a pooled HMAC state: Key.verify) over the same signing input; the
-// claims, when they are in the exact form tidegate mints, are decoded by
-// decodeMintedClaims into what encoding/json would give, and checked by a
+// the header, done here with equivalent code: the signature is verified
+// over the same signing input by Key.verify (the key's golang-jwt
+// SigningMethod, or for HS256 the same computation with a pooled HMAC
+// state); the claims, when they are in the form decodeMintedClaims reads,
+// are decoded into what encoding/json would give, and checked by a
 // jwt.Validator built from the parser's own options. Any other header
 // (another spelling, whitespace, more members), and any claims in another
 // form, go to the full parser, so this only ever decides tokens the parser
-// would decide the same way. FuzzMintedHeaders checks that.
+// would accept or refuse alike. FuzzMintedHeaders checks that on the tokens
+// it generates (HS256 and EdDSA).
+//
+// Only access tokens of a fixed KeySet take this path: refresh and logout
+// (which accept an expired token) and NewJWKSVerifier always use the
+// parser.
 //
 // One order differs: the signature is checked before the claims are
 // decoded, so a forged token is refused without JSON work; the parser
@@ -47,8 +52,8 @@ func newAccessToken(key *Key, claims jwt.Claims) *jwt.Token {
 // lets one through (isJWSToken), but Verify may be called directly: such a
 // signature goes to the parser, so that both paths agree on it too.
 //
-// The signature is checked with the key's own jwt.SigningMethod. A program
-// that replaces golang-jwt's HS256, EdDSA or ES256 through
+// The signature is checked with the key's own method (Key.verify). A
+// program that replaces golang-jwt's HS256, EdDSA or ES256 through
 // jwt.RegisterSigningMethod changes what the parser calls, not this.
 type mintedHeaders struct {
 	keys      map[string]*Key // by encoded header segment
