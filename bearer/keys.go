@@ -49,8 +49,8 @@ type Key struct {
 	// alg: the secret ([]byte) for HS256, the public key otherwise. It is
 	// boxed once here, not on every verification.
 	verification any
-	// macs holds keyed HMAC-SHA256 states of an HS256 key (see verify),
-	// so that verifying does not key a new one each time.
+	// macs holds *macState values of an HS256 key (see verify), so that
+	// verifying neither keys a new HMAC nor allocates.
 	macs *sync.Pool
 }
 
@@ -63,7 +63,7 @@ func NewHMACKey(kid string, secret []byte) (*Key, error) {
 	}
 	secret = append([]byte(nil), secret...)
 	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret, verification: secret,
-		macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
+		macs: &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}}
 	return k, k.setID(kid, secret)
 }
 
@@ -204,6 +204,15 @@ func (k *Key) setID(kid string, material []byte) error {
 	return nil
 }
 
+// macState is a keyed HMAC-SHA256 state with the buffers one verification
+// needs: hash.Hash takes bytes, and its Sum's argument escapes, so both
+// live here rather than being allocated per call.
+type macState struct {
+	mac   hash.Hash
+	input []byte
+	sum   [sha256.Size]byte
+}
+
 // verify reports whether sig is the key's signature of input. It is
 // golang-jwt's SigningMethod.Verify, but for HS256, which it does itself
 // as golang-jwt does (HMAC-SHA256 compared in constant time with
@@ -213,12 +222,12 @@ func (k *Key) verify(input string, sig []byte) bool {
 	if k.macs == nil {
 		return k.method.Verify(input, sig, k.verification) == nil
 	}
-	mac := k.macs.Get().(hash.Hash)
-	defer k.macs.Put(mac)
-	mac.Reset()
-	mac.Write([]byte(input))
-	var sum [sha256.Size]byte
-	return hmac.Equal(sig, mac.Sum(sum[:0]))
+	st := k.macs.Get().(*macState)
+	defer k.macs.Put(st)
+	st.input = append(st.input[:0], input...)
+	st.mac.Reset()
+	st.mac.Write(st.input)
+	return hmac.Equal(sig, st.mac.Sum(st.sum[:0]))
 }
 
 // signingKey returns what jwt's SigningMethod.Sign expects.

@@ -20,8 +20,8 @@ func newAccessToken(key *Key, claims jwt.Claims) *jwt.Token {
 
 // mintedHeaders verifies, without decoding their header, the access tokens
 // whose header segment is byte for byte one tidegate mints for a key of the
-// set. That is nearly every token a verifier sees, and decoding the header
-// into a map is a third of golang-jwt's ParseWithClaims.
+// set. That is nearly every token a verifier sees, and golang-jwt decodes
+// every header into a map through encoding/json.
 //
 // Such a header has exactly the members alg, kid and typ="at+jwt", each
 // once, alg being the key's own: every rule pick applies to a header holds
@@ -78,7 +78,11 @@ func newMintedHeaders(keys *KeySet, opts []jwt.ParserOption) *mintedHeaders {
 
 // maxSignatureBytes bounds a decoded signature: 32 bytes for HS256, 64 for
 // EdDSA and ES256. A longer one is no signature of a configured key.
-const maxSignatureBytes = 64
+// maxSignatureChars is the longest encoding of one.
+const (
+	maxSignatureBytes = 64
+	maxSignatureChars = 86 // base64.RawURLEncoding.EncodedLen(64)
+)
 
 // verify checks token into c. handled is false when the token's header is
 // not a minted one: the caller then runs the full parser, and err is nil.
@@ -95,11 +99,13 @@ func (m *mintedHeaders) verify(token string, c *accessClaims) (handled bool, err
 	if strings.ContainsAny(signature, "\r\n") {
 		return false, nil // see the type's doc
 	}
-	var sig [maxSignatureBytes]byte
-	if base64.RawURLEncoding.DecodedLen(len(signature)) > len(sig) {
+	if len(signature) > maxSignatureChars {
 		return true, middleware.Invalid(reasonSignature)
 	}
-	n, err := base64.RawURLEncoding.Strict().Decode(sig[:], []byte(signature))
+	// Copied into an array: a []byte conversion of this length allocates.
+	var encoded [maxSignatureChars]byte
+	var sig [maxSignatureBytes]byte
+	n, err := base64.RawURLEncoding.Strict().Decode(sig[:], encoded[:copy(encoded[:], signature)])
 	if err != nil {
 		return true, middleware.Invalid(reasonMalformed)
 	}
