@@ -184,22 +184,47 @@ func TestFastPathRefusesAsTheParserDoes(t *testing.T) {
 	require.NoError(t, slow.parse(t.Context(), good, &c, false))
 }
 
-func TestFastPathLeavesLineBreaksInSignaturesToTheParser(t *testing.T) {
+// TestParseRefusesWhatIsNotACompactJWS: a token must be three base64url
+// segments and nothing else (RFC 7515 §2, §7.1) before any path looks at
+// it. Go's base64 decoders skip CR and LF even in strict mode, so without
+// this check golang-jwt accepted a valid token with a line break appended
+// or inside, when a Verifier was called directly. Every path refuses the
+// same tokens: the fast one, the parser alone, and the refresh parser.
+func TestParseRefusesWhatIsNotACompactJWS(t *testing.T) {
 	v := internalVerifier(t)
 	slow := *v
 	slow.minted = nil
 	signers := fuzzSigners(t, v)
+	hs := signers[[2]bool{false, false}](t, mintedHS256Header, mintedPayloadAt(t))
+	ed := signers[[2]bool{true, false}](t, mintedEdDSAHeader, mintedPayloadAt(t))
+	header, rest, _ := strings.Cut(hs, ".")
 	for name, token := range map[string]string{
-		"HS256, LF":   signers[[2]bool{false, false}](t, mintedHS256Header, mintedPayloadAt(t)) + "\n",
-		"HS256, CRLF": signers[[2]bool{false, false}](t, mintedHS256Header, mintedPayloadAt(t)) + "\r\n",
-		"EdDSA, LF":   signers[[2]bool{true, false}](t, mintedEdDSAHeader, mintedPayloadAt(t)) + "\n",
+		"HS256, LF after":     hs + "\n",
+		"HS256, CRLF after":   hs + "\r\n",
+		"EdDSA, LF after":     ed + "\n",
+		"LF in the signature": hs[:len(hs)-5] + "\n" + hs[len(hs)-5:],
+		"CR in the payload":   header + "." + rest[:10] + "\r" + rest[10:],
+		"LF before":           "\n" + hs,
+		"a space inside":      header + ". " + rest,
+		"padding":             hs + "=",
+		"standard base64 '+'": hs[:len(hs)-1] + "+",
+		"standard base64 '/'": hs[:len(hs)-1] + "/",
+		"four segments":       hs + ".",
+		"two segments":        header + "." + rest[:strings.IndexByte(rest, '.')],
+		"a byte over 0x7f":    hs + "\xc3\xa9",
+		"a NUL":               hs + "\x00",
 	} {
-		handled, err := v.minted.verify(token, &accessClaims{})
-		assert.False(t, handled, name)
-		assert.NoError(t, err, name)
-		var fast, parsed Claims
-		fastErr, slowErr := v.parse(t.Context(), token, &fast, false), slow.parse(t.Context(), token, &parsed, false)
-		assert.Equal(t, slowErr == nil, fastErr == nil, "%s: both paths decide alike", name)
+		for path, verifier := range map[string]*tokenVerifier{"fast": v, "parser": &slow} {
+			for _, allowExpired := range []bool{false, true} {
+				err := verifier.parse(t.Context(), token, &Claims{}, allowExpired)
+				assert.Equal(t, reasonMalformed, asReason(t, err), "%s, %s path, refresh parser %v", name, path, allowExpired)
+			}
+		}
+	}
+	for name, token := range map[string]string{"HS256": hs, "EdDSA": ed} {
+		for path, verifier := range map[string]*tokenVerifier{"fast": v, "parser": &slow} {
+			assert.NoError(t, verifier.parse(t.Context(), token, &Claims{}, false), "%s, %s path: the valid token itself", name, path)
+		}
 	}
 }
 

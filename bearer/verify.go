@@ -147,6 +147,9 @@ func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, allo
 	if len(token) > v.maxBytes {
 		return middleware.Invalid(reasonOversized)
 	}
+	if !isCompactJWS(token) {
+		return middleware.Invalid(reasonMalformed)
+	}
 	if !allowExpired && v.minted != nil {
 		if handled, err := v.minted.verify(token, (*accessClaims)(c)); handled {
 			if err != nil {
@@ -344,6 +347,39 @@ func (v *tokenVerifier) principal(c *Claims) middleware.Principal {
 func refOf(c *Claims) TokenRef {
 	return TokenRef{ID: c.ID, Login: c.LoginID, Subject: c.Subject, IssuedAt: c.IssuedAt.Time}
 }
+
+// isCompactJWS reports whether token has the syntax of a JWS compact
+// serialization: three segments of the base64url alphabet, without padding,
+// joined by two dots (RFC 7515 §3.1, §7.1, and §2, which rules out line
+// breaks, whitespace and any other character). parse checks it before
+// anything else. golang-jwt's strict decoding alone is not enough: Go's
+// base64 decoders skip CR and LF even in strict mode, so a token with a
+// line break inside would otherwise verify when a Verifier is called
+// directly (the extractor never lets one through).
+func isCompactJWS(token string) bool {
+	dots := 0
+	var bad byte
+	for _, c := range []byte(token) {
+		if c == '.' {
+			dots++
+			continue
+		}
+		bad |= notBase64URL[c]
+	}
+	return dots == 2 && bad == 0
+}
+
+// notBase64URL is 1 for every byte outside the base64url alphabet (RFC 4648 §5).
+var notBase64URL = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_':
+		default:
+			t[c] = 1
+		}
+	}
+	return t
+}()
 
 // isJWSToken is the bearer extractor's syntax check, run on every request,
 // cached or not: the token must be an RFC 6750 §2.1 b64token (token68) with
