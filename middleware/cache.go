@@ -333,6 +333,10 @@ type flight struct {
 	done  chan struct{}
 	entry *cacheEntry
 	err   *Error
+	// late says the Verifier answered after the verify timeout: the leader
+	// then answers 503, as every waiter did at the deadline, though the
+	// answer is still kept for the next request. Only the leader reads it.
+	late bool
 }
 
 // miss verifies cred once for all concurrent callers and caches a success
@@ -371,6 +375,9 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 	c.flightMu.Unlock()
 
 	c.lead(f, fk, cred, start)
+	if f.late {
+		return nil, Unavailable("timeout", context.DeadlineExceeded)
+	}
 	if f.err != nil {
 		return nil, f.err
 	}
@@ -394,7 +401,7 @@ func (c *Cache) lead(f *flight, fk flightKey, cred Credential, start time.Time) 
 		}
 		f.ctx.release()
 	}()
-	f.entry, f.err = c.fill(&f.ctx, cred, fk, start)
+	f.entry, f.err, f.late = c.fill(&f.ctx, cred, fk, start)
 }
 
 // wait waits for a flight another request leads.
@@ -418,25 +425,35 @@ func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
 	return &f.entry.principal, nil
 }
 
-// fill runs the wrapped Verifier and stores a success. now is when the
-// verification began: the principal must be valid then, and the entry's
-// lifetime counts from then.
-func (c *Cache) fill(ctx context.Context, cred Credential, fk flightKey, now time.Time) (*cacheEntry, *Error) {
+// fill runs the wrapped Verifier (with ctx, whose deadline is the verify
+// timeout) and stores a success. start is when the verification began: the
+// entry's lifetime counts from then, as a revocation during the call may
+// predate the answer. The principal is judged when the answer arrives: one
+// that expired while the Verifier ran is refused, as a Scheme without a
+// cache refuses it. late reports an answer that arrived after ctx's
+// deadline; it is kept all the same.
+func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start time.Time) (entry *cacheEntry, e *Error, late bool) {
 	p, e := callVerifier(ctx, c.next, cred)
+	end := c.now()
+	if c.customClock {
+		late = !time.Now().Before(ctx.deadline) // the timeout runs on the real clock
+	} else {
+		late = !end.Before(ctx.deadline)
+	}
 	if e != nil {
-		c.remember(cred.Kind, fk, e, now)
-		return nil, e
+		c.remember(cred.Kind, fk, e, start)
+		return nil, e, late
 	}
-	if p.expired(now) {
-		return nil, Invalid("expired")
+	if p.expired(end) {
+		return nil, Invalid("expired"), late
 	}
-	deadline := now.Add(c.ttl)
+	deadline := start.Add(c.ttl)
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(deadline) {
 		deadline = p.ExpiresAt
 	}
-	entry := &cacheEntry{principal: p, kind: cred.Kind, form: fk.form, key: fk.key, born: now, life: deadline.Sub(now)}
+	entry = &cacheEntry{principal: p, kind: cred.Kind, form: fk.form, key: fk.key, born: start, life: deadline.Sub(start)}
 	c.store(fk.key, entry, fk.generation)
-	return entry, nil
+	return entry, nil, late
 }
 
 // store inserts an entry unless an invalidation happened since the
@@ -651,24 +668,28 @@ func (c *Cache) unindexLocked(e *cacheEntry) {
 // Invalidate forgets cred: the very next request with it is verified again.
 // Call it after revoking the credential in the backend.
 //
-// A two-part credential may be cached under either form of key: its parts,
-// or the Basic token68 it arrived as, which a Credential built by hand does
-// not hold. Both are forgotten. (Deleting another kind's entry that shares
-// a key string costs it one verification, nothing more.)
+// A two-part credential may be cached under either form of key: its parts
+// (when it was built by hand) or the Basic token68 it arrived as (when an
+// extractor built it). Both are forgotten, whichever form cred has.
+// (Deleting another kind's entry that shares a key string costs it one
+// verification, nothing more.)
 func (c *Cache) Invalidate(cred Credential) {
 	key, form := cred.cacheKey()
-	raw := ""
-	if form == partsKey && !strings.Contains(cred.Token, ":") {
-		raw = base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
+	other := "" // the credential's key in the other form, if it has one
+	switch {
+	case form == basicKey && (cred.Token != "" || cred.Secret != ""):
+		other = encodeKey(cred.Token, cred.Secret)
+	case form == partsKey && !strings.Contains(cred.Token, ":"):
+		other = base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.generation.Add(1)
 	c.deleteLocked(key)
 	c.forgetRefusal(key)
-	if raw != "" {
-		c.deleteLocked(raw)
-		c.forgetRefusal(raw)
+	if other != "" {
+		c.deleteLocked(other)
+		c.forgetRefusal(other)
 	}
 }
 

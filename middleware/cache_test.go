@@ -295,8 +295,27 @@ func TestCacheVerifyTimeout(t *testing.T) {
 		require.ErrorIs(t, err, middleware.ErrUnavailable)
 		require.Equal(t, "timeout", middleware.AsError(err).Reason)
 		close(release)
-		require.NoError(t, <-leaderDone)
+		require.ErrorIs(t, <-leaderDone, middleware.ErrUnavailable, "the leader answered after the timeout: 503 too")
+		_, err = cache.Verify(context.Background(), bearerCred("tok"))
+		require.NoError(t, err, "the late success is cached for the next request")
 	})
+}
+
+// TestCacheJudgesExpiryWhenTheVerifierAnswers: a principal that expires
+// while the Verifier runs is refused, as a Scheme without a cache refuses
+// it; it used to be judged as of when the verification began, and served.
+// The Verifier here returns a principal expiring at the moment it answers,
+// which is before the cache reads the clock again.
+func TestCacheJudgesExpiryWhenTheVerifierAnswers(t *testing.T) {
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		return middleware.Principal{Subject: "u1", ExpiresAt: time.Now()}, nil
+	})
+	for name, verifier := range map[string]middleware.Verifier{"without a cache": v, "through a cache": newTestCache(t, v, time.Hour)} {
+		h := middleware.Require(newScheme(t, sessionSpec, verifier))(principalHandler(&seen{}))
+		req := newRequest()
+		sessionSpec.set(req.Header, "tok")
+		require.Equal(t, http.StatusUnauthorized, serve(h, req).Code, name)
+	}
 }
 
 // liveHeap returns the bytes of live heap objects after a full collection.
@@ -585,6 +604,33 @@ func TestCacheInvalidation(t *testing.T) {
 		_, err := cache.Verify(ctx, a1)
 		require.ErrorIs(t, err, middleware.ErrInvalidCredential)
 		require.EqualValues(t, 2, v.calls.Load())
+	})
+
+	// A Basic credential can be cached under two keys: its parts (built by
+	// hand) and the token68 it arrived as (built by the extractor).
+	// Invalidate must forget both, whichever of the two it is given; given
+	// the extracted one, it used to leave the parts' entry cached.
+	t.Run("Invalidate forgets both keys of a Basic credential", func(t *testing.T) {
+		req := newRequest()
+		req.Header.Set("Authorization", basicValue("alice", "pw"))
+		extracted, err := basicSpec.extractor(t).Extract(req)
+		require.NoError(t, err)
+		handBuilt := middleware.Credential{Kind: kindBasic, Token: "alice", Secret: "pw"}
+		for name, given := range map[string]middleware.Credential{"extracted": extracted, "built by hand": handBuilt} {
+			v := newRevocable(false)
+			cache := newTestCache(t, v, time.Hour)
+			for _, c := range []middleware.Credential{extracted, handBuilt} {
+				_, err := cache.Verify(ctx, c)
+				require.NoError(t, err)
+			}
+			require.EqualValues(t, 2, v.calls.Load(), "%s: one entry per key", name)
+			v.revoked.Store("alice", true)
+			cache.Invalidate(given)
+			for _, c := range []middleware.Credential{extracted, handBuilt} {
+				_, err := cache.Verify(ctx, c)
+				require.ErrorIs(t, err, middleware.ErrInvalidCredential, "%s: Invalidate given the %s credential", c.String(), name)
+			}
+		}
 	})
 
 	t.Run("InvalidateSubject takes every credential of the subject", func(t *testing.T) {

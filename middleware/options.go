@@ -143,8 +143,11 @@ func WithCleanupInterval(d time.Duration) CacheOption {
 // The Verifier's context carries the deadline. The Verifier runs on the
 // goroutine of the request that found the credential uncached, so a
 // Verifier that ignores its context holds that one request until it
-// returns; concurrent requests for the same credential still get their 503
-// at the deadline.
+// returns, and that request then gets its 503 too; concurrent requests for
+// the same credential get theirs at the deadline. The late answer is not
+// lost: a success is cached, and a refusal remembered, for the next request.
+// (Running every Verifier call on a goroutine of its own would bound even
+// that request, at the cost of a goroutine and a hand-off on every miss.)
 func WithVerifyTimeout(d time.Duration) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		if d <= 0 {

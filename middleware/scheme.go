@@ -141,8 +141,9 @@ func (s *Scheme) verify(ctx context.Context, cred Credential, missed bool) (*Pri
 // expired reports whether p has expired on the scheme's clock. A principal
 // without expiry needs no clock. A cache hit never outlives p.ExpiresAt on
 // the cache's clock (measured on the monotonic clock from the verification
-// on); when that and this are both the real clock, the cache has made this
-// very check, so a hit reads no clock here.
+// on), and a miss is judged when the Verifier answers; when that and this
+// are both the real clock, the cache has made this very check, so no clock
+// is read here.
 func (s *Scheme) expired(p *Principal) bool {
 	return !p.ExpiresAt.IsZero() && (s.cache == nil || s.customClock || s.cache.customClock) &&
 		!s.now().Before(p.ExpiresAt)

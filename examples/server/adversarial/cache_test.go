@@ -188,7 +188,8 @@ var (
 // concurrent requests with the same credential make one call; a 503 is
 // not cached, so the first request after the backend recovers succeeds.
 // A Verifier that ignores its context holds only the request that called
-// it: the others get their 503 at the timeout.
+// it: the others get their 503 at the timeout, and that one gets its 503
+// when the Verifier returns, whose late success is cached all the same.
 func TestSlowVerifier(t *testing.T) {
 	t.Parallel()
 	var calls atomic.Int64
@@ -243,7 +244,12 @@ func TestSlowVerifier(t *testing.T) {
 		s.check(t, r, wantCustomUnavailable)
 	}
 	close(release)
-	s.check(t, <-leader, wantCustomOK)
+	// The leader answered after the timeout: 503 as well, but its success
+	// is cached, so the next request gets in without a Verifier call.
+	s.check(t, <-leader, wantCustomUnavailable)
+	n = calls.Load()
+	s.check(t, s.get(t, "/", "X-Custom-Token", "stubborn-token"), wantCustomOK)
+	assert.Equal(t, n, calls.Load(), "the late success is cached")
 }
 
 // missCounter is a middleware.Observer counting cache misses.
