@@ -93,7 +93,8 @@ type MemoryRefreshStore struct {
 	tokens    map[middleware.TokenDigest]*memToken
 	families  map[string]*memFamily
 	bySubject map[string]map[string]struct{}
-	sinceGC   int
+	sinceGC   int // inserts since the last sweep
+	sweptLen  int // tokens left by the last sweep
 }
 
 type memFamily struct {
@@ -134,7 +135,7 @@ func (m *MemoryRefreshStore) Create(_ context.Context, f Family, first middlewar
 	if _, taken := m.tokens[first]; taken {
 		return errors.New("bearer: duplicate refresh token")
 	}
-	if err := m.makeRoom(); err != nil {
+	if err := m.makeRoom(m.cfg.now()); err != nil {
 		return err
 	}
 	fam := &memFamily{Family: f, tokens: map[middleware.TokenDigest]struct{}{}}
@@ -175,7 +176,13 @@ func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, erro
 	if _, taken := m.tokens[r.Next]; taken {
 		return Family{}, errors.New("bearer: duplicate refresh token")
 	}
-	if err := m.makeRoom(); err != nil {
+	// The rotation is decided at r.Now, so the sweep that makes room for
+	// its token must not judge by a later clock: the store's own may have
+	// passed the presented token's expiry since the request read r.Now, and
+	// a sweep at that time deleted the token and its family while the next
+	// token was still stored, in a family RevokeFamily and RevokeSubject
+	// could no longer find.
+	if err := m.makeRoom(earliest(m.cfg.now(), r.Now)); err != nil {
 		return Family{}, err
 	}
 	tok.used = true
@@ -243,13 +250,15 @@ func (m *MemoryRefreshStore) deleteFamily(fam *memFamily) {
 	}
 }
 
-// makeRoom sweeps when the store is full, and otherwise after as many
-// inserts as there are tokens, so sweeping costs O(1) per insert on
-// average. The caller holds m.mu.
-func (m *MemoryRefreshStore) makeRoom() error {
+// makeRoom sweeps what has expired at now when the store is full, and
+// otherwise after as many inserts as the last sweep left tokens, so
+// sweeping costs O(1) per insert on average. (Comparing with the current
+// count, which grows with every insert too, meant no sweep ran again before
+// the store was full.) The caller holds m.mu.
+func (m *MemoryRefreshStore) makeRoom(now time.Time) error {
 	m.sinceGC++
-	if len(m.tokens) >= m.cfg.maxEntries || m.sinceGC > len(m.tokens) {
-		m.sweep()
+	if len(m.tokens) >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
+		m.sweep(now)
 	}
 	if len(m.tokens) >= m.cfg.maxEntries {
 		return ErrRefreshStoreFull
@@ -257,9 +266,8 @@ func (m *MemoryRefreshStore) makeRoom() error {
 	return nil
 }
 
-func (m *MemoryRefreshStore) sweep() {
+func (m *MemoryRefreshStore) sweep(now time.Time) {
 	m.sinceGC = 0
-	now := m.cfg.now()
 	for _, fam := range m.families {
 		if !now.Before(fam.ExpiresAt) {
 			m.deleteFamily(fam)
@@ -270,4 +278,13 @@ func (m *MemoryRefreshStore) sweep() {
 			m.deleteToken(d, tok)
 		}
 	}
+	m.sweptLen = len(m.tokens)
+}
+
+// earliest returns the earlier of a and b.
+func earliest(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
 }

@@ -60,7 +60,8 @@ type MemoryRevocationList struct {
 	tokens   map[string]time.Time
 	logins   map[string]time.Time
 	subjects map[string]subjectRevocation
-	sinceGC  int
+	sinceGC  int // inserts since the last sweep
+	sweptLen int // entries left by the last sweep
 }
 
 type subjectRevocation struct {
@@ -162,14 +163,17 @@ func (m *MemoryRevocationList) Len() int {
 }
 
 // makeRoom sweeps expired entries when the list is full, and otherwise
-// after as many inserts as there are entries (so sweeping costs O(1) per
-// insert on average). The caller holds m.mu.
+// after as many inserts as the last sweep left entries (so sweeping costs
+// O(1) per insert on average; comparing with the current size, which grows
+// with every insert too, meant no sweep ran again before the list was
+// full). The caller holds m.mu.
 func (m *MemoryRevocationList) makeRoom() error {
 	size := len(m.tokens) + len(m.logins) + len(m.subjects)
 	m.sinceGC++
-	if size >= m.cfg.maxEntries || m.sinceGC > size {
+	if size >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
 		m.sweep()
 		size = len(m.tokens) + len(m.logins) + len(m.subjects)
+		m.sweptLen = size
 	}
 	if size >= m.cfg.maxEntries {
 		return ErrRevocationListFull

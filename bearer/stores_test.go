@@ -2,6 +2,7 @@ package bearer_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -255,4 +256,79 @@ func TestMemoryRevocationListIsBounded(t *testing.T) {
 	c.Advance(2 * time.Hour) // "b" expired
 	require.NoError(t, l.RevokeToken(ctx, "d", c.Now().Add(time.Hour)))
 	assert.Equal(t, 2, l.Len())
+}
+
+// TestMemoryRefreshStoreRotationRacingItsSweep: Rotate judges the presented
+// token as of the request's clock (r.Now), but the sweep that made room for
+// the next token read the store's clock, a little later. When the presented
+// token expired in between, the sweep deleted it and its family, and the
+// rotation still stored the next token, in a family nobody could revoke
+// any more: logout and a password change left it rotating. The sweep now
+// judges as of r.Now too, so the rotation, decided then, stores an
+// ordinary member of the family (as storetest's "decided at rotation now"
+// requires of every store).
+func TestMemoryRefreshStoreRotationRacingItsSweep(t *testing.T) {
+	ctx := context.Background()
+	storeNow := t0
+	// A store of two tokens, full once it holds "a" and another login's
+	// "z", which expires first: the rotation's insert sweeps, and finds
+	// room.
+	s, err := bearer.NewMemoryRefreshStore(bearer.WithStoreClock(func() time.Time { return storeNow }), bearer.WithStoreMaxEntries(2))
+	require.NoError(t, err)
+	expiry := t0.Add(8 * time.Hour)
+	fam := bearer.Family{ID: "f", Subject: "u", CreatedAt: t0, ExpiresAt: t0.Add(30 * 24 * time.Hour)}
+	require.NoError(t, s.Create(ctx, fam, digest("a"), expiry))
+	other := bearer.Family{ID: "g", Subject: "v", CreatedAt: t0, ExpiresAt: fam.ExpiresAt}
+	require.NoError(t, s.Create(ctx, other, digest("z"), t0.Add(time.Hour)))
+
+	requestNow := expiry.Add(-time.Millisecond) // when the request read the clock
+	storeNow = expiry.Add(time.Millisecond)     // when the sweep reads it
+	_, err = s.Rotate(ctx, bearer.Rotation{Presented: digest("a"), Family: "f", Subject: "u",
+		Next: digest("b"), NextExpiresAt: requestNow.Add(8 * time.Hour), Now: requestNow})
+	require.NoError(t, err, "the presented token is live at r.Now")
+
+	require.NoError(t, s.RevokeFamily(ctx, "f"))
+	later := storeNow.Add(time.Minute)
+	_, err = s.Rotate(ctx, bearer.Rotation{Presented: digest("b"), Family: "f", Subject: "u",
+		Next: digest("c"), NextExpiresAt: later.Add(8 * time.Hour), Now: later})
+	require.ErrorIs(t, err, bearer.ErrRefreshInvalid, "no token of a revoked login rotates")
+}
+
+// TestMemoryStoresSweepAsTheyGo: expired entries leave the in-memory stores
+// within about as many inserts as were live at the last sweep, not only
+// when a store is full. The sweep used to wait for more inserts than the
+// current count, which grows with every insert too: after the first insert
+// it never ran again until the store held its million entries.
+func TestMemoryStoresSweepAsTheyGo(t *testing.T) {
+	ctx := context.Background()
+	t.Run("revocation list", func(t *testing.T) {
+		c := newClock()
+		l, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(c.Now))
+		require.NoError(t, err)
+		for i := range 100 {
+			require.NoError(t, l.RevokeToken(ctx, fmt.Sprint("old-", i), c.Now().Add(time.Minute)))
+		}
+		c.Advance(time.Hour) // every entry above has expired
+		for i := range 300 {
+			require.NoError(t, l.RevokeToken(ctx, fmt.Sprint("new-", i), c.Now().Add(time.Minute)))
+		}
+		assert.Equal(t, 300, l.Len(), "the expired revocations were swept")
+	})
+	t.Run("refresh store", func(t *testing.T) {
+		c := newClock()
+		s, err := bearer.NewMemoryRefreshStore(bearer.WithStoreClock(c.Now))
+		require.NoError(t, err)
+		create := func(id string) {
+			f := bearer.Family{ID: id, Subject: "u", CreatedAt: c.Now(), ExpiresAt: c.Now().Add(time.Hour)}
+			require.NoError(t, s.Create(ctx, f, digest(id), c.Now().Add(time.Minute)))
+		}
+		for i := range 100 {
+			create(fmt.Sprint("old-", i))
+		}
+		c.Advance(2 * time.Hour) // every login above has ended
+		for i := range 300 {
+			create(fmt.Sprint("new-", i))
+		}
+		assert.Equal(t, 300, s.Len(), "the ended logins were swept")
+	})
 }
