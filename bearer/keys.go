@@ -124,8 +124,8 @@ func NewES256VerificationKey(kid string, pub *ecdsa.PublicKey) (*Key, error) {
 func GenerateKey(kid, alg string) (*Key, error) {
 	switch alg {
 	case HS256:
-		// CheckHMACSecret refuses one random secret in ten million: draw
-		// again then.
+		// CheckHMACSecret refuses about one random secret in ten million
+		// (rules 2 and 5): draw again then.
 		secret := make([]byte, 32)
 		for {
 			_, _ = rand.Read(secret)

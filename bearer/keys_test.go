@@ -34,6 +34,13 @@ func TestCheckHMACSecretRefusesWeakSecrets(t *testing.T) {
 		"32 decimal digits":        {"73019284756102938475610293847561", bearer.ErrWeakSecret},
 		"a repeated password, mix": {"Tr0ub4dor&3Tr0ub4dor&3Tr0ub4dor&3!!", bearer.ErrWeakSecret},
 		"two bytes alternating":    {strings.Repeat("\x01\xfe", 32), bearer.ErrWeakSecret},
+		"a keyboard walk":          {"qwertyuiopasdfghjklzxcvbnm123456", bearer.ErrWeakSecret},
+		"a keyboard walk, shifted": {"QWERTYUIOPASDFGHJKLZXCVBNM!@#$%^", bearer.ErrWeakSecret},
+		"a tutorial secret":        {"ThisIsMySuperSecretKeyForJWTTokens2024", bearer.ErrWeakSecret},
+		"another tutorial secret":  {"MySecretKeyForJwtTokenGenerationAndValidation", bearer.ErrWeakSecret},
+		"a production secret":      {"Administrator2024!SecretKeyForProduction", bearer.ErrWeakSecret},
+		"a placeholder":            {"please-changeme-before-deploying-this-42", bearer.ErrWeakSecret},
+		"a password in the middle": {"xK9#mQ2$vL7@Password!nR4&wT8*jH3^", bearer.ErrWeakSecret},
 		"counting bytes": {string(func() []byte {
 			b := make([]byte, 64)
 			for i := range b {

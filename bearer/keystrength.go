@@ -45,7 +45,14 @@ var (
 //     (GenerateKey draws again when it happens).
 //  3. It must not be a block repeated ("password1password1...").
 //  4. At most three quarters of its neighbouring characters may step by
-//     exactly one ("abcdefgh...", "12345678...").
+//     exactly one ("abcdefgh...", "12345678...") or be neighbours on a
+//     keyboard row ("qwertyuiopasdfghjkl...").
+//  5. It must not contain, in any case, a word that placeholder and
+//     tutorial secrets are made of: "secret", "password", "changeme",
+//     "example" ("ThisIsMySuperSecretKeyForJWTTokens2024"). The words are
+//     six letters or more, so that chance rarely puts one in a random
+//     secret: 44 random base64 characters (openssl rand -base64 32)
+//     contain one with probability about 4 in 100 million.
 //
 // The rule catches passwords and patterns; it cannot prove a secret random.
 // Generate secrets with crypto/rand.
@@ -61,7 +68,7 @@ func CheckHMACSecret(secret []byte) error {
 	if distinctBytes(secret) <= distinctThreshold(alphabet, n) {
 		return ErrWeakSecret
 	}
-	if periodic(secret) || sequential(secret) {
+	if periodic(secret) || sequential(secret) || hasPlaceholderWord(secret) {
 		return ErrWeakSecret
 	}
 	return nil
@@ -145,13 +152,51 @@ func periodic(b []byte) bool {
 }
 
 // sequential reports whether more than three quarters of b's neighbouring
-// bytes differ by exactly one.
+// bytes differ by exactly one or are neighbours on a keyboard row.
 func sequential(b []byte) bool {
 	steps := 0
 	for i := 1; i < len(b); i++ {
-		if d := int(b[i]) - int(b[i-1]); d == 1 || d == -1 {
+		if d := int(b[i]) - int(b[i-1]); d == 1 || d == -1 || keyboardNeighbours(b[i-1], b[i]) {
 			steps++
 		}
 	}
 	return 4*steps > 3*(len(b)-1)
+}
+
+// keyPosition is, for each letter and digit, 16 times its row on a QWERTY
+// keyboard (from 1) plus its column; 0 for every other byte. Upper-case
+// letters share their lower-case key.
+var keyPosition = func() (pos [256]byte) {
+	for row, keys := range []string{"1234567890", "qwertyuiop", "asdfghjkl", "zxcvbnm"} {
+		for col, c := range []byte(keys) {
+			pos[c] = byte(16*(row+1) + col)
+			if 'a' <= c && c <= 'z' {
+				pos[c-'a'+'A'] = pos[c]
+			}
+		}
+	}
+	return pos
+}()
+
+// keyboardNeighbours reports whether a and b are next to each other on a
+// keyboard row.
+func keyboardNeighbours(a, b byte) bool {
+	pa, pb := int(keyPosition[a]), int(keyPosition[b])
+	return pa != 0 && pb != 0 && (pa-pb == 1 || pb-pa == 1) && pa/16 == pb/16
+}
+
+// placeholderWords are what placeholder and tutorial secrets are made of;
+// see CheckHMACSecret, rule 5, for why each has six letters or more.
+var placeholderWords = [][]byte{[]byte("secret"), []byte("password"), []byte("changeme"), []byte("example")}
+
+// hasPlaceholderWord reports whether b contains a placeholder word, in any
+// case.
+func hasPlaceholderWord(b []byte) bool {
+	lower := bytes.ToLower(b)
+	for _, w := range placeholderWords {
+		if bytes.Contains(lower, w) {
+			return true
+		}
+	}
+	return false
 }
