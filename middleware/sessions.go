@@ -36,6 +36,11 @@ type Session struct {
 	// AbsoluteExpiresAt bounds the whole login: refreshing never issues a
 	// token that outlives it. Zero means "same as ExpiresAt".
 	AbsoluteExpiresAt time.Time
+	// Predecessor is the digest of the token this one was refreshed from
+	// (zero for a login's first token). That token may still be in its
+	// grace window; logging out with this one revokes it too, so that it
+	// cannot refresh the login back to life.
+	Predecessor TokenDigest
 }
 
 // live reports whether s is usable at now.

@@ -24,7 +24,7 @@
 // Every key starts with the prefix (WithPrefix, default "tidegate:") and
 // has a TTL; nothing grows without bound.
 //
-//	<prefix>session:<hex SHA-256 of the token>   hash: sub act app roles iat exp abs
+//	<prefix>session:<hex SHA-256 of the token>   hash: sub act app roles iat exp abs prev
 //	                                             TTL = ExpiresAt - now
 //	<prefix>subject:<subject>                    sorted set of the subject's session
 //	                                             digests, scored by expiry (ms);

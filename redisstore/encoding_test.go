@@ -6,6 +6,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
 )
 
 func TestTimeEncoding(t *testing.T) {
@@ -96,4 +97,29 @@ func FuzzDecodeTime(f *testing.F) {
 			t.Fatalf("decode(%q) = %v, encodes to %q", s, tm, enc)
 		}
 	})
+}
+
+// TestSessionRecordPredecessor: a record keeps its predecessor's digest as
+// hex; a record written before the field existed has none (HMGET answers
+// nil) and decodes with a zero Predecessor; anything but 64 hex digits is a
+// corrupt record, never a digest made up of it.
+func TestSessionRecordPredecessor(t *testing.T) {
+	record := func(prev any) []any {
+		return []any{"u1", "user", "", "", encodeTime(time.Unix(1, 0)), encodeTime(time.Unix(2, 0)), "", prev}
+	}
+	d := middleware.DigestToken("token")
+	sess, found, err := decodeSession(record(encodePredecessor(d)))
+	require.NoError(t, err)
+	require.True(t, found)
+	assert.Equal(t, d, sess.Predecessor)
+	for name, prev := range map[string]any{"older record": nil, "none": encodePredecessor(middleware.TokenDigest{})} {
+		sess, found, err = decodeSession(record(prev))
+		require.NoError(t, err, name)
+		require.True(t, found, name)
+		assert.Zero(t, sess.Predecessor, name)
+	}
+	for _, bad := range []string{"abc", hexDigest(d)[:62], hexDigest(d) + "00", "zz" + hexDigest(d)[2:]} {
+		_, _, err = decodeSession(record(bad))
+		assert.ErrorIs(t, err, errCorrupt, bad)
+	}
 }

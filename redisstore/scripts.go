@@ -50,7 +50,8 @@ local function put(key, idx, a, i)
   drop(key, hex, a[i + 4])
   if ttl <= 0 then return end
   redis.call('HSET', key, 'sub', a[i + 5], 'act', a[i + 6], 'app', a[i + 7],
-    'roles', a[i + 8], 'iat', a[i + 9], 'exp', a[i + 10], 'abs', a[i + 11])
+    'roles', a[i + 8], 'iat', a[i + 9], 'exp', a[i + 10], 'abs', a[i + 11],
+    'prev', a[i + 12])
   redis.call('PEXPIRE', key, ttl)
   -- Forget members long dead, so the index does not grow with every
   -- login; the bound lags the clock so that clock skew between replicas

@@ -19,7 +19,7 @@ const indexSlack = time.Minute
 
 // hmgetFields are the hash fields of a session, in the order Lookup reads
 // them, boxed once: Lookup is the hot path of a cache miss.
-var hmgetFields = []any{"sub", "act", "app", "roles", "iat", "exp", "abs"}
+var hmgetFields = []any{"sub", "act", "app", "roles", "iat", "exp", "abs", "prev"}
 
 // expField is the index of "exp" in hmgetFields.
 const expField = 5
@@ -73,7 +73,30 @@ func (s *SessionStore) putArgs(hex string, sess middleware.Session, now time.Tim
 		s.idxPrefix,
 		sess.Subject, string(sess.Actor), sess.App, encodeRoles(sess.Roles),
 		encodeTime(sess.IssuedAt), encodeTime(sess.ExpiresAt), encodeTime(sess.AbsoluteExpiresAt),
+		encodePredecessor(sess.Predecessor),
 	}
+}
+
+// encodePredecessor returns the hex digest of a session's predecessor, or
+// "" for none.
+func encodePredecessor(d middleware.TokenDigest) string {
+	if d == (middleware.TokenDigest{}) {
+		return ""
+	}
+	return hexDigest(d)
+}
+
+// decodePredecessor reverses encodePredecessor.
+func decodePredecessor(s string) (middleware.TokenDigest, bool) {
+	var d middleware.TokenDigest
+	if s == "" {
+		return d, true
+	}
+	if len(s) != hex.EncodedLen(len(d)) {
+		return d, false
+	}
+	_, err := hex.Decode(d[:], []byte(s))
+	return d, err == nil
 }
 
 // Lookup implements middleware.SessionStore: one HMGET.
@@ -113,7 +136,7 @@ func (s *SessionStore) sessionKey(d middleware.TokenDigest) string {
 // decodeSession reads the HMGET answer for hmgetFields. A key that is
 // not there has no "exp".
 func decodeSession(vals []any) (middleware.Session, bool, error) {
-	var f [7]string
+	var f [8]string // a record written before "prev" existed has none: nil, read as "".
 	if len(vals) != len(f) {
 		return middleware.Session{}, false, errCorrupt
 	}
@@ -140,6 +163,9 @@ func decodeSession(vals []any) (middleware.Session, bool, error) {
 	sess.ExpiresAt, errs[1] = decodeTime(f[5])
 	sess.AbsoluteExpiresAt, errs[2] = decodeTime(f[6])
 	if err := errors.Join(errs[:]...); err != nil {
+		return middleware.Session{}, false, errCorrupt
+	}
+	if sess.Predecessor, ok = decodePredecessor(f[7]); !ok {
 		return middleware.Session{}, false, errCorrupt
 	}
 	return sess, true, nil

@@ -138,7 +138,7 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	next := middleware.Session{
 		Subject: sess.Subject, Actor: sess.Actor, App: sess.App, Roles: roles,
 		IssuedAt: now, ExpiresAt: minTime(now.Add(s.lifetimeOf(sess.Actor)), absolute),
-		AbsoluteExpiresAt: absolute,
+		AbsoluteExpiresAt: absolute, Predecessor: old,
 	}
 	token = middleware.NewToken()
 	if err := s.store.Rotate(ctx, old, now.Add(s.grace), middleware.DigestToken(token), next); err != nil {
@@ -183,7 +183,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case err == nil:
 			subject = sess.Subject
-			err = s.revoke(r.Context(), cred, sess.Subject)
+			err = s.logout(r.Context(), cred, sess)
 		case errors.Is(err, middleware.ErrSessionNotFound):
 			err = nil
 		}

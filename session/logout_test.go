@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -30,6 +31,32 @@ func TestLogoutRevokesAtOnceThroughTheCache(t *testing.T) {
 	creds, subjects := f.inv.snapshot()
 	assert.Equal(t, []string{middleware.Credential{Kind: session.Kind, Token: token}.Fingerprint()}, creds)
 	assert.Equal(t, []string{maryID}, subjects, "other replicas hear the subject, never the credential")
+}
+
+// TestLogoutEndsTheTokensItWasRefreshedFrom: a token refreshed shortly
+// before the logout is still in its grace window, and could refresh the
+// login back to life: a new token, outliving the logout by an hour and
+// renewable up to the absolute lifetime. Logout revokes it too, cache
+// included; another login of the same user lives on.
+func TestLogoutEndsTheTokensItWasRefreshedFrom(t *testing.T) {
+	f := newFixture(t)
+	other := f.login(maryLogin, maryPassword)
+	first := f.login(maryLogin, maryPassword)
+	second := f.refresh(first)
+	current := f.refresh(second) // first and second are in their grace windows
+	for _, token := range []string{first, second, current, other} {
+		require.Equal(t, http.StatusOK, f.whoamiStatus(token), "now cached")
+	}
+
+	require.Equal(t, http.StatusOK, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, current).Code)
+	f.clock.Advance(time.Second) // well within the grace window
+	for name, token := range map[string]string{"the token logged out with": current, "its predecessor": second, "the first token": first} {
+		requireTokenRequired(t, f.do(http.MethodGet, "/whoami", session.HeaderToken, token))
+		rec := f.do(http.MethodGet, "/auth/login", session.HeaderToken, token)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s cannot refresh the login", name)
+		assert.Empty(t, rec.Header().Get(session.HeaderToken), name)
+	}
+	assert.Equal(t, http.StatusOK, f.whoamiStatus(other), "the user's other login lives on")
 }
 
 func TestLogoutAlwaysAnswers200(t *testing.T) {

@@ -154,6 +154,48 @@ func (s *Service) revoke(ctx context.Context, cred middleware.Credential, subjec
 	return nil
 }
 
+// maxPredecessors bounds how far logout follows a token's predecessors:
+// only those still in their grace window are live, so a chain this long
+// means refreshes less than a second apart.
+const maxPredecessors = 32
+
+// logout revokes cred, whose session is sess, and the tokens it was
+// refreshed from that are still in their grace window. Without that, a
+// token refreshed less than a grace window before the logout could
+// refresh the login back to life, with a new token outliving the logout.
+// The predecessors' token strings are not known here, only their digests,
+// so they leave the cache through the subject: the subject's other cached
+// tokens are verified once more against the store.
+func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess middleware.Session) error {
+	if err := s.revoke(ctx, cred, sess.Subject); err != nil {
+		return err
+	}
+	pred, revoked := sess.Predecessor, false
+	for range maxPredecessors {
+		if pred == (middleware.TokenDigest{}) {
+			break
+		}
+		p, err := s.store.Lookup(ctx, pred)
+		if errors.Is(err, middleware.ErrSessionNotFound) {
+			break // its grace window is over, and so is its predecessor's
+		}
+		if err != nil {
+			return middleware.Unavailable("store", err)
+		}
+		if err := s.store.Revoke(ctx, pred); err != nil {
+			return middleware.Unavailable("store", err)
+		}
+		pred, revoked = p.Predecessor, true
+	}
+	if revoked {
+		s.cache.InvalidateSubject(sess.Subject)
+		if s.extra != nil {
+			s.extra.InvalidateSubject(sess.Subject)
+		}
+	}
+	return nil
+}
+
 // invalidate evicts one credential from the cache and the extra Invalidator.
 func (s *Service) invalidate(cred middleware.Credential, subject string) {
 	s.cache.Invalidate(cred)

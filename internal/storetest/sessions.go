@@ -92,6 +92,7 @@ func assertSession(t *testing.T, want, got middleware.Session) {
 	assertTime(t, want.IssuedAt, got.IssuedAt, "IssuedAt")
 	assertTime(t, want.ExpiresAt, got.ExpiresAt, "ExpiresAt")
 	assertTime(t, want.AbsoluteExpiresAt, got.AbsoluteExpiresAt, "AbsoluteExpiresAt")
+	assert.Equal(t, want.Predecessor, got.Predecessor, "Predecessor")
 }
 
 func assertTime(t *testing.T, want, got time.Time, field string) {
@@ -230,6 +231,7 @@ func testRotateGrace(t *testing.T, s middleware.SessionStore, c *Clock) {
 	c.Advance(10 * time.Minute)
 	next := userSession("alice", c.Now(), time.Hour)
 	next.Roles = []string{"rotated"}
+	next.Predecessor = digest("old") // kept as given, for logout to follow
 	grace := c.Now().Add(30 * time.Second)
 	require.NoError(t, s.Rotate(ctx, digest("old"), grace, digest("next"), next))
 
