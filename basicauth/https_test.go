@@ -93,7 +93,8 @@ func TestTrustedProxy(t *testing.T) {
 	}{
 		{"trusted peer says https", loopback, []string{"X-Forwarded-Proto", "https"}, http.StatusOK},
 		{"trusted peer says HTTPS", loopback, []string{"X-Forwarded-Proto", "HTTPS"}, http.StatusOK},
-		{"trusted peer, nearest proxy says https", loopback, []string{"X-Forwarded-Proto", "http, https"}, http.StatusOK},
+		{"trusted peer, every proxy says https", loopback, []string{"X-Forwarded-Proto", "https, https"}, http.StatusOK},
+		{"trusted peer, the edge says http", loopback, []string{"X-Forwarded-Proto", "http, https"}, http.StatusForbidden},
 		{"trusted peer says http", loopback, []string{"X-Forwarded-Proto", "http"}, http.StatusForbidden},
 		{"trusted peer says nothing", loopback, nil, http.StatusForbidden},
 		{"trusted peer, header doubled", loopback, []string{"X-Forwarded-Proto", "https", "X-Forwarded-Proto", "https"}, http.StatusForbidden},

@@ -102,6 +102,12 @@ func (t *TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 // IsHTTPS reports whether r reached the server over TLS, or came from a
 // trusted proxy that says (X-Forwarded-Proto: https) it did. The header from
 // anyone else is ignored.
+//
+// Proxies in a chain append their value: "http, https" says the request
+// reached the edge in clear text and then travelled on over TLS. Every
+// value must be https, so that no hop a trusted proxy reports as plain HTTP
+// is taken for a secure one; a client can only add values in front, which
+// can make the answer false, never true.
 func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
@@ -115,7 +121,10 @@ func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
 	if len(protos) != 1 || !t.Trusts(RemoteAddr(r)) {
 		return false
 	}
-	// A proxy chain may append: the last value is the nearest proxy's.
-	last := protos[0][strings.LastIndexByte(protos[0], ',')+1:]
-	return strings.EqualFold(strings.TrimSpace(last), "https")
+	for value := range strings.SplitSeq(protos[0], ",") {
+		if !strings.EqualFold(strings.TrimSpace(value), "https") {
+			return false
+		}
+	}
+	return true
 }
