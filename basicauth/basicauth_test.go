@@ -66,6 +66,8 @@ func TestCreateUserErrors(t *testing.T) {
 		{"trailing data", app, `{"user_name":"bob","email":"bob@example.com","password":"pw"} {}`, 400, bodyBadRequest},
 		{"password too long", app, `{"user_name":"bob","email":"bob@example.com","password":"` + strings.Repeat("x", middleware.MaxPasswordBytes+1) + `"}`, 400, bodyBadRequest},
 		{"body over 64 KiB", app, big, 400, bodyBadRequest},
+		{"user name not UTF-8", app, "{\"user_name\":\"bob\xff\",\"email\":\"bob@example.com\",\"password\":\"pw\"}", 400, bodyBadRequest},
+		{"password with a lone surrogate", app, `{"user_name":"bob","email":"bob@example.com","password":"pw\ud800"}`, 400, bodyBadRequest},
 		{"no credentials", "", `{"user_name":"bob","email":"bob@example.com","password":"pw"}`, 401, bodyAppToken},
 		{"unknown app token", basic(strings.Repeat("a", 32) + ":"), `{}`, 401, bodyAppToken},
 		{"bad session with app token", basic(appA + ":nope"), `{}`, 401, bodyInvalidSession},
@@ -116,6 +118,10 @@ func TestLoginFailures(t *testing.T) {
 		{"neither user name nor email", app, `{"password":"pw"}`, 400, bodyBadRequest},
 		{"no password", app, `{"user_name":"mary"}`, 400, bodyBadRequest},
 		{"not JSON", app, `mary`, 400, bodyBadRequest},
+		// encoding/json reads each of these as U+FFFD: a password set with
+		// one of them would accept all the others.
+		{"password not UTF-8", app, "{\"user_name\":\"mary\",\"password\":\"pw\xfe\"}", 400, bodyBadRequest},
+		{"password with a lone surrogate", app, `{"user_name":"mary","password":"pw\udfff"}`, 400, bodyBadRequest},
 		{"no credentials", "", `{"user_name":"mary","password":"` + maryPassword + `"}`, 401, bodyAppToken},
 		{"backend token unknown", basic(strings.Repeat("b", 44) + ":"), `{}`, 401, bodyAppToken},
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,6 +21,10 @@ func FuzzDecodeBody(f *testing.F) {
 		var in signupRequest
 		if err := decodeBody(bytes.NewReader(body), &in); err != nil {
 			return
+		}
+		require.True(t, utf8.Valid(body), "%q", body)
+		for _, v := range []string{in.UserName, in.Email, in.Password} {
+			require.NotContains(t, v, string(utf8.RuneError), "%q", body)
 		}
 		trimmed := bytes.TrimSpace(body)
 		if len(trimmed) == 0 || (trimmed[0] != '{' && string(trimmed) != "null") {
@@ -51,6 +56,13 @@ func TestDecodeBody(t *testing.T) {
 		{`"x"`, false},
 		{``, false},
 		{`{"user_name":"a"`, false},
+		// Not UTF-8, or a value encoding/json would turn into U+FFFD.
+		{"{\"user_name\":\"bob\xff\"}", false},
+		{"{\"password\":\"hunter2 \xfe\"}", false},
+		{`{"password":"hunter2 \ud800"}`, false},
+		{`{"password":"hunter2 \udfff"}`, false},
+		{`{"password":"\ufffd"}`, false},
+		{`{"password":"\ud83d\ude00"}`, true},
 	}
 	for _, tc := range tests {
 		var in signupRequest

@@ -232,6 +232,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 var (
 	errTrailing = errors.New("basicauth: data after the JSON object")
 	errMembers  = errors.New("basicauth: not an object of distinct, exactly named members")
+	errEncoding = errors.New("basicauth: not UTF-8 text, or a value holding U+FFFD")
 )
 
 // bodyMembers are the member names of signupRequest and loginRequest,
@@ -247,10 +248,19 @@ var bodyMembers = map[string]bool{"user_name": true, "email": true, "password": 
 // as mary while a proxy or WAF reading "user_name" saw "a"; checkMembers
 // gives a body one meaning only, as bearer's parser does
 // (examples/server/adversarial, TestLoginBodies "tapglue/duplicate member").
+//
+// For the same reason the body must be valid UTF-8 and no value may hold
+// U+FFFD: encoding/json turns invalid bytes and lone surrogate escapes
+// ("\ud800") into U+FFFD, so that different passwords logged in alike and
+// the UTF-8 checks of the fields could never fail (RFC 8259 §8.1 requires
+// UTF-8 anyway).
 func decodeBody(r io.Reader, dst any) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return err
+	}
+	if !utf8.Valid(data) {
+		return errEncoding
 	}
 	if err := checkMembers(data); err != nil {
 		return err
@@ -267,8 +277,8 @@ func decodeBody(r io.Reader, dst any) error {
 }
 
 // checkMembers reports an error unless data is a JSON object whose member
-// names are distinct and each exactly one of bodyMembers. Values are left
-// to the decoder.
+// names are distinct and each exactly one of bodyMembers, and whose string
+// values hold no U+FFFD. Their types are left to the decoder.
 func checkMembers(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -282,9 +292,12 @@ func checkMembers(data []byte) error {
 			return errMembers
 		}
 		seen[name] = true
-		var value json.RawMessage
+		var value any
 		if err := dec.Decode(&value); err != nil {
 			return err
+		}
+		if text, ok := value.(string); ok && strings.ContainsRune(text, utf8.RuneError) {
+			return errEncoding
 		}
 	}
 	return nil

@@ -7,6 +7,8 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strings"
+	"unicode/utf8"
 )
 
 // Errors of the request body readers. Their text never reaches a client.
@@ -42,7 +44,15 @@ func readFields(w http.ResponseWriter, r *http.Request, names ...string) ([]stri
 // "USERNAME"); unknown members, repeated members, other value types and
 // anything after the object are refused, so that a body has one meaning
 // only. The documented bodies have no other members.
+//
+// The body must be valid UTF-8 and no value may hold U+FFFD: encoding/json
+// turns invalid bytes and lone surrogate escapes ("\ud800") into U+FFFD,
+// so that different passwords would log in alike, and RFC 8259 §8.1
+// requires UTF-8 anyway.
 func parseFields(data []byte, names ...string) ([]string, error) {
+	if !utf8.Valid(data) {
+		return nil, errBadBody
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
 		return nil, errBadBody
@@ -61,7 +71,7 @@ func parseFields(data []byte, names ...string) ([]string, error) {
 		}
 		t, err = dec.Token()
 		v, isString := t.(string)
-		if err != nil || !isString {
+		if err != nil || !isString || strings.ContainsRune(v, utf8.RuneError) {
 			return nil, errBadBody
 		}
 		values[i], seen[i] = v, true

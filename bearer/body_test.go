@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,10 +17,18 @@ func TestParseFields(t *testing.T) {
 	for _, bad := range []string{``, `null`, `{}`, `[]`, `"x"`, `{"username":"u"}`, `{"username":"u","password":1}`,
 		`{"username":"u","password":"p","x":"y"}`, `{"username":"u","username":"u","password":"p"}`,
 		`{"username":"u","password":"p"}{}`, `{"username":"u","password":"p"`, `{"Username":"u","password":"p"}`,
-		`{"username":["u"],"password":"p"}`, `{"username":"u","password":{"a":"b"}}`} {
+		`{"username":["u"],"password":"p"}`, `{"username":"u","password":{"a":"b"}}`,
+		// Not UTF-8, or a value encoding/json would turn into U+FFFD: as
+		// many passwords as spellings would otherwise log in alike.
+		"{\"username\":\"u\",\"password\":\"p\xff\"}", "{\"username\":\"u\xfe\",\"password\":\"p\"}",
+		`{"username":"u","password":"p\ud800"}`, `{"username":"u","password":"p\udfff"}`,
+		`{"username":"u","password":"\ufffd"}`, "{\"username\":\"u\",\"password\":\"\xef\xbf\xbd\"}"} {
 		_, err := parseFields([]byte(bad), "username", "password")
 		assert.ErrorIs(t, err, errBadBody, bad)
 	}
+	got, err = parseFields([]byte(`{"username":"u","password":"\ud83d\ude00"}`), "username", "password")
+	require.NoError(t, err, "a surrogate pair is one character")
+	assert.Equal(t, "\U0001F600", got[1])
 }
 
 // FuzzParseFields checks the login body parser: no panic, and whatever it
@@ -33,6 +42,10 @@ func FuzzParseFields(f *testing.F) {
 		got, err := parseFields(data, "username", "password")
 		if err != nil {
 			return
+		}
+		require.True(t, utf8.Valid(data), "%q", data)
+		for _, v := range got {
+			require.NotContains(t, v, string(utf8.RuneError), "%q", data)
 		}
 		var m map[string]any
 		dec := json.NewDecoder(bytes.NewReader(data))
