@@ -41,12 +41,17 @@ func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 	}
 }
 
-// Principal returns the principal Wrap stored for this request, as the
-// handler's own copy; ok is false when the request was not authenticated.
+// Principal returns the principal Wrap stored for this request, or else the
+// one on the request's context (put there by middleware.NewContext or
+// tidegatetest.WithPrincipal, to test a handler without the middleware), as
+// the handler's own copy; ok is false when the request was not
+// authenticated.
 func Principal(c echo.Context) (middleware.Principal, bool) {
-	p, ok := c.Get(PrincipalKey).(middleware.Principal)
-	if !ok {
+	if p, ok := c.Get(PrincipalKey).(middleware.Principal); ok {
+		return p.Clone(), true
+	}
+	if c.Request() == nil {
 		return middleware.Principal{}, false
 	}
-	return p.Clone(), true
+	return middleware.FromRequest(c.Request())
 }

@@ -3,6 +3,7 @@ package tideecho_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -97,6 +98,23 @@ func TestPrincipalReachesEchoHandlers(t *testing.T) {
 		return c.String(http.StatusOK, "ok")
 	}, tideecho.Wrap(middleware.Require(s)))
 	assert.Equal(t, http.StatusOK, serve(e, "Bearer good").Code)
+}
+
+// TestPrincipalOfAHandlerTestedWithoutTheMiddleware: a handler tested
+// with a principal put on its request (middleware.NewContext, as
+// tidegatetest.WithPrincipal does) reads it through the same getter as
+// behind Wrap.
+func TestPrincipalOfAHandlerTestedWithoutTheMiddleware(t *testing.T) {
+	e := echo.New()
+	e.GET("/", func(c echo.Context) error {
+		p, ok := tideecho.Principal(c)
+		return c.String(http.StatusOK, fmt.Sprintf("%v %s", ok, p.Subject))
+	})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req = req.WithContext(middleware.NewContext(req.Context(), middleware.Principal{Subject: "u1"}))
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, req)
+	assert.Equal(t, "true u1", rec.Body.String())
 }
 
 func TestHandlerErrorReachesEcho(t *testing.T) {

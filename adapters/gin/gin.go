@@ -46,14 +46,20 @@ func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 	}
 }
 
-// Principal returns the principal Wrap stored for this request; ok is false
-// when the request was not authenticated (or was let through anonymously by
-// middleware.Optional). The principal is the handler's own copy.
+// Principal returns the principal Wrap stored for this request, or else the
+// one on the request's context (put there by middleware.NewContext or
+// tidegatetest.WithPrincipal, to test a handler without the middleware);
+// ok is false when the request was not authenticated (or was let through
+// anonymously by middleware.Optional). The principal is the handler's own
+// copy.
 func Principal(c *gin.Context) (middleware.Principal, bool) {
-	v, ok := c.Get(PrincipalKey)
-	if !ok {
+	if v, ok := c.Get(PrincipalKey); ok {
+		if p, ok := v.(middleware.Principal); ok {
+			return p.Clone(), true
+		}
+	}
+	if c.Request == nil {
 		return middleware.Principal{}, false
 	}
-	p, ok := v.(middleware.Principal)
-	return p.Clone(), ok
+	return middleware.FromRequest(c.Request)
 }

@@ -119,6 +119,23 @@ func TestPrincipalReachesGinHandlers(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 }
 
+// TestPrincipalOfAHandlerTestedWithoutTheMiddleware: a handler tested
+// with a principal put on its request (middleware.NewContext, as
+// tidegatetest.WithPrincipal does) reads it through the same getter as
+// behind Wrap.
+func TestPrincipalOfAHandlerTestedWithoutTheMiddleware(t *testing.T) {
+	engine := gin.New()
+	engine.GET("/", func(c *gin.Context) {
+		p, ok := tidegin.Principal(c)
+		c.String(http.StatusOK, "%v %s", ok, p.Subject)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req = req.WithContext(middleware.NewContext(req.Context(), middleware.Principal{Subject: "u1"}))
+	rec := httptest.NewRecorder()
+	engine.ServeHTTP(rec, req)
+	assert.Equal(t, "true u1", rec.Body.String())
+}
+
 func TestRejectedRequestStopsTheChain(t *testing.T) {
 	s := newScheme(t)
 	engine := gin.New()
