@@ -1,9 +1,11 @@
 package basicauth_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -80,4 +82,31 @@ func Example() {
 	// as the app alone: 401 [map[code:4013 message:session token required]]
 	// log out: 204
 	// after logout: 401 [map[code:4007 message:session token or user id invalid]]
+}
+
+// ExampleNewScheme puts the Basic scheme, with its HTTPS rule, challenge
+// and error bodies, in front of a Verifier of your own: here one that knows
+// a single app token and session.
+func ExampleNewScheme() {
+	verifier := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+		if c.Token != "app-token" || c.Secret != "session-token" {
+			return middleware.Principal{}, middleware.Invalid("unknown credentials")
+		}
+		return middleware.Principal{Subject: "mary"}, nil
+	})
+	scheme, _ := basicauth.NewScheme(verifier, basicauth.WithLogger(slog.New(slog.DiscardHandler)))
+	handler := middleware.Require(scheme)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, _ := middleware.SubjectFromContext(r.Context())
+		fmt.Fprintln(w, "hello", subject)
+	}))
+	for _, target := range []string{"https://api.example.com/me", "http://api.example.com/me"} {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.SetBasicAuth("app-token", "session-token")
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		fmt.Print(rec.Code, " ", rec.Body.String())
+	}
+	// Output:
+	// 200 hello mary
+	// 403 {"errors":[{"code":4030,"message":"HTTPS is required for these credentials"}]}
 }

@@ -99,37 +99,69 @@ func sameAccounts(a middleware.AccountWriter, b middleware.Accounts) bool {
 // credential the app scheme accepts (an app token alone) must never be a
 // cache hit for the user scheme, which refuses it.
 func (s *Service) buildSchemes(cfg *config) error {
-	basic, err := middleware.NewBasicExtractor(Kind, middleware.WithMaxHeaderBytes(MaxHeaderBytes))
-	if err != nil {
-		return err
-	}
-	ex := &httpsExtractor{inner: basic, peeker: basic.(middleware.Peeker), transport: s.transport}
-	challenge := middleware.Challenge{Scheme: "Basic", Realm: cfg.realm, Charset: true}
 	cacheOpts := []middleware.CacheOption{middleware.WithMaxEntries(cfg.cacheMaxEntries)}
-	schemeOpts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(cfg.logger)}
 	if cfg.customClock {
 		// Only then: with the real clock the core reads the monotonic
 		// clock once per cache hit instead of twice.
 		cacheOpts = append(cacheOpts, middleware.WithClock(cfg.now))
-		schemeOpts = append(schemeOpts, middleware.WithClock(cfg.now))
 	}
 	build := func(needUser bool) (*middleware.Cache, *middleware.Scheme, error) {
 		cache, err := middleware.NewCache(verifier{s: s, needUser: needUser}, cfg.cacheTTL, cacheOpts...)
 		if err != nil {
 			return nil, nil, err
 		}
-		scheme, err := middleware.NewScheme(Kind, ex, cache, challenge, schemeOpts...)
+		scheme, err := schemeAround(cfg, s.transport, cache)
 		if err != nil {
 			_ = cache.Close()
 			return nil, nil, err
 		}
 		return cache, scheme, nil
 	}
+	var err error
 	if s.userCache, s.userScheme, err = build(true); err != nil {
 		return err
 	}
 	s.appCache, s.appScheme, err = build(false)
 	return err
+}
+
+// NewScheme returns the Basic scheme around any Verifier, as Service builds
+// it around its own: the strict Basic extractor behind the HTTPS rule
+// (credentials over plain HTTP are refused with 403 before v is asked; see
+// WithTrustedProxies and WithInsecureLoopback), the challenge
+// Basic realm="...", charset="UTF-8", and Tapglue's error bodies. It is for
+// a Verifier of your own, such as tidegatetest.NewStaticVerifier in tests;
+// put a middleware.Cache in front of one that is costly. Of opts, those
+// about transport, realm, logging and the clock apply; the others are
+// accepted and have nothing to act on. The scheme sets no
+// Strict-Transport-Security header: wrap the handler in Service.HSTS, or
+// set it as your server does.
+func NewScheme(v middleware.Verifier, opts ...Option) (*middleware.Scheme, error) {
+	if v == nil {
+		return nil, errors.New("basicauth: NewScheme needs a verifier")
+	}
+	cfg, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	t := &transport{proxies: cfg.proxies, insecureLoopback: cfg.insecureLoopback, hsts: []string{cfg.hstsValue()}}
+	return schemeAround(&cfg, t, v)
+}
+
+// schemeAround builds the Basic extractor (behind the HTTPS rule of t),
+// challenge and renderer of cfg around v.
+func schemeAround(cfg *config, t *transport, v middleware.Verifier) (*middleware.Scheme, error) {
+	basic, err := middleware.NewBasicExtractor(Kind, middleware.WithMaxHeaderBytes(MaxHeaderBytes))
+	if err != nil {
+		return nil, err
+	}
+	ex := &httpsExtractor{inner: basic, peeker: basic.(middleware.Peeker), transport: t}
+	challenge := middleware.Challenge{Scheme: "Basic", Realm: cfg.realm, Charset: true}
+	opts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(cfg.logger)}
+	if cfg.customClock {
+		opts = append(opts, middleware.WithClock(cfg.now))
+	}
+	return middleware.NewScheme(Kind, ex, v, challenge, opts...)
 }
 
 // Scheme returns the user scheme: app token with a session token, or

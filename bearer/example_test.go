@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -81,4 +82,31 @@ func Example() {
 	// whoami: 88144f5ea3 [user]
 	// logout: 200
 	// ping after logout: 401 Bearer realm="tidegate", error="invalid_token"
+}
+
+// ExampleNewScheme puts the bearer scheme, with its real extractor,
+// challenge and error body, in front of a Verifier of your own: here one
+// that knows a single opaque token.
+func ExampleNewScheme() {
+	verifier := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+		if c.Token != "ada.access.token" {
+			return middleware.Principal{}, middleware.Invalid("unknown token")
+		}
+		return middleware.Principal{Subject: "ada"}, nil
+	})
+	scheme, _ := bearer.NewScheme(verifier, middleware.WithLogger(slog.New(slog.DiscardHandler)))
+	handler := middleware.Require(scheme)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, _ := middleware.SubjectFromContext(r.Context())
+		fmt.Fprintln(w, "hello", subject)
+	}))
+	for _, token := range []string{"ada.access.token", "forged.access.token"} {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		fmt.Print(rec.Code, " ", rec.Header().Get("WWW-Authenticate"), " ", rec.Body.String())
+	}
+	// Output:
+	// 200  hello ada
+	// 401 Bearer realm="tidegate", error="invalid_token" {"error":"invalid_token","error_description":"a valid bearer token or valid credentials are required"}
 }

@@ -95,34 +95,52 @@ func (c *serviceConfig) defaultStores() error {
 	return nil
 }
 
-// newScheme builds the bearer scheme around v: the Authorization: Bearer
-// extractor (scheme word in any case, RFC 6750 §2.1; the token bounded and
-// shaped like a JWS), a cache keyed by the exact token, the RFC 6750
-// challenge and the bearer renderer.
+// NewScheme returns the bearer scheme around any Verifier, as Service and
+// NewJWKSVerifier build it around theirs: the Authorization: Bearer
+// extractor (scheme word in any case, RFC 6750 §2.1; the token bounded by
+// DefaultMaxTokenBytes and shaped like a JWS), the RFC 6750 challenge with
+// realm DefaultRealm, and the bearer renderer. It is for a Verifier of
+// your own, such as tidegatetest.NewStaticVerifier in tests; put a
+// middleware.Cache in front of one that is costly. opts apply after those.
+func NewScheme(v middleware.Verifier, opts ...middleware.SchemeOption) (*middleware.Scheme, error) {
+	c := defaultCommon()
+	return schemeAround(&c, v, opts)
+}
+
+// newScheme builds the bearer scheme of a service around v, behind a cache
+// keyed by the exact token.
 func newScheme(c *common, v middleware.Verifier, ttl time.Duration) (*middleware.Cache, *middleware.Scheme, error) {
-	ex, err := middleware.NewAuthorizationExtractor(Kind, "Bearer",
-		middleware.WithTokenSyntax(isJWSToken),
-		middleware.WithMaxHeaderBytes(len("Bearer ")+c.maxTokenBytes))
-	if err != nil {
-		return nil, nil, err
-	}
 	cacheOpts := []middleware.CacheOption{middleware.WithMaxEntries(c.cacheEntries)}
-	schemeOpts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(c.logger)}
 	if c.clockSet {
 		cacheOpts = append(cacheOpts, middleware.WithClock(c.now))
-		schemeOpts = append(schemeOpts, middleware.WithClock(c.now))
 	}
 	cache, err := middleware.NewCache(v, ttl, cacheOpts...)
 	if err != nil {
 		return nil, nil, err
 	}
-	challenge := middleware.Challenge{Scheme: "Bearer", Realm: c.realm, RFC6750: true}
-	scheme, err := middleware.NewScheme(Kind, ex, cache, challenge, append(schemeOpts, c.schemeOpts...)...)
+	scheme, err := schemeAround(c, cache, c.schemeOpts)
 	if err != nil {
 		_ = cache.Close()
 		return nil, nil, err
 	}
 	return cache, scheme, nil
+}
+
+// schemeAround builds the bearer extractor, challenge and renderer of c
+// around v; extra options apply last.
+func schemeAround(c *common, v middleware.Verifier, extra []middleware.SchemeOption) (*middleware.Scheme, error) {
+	ex, err := middleware.NewAuthorizationExtractor(Kind, "Bearer",
+		middleware.WithTokenSyntax(isJWSToken),
+		middleware.WithMaxHeaderBytes(len("Bearer ")+c.maxTokenBytes))
+	if err != nil {
+		return nil, err
+	}
+	opts := []middleware.SchemeOption{middleware.WithRenderer(render), middleware.WithLogger(c.logger)}
+	if c.clockSet {
+		opts = append(opts, middleware.WithClock(c.now))
+	}
+	challenge := middleware.Challenge{Scheme: "Bearer", Realm: c.realm, RFC6750: true}
+	return middleware.NewScheme(Kind, ex, v, challenge, append(opts, extra...)...)
 }
 
 // Scheme returns the bearer scheme, for middleware.Require, Optional and

@@ -36,10 +36,7 @@ func Example() {
 	// The schemes under test: Tidepool session tokens and Authorization: Bearer.
 	quiet := middleware.WithLogger(slog.New(slog.DiscardHandler))
 	sessions, _ := session.NewScheme(verifier, quiet, middleware.WithClock(clock.Now))
-	extract, _ := middleware.NewAuthorizationExtractor(bearer.Kind, "Bearer")
-	jwts, _ := middleware.NewScheme(bearer.Kind, extract, verifier,
-		middleware.Challenge{Scheme: "Bearer", Realm: "example", RFC6750: true}, quiet,
-		middleware.WithClock(clock.Now))
+	jwts, _ := bearer.NewScheme(verifier, quiet, middleware.WithClock(clock.Now))
 	anyKind, _ := middleware.Any(sessions, jwts)
 
 	// The handler under test, wired as in production.
@@ -85,11 +82,11 @@ func Example() {
 	fmt.Println(rec.Code, rec.Body.String())
 
 	// Output:
-	// no credential              401 (want 401) X-Tidepool-Session-Token realm="tidepool" | Bearer realm="example"
+	// no credential              401 (want 401) X-Tidepool-Session-Token realm="tidepool" | Bearer realm="tidegate"
 	// session without the role   403 (want 403)
 	// bearer with the role       200 (want 200)
-	// unknown bearer             401 (want 401) Bearer realm="example", error="invalid_token"
+	// unknown bearer             401 (want 401) Bearer realm="tidegate", error="invalid_token"
 	// both kinds at once         400 (want 400)
-	// bearer two hours later     401 (want 401) Bearer realm="example", error="invalid_token"
+	// bearer two hours later     401 (want 401) Bearer realm="tidegate", error="invalid_token"
 	// 200 stats for ada
 }

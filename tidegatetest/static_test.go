@@ -3,11 +3,14 @@ package tidegatetest_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/session"
 	"github.com/tidegate/tidegate/tidegatetest"
@@ -156,4 +159,65 @@ func TestStaticVerifierBehindSchemes(t *testing.T) {
 	}
 	// mary-token verified once, ada.jwt.x once, forged once.
 	assert.EqualValues(t, 3, v.Calls())
+}
+
+// TestStaticSchemesAnswerLikeTheRealOnes: bearer.NewScheme and
+// basicauth.NewScheme around a StaticVerifier answer every refusal exactly
+// as the schemes of a configured bearer.Service and basicauth.Service do
+// (status, challenges, body), and let the table's credentials in: a
+// handler's tests see what production answers.
+func TestStaticSchemesAnswerLikeTheRealOnes(t *testing.T) {
+	k := newKit(t)
+	v, err := tidegatetest.NewStaticVerifier(
+		tidegatetest.Token(bearer.Kind, "ada.access.token", middleware.Principal{Subject: "ada"}),
+		tidegatetest.Pair{Credential: middleware.Credential{Kind: basicauth.Kind, Token: "app", Secret: "session"},
+			Principal: middleware.Principal{Subject: "mary"}},
+	)
+	require.NoError(t, err)
+	jwts, err := bearer.NewScheme(v, middleware.WithLogger(discard()))
+	require.NoError(t, err)
+	apps, err := basicauth.NewScheme(v, basicauth.WithLogger(discard()))
+	require.NoError(t, err)
+
+	tlsRequest := func(header ...string) *http.Request {
+		req := httptest.NewRequest(http.MethodGet, "https://example.com/", nil)
+		for i := 0; i+1 < len(header); i += 2 {
+			req.Header.Add(header[i], header[i+1])
+		}
+		return req
+	}
+	for name, tc := range map[string]struct {
+		real, static *middleware.Scheme
+		req          func() *http.Request
+	}{
+		"bearer, none":        {k.jwts.Scheme(), jwts, func() *http.Request { return tlsRequest() }},
+		"bearer, forged":      {k.jwts.Scheme(), jwts, func() *http.Request { return tlsRequest("Authorization", "Bearer forged.access.token") }},
+		"bearer, malformed":   {k.jwts.Scheme(), jwts, func() *http.Request { return tlsRequest("Authorization", "Bearer not a token") }},
+		"basic, none":         {k.apps.Scheme(), apps, func() *http.Request { return tlsRequest() }},
+		"basic, unknown":      {k.apps.Scheme(), apps, func() *http.Request { return tlsRequest("Authorization", tidegatetest.BasicHeader("nope", "nope")) }},
+		"basic, malformed":    {k.apps.Scheme(), apps, func() *http.Request { return tlsRequest("Authorization", "Basic !!!") }},
+		"basic, in the clear": {k.apps.Scheme(), apps, func() *http.Request { return get403Request() }},
+	} {
+		want, got := httptest.NewRecorder(), httptest.NewRecorder()
+		middleware.Require(tc.real)(whoami).ServeHTTP(want, tc.req())
+		middleware.Require(tc.static)(whoami).ServeHTTP(got, tc.req())
+		require.NotEqual(t, http.StatusOK, want.Code, name)
+		assert.Equal(t, want.Code, got.Code, name)
+		assert.Equal(t, want.Header().Values("WWW-Authenticate"), got.Header().Values("WWW-Authenticate"), name)
+		assert.Equal(t, want.Body.String(), got.Body.String(), name)
+	}
+	rec := httptest.NewRecorder()
+	middleware.Require(jwts)(whoami).ServeHTTP(rec, tlsRequest("Authorization", "Bearer ada.access.token"))
+	assert.Equal(t, "ada bearer []", rec.Body.String())
+	rec = httptest.NewRecorder()
+	middleware.Require(apps)(whoami).ServeHTTP(rec, tlsRequest("Authorization", tidegatetest.BasicHeader("app", "session")))
+	assert.Equal(t, "mary basic []", rec.Body.String())
+}
+
+// get403Request is a Basic credential over plain HTTP: refused with 403
+// before any verifier is asked.
+func get403Request() *http.Request {
+	req := httptest.NewRequest(http.MethodGet, "http://example.com/", nil)
+	req.Header.Set("Authorization", tidegatetest.BasicHeader("app", "session"))
+	return req
 }
