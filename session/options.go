@@ -159,7 +159,7 @@ func WithServers(servers map[string]string) Option {
 			c.servers = map[string]string{}
 		}
 		for name, secret := range servers {
-			if err := checkServer(name, secret); err != nil {
+			if err := CheckServer(name, secret); err != nil {
 				return err
 			}
 			c.servers[name] = secret
@@ -168,7 +168,12 @@ func WithServers(servers map[string]string) Option {
 	}
 }
 
-func checkServer(name, secret string) error {
+// CheckServer reports whether WithServers (and NewRemoteVerifier) accept a
+// server's name and secret: a name of 1 to 256 printable ASCII characters
+// without spaces, a secret of 16 to 1024 bytes without control characters.
+// A configuration loader can call it to refuse a bad entry with its own
+// message, naming where the entry came from.
+func CheckServer(name, secret string) error {
 	if name == "" || len(name) > maxServerNameBytes || !visibleASCII(name) {
 		return errors.New("session: server names must be 1 to 256 printable ASCII characters without spaces")
 	}

@@ -129,7 +129,7 @@ func NewRemoteVerifier(baseURL, serverName, serverSecret string, opts ...RemoteO
 	if err != nil {
 		return nil, err
 	}
-	if err := checkServer(serverName, serverSecret); err != nil {
+	if err := CheckServer(serverName, serverSecret); err != nil {
 		return nil, err
 	}
 	v := &RemoteVerifier{base: base, name: serverName, secret: serverSecret, now: time.Now,

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/tidegate/tidegate/session"
 )
 
 // MaxFileBytes bounds a seed file.
@@ -125,14 +127,19 @@ func (f *File) Validate() error {
 		case names[s.Name]:
 			return fmt.Errorf("%s: duplicate server name %q", where, s.Name)
 		}
+		if err := session.CheckServer(s.Name, s.Secret); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
 		names[s.Name] = true
 	}
-	tokens := map[string]bool{}
+	tokens, appNames := map[string]bool{}, map[string]bool{}
 	for i, a := range f.Apps {
 		where := fmt.Sprintf("apps[%d]", i)
 		switch {
 		case a.Name == "":
 			return fmt.Errorf("%s: name is required", where)
+		case appNames[a.Name]:
+			return fmt.Errorf("%s: duplicate app name %q", where, a.Name)
 		case !isLowerHex(a.AppToken, 32):
 			return fmt.Errorf("%s: app_token must be 32 lowercase hex characters", where)
 		case !isLowerHex(a.BackendToken, 44):
@@ -140,7 +147,7 @@ func (f *File) Validate() error {
 		case tokens[a.AppToken] || tokens[a.BackendToken] || a.AppToken == a.BackendToken[:32]:
 			return fmt.Errorf("%s: tokens must be unique and independent", where)
 		}
-		tokens[a.AppToken], tokens[a.BackendToken] = true, true
+		tokens[a.AppToken], tokens[a.BackendToken], appNames[a.Name] = true, true, true
 	}
 	return nil
 }

@@ -15,8 +15,10 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/basicauth"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/session"
 )
 
 // example is testdata/example.json, the documented shape of a seed file.
@@ -121,6 +123,8 @@ func TestParseRejects(t *testing.T) {
 		{"server without secret", `{"servers": [{"name": "s"}]}`, "servers[0]: name and secret are required"},
 		{"short server secret", `{"servers": [{"name": "s", "secret": "0123456789abcde"}]}`, "servers[0]: secret shorter than 16 bytes"},
 		{"duplicate server", `{"servers": [{"name": "s", "secret": "0123456789abcdef"}, {"name": "s", "secret": "fedcba9876543210"}]}`, `servers[1]: duplicate server name "s"`},
+		{"server name with a space", `{"servers": [{"name": "photo uploader", "secret": "0123456789abcdef"}]}`, "servers[0]: session: server names must be"},
+		{"server secret with a tab", `{"servers": [{"name": "s", "secret": "0123456789\tabcdef"}]}`, "servers[0]: session: server secrets must be"},
 		// Apps.
 		{"app without name", apps(`{"app_token": "` + hex32 + `", "backend_token": "` + hex44 + `"}`), "apps[0]: name is required"},
 		{"app token missing", appTokens("", hex44), "apps[0]: app_token must be 32 lowercase hex"},
@@ -135,6 +139,7 @@ func TestParseRejects(t *testing.T) {
 		{"backend token extends app token", appTokens(hex32, hex32+"012345678901"), "apps[0]: tokens must be unique"},
 		{"app token reused", apps(app("a", "0", "1"), app("b", "0", "2")), "apps[1]: tokens must be unique"},
 		{"backend token reused", apps(app("a", "0", "1"), app("b", "2", "1")), "apps[1]: tokens must be unique"},
+		{"duplicate app name", apps(app("a", "0", "1"), app("a", "2", "3")), `apps[1]: duplicate app name "a"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, err := seed.Parse(strings.NewReader(tc.doc))
@@ -266,6 +271,21 @@ func loadAccounts(f *seed.File) error {
 	return nil
 }
 
+// loadServersAndApps loads f's servers and apps as examples/server does.
+func loadServersAndApps(f *seed.File) error {
+	for _, s := range f.Servers {
+		if err := session.CheckServer(s.Name, s.Secret); err != nil { // what session.WithServers checks
+			return err
+		}
+	}
+	specs := make([]basicauth.AppSpec, 0, len(f.Apps))
+	for _, a := range f.Apps {
+		specs = append(specs, basicauth.AppSpec{ID: a.Name, Name: a.Name, AppToken: a.AppToken, BackendToken: a.BackendToken})
+	}
+	_, err := basicauth.NewMemoryRegistry(specs...)
+	return err
+}
+
 func TestValidFilesLoadIntoAccounts(t *testing.T) {
 	// Validate folds logins exactly as MemoryAccounts does, so a file it
 	// accepts never fails later with ErrAccountExists, and one that would
@@ -318,6 +338,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := loadAccounts(parsed); err != nil {
 			t.Fatalf("accepted a file whose users do not load: %v", err)
+		}
+		if err := loadServersAndApps(parsed); err != nil {
+			t.Fatalf("accepted a file whose servers or apps do not load: %v", err)
 		}
 		out, err := json.Marshal(parsed)
 		if err != nil {
