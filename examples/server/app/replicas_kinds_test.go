@@ -5,14 +5,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/examples/server/app"
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/internal/seed"
+	"github.com/tidegate/tidegate/middleware"
 )
 
 // The tests below run two example servers on one Redis, as two processes
@@ -189,5 +192,39 @@ func TestLoginThrottlingIsCountedAcrossReplicas(t *testing.T) {
 	for _, r := range rs {
 		status, _ = r.call(t, http.MethodPost, "/auth/login", "", "Authorization", right)
 		assert.Equal(t, http.StatusTooManyRequests, status)
+	}
+}
+
+// TestAnAppTokenChangedInTheSeedFileTakesEffect: with -redis, the apps of
+// the seed file are registered once for all replicas. A replica started
+// with a file whose app token was changed (a leaked token rotated) brings
+// the shared registry to the file: the new token works on every replica
+// and the old one on none. It used to keep the old token, silently.
+func TestAnAppTokenChangedInTheSeedFileTakesEffect(t *testing.T) {
+	target := redistest.Shared(t)
+	before := newReplicas(t, 1, target.Addr, target.Prefix)[0]
+	old := seed.Demo().Apps[0]
+	rotated := seed.Demo()
+	rotated.Apps[0].AppToken = "f00dfeedf00dfeedf00dfeedf00dfeed"
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	a, err := app.New(app.Config{
+		Hasher: hasher, JWTKey: []byte(testJWTKey), InsecureBasic: true, Seed: rotated,
+		Redis: redistest.NewClient(t, target.Addr), RedisPrefix: target.Prefix,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	after := &replica{srv}
+
+	login := func(r *replica, appToken string) int {
+		status, _ := r.call(t, http.MethodPost, "/0.4/me/login", `{"email":"`+maryLogin+`","password":"`+maryPassword+`"}`,
+			"Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(appToken+":")), "Content-Type", "application/json")
+		return status
+	}
+	for name, r := range map[string]*replica{"the replica started before": before, "the replica started with the new file": after} {
+		assert.Equal(t, http.StatusCreated, login(r, rotated.Apps[0].AppToken), "%s: the new app token", name)
+		assert.Equal(t, http.StatusUnauthorized, login(r, old.AppToken), "%s: the old app token", name)
 	}
 }

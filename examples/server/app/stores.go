@@ -94,17 +94,50 @@ func appSpecs(apps []seed.App) []basicauth.AppSpec {
 	return specs
 }
 
-// registerApps puts the seed file's apps in the shared registry. Every
-// replica seeds the same apps, so an app another replica registered first
-// (ErrAppExists) is not an error. Registering is bounded so that a replica
-// started while Redis is down says so instead of hanging.
+// registerApps puts the seed file's apps in the shared registry, with the
+// tokens the file gives them. Every replica seeds the same apps, so an app
+// another replica registered first (ErrAppExists) is not an error; but its
+// tokens are brought to the file's, so that a token changed in the seed
+// file (a leaked one rotated) takes effect, and the old one stops working,
+// when a replica starts with it. (A replica already running stops
+// accepting the old token once its cache entry for it expires.)
+// Registering is bounded so that a replica started while Redis is down
+// says so instead of hanging.
 func registerApps(r *redisstore.AppRegistry, apps []seed.App) error {
 	for _, spec := range appSpecs(apps) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		err := r.Register(ctx, spec)
+		if errors.Is(err, basicauth.ErrAppExists) {
+			err = adoptTokens(ctx, r, spec)
+		}
 		cancel()
-		if err != nil && !errors.Is(err, basicauth.ErrAppExists) {
+		if err != nil {
 			return fmt.Errorf("redis app registry: app %s: %w", spec.ID, err)
+		}
+	}
+	return nil
+}
+
+// adoptTokens makes the registered app spec.ID hold spec's tokens. A token
+// that already belongs to another app is an error (the file and the
+// registry disagree about who owns it), never a silent move.
+func adoptTokens(ctx context.Context, r *redisstore.AppRegistry, spec basicauth.AppSpec) error {
+	for _, tok := range []struct {
+		kind  basicauth.TokenType
+		value string
+	}{{basicauth.AppToken, spec.AppToken}, {basicauth.BackendToken, spec.BackendToken}} {
+		d := middleware.DigestToken(tok.value)
+		owner, err := r.Lookup(ctx, tok.kind, d)
+		switch {
+		case err == nil && owner.ID == spec.ID:
+			continue // already the file's token
+		case err == nil:
+			return fmt.Errorf("a token of the seed file is registered to app %s", owner.ID)
+		case !errors.Is(err, basicauth.ErrAppNotFound):
+			return err
+		}
+		if err := r.Rotate(ctx, spec.ID, tok.kind, d); err != nil {
+			return err
 		}
 	}
 	return nil
