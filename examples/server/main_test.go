@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"io"
 	"net"
 	"net/http"
@@ -40,6 +41,7 @@ func TestBadSeedFileStopsTheServer(t *testing.T) {
 }
 
 func TestFlagErrors(t *testing.T) {
+	assert.ErrorIs(t, run([]string{"-h"}), flag.ErrHelp, "main exits 0 on it, after the usage")
 	assert.ErrorContains(t, run([]string{"-tls-cert", "x.pem"}), "go together")
 	assert.ErrorContains(t, run([]string{"-jwt-key-file", filepath.Join(t.TempDir(), "none")}), "-jwt-key-file")
 	assert.ErrorContains(t, run([]string{"-trusted-proxies", "not-a-range"}), "-trusted-proxies")
