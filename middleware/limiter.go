@@ -15,9 +15,10 @@ import (
 //
 // Attempts are counted per account name (as typed, case-folded: an unknown
 // name is counted exactly like an existing one, so throttling reveals
-// nothing) and per client address. A successful login forgives its attempt
-// and clears the account's count. Counts live in fixed windows and expire:
-// there is no permanent lock-out (OWASP ASVS 2.2.1).
+// nothing) and per client address; an AccountLimiter also counts them per
+// account. A successful login forgives its attempt and clears the
+// account's count. Counts live in fixed windows and expire: there is no
+// permanent lock-out (OWASP ASVS 2.2.1).
 type LoginLimiter interface {
 	// Attempt counts one login attempt. It returns a positive retryAfter
 	// when the account or the address has used up its attempts for the
@@ -28,9 +29,42 @@ type LoginLimiter interface {
 	Succeeded(ctx context.Context, account string, client netip.Addr) error
 }
 
+// AccountLimiter is a LoginLimiter that can also count attempts against an
+// account itself, whichever of its login names (its username or one of its
+// emails) they came through. Counting names alone let an account with N
+// emails take (N+1) times AccountAttempts guesses per window.
+//
+// PasswordLogin uses it when its limiter has it (MemoryLimiter and
+// redisstore's LoginLimiter do). An account over its limit is answered
+// like a wrong password, 401 after the same hashing work, never 429: a 429
+// on one name after guesses on another would tell that both name the same
+// account. For the same reason a name that names no account is counted
+// too, under a key of its own.
+type AccountLimiter interface {
+	LoginLimiter
+	// AttemptAccount counts one attempt against the account key (see
+	// AccountLimiterKey) and returns a positive retryAfter when it has
+	// used up its AccountAttempts for the current window. The address is
+	// not counted again.
+	AttemptAccount(ctx context.Context, key string) (retryAfter time.Duration, err error)
+	// SucceededAccount clears the account key's count.
+	SucceededAccount(ctx context.Context, key string) error
+}
+
+// AccountLimiterKey returns the counter key of an account for
+// AccountLimiter: its user id, or, for a login name that names no account,
+// the case-folded name in a namespace of its own.
+func AccountLimiterKey(userID, unknownLogin string) string {
+	if userID != "" {
+		return "user:" + userID
+	}
+	return "nouser:" + foldLogin(unknownLogin)
+}
+
 // LimiterPolicy sets how many attempts are allowed per window.
 type LimiterPolicy struct {
-	// AccountAttempts per account name per window (default 10).
+	// AccountAttempts per account name per window, and per account with
+	// an AccountLimiter (default 10).
 	AccountAttempts int
 	// AddressAttempts per client address per window (default 100; IPv6
 	// addresses count per /64, the block one client usually holds).
@@ -172,11 +206,27 @@ func (l *MemoryLimiter) makeRoom(now time.Time) {
 
 // throttling reports whether the counter w of key has used up its attempts.
 func (l *MemoryLimiter) throttling(key string, w *window) bool {
-	limit := l.policy.AddressAttempts
-	if strings.HasPrefix(key, "account:") {
-		limit = l.policy.AccountAttempts
+	limit := l.policy.AccountAttempts
+	if strings.HasPrefix(key, "address:") {
+		limit = l.policy.AddressAttempts
 	}
 	return w.count >= limit
+}
+
+// AttemptAccount implements AccountLimiter.
+func (l *MemoryLimiter) AttemptAccount(_ context.Context, key string) (time.Duration, error) {
+	now := l.cfg.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.count(key, l.policy.AccountAttempts, now), nil
+}
+
+// SucceededAccount implements AccountLimiter.
+func (l *MemoryLimiter) SucceededAccount(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.counts, key)
+	return nil
 }
 
 // Succeeded implements LoginLimiter.

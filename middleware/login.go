@@ -136,21 +136,55 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 	if err != nil && !errors.Is(err, ErrAccountNotFound) {
 		return Account{}, Unavailable("accounts", err)
 	}
+	accountKey := AccountLimiterKey(account.UserID, login) // account is zero when not found
+	throttled, err := l.attemptAccount(ctx, accountKey)
+	if err != nil {
+		return Account{}, err
+	}
 	hash := l.dummy
-	if found {
+	if found && !throttled {
 		hash = account.PasswordHash
 	}
 	ok, err := l.verify(ctx, hash, password)
 	if err != nil {
 		return Account{}, err
 	}
-	if !found || !ok || account.Disabled {
+	if !found || throttled || !ok || account.Disabled {
 		return Account{}, Invalid("login failed")
 	}
-	if err := l.limiter.Succeeded(ctx, login, client); err != nil {
-		return Account{}, Unavailable("limiter", err)
+	if err := l.succeeded(ctx, login, client, accountKey); err != nil {
+		return Account{}, err
 	}
 	return account, nil
+}
+
+// attemptAccount counts the attempt against the account itself when the
+// limiter is an AccountLimiter, and reports whether the account has used up
+// its attempts: the caller then checks the password against the dummy hash
+// and answers as for a wrong one (see AccountLimiter).
+func (l *PasswordLogin) attemptAccount(ctx context.Context, key string) (bool, error) {
+	al, ok := l.limiter.(AccountLimiter)
+	if !ok {
+		return false, nil
+	}
+	wait, err := al.AttemptAccount(ctx, key)
+	if err != nil {
+		return false, Unavailable("limiter", err)
+	}
+	return wait > 0, nil
+}
+
+// succeeded forgives a successful login's attempts.
+func (l *PasswordLogin) succeeded(ctx context.Context, login string, client netip.Addr, accountKey string) error {
+	if err := l.limiter.Succeeded(ctx, login, client); err != nil {
+		return Unavailable("limiter", err)
+	}
+	if al, ok := l.limiter.(AccountLimiter); ok {
+		if err := al.SucceededAccount(ctx, accountKey); err != nil {
+			return Unavailable("limiter", err)
+		}
+	}
+	return nil
 }
 
 // verify checks a password under the hashing concurrency limit.

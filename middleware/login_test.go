@@ -217,6 +217,34 @@ func TestPasswordLoginThrottlesPerAccount(t *testing.T) {
 	}
 }
 
+// TestPasswordLoginCountsEveryNameOfAnAccountTogether: guesses through an
+// account's username and its emails count against one AccountAttempts
+// (they used to count per name, so an account with N emails took N+1
+// times the guesses). Past it, even the right password is answered like a
+// wrong one, after the same hashing work: a 429 on one name after guesses
+// on another would tell that both name the same account.
+func TestPasswordLoginCountsEveryNameOfAnAccountTogether(t *testing.T) {
+	policy := middleware.LimiterPolicy{AccountAttempts: 3, AddressAttempts: 1000, Window: 15 * time.Minute}
+	f := newLoginFixture(t, policy)
+	ctx := context.Background()
+	for _, name := range []string{"mary", "mary@example.com", "MARY"} { // no name reaches 3
+		_, err := f.login.Login(ctx, clientA, name, "wrong")
+		requireLoginFailed(t, err)
+	}
+	verifies := f.hasher.verifies.Load()
+	_, err := f.login.Login(ctx, clientB, "Mary@Example.com", rightPassword)
+	requireLoginFailed(t, err)
+	assert.Equal(t, verifies+1, f.hasher.verifies.Load(), "the same hashing work as any attempt")
+	assert.NotEqual(t, f.maryHash, f.hasher.lastChecked(), "but not against the account's hash")
+
+	_, err = f.login.Login(ctx, clientA, "ghost", "wrong")
+	requireLoginFailed(t, err)
+	f.clock.Advance(15 * time.Minute)
+	a, err := f.login.Login(ctx, clientA, "mary@example.com", rightPassword)
+	require.NoError(t, err, "a new window")
+	assert.Equal(t, "u-mary", a.UserID)
+}
+
 func TestPasswordLoginThrottlesPerAddress(t *testing.T) {
 	policy := middleware.LimiterPolicy{AccountAttempts: 1000, AddressAttempts: 3, Window: time.Minute}
 	ctx := context.Background()

@@ -21,7 +21,7 @@ type LoginLimiter struct {
 	prefix string
 }
 
-var _ middleware.LoginLimiter = (*LoginLimiter)(nil)
+var _ middleware.AccountLimiter = (*LoginLimiter)(nil)
 
 // NewLoginLimiter returns a limiter on client with policy (zero fields take
 // middleware.DefaultLimiterPolicy's). It accepts WithPrefix and WithClock.
@@ -48,17 +48,33 @@ func (l *LoginLimiter) keys(account string, client netip.Addr) []string {
 
 // Attempt implements middleware.LoginLimiter.
 func (l *LoginLimiter) Attempt(ctx context.Context, account string, client netip.Addr) (time.Duration, error) {
+	return l.attempt(ctx, "attempt", l.keys(account, client))
+}
+
+// AttemptAccount implements middleware.AccountLimiter: the same script,
+// counting the account key alone.
+func (l *LoginLimiter) AttemptAccount(ctx context.Context, key string) (time.Duration, error) {
+	return l.attempt(ctx, "attempt account", []string{counterKey(l.prefix, key)})
+}
+
+// attempt runs attemptScript on keys.
+func (l *LoginLimiter) attempt(ctx context.Context, op string, keys []string) (time.Duration, error) {
 	now := l.now()
 	args := []any{
 		now.Unix(), now.Nanosecond(),
 		encodeTime(now.Add(l.policy.Window)), ttlMillis(l.policy.Window),
 		l.policy.AddressAttempts, l.policy.AccountAttempts,
 	}
-	wait, err := attemptScript.Run(ctx, l.client, l.keys(account, client), args...).Int64()
+	wait, err := attemptScript.Run(ctx, l.client, keys, args...).Int64()
 	if err != nil {
-		return 0, wrap("attempt", err)
+		return 0, wrap(op, err)
 	}
 	return time.Duration(max(wait, 0)), nil
+}
+
+// SucceededAccount implements middleware.AccountLimiter.
+func (l *LoginLimiter) SucceededAccount(ctx context.Context, key string) error {
+	return wrap("succeeded account", l.client.Del(ctx, counterKey(l.prefix, key)).Err())
 }
 
 // Succeeded implements middleware.LoginLimiter.

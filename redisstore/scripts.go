@@ -109,11 +109,12 @@ redis.call('DEL', KEYS[1])
 return #members
 `)
 
-// attemptScript: KEYS address counter, account counter; ARGV now sec, now
-// nsec, reset of a new window encoded, window ms, address limit, account
-// limit. Returns the wait in nanoseconds, 0 when allowed. The address is
-// counted first; an address over its limit leaves the account untouched
-// (as middleware.MemoryLimiter does).
+// attemptScript: KEYS address counter, account counter (or the account
+// counter alone); ARGV now sec, now nsec, reset of a new window encoded,
+// window ms, address limit, account limit. Returns the wait in
+// nanoseconds, 0 when allowed. The address is counted first; an address
+// over its limit leaves the account untouched (as middleware.MemoryLimiter
+// does).
 var attemptScript = redis.NewScript(luaLib + `
 local ns, nn = tonumber(ARGV[1]), tonumber(ARGV[2])
 local function count(key, limit)
@@ -132,6 +133,7 @@ local function count(key, limit)
   end
   return 0
 end
+if #KEYS == 1 then return count(KEYS[1], tonumber(ARGV[6])) end
 local wait = count(KEYS[1], tonumber(ARGV[5]))
 if wait > 0 then return wait end
 return count(KEYS[2], tonumber(ARGV[6]))

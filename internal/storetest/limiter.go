@@ -42,6 +42,9 @@ func LoginLimiter(t *testing.T, newLimiter NewLoginLimiter) {
 		{"succeeded_forgives_address_attempt", testPolicy, testSucceededForgivesAddress},
 		{"succeeded_without_attempts", testPolicy, testSucceededWithoutAttempts},
 		{"default_policy", middleware.LimiterPolicy{}, testDefaultPolicy},
+		{"account_key_limit", testPolicy, testAccountKeyLimit},
+		{"account_key_spares_addresses", testPolicy, testAccountKeySparesAddresses},
+		{"account_key_succeeded", testPolicy, testAccountKeySucceeded},
 		{"concurrent_attempts", middleware.LimiterPolicy{AccountAttempts: workers * rounds, AddressAttempts: workers * rounds, Window: time.Minute}, testConcurrentAttempts},
 	}
 	for _, tc := range cases {
@@ -205,4 +208,57 @@ func testConcurrentAttempts(t *testing.T, l middleware.LoginLimiter, c *Clock) {
 	// Exactly the limit was used: one more is over, on both counters.
 	assert.Equal(t, time.Minute, attempt(t, l, "alice", addrB), "no increment of the account was lost")
 	assert.Equal(t, time.Minute, attempt(t, l, "bob", addrA), "no increment of the address was lost")
+}
+
+// accountLimiter returns l as an AccountLimiter, failing t if it is not
+// one: both of tidegate's limiters are.
+func accountLimiter(t *testing.T, l middleware.LoginLimiter) middleware.AccountLimiter {
+	t.Helper()
+	al, ok := l.(middleware.AccountLimiter)
+	require.True(t, ok, "%T is not a middleware.AccountLimiter", l)
+	return al
+}
+
+func attemptAccount(t *testing.T, l middleware.AccountLimiter, key string) time.Duration {
+	t.Helper()
+	wait, err := l.AttemptAccount(ctx, key)
+	require.NoError(t, err)
+	return wait
+}
+
+func testAccountKeyLimit(t *testing.T, l middleware.LoginLimiter, c *Clock) {
+	al := accountLimiter(t, l)
+	key := middleware.AccountLimiterKey("u-1", "")
+	for range 3 {
+		require.Zero(t, attemptAccount(t, al, key))
+	}
+	assert.Equal(t, time.Minute, attemptAccount(t, al, key), "over AccountAttempts")
+	c.Advance(20 * time.Second)
+	assert.Equal(t, 40*time.Second, attemptAccount(t, al, key), "the wait runs to the end of the window")
+	assert.Zero(t, attemptAccount(t, al, middleware.AccountLimiterKey("u-2", "")), "other accounts are not affected")
+	assert.Zero(t, attemptAccount(t, al, middleware.AccountLimiterKey("", "u-1")), "nor a login name that names no account")
+	allow(t, l, 3, "u-1", addrA) // nor the counter of the typed name u-1
+	c.Advance(40 * time.Second)
+	assert.Zero(t, attemptAccount(t, al, key), "a new window")
+}
+
+func testAccountKeySparesAddresses(t *testing.T, l middleware.LoginLimiter, c *Clock) {
+	al := accountLimiter(t, l)
+	for i := range 10 {
+		attemptAccount(t, al, middleware.AccountLimiterKey(fmt.Sprint("u-", i), ""))
+	}
+	allow(t, l, 3, "alice", addrA) // the address counted nothing above
+}
+
+func testAccountKeySucceeded(t *testing.T, l middleware.LoginLimiter, c *Clock) {
+	al := accountLimiter(t, l)
+	key := middleware.AccountLimiterKey("u-1", "")
+	for range 4 {
+		attemptAccount(t, al, key)
+	}
+	require.NoError(t, al.SucceededAccount(ctx, key))
+	for range 3 {
+		require.Zero(t, attemptAccount(t, al, key), "the count was cleared")
+	}
+	require.NoError(t, al.SucceededAccount(ctx, middleware.AccountLimiterKey("u-9", "")), "clearing an unknown key is no error")
 }
