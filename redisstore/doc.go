@@ -25,7 +25,7 @@
 // has a TTL; nothing grows without bound.
 //
 //	<prefix>session:<hex SHA-256 of the token>   hash: sub act app roles iat exp abs prev
-//	                                             TTL = ExpiresAt - now
+//	                                             TTL = ExpiresAt - now + 1 min
 //	<prefix>subject:<subject>                    sorted set of the subject's session
 //	                                             digests, scored by expiry (ms);
 //	                                             TTL = its longest session's
@@ -37,10 +37,10 @@
 //	<prefix>refresh:subject:<subject>            sorted set of family ids, scored by
 //	                                             their longest token's expiry (ms);
 //	                                             TTL = the latest of those
-//	<prefix>revoked:token:<jti>                  "1"; TTL = until (only ever lengthened)
-//	<prefix>revoked:login:<sid>                  "1"; TTL = until (only ever lengthened)
+//	<prefix>revoked:token:<jti>                  "1"; TTL = until + 1 min (only ever lengthened)
+//	<prefix>revoked:login:<sid>                  "1"; TTL = until + 1 min (only ever lengthened)
 //	<prefix>revoked:subject:<subject>            the latest "before" time; TTL = the
-//	                                             latest until
+//	                                             latest until + 1 min
 //	<prefix>appreg:id:<app id>                   hash: name app backend (hex digests);
 //	                                             TTL = the idle TTL (WithAppIdleTTL)
 //	<prefix>appreg:app:<hex SHA-256>             the app id; TTL = the idle TTL
@@ -90,8 +90,11 @@
 // WithClock sets the clock of every expiry decision (a refresh-token
 // rotation is decided at its bearer.Rotation.Now instead). Its time is sent with
 // each call, and TTLs are set as durations from it (PEXPIRE), never as
-// absolute times, so tests move a fake clock against a real server. Redis
-// expires keys by its own clock at the same moments when the clocks agree;
+// absolute times, so tests move a fake clock against a real server.
+// Session and revocation keys outlive their data by a minute ("+ 1 min"
+// above), so that a replica whose clock runs up to a minute ahead of
+// another's never makes a key vanish while it still matters to the other
+// (a revocation check reads no clock: its key's life is the revocation's);
 // Lookup still checks expiry with the store's clock.
 //
 // # Failures

@@ -158,7 +158,10 @@ func (r *AppRegistry) Lookup(ctx context.Context, t basicauth.TokenType, d middl
 		return basicauth.App{}, errors.New("redisstore: malformed app record")
 	}
 	var stored middleware.TokenDigest
-	if n, err := hex.Decode(stored[:], []byte(res[2])); err != nil || n != len(stored) {
+	if len(res[2]) != hex.EncodedLen(len(stored)) { // hex.Decode would write past stored
+		return basicauth.App{}, errors.New("redisstore: malformed app record")
+	}
+	if _, err := hex.Decode(stored[:], []byte(res[2])); err != nil {
 		return basicauth.App{}, errors.New("redisstore: malformed app record")
 	}
 	if subtle.ConstantTimeCompare(stored[:], d[:]) != 1 {

@@ -63,7 +63,7 @@ func (l *RevocationList) revokeUntil(ctx context.Context, op, prefix, id string,
 	if id == "" {
 		return errEmptyRevocation
 	}
-	ttl := ttlMillis(until.Sub(l.now()))
+	ttl := l.ttl(until)
 	if ttl == 0 {
 		return nil
 	}
@@ -77,13 +77,25 @@ func (l *RevocationList) RevokeSubject(ctx context.Context, subject string, befo
 	if subject == "" {
 		return errEmptyRevocation
 	}
-	ttl := ttlMillis(until.Sub(l.now()))
+	ttl := l.ttl(until)
 	if ttl == 0 || before.IsZero() {
 		return nil
 	}
 	args := []any{encodeTime(before), before.Unix(), before.Nanosecond(), ttl}
 	err := revokeSubjectBeforeScript.Run(ctx, l.client, []string{l.subPrefix + subject}, args...).Err()
 	return wrap("revoke subject", err)
+}
+
+// ttl returns the TTL of an entry needed until until: Revoked reads no
+// clock, so the key itself must last that long for every replica, however
+// far ahead of theirs (up to clockSlack) the writer's clock runs. An entry
+// past its until by this clock is still written while within the slack.
+func (l *RevocationList) ttl(until time.Time) int64 {
+	d := until.Sub(l.now())
+	if d <= -clockSlack {
+		return 0
+	}
+	return ttlMillis(d + clockSlack)
 }
 
 // Revoked implements bearer.RevocationList with one MGET of the token's,

@@ -43,12 +43,14 @@ local function drop(key, hex, idxPrefix)
   end
 end
 -- put stores a session from ARGV[i..]: hex, ttl ms, index score, index
--- cleanup bound, index prefix, then the fields. A digest stored again
--- replaces its session, and leaves its former subject's index.
+-- cleanup bound, index prefix, then the fields, then the clock slack ms. A
+-- digest stored again replaces its session, and leaves its former
+-- subject's index. The key outlives the session by the clock slack.
 local function put(key, idx, a, i)
   local hex, ttl = a[i], tonumber(a[i + 1])
   drop(key, hex, a[i + 4])
   if ttl <= 0 then return end
+  ttl = ttl + tonumber(a[i + 13])
   redis.call('HSET', key, 'sub', a[i + 5], 'act', a[i + 6], 'app', a[i + 7],
     'roles', a[i + 8], 'iat', a[i + 9], 'exp', a[i + 10], 'abs', a[i + 11],
     'prev', a[i + 12])
@@ -81,7 +83,7 @@ local us, un = tonumber(ARGV[4]), tonumber(ARGV[5])
 if before(us, un, es, en) then
   if before(ns, nn, us, un) then
     redis.call('HSET', KEYS[1], 'exp', ARGV[3])
-    redis.call('PEXPIRE', KEYS[1], millis(ns, nn, us, un))
+    redis.call('PEXPIRE', KEYS[1], millis(ns, nn, us, un) + tonumber(ARGV[20]))
   else
     drop(KEYS[1], ARGV[6], ARGV[11])
   end

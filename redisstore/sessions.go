@@ -12,10 +12,18 @@ import (
 	"github.com/tidegate/tidegate/middleware"
 )
 
+// clockSlack is how far the clocks of replicas may disagree without a
+// replica losing what another wrote: a key's TTL is computed from the
+// writer's clock, so a writer running ahead would otherwise make a key
+// expire before its data does for the others. Session and revocation keys
+// outlive their data by it; readers still judge the data by their own
+// clock.
+const clockSlack = time.Minute
+
 // indexSlack is how long a dead member stays in a subject index: cleaning
 // lags the clock so that clock skew between replicas never drops the
 // entry of a live session (which RevokeSubject would then miss).
-const indexSlack = time.Minute
+const indexSlack = clockSlack
 
 // hmgetFields are the hash fields of a session, in the order Lookup reads
 // them, boxed once: Lookup is the hot path of a cache miss.
@@ -74,6 +82,7 @@ func (s *SessionStore) putArgs(hex string, sess middleware.Session, now time.Tim
 		sess.Subject, string(sess.Actor), sess.App, encodeRoles(sess.Roles),
 		encodeTime(sess.IssuedAt), encodeTime(sess.ExpiresAt), encodeTime(sess.AbsoluteExpiresAt),
 		encodePredecessor(sess.Predecessor),
+		clockSlack.Milliseconds(),
 	}
 }
 

@@ -2,6 +2,7 @@ package redisstore_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -297,12 +298,12 @@ func TestSubjectIndexStaysBounded(t *testing.T) {
 	long := middleware.DigestToken("long")
 	require.NoError(t, s.Create(ctx, long, session("alice", clock.Now(), 2*time.Hour)))
 	ttl := tg.Client.PTTL(ctx, index).Val()
-	assert.InDelta(t, (2 * time.Hour).Seconds(), ttl.Seconds(), 5, "the index lives as long as its longest session")
+	assert.InDelta(t, (2*time.Hour + clockSlack).Seconds(), ttl.Seconds(), 5, "the index lives as long as its longest session's key")
 
 	clock.Advance(2*time.Minute + time.Second) // past expiry and the cleanup lag
 	require.NoError(t, s.Create(ctx, middleware.DigestToken("new"), session("alice", clock.Now(), time.Minute)))
 	assert.EqualValues(t, 2, tg.Client.ZCard(ctx, index).Val(), "dead members are dropped on write")
-	assert.InDelta(t, (2 * time.Hour).Seconds(), tg.Client.PTTL(ctx, index).Val().Seconds(), 5, "a shorter session does not shorten the index")
+	assert.InDelta(t, (2*time.Hour + clockSlack).Seconds(), tg.Client.PTTL(ctx, index).Val().Seconds(), 5, "a shorter session does not shorten the index")
 
 	require.NoError(t, s.Revoke(ctx, long))
 	assert.EqualValues(t, 1, tg.Client.ZCard(ctx, index).Val(), "Revoke leaves the index")
@@ -334,4 +335,51 @@ func TestCanceledContext(t *testing.T) {
 	_, err := s.Lookup(canceled, middleware.DigestToken("x"))
 	require.ErrorIs(t, err, context.Canceled)
 	require.Equal(t, middleware.ErrUnavailable, middleware.AsError(err).Kind)
+}
+
+// TestKeysOutliveTheirDataOnAReplicaWhoseClockRunsBehind: a key's TTL is
+// computed from the writer's clock. With the writer two seconds ahead, a
+// revocation needed until three seconds from now by another replica's
+// clock used to expire after one: that replica, whose revocation check
+// reads no clock, then accepted the revoked token again. A session likewise
+// vanished while still live by the reader's clock. Keys now outlive their
+// data by a clock slack of a minute.
+func TestKeysOutliveTheirDataOnAReplicaWhoseClockRunsBehind(t *testing.T) {
+	tg := redistest.Shared(t)
+	behind := storetest.NewClock(storetest.Start)
+	ahead := storetest.NewClock(storetest.Start.Add(2 * time.Second))
+	until := behind.Now().Add(3 * time.Second) // e.g. a token's exp + leeway, by the reader's clock
+
+	l := newRevocationList(t, tg.Client, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(ahead.Now))
+	require.NoError(t, l.RevokeToken(ctx, "jti-1", until))
+	assert.GreaterOrEqual(t, tg.Client.PTTL(ctx, tg.Prefix+"revoked:token:jti-1").Val(), until.Sub(behind.Now()),
+		"the revocation lasts until its until by the reader's clock")
+
+	s := newStore(t, tg.Client, redisstore.WithPrefix(tg.Prefix), redisstore.WithClock(ahead.Now))
+	d := middleware.DigestToken("tok")
+	require.NoError(t, s.Create(ctx, d, session("alice", behind.Now(), 3*time.Second)))
+	assert.GreaterOrEqual(t, tg.Client.PTTL(ctx, tg.Prefix+"session:"+hex.EncodeToString(d[:])).Val(), 3*time.Second,
+		"the session's key lasts while the session is live by the reader's clock")
+}
+
+// TestAppLookupRefusesACorruptDigest: a stored digest of the wrong length
+// is a malformed record (503), not a panic: hex.Decode writes past a
+// destination too short for its input.
+func TestAppLookupRefusesACorruptDigest(t *testing.T) {
+	tg := redistest.Shared(t)
+	r, err := redisstore.NewAppRegistry(tg.Client, redisstore.WithPrefix(tg.Prefix))
+	require.NoError(t, err)
+	spec := basicauth.AppSpec{ID: "a", Name: "A", AppToken: strings.Repeat("1", 32), BackendToken: strings.Repeat("2", 44)}
+	require.NoError(t, r.Register(ctx, spec))
+	record := tg.Prefix + "appreg:id:a"
+	stored, err := tg.Client.HGet(ctx, record, "app").Result()
+	require.NoError(t, err)
+	for _, corrupt := range []string{stored + "00", stored[:62], "zz" + stored[2:]} {
+		require.NoError(t, tg.Client.HSet(ctx, record, "app", corrupt).Err())
+		require.NotPanics(t, func() {
+			_, err = r.Lookup(ctx, basicauth.AppToken, middleware.DigestToken(spec.AppToken))
+		})
+		require.Error(t, err, corrupt)
+		assert.NotErrorIs(t, err, basicauth.ErrAppNotFound, "a broken record is no unknown app")
+	}
 }
