@@ -363,8 +363,9 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 		return c.wait(ctx, f)
 	}
 	f := &flight{}
-	// One clock read serves the verify deadline and the entry: the
-	// verification is judged as of when it began.
+	// One clock read serves the verify deadline and the entry's birth: its
+	// life counts from when the verification began (fill judges the
+	// principal's expiry when the Verifier answers).
 	start := c.now()
 	deadline := start.Add(c.timeout)
 	if c.customClock {

@@ -1,9 +1,12 @@
 package session_test
 
 import (
+	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,4 +124,72 @@ func TestRevokeSubject(t *testing.T) {
 	assert.Equal(t, http.StatusOK, f.whoamiStatus(admin))
 	_, subjects := f.inv.snapshot()
 	assert.Equal(t, []string{maryID}, subjects)
+}
+
+// flakyLookupStore fails the next Lookup of one digest, as a store with a
+// transient error would.
+type flakyLookupStore struct {
+	*middleware.MemorySessionStore
+	mu   sync.Mutex
+	fail *middleware.TokenDigest
+}
+
+func (s *flakyLookupStore) Lookup(ctx context.Context, d middleware.TokenDigest) (middleware.Session, error) {
+	s.mu.Lock()
+	if s.fail != nil && *s.fail == d {
+		s.fail = nil
+		s.mu.Unlock()
+		return middleware.Session{}, errors.New("store briefly unavailable")
+	}
+	s.mu.Unlock()
+	return s.MemorySessionStore.Lookup(ctx, d)
+}
+
+// TestLogoutRetriedAfterA503StillEndsThePredecessors: a logout whose walk
+// of the predecessors fails answers 503 and leaves the chain reachable, so
+// that the client's retry ends it. Revoking the token logged out with
+// first lost the chain's only link: the retry answered 200, and the
+// predecessor refreshed the login back to life.
+func TestLogoutRetriedAfterA503StillEndsThePredecessors(t *testing.T) {
+	clock := newFakeClock()
+	mem, err := middleware.NewMemorySessionStore(middleware.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	store := &flakyLookupStore{MemorySessionStore: mem}
+	f := newFixture(t, withClock(clock), withService(session.WithStore(store)))
+	first := f.login(maryLogin, maryPassword)
+	second := f.refresh(first)
+	current := f.refresh(second)
+
+	for _, failing := range []string{first, second} {
+		d := middleware.DigestToken(failing)
+		store.mu.Lock()
+		store.fail = &d
+		store.mu.Unlock()
+		require.Equal(t, http.StatusServiceUnavailable, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, current).Code,
+			"the walk failed: logout says so")
+	}
+	require.Equal(t, http.StatusOK, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, current).Code, "the retry")
+	clock.Advance(time.Second) // well within the grace windows
+	for _, token := range []string{first, second, current} {
+		rec := f.do(http.MethodGet, "/auth/login", session.HeaderToken, token)
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "no token of the chain refreshes the login after the logout")
+		assert.Empty(t, rec.Header().Get(session.HeaderToken))
+	}
+}
+
+// TestLogoutOfAVeryLongChainEndsEverySession: more live predecessors than
+// logout follows (refreshes less than half a second apart) end every
+// session of the subject, rather than leave the oldest alive.
+func TestLogoutOfAVeryLongChainEndsEverySession(t *testing.T) {
+	f := newFixture(t)
+	other := f.login(maryLogin, maryPassword)
+	first := f.login(maryLogin, maryPassword)
+	current := first
+	for range 70 { // all within one grace window on the fake clock
+		current = f.refresh(current)
+	}
+	require.Equal(t, http.StatusOK, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, current).Code)
+	for name, token := range map[string]string{"the first token": first, "the token logged out with": current, "another login": other} {
+		assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, "/auth/login", session.HeaderToken, token).Code, name)
+	}
 }

@@ -155,45 +155,65 @@ func (s *Service) revoke(ctx context.Context, cred middleware.Credential, subjec
 }
 
 // maxPredecessors bounds how far logout follows a token's predecessors:
-// only those still in their grace window are live, so a chain this long
-// means refreshes less than a second apart.
-const maxPredecessors = 32
+// only those still in their grace window are live, so a longer chain means
+// refreshes less than half a second apart. Logout then ends every session
+// of the subject instead of leaving one alive.
+const maxPredecessors = 64
 
 // logout revokes cred, whose session is sess, and the tokens it was
 // refreshed from that are still in their grace window. Without that, a
 // token refreshed less than a grace window before the logout could
 // refresh the login back to life, with a new token outliving the logout.
-// The predecessors' token strings are not known here, only their digests,
-// so they leave the cache through the subject: the subject's other cached
-// tokens are verified once more against the store.
+//
+// The chain is read first and revoked oldest first, cred last: each
+// revoked token's record is the only link to the one before it, so a
+// failure half-way (503) must leave the rest of the chain reachable from
+// cred for the client's retry. The predecessors' token strings are not
+// known here, only their digests, so they leave the cache through the
+// subject: the subject's other cached tokens are verified once more.
 func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess middleware.Session) error {
+	chain, complete, err := s.predecessors(ctx, sess)
+	if err != nil {
+		return err
+	}
+	if !complete {
+		return s.RevokeSubject(ctx, sess.Subject)
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		if err := s.store.Revoke(ctx, chain[i]); err != nil {
+			return middleware.Unavailable("store", err)
+		}
+	}
 	if err := s.revoke(ctx, cred, sess.Subject); err != nil {
 		return err
 	}
-	pred, revoked := sess.Predecessor, false
-	for range maxPredecessors {
-		if pred == (middleware.TokenDigest{}) {
-			break
-		}
-		p, err := s.store.Lookup(ctx, pred)
-		if errors.Is(err, middleware.ErrSessionNotFound) {
-			break // its grace window is over, and so is its predecessor's
-		}
-		if err != nil {
-			return middleware.Unavailable("store", err)
-		}
-		if err := s.store.Revoke(ctx, pred); err != nil {
-			return middleware.Unavailable("store", err)
-		}
-		pred, revoked = p.Predecessor, true
-	}
-	if revoked {
+	if len(chain) > 0 {
 		s.cache.InvalidateSubject(sess.Subject)
 		if s.extra != nil {
 			s.extra.InvalidateSubject(sess.Subject)
 		}
 	}
 	return nil
+}
+
+// predecessors returns the digests of sess's live predecessors, newest
+// first; complete is false when there are more than maxPredecessors.
+func (s *Service) predecessors(ctx context.Context, sess middleware.Session) (chain []middleware.TokenDigest, complete bool, err error) {
+	for pred := sess.Predecessor; pred != (middleware.TokenDigest{}); {
+		if len(chain) == maxPredecessors {
+			return nil, false, nil
+		}
+		p, err := s.store.Lookup(ctx, pred)
+		if errors.Is(err, middleware.ErrSessionNotFound) {
+			break // its grace window is over, and so is its predecessor's
+		}
+		if err != nil {
+			return nil, false, middleware.Unavailable("store", err)
+		}
+		chain = append(chain, pred)
+		pred = p.Predecessor
+	}
+	return chain, true, nil
 }
 
 // invalidate evicts one credential from the cache and the extra Invalidator.

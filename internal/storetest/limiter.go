@@ -43,7 +43,6 @@ func LoginLimiter(t *testing.T, newLimiter NewLoginLimiter) {
 		{"succeeded_without_attempts", testPolicy, testSucceededWithoutAttempts},
 		{"default_policy", middleware.LimiterPolicy{}, testDefaultPolicy},
 		{"account_key_limit", testPolicy, testAccountKeyLimit},
-		{"account_key_spares_addresses", testPolicy, testAccountKeySparesAddresses},
 		{"account_key_succeeded", testPolicy, testAccountKeySucceeded},
 		{"concurrent_attempts", middleware.LimiterPolicy{AccountAttempts: workers * rounds, AddressAttempts: workers * rounds, Window: time.Minute}, testConcurrentAttempts},
 	}
@@ -240,14 +239,6 @@ func testAccountKeyLimit(t *testing.T, l middleware.LoginLimiter, c *Clock) {
 	allow(t, l, 3, "u-1", addrA) // nor the counter of the typed name u-1
 	c.Advance(40 * time.Second)
 	assert.Zero(t, attemptAccount(t, al, key), "a new window")
-}
-
-func testAccountKeySparesAddresses(t *testing.T, l middleware.LoginLimiter, c *Clock) {
-	al := accountLimiter(t, l)
-	for i := range 10 {
-		attemptAccount(t, al, middleware.AccountLimiterKey(fmt.Sprint("u-", i), ""))
-	}
-	allow(t, l, 3, "alice", addrA) // the address counted nothing above
 }
 
 func testAccountKeySucceeded(t *testing.T, l middleware.LoginLimiter, c *Clock) {
