@@ -1,11 +1,13 @@
 package bearer_test
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -207,7 +209,101 @@ func TestJWKSVerifierRecoversAndServesStaleKeys(t *testing.T) {
 	p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: other})
 	require.NoError(t, err)
 	assert.Equal(t, "u-admin", p.Subject)
-	assert.EqualValues(t, 3, srv.fetches.Load())
+	assert.Eventually(t, func() bool { return srv.fetches.Load() == 3 }, 5*time.Second, time.Millisecond,
+		"the stale document is fetched again, on a goroutine of its own")
+}
+
+// TestJWKSVerifierServesKnownKeysWhileTheIssuerHangs: with the document
+// past its max age and an issuer that never answers, a token of a key the
+// verifier holds is verified at once. The refresh used to run on the
+// request, for the whole fetch timeout, which equals the cache's verify
+// timeout: such tokens got 503 once per refetch interval.
+func TestJWKSVerifierServesKnownKeysWhileTheIssuerHangs(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	_, h := newJWKSVerifier(t, issuerEnv, srv.URL)
+	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv.set(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	issuerEnv.clock.Advance(bearer.DefaultJWKSMaxAge + time.Second)
+	start := time.Now()
+	rec := get(h, issuerEnv.authenticate(t, "admin@example.com").AccessToken) // same key, a new token
+	assert.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	assert.Less(t, time.Since(start), time.Second, "without waiting for the issuer")
+}
+
+// TestJWKSVerifierIsNotPoisonedByACallerThatLeft: a caller whose context
+// is done gets its own 503 and records nothing; it used to take the fetch
+// slot, fail the fetch with its own context, and make every caller get 503
+// for the whole refetch interval without the issuer being asked.
+func TestJWKSVerifierIsNotPoisonedByACallerThatLeft(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	v, _ := newJWKSVerifier(t, issuerEnv, srv.URL)
+	cred := middleware.Credential{Kind: bearer.Kind, Token: issuerEnv.authenticate(t, "mary@example.com").AccessToken}
+	gone, cancel := context.WithCancel(t.Context())
+	cancel()
+	for range 50 { // refresh's select used to pick the free slot half the time
+		_, err := v.Verify(gone, cred)
+		require.ErrorIs(t, err, middleware.ErrUnavailable)
+	}
+	_, err := v.Verify(t.Context(), cred)
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, srv.fetches.Load())
+}
+
+// redirectingTransport answers the JWKS URL with a redirect to target, and
+// target with doc; it records every URL it is asked for.
+type redirectingTransport struct {
+	from, target, doc string
+	mu                sync.Mutex
+	asked             []string
+}
+
+func (rt *redirectingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.asked = append(rt.asked, r.URL.String())
+	rt.mu.Unlock()
+	rec := httptest.NewRecorder()
+	if r.URL.String() == rt.from {
+		http.Redirect(rec, r, rt.target, http.StatusFound)
+	} else {
+		_, _ = rec.WriteString(rt.doc)
+	}
+	return rec.Result(), nil
+}
+
+// TestJWKSVerifierFollowsRedirectsOnlyWhereItWouldFetch: the JWKS URL must
+// be https (or http on loopback), and so must every URL a redirect leads
+// to: the document is the trust anchor of every token. The client used to
+// follow a redirect to plain HTTP anywhere and trust the keys found there.
+func TestJWKSVerifierFollowsRedirectsOnlyWhereItWouldFetch(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	published := httptest.NewRecorder()
+	issuerEnv.svc.JWKSHandler().ServeHTTP(published, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	doc := published.Body.String()
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	for target, want := range map[string]int{
+		"http://203.0.113.9/jwks.json":       http.StatusServiceUnavailable,
+		"https://keys.example.com/jwks.json": http.StatusOK,
+		"http://127.0.0.1:9/jwks.json":       http.StatusOK,
+		"ftp://keys.example.com/jwks.json":   http.StatusServiceUnavailable,
+	} {
+		rt := &redirectingTransport{from: "https://issuer.example.com/jwks.json", target: target, doc: doc}
+		_, h := newJWKSVerifier(t, issuerEnv, rt.from, bearer.WithHTTPClient(&http.Client{Transport: rt}))
+		assert.Equal(t, want, get(h, tok).Code, target)
+		rt.mu.Lock()
+		followed := slices.Contains(rt.asked, target)
+		rt.mu.Unlock()
+		assert.Equal(t, want == http.StatusOK, followed, "%s: followed only when allowed", target)
+	}
 }
 
 func TestJWKSVerifierWithSharedRevocationList(t *testing.T) {

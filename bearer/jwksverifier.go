@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,8 +20,9 @@ const (
 	// DefaultRefetchInterval is how often at most an unknown kid makes the
 	// verifier fetch the JWKS document again.
 	DefaultRefetchInterval = 30 * time.Second
-	// DefaultJWKSMaxAge is how long a fetched document is used before the
-	// next verification fetches it again.
+	// DefaultJWKSMaxAge is how long a fetched document is used before a
+	// verification has it fetched again (on a goroutine of its own: the
+	// document keeps serving its keys meanwhile).
 	DefaultJWKSMaxAge = time.Hour
 	// MaxJWKSBytes bounds a JWKS document.
 	MaxJWKSBytes = 256 << 10
@@ -40,7 +42,10 @@ var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
 // The document is fetched on first use, and again when it is older than
 // the max age or a token names an unknown kid, at most once per refetch
 // interval. A failed fetch is a 503 (the verifier cannot decide), never a
-// 401; known keys keep working while the issuer is unreachable.
+// 401; known keys keep working while the issuer is slow or unreachable (a
+// stale document is refreshed in the background; only a token naming a
+// kid the document lacks waits for a fetch). Redirects are followed only
+// to URLs NewJWKSVerifier would accept.
 //
 // JWKSVerifier is a middleware.Verifier; Scheme wraps it in a cache and the
 // bearer extractor, challenge and renderer.
@@ -54,6 +59,12 @@ type JWKSVerifier struct {
 	verifier    *tokenVerifier
 	cache       *middleware.Cache
 	scheme      *middleware.Scheme
+	// life is the context of every fetch: a fetch serves every caller, so
+	// no caller's cancellation ends it; Close does.
+	life  context.Context
+	close context.CancelFunc
+	// background counts refreshes running on their own goroutine.
+	background sync.WaitGroup
 }
 
 // jwksState is one outcome of fetching, replaced as a whole.
@@ -86,7 +97,9 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 			return nil, err
 		}
 	}
+	cfg.client = withRedirectCheck(cfg.client)
 	j := &JWKSVerifier{url: jwksURL, cfg: cfg, fetching: make(chan struct{}, 1)}
+	j.life, j.close = context.WithCancel(context.Background())
 	j.verifier = newTokenVerifier(&cfg.common, nil, j)
 	var err error
 	// Tokens live at most maxAccessTTL; exp bounds each entry anyway.
@@ -113,6 +126,29 @@ func checkJWKSURL(raw string) error {
 	return errors.New("bearer: the JWKS URL must be https (or http on a loopback address)")
 }
 
+// withRedirectCheck returns a copy of client that follows a redirect only
+// to a URL checkJWKSURL accepts (and at most 10): the JWKS document is the
+// trust anchor of every token, and a redirect from an https URL to plain
+// HTTP elsewhere would let anyone on that path publish their own keys
+// (RFC 8725 §3.10). A CheckRedirect the client already has runs after.
+func withRedirectCheck(client *http.Client) *http.Client {
+	c := *client
+	next := client.CheckRedirect
+	c.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("bearer: too many JWKS redirects")
+		}
+		if err := checkJWKSURL(req.URL.String()); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		return nil
+	}
+	return &c
+}
+
 func isLoopback(host string) bool {
 	if host == "localhost" {
 		return true
@@ -130,16 +166,27 @@ func (j *JWKSVerifier) Verify(ctx context.Context, cred middleware.Credential) (
 // Optional and Any.
 func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
 
-// Close stops the scheme cache's background goroutine.
-func (j *JWKSVerifier) Close() error { return j.cache.Close() }
+// Close stops the scheme cache's background goroutine and any fetch in
+// progress, and waits for a background refresh to end.
+func (j *JWKSVerifier) Close() error {
+	j.close()
+	j.background.Wait()
+	return j.cache.Close()
+}
 
-// key implements keySource: the key of kid from the current document,
-// fetched again when it is stale or lacks kid (at most once per refetch
-// interval).
+// key implements keySource: the key of kid from the current document. A
+// document older than the max age still serves the keys it has, at once,
+// while a refresh runs on its own goroutine: known keys must keep working
+// while the issuer is slow or unreachable, and a request must not wait for
+// a fetch it does not need. A kid the document lacks makes the caller wait
+// for a fetch (at most one per refetch interval).
 func (j *JWKSVerifier) key(ctx context.Context, kid string) (*Key, error) {
 	st := j.state.Load()
-	if st != nil && j.cfg.now().Before(st.fetchedAt.Add(j.cfg.maxAge)) {
+	if st != nil {
 		if k, ok := st.keys[kid]; ok {
+			if !j.cfg.now().Before(st.fetchedAt.Add(j.cfg.maxAge)) {
+				j.refreshInBackground(st)
+			}
 			return k, nil
 		}
 	}
@@ -156,35 +203,61 @@ func (j *JWKSVerifier) key(ctx context.Context, kid string) (*Key, error) {
 	return nil, middleware.Invalid(reasonUnknownKey)
 }
 
+// refreshInBackground starts a refresh on its own goroutine, unless a
+// fetch is under way.
+func (j *JWKSVerifier) refreshInBackground(seen *jwksState) {
+	select {
+	case j.fetching <- struct{}{}:
+	default:
+		return
+	}
+	j.background.Add(1)
+	go func() {
+		defer j.background.Done()
+		defer func() { <-j.fetching }()
+		j.refreshLocked(seen)
+	}()
+}
+
 // refresh fetches the document unless another request did since seen was
-// loaded, or the last attempt is more recent than the refetch interval.
+// loaded, or the last attempt is more recent than the refetch interval. A
+// caller that has gone away gets its own 503 and leaves the state alone.
 func (j *JWKSVerifier) refresh(ctx context.Context, seen *jwksState) (*jwksState, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, middleware.Unavailable("jwks", err)
+	}
 	select {
 	case j.fetching <- struct{}{}:
 	case <-ctx.Done():
 		return nil, middleware.Unavailable("jwks", ctx.Err())
 	}
 	defer func() { <-j.fetching }()
+	return j.refreshLocked(seen), nil
+}
+
+// refreshLocked is refresh, for a caller holding the fetching slot. The
+// fetch runs with the verifier's own context: it serves every caller.
+func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	st := j.state.Load()
 	now := j.cfg.now()
 	if st != seen || st != nil && now.Before(j.lastAttempt.Add(j.cfg.minInterval)) {
-		return st, nil
+		return st
 	}
 	j.lastAttempt = now
-	keys, err := j.fetch(ctx)
+	keys, err := j.fetch(j.life)
 	var next jwksState
 	if err != nil {
 		if st != nil {
 			next = *st // keep the keys we have
 		}
 		next.failed = true
-		j.cfg.logger.LogAttrs(ctx, slog.LevelWarn, "tidegate bearer JWKS fetch failed",
+		j.cfg.logger.LogAttrs(j.life, slog.LevelWarn, "tidegate bearer JWKS fetch failed",
 			slog.String("kind", string(Kind)))
 	} else {
 		next = jwksState{keys: keys, fetchedAt: now}
 	}
 	j.state.Store(&next)
-	return &next, nil
+	return &next
 }
 
 // fetch GETs and decodes the document, bounded in size.
