@@ -6,7 +6,9 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/tidegate/tidegate/middleware"
@@ -42,7 +44,27 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("POST /serverlogin", s.handleServerLogin)
 	mux.HandleFunc("GET /token/{token}", s.handleToken)
-	return mux
+	return tokenPaths(mux, s.handleToken)
+}
+
+// tokenPaths serves GET /token/{token} itself and everything else with
+// mux. ServeMux cleans a path before matching it, so the tokens "." and
+// ".." were answered with a redirect (to a path outside the mount point,
+// under http.StripPrefix), without the caller or the token being checked:
+// here every one-segment token reaches the handler, which answers 401 for
+// those as for any invalid token.
+func tokenPaths(mux *http.ServeMux, token http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/token/")
+		if ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.Contains(rest, "/") {
+			if target, err := url.PathUnescape(rest); err == nil {
+				r.SetPathValue("token", target)
+				token(w, r)
+				return
+			}
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 type loginResponse struct {

@@ -186,3 +186,26 @@ func TestTokenEndpointFailures(t *testing.T) {
 		requireTokenRequired(t, rec)
 	})
 }
+
+// TestTokenEndpointAnswersDotSegmentsLikeAnyInvalidToken: the Service's
+// handler, mounted under /auth, answers the targets "." and ".." (and an
+// empty one) 401 like any invalid token, after checking the caller. Its
+// ServeMux used to clean such paths first and answer 307, to a Location
+// outside the mount point, checking nothing.
+func TestTokenEndpointAnswersDotSegmentsLikeAnyInvalidToken(t *testing.T) {
+	f := newFixture(t)
+	server := f.serverLogin(serverName, serverSecret)
+	h := http.StripPrefix("/auth", f.svc.Handler())
+	for _, target := range []string{".", "..", "", "%2E", "%2E%2E", "a%2Fb"} {
+		rec := recorder(h, httptestRequest(http.MethodGet, "/auth/token/"+target, session.HeaderToken, server))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "target %q: Location %q", target, rec.Header().Get("Location"))
+		assert.Equal(t, `"Invalid session token"`, rec.Body.String(), "target %q", target)
+		assert.Equal(t, "no-store", rec.Header().Get("Cache-Control"), "target %q", target)
+		rec = recorder(h, httptestRequest(http.MethodGet, "/auth/token/"+target))
+		requireTokenRequired(t, rec) // the caller is checked first
+	}
+	rec := recorder(h, httptestRequest(http.MethodGet, "/auth/token/a/b", session.HeaderToken, server))
+	assert.Equal(t, http.StatusNotFound, rec.Code, "two segments are no token path")
+	rec = recorder(h, httptestRequest(http.MethodPost, "/auth/token/abc", session.HeaderToken, server))
+	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
