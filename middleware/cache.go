@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash/maphash"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -246,7 +248,7 @@ func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) 
 		}
 	}
 	if c.observed {
-		c.observer.ObserveCache(cred.Kind, false)
+		c.observeCache(cred.Kind, false)
 	}
 	return c.miss(ctx, cred, form, key)
 }
@@ -265,9 +267,22 @@ func (c *Cache) hit(kind Kind, form keyForm, key string) (*cacheEntry, *Error) {
 		refused = c.refused(kind, form, hash)
 	}
 	if (e != nil || refused != nil) && c.observed {
-		c.observer.ObserveCache(kind, true)
+		c.observeCache(kind, true)
 	}
 	return e, refused
+}
+
+// observeCache tells the observer of a hit or a miss, containing its
+// panic as Scheme.observe does; a Cache has no logger of its own, so the
+// panic's type goes to slog's default logger.
+func (c *Cache) observeCache(kind Kind, hit bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			slog.Default().Error("tidegate cache observer panicked",
+				slog.String("kind", string(kind)), slog.String("panic_type", fmt.Sprintf("%T", v)))
+		}
+	}()
+	c.observer.ObserveCache(kind, hit)
 }
 
 // lookup returns the live entry of (kind, form, key), or nil.

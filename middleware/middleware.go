@@ -63,7 +63,9 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 	cred, err := s.extractor.Extract(r)
 	if noCredential(err) {
 		if optional {
-			s.observer.ObserveAuth(s.kind, OutcomeAnonymous, "")
+			if s.observed {
+				s.observe(r.Context(), OutcomeAnonymous, "")
+			}
 			logOutcome(r.Context(), s.logger, s.kind, OutcomeAnonymous, nil, nil, nil)
 			next.ServeHTTP(w, r.WithContext(&authContext{Context: r.Context(), scheme: s}))
 			return
@@ -202,8 +204,10 @@ func rejectNone(schemes []*Scheme, w http.ResponseWriter, r *http.Request) {
 	for i, s := range schemes {
 		challenges[i] = s.challenge.value(e)
 	}
-	first.observer.ObserveAuth(first.kind, OutcomeRejected, e.Reason)
+	if first.observed {
+		first.observe(r.Context(), OutcomeRejected, e.Reason)
+	}
 	logOutcome(r.Context(), first.logger, first.kind, OutcomeRejected, e, nil, nil)
 	setFailureHeaders(w, e, challenges...)
-	first.render(w, r, e)
+	first.respond(w, r, e)
 }

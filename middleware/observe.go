@@ -24,7 +24,8 @@ const (
 // Observer receives authentication outcomes and cache lookups, for a
 // metrics library to count. Calls happen on the request path: keep them
 // cheap and non-blocking. reason is one of the short, fixed strings of
-// Error.Reason, never request data.
+// Error.Reason, never request data. A panic in an Observer is recovered and
+// logged by its type; the request goes on.
 type Observer interface {
 	ObserveAuth(kind Kind, outcome Outcome, reason string)
 	ObserveCache(kind Kind, hit bool)

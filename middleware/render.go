@@ -108,6 +108,8 @@ func validScope(s string) bool {
 // w.WriteHeader(e.Status) and writes the body.
 //
 // A renderer must never write a credential, a claim, a key or e.Err's text.
+// A panic in a renderer is recovered and logged by its type, and the answer
+// becomes JSONRenderer's 500.
 type Renderer func(w http.ResponseWriter, r *http.Request, e *Error)
 
 // JSONRenderer is the default Renderer. Its bodies depend on the status

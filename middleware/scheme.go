@@ -93,7 +93,46 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 		e = Internal("reject without error")
 	}
 	setFailureHeaders(w, e, s.challenge.value(e))
+	s.respond(w, r, e)
+}
+
+// observe tells the observer of an outcome. Observers and renderers are
+// the application's code, like Verifiers, and are contained like them: a
+// panic in a metrics hook must not take a request down (a refused one
+// would get no response at all, a valid one would never reach its
+// handler), and is logged through the scheme's logger by its type only.
+// Callers check s.observed first: a NopObserver costs nothing.
+func (s *Scheme) observe(ctx context.Context, outcome Outcome, reason string) {
+	defer s.contain(ctx, "observer")
+	s.observer.ObserveAuth(s.kind, outcome, reason)
+}
+
+// respond writes e through the renderer. A renderer that panics is
+// contained as observe explains, and the answer becomes the generic 500
+// (if the renderer had written nothing yet, that is what the client gets).
+func (s *Scheme) respond(w http.ResponseWriter, r *http.Request, e *Error) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logPanic(r.Context(), "renderer", v)
+			JSONRenderer(w, r, Internal("renderer panicked"))
+		}
+	}()
 	s.render(w, r, e)
+}
+
+// contain recovers a panic of the application's code named what, and logs
+// it. It must be deferred directly.
+func (s *Scheme) contain(ctx context.Context, what string) {
+	if v := recover(); v != nil {
+		s.logPanic(ctx, what, v)
+	}
+}
+
+// logPanic logs a contained panic by the type of its value, never the
+// value, which may quote a credential.
+func (s *Scheme) logPanic(ctx context.Context, what string, v any) {
+	s.logger.LogAttrs(ctx, slog.LevelError, "tidegate "+what+" panicked",
+		slog.String("kind", string(s.kind)), slog.String("panic_type", fmt.Sprintf("%T", v)))
 }
 
 // Authenticate extracts and verifies r's credential, as the middleware does,
@@ -209,16 +248,18 @@ func (p *verifierPanic) Error() string { return "tidegate: verifier panicked wit
 
 // fail renders a failure with this scheme's challenge and logs it.
 func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential) {
-	s.observer.ObserveAuth(s.kind, outcomeOf(e), e.Reason)
+	if s.observed {
+		s.observe(r.Context(), outcomeOf(e), e.Reason)
+	}
 	logOutcome(r.Context(), s.logger, s.kind, outcomeOf(e), e, cred, nil)
 	setFailureHeaders(w, e, s.challenge.value(e))
-	s.render(w, r, e)
+	s.respond(w, r, e)
 }
 
 // succeed logs a success and calls next with the principal attached.
 func (s *Scheme) succeed(w http.ResponseWriter, r *http.Request, next http.Handler, p *Principal, cred *Credential) {
 	if s.observed {
-		s.observer.ObserveAuth(s.kind, OutcomeAuthenticated, "")
+		s.observe(r.Context(), OutcomeAuthenticated, "")
 	}
 	logOutcome(r.Context(), s.logger, s.kind, OutcomeAuthenticated, nil, cred, p)
 	r = r.WithContext(&authContext{Context: r.Context(), principal: p, scheme: s})

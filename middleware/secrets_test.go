@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/middleware"
 )
@@ -187,6 +189,73 @@ func TestPanicLoggedOnce(t *testing.T) {
 			require.Empty(t, defaultLog.String())
 		})
 	}
+}
+
+// panickingObserver panics on every call, quoting a secret.
+type panickingObserver struct{}
+
+func (panickingObserver) ObserveAuth(middleware.Kind, middleware.Outcome, string) {
+	panic("observer bug with " + secret)
+}
+func (panickingObserver) ObserveCache(middleware.Kind, bool) {
+	panic("cache observer bug with " + secret)
+}
+
+// TestObserverAndRendererPanicsAreContained: observers and renderers are
+// the application's code, like Verifiers, and are contained like them. A
+// panicking observer used to take every request down (a valid one never
+// reached its handler; net/http dropped the connection and logged the
+// panic's value), and a panicking renderer left a refused request without
+// any response. Now the request goes on, a refusal is the generic 500, and
+// the panic is logged through the scheme's logger by its type only.
+func TestObserverAndRendererPanicsAreContained(t *testing.T) {
+	serveNoPanic := func(t *testing.T, h http.Handler, token string) *httptest.ResponseRecorder {
+		t.Helper()
+		req := newRequest()
+		if token != "" {
+			bearerSpec.set(req.Header, token)
+		}
+		var rec *httptest.ResponseRecorder
+		require.NotPanics(t, func() { rec = serve(h, req) })
+		return rec
+	}
+	t.Run("observer", func(t *testing.T) {
+		defaultLog := captureDefaultLogger(t)
+		logger, schemeLog := debugLogger()
+		cache := newTestCache(t, &testVerifier{}, time.Minute, middleware.WithObserver(panickingObserver{}))
+		s := newScheme(t, bearerSpec, cache, middleware.WithObserver(panickingObserver{}), middleware.WithLogger(logger))
+		seen := &seen{}
+		h := middleware.Require(s)(principalHandler(seen))
+		for range 2 { // a miss, then a hit
+			assert.Equal(t, http.StatusOK, serveNoPanic(t, h, tokGood).Code)
+		}
+		assert.Equal(t, http.StatusUnauthorized, serveNoPanic(t, h, tokUnknown).Code)
+		assert.Equal(t, http.StatusUnauthorized, serveNoPanic(t, h, "").Code)
+		anonymous := serveNoPanic(t, middleware.Optional(s)(principalHandler(seen)), "")
+		assert.Equal(t, http.StatusOK, anonymous.Code)
+		assert.Contains(t, schemeLog.String(), "tidegate observer panicked")
+		assert.Contains(t, schemeLog.String(), "panic_type=string")
+		assert.Contains(t, defaultLog.String(), "tidegate cache observer panicked")
+		assert.NotContains(t, schemeLog.String()+defaultLog.String(), secret)
+	})
+	t.Run("renderer", func(t *testing.T) {
+		logger, schemeLog := debugLogger()
+		render := func(http.ResponseWriter, *http.Request, *middleware.Error) { panic("renderer bug with " + secret) }
+		s := newScheme(t, bearerSpec, &testVerifier{}, middleware.WithRenderer(render), middleware.WithLogger(logger))
+		anyKind, err := middleware.Any(s)
+		require.NoError(t, err)
+		for name, h := range map[string]http.Handler{
+			"Require": middleware.Require(s)(principalHandler(&seen{})), "Any": anyKind(principalHandler(&seen{})),
+		} {
+			for _, token := range []string{tokUnknown, ""} {
+				rec := serveNoPanic(t, h, token)
+				assert.Equal(t, http.StatusInternalServerError, rec.Code, "%s, token %q", name, token)
+				assert.Equal(t, bodyInternal, rec.Body.String(), "%s, token %q", name, token)
+			}
+		}
+		assert.Contains(t, schemeLog.String(), "tidegate renderer panicked")
+		assert.NotContains(t, schemeLog.String(), secret)
+	})
 }
 
 func TestObserverCounts(t *testing.T) {
