@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
+	"strings"
 )
 
 // MaxLoginBytes bounds a login name. Longer names are refused before any
@@ -117,6 +118,12 @@ func (l *PasswordLogin) Accounts() Accounts { return l.accounts }
 // account or an oversized field), ErrRateLimited with RetryAfter, or
 // ErrUnavailable when the accounts or the limiter failed.
 func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (Account, error) {
+	if strings.IndexByte(login, 0) >= 0 {
+		// No account has a NUL in its name, and counting one would let a
+		// user's logins reach the counters of other limiter users, such as
+		// the session kind's server logins ("\x00server:" + name).
+		return Account{}, Invalid("login failed")
+	}
 	tooLong := len(login) > MaxLoginBytes || len(password) > MaxPasswordBytes
 	if len(login) > MaxLoginBytes {
 		login = login[:MaxLoginBytes] // still counted, under a bounded key

@@ -133,6 +133,9 @@ func TestPasswordLoginFailuresAreIndistinguishable(t *testing.T) {
 		{"empty login and password", "", "", 0},
 		{"oversized password", "mary", rightPassword + strings.Repeat("x", middleware.MaxPasswordBytes), 0},
 		{"oversized login", strings.Repeat("m", middleware.MaxLoginBytes+1), rightPassword, 0},
+		// Nor counted: the NUL keeps other users of a shared limiter (the
+		// session kind's server logins) out of reach of password logins.
+		{"a NUL in the login", "\x00server:mary", rightPassword, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newLoginFixture(t, generous)

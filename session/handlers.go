@@ -268,7 +268,11 @@ func missingLogin(err error) *middleware.Error {
 // checkServer throttles (when configured) and checks server credentials.
 func (s *Service) checkServer(r *http.Request, name, secret string) error {
 	ctx, client := r.Context(), s.proxies.ClientAddr(r)
-	account := "server:" + name
+	// The limiter may be shared with the password logins, whose names any
+	// user can choose (a user named "server:uploader" once shared this
+	// counter, and cleared it with every login of theirs). A login name
+	// never holds a NUL: PasswordLogin refuses one before counting it.
+	account := "\x00server:" + name
 	if s.serverLimiter != nil {
 		wait, err := s.serverLimiter.Attempt(ctx, account, client)
 		if err != nil {

@@ -160,3 +160,32 @@ func TestServerLoginsShareTheLoginThrottle(t *testing.T) {
 	require.Equal(t, http.StatusTooManyRequests, status)
 	assert.LessOrEqual(t, tries, 10, "the account limit of the password logins")
 }
+
+// TestAUserCannotClearAServerLoginsThrottle: server logins and password
+// logins share one limiter, and anyone can sign up a user of any name
+// through the app API. The server login "uploader" was counted under the
+// name "server:uploader", so a user of that name cleared the server's
+// counter with each of their own logins, and guessing the server's secret
+// was never throttled per name.
+func TestAUserCannotClearAServerLoginsThrottle(t *testing.T) {
+	srv := newServer(t)
+	demo := seed.Demo().Apps[0]
+	appAuth := "Basic " + base64.StdEncoding.EncodeToString([]byte(demo.AppToken+":"))
+	resp := do(t, srv, http.MethodPost, "/0.4/users",
+		`{"user_name":"server:uploader","email":"evil@example.com","password":"attacker password"}`,
+		"Authorization", appAuth, "Content-Type", "application/json")
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	guess := func() int {
+		return do(t, srv, http.MethodPost, "/auth/serverlogin", "",
+			"X-Tidepool-Server-Name", "uploader", "X-Tidepool-Server-Secret", "a wrong guess at the secret").StatusCode
+	}
+	statuses := []int{}
+	for range 12 {
+		statuses = append(statuses, guess())
+		resp := do(t, srv, http.MethodPost, "/api/v1/authenticate",
+			`{"username":"server:uploader","password":"attacker password"}`, "Content-Type", "application/json")
+		require.Equal(t, http.StatusOK, resp.StatusCode, "the user's own login")
+	}
+	assert.Contains(t, statuses, http.StatusTooManyRequests, "the server's secret is throttled: %v", statuses)
+}
