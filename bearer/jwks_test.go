@@ -351,3 +351,108 @@ func TestNewJWKSVerifierValidates(t *testing.T) {
 		assert.Error(t, err, name)
 	}
 }
+
+// countingTransport answers the JWKS document and counts the requests; a
+// panicking one panics after the first, as a buggy RoundTripper of the
+// application would.
+type countingTransport struct {
+	doc    string
+	panics bool
+	calls  atomic.Int32
+}
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if c.calls.Add(1) > 1 && c.panics {
+		panic("transport bug")
+	}
+	rec := httptest.NewRecorder()
+	_, _ = rec.WriteString(c.doc)
+	return rec.Result(), nil
+}
+
+func publishedJWKS(e *env) string {
+	rec := httptest.NewRecorder()
+	e.svc.JWKSHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil))
+	return rec.Body.String()
+}
+
+// TestJWKSVerifierStartsNoRefreshOnceClosed: requests still arriving while
+// the application shuts down start no background refresh once Close has
+// begun, and none runs after it returned (a refresh started then raced
+// with Close's wait, and fetched after it).
+func TestJWKSVerifierStartsNoRefreshOnceClosed(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	rt := &countingTransport{doc: publishedJWKS(issuerEnv)}
+	v, _ := newJWKSVerifier(t, issuerEnv, "https://issuer.example.com/jwks.json",
+		bearer.WithHTTPClient(&http.Client{Transport: rt}), bearer.WithRefetchInterval(time.Second))
+	cred := middleware.Credential{Kind: bearer.Kind, Token: issuerEnv.authenticate(t, "mary@example.com").AccessToken}
+	_, err := v.Verify(t.Context(), cred)
+	require.NoError(t, err)
+
+	stop := make(chan struct{})
+	var requests sync.WaitGroup
+	requests.Add(1)
+	go func() { // requests in flight, each finding the document stale
+		defer requests.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			issuerEnv.clock.Advance(bearer.DefaultJWKSMaxAge)
+			_, _ = v.Verify(context.Background(), cred)
+		}
+	}()
+	require.Eventually(t, func() bool { return rt.calls.Load() >= 3 }, 5*time.Second, time.Millisecond)
+	require.NoError(t, v.Close())
+	afterClose := rt.calls.Load()
+	for range 100 {
+		_, _ = v.Verify(context.Background(), cred)
+	}
+	close(stop)
+	requests.Wait()
+	assert.Equal(t, afterClose, rt.calls.Load(), "no fetch after Close returned")
+}
+
+// TestJWKSVerifierRecoversAPanicInABackgroundRefresh: a panic in a fetch
+// used to happen on the request path, where it is recovered like any
+// Verifier's (500). A stale document's refresh runs on a goroutine of its
+// own, where the same panic would end the process: it is recovered there
+// too, and the known keys keep working.
+func TestJWKSVerifierRecoversAPanicInABackgroundRefresh(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	rt := &countingTransport{doc: publishedJWKS(issuerEnv), panics: true}
+	v, h := newJWKSVerifier(t, issuerEnv, "https://issuer.example.com/jwks.json",
+		bearer.WithHTTPClient(&http.Client{Transport: rt}))
+	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+	issuerEnv.clock.Advance(bearer.DefaultJWKSMaxAge + time.Second)
+	assert.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "admin@example.com").AccessToken).Code)
+	require.NoError(t, v.Close()) // waits for the background refresh, which panicked
+	assert.EqualValues(t, 2, rt.calls.Load(), "the background refresh ran")
+}
+
+// TestJWKSVerifierBoundsEveryFetch: fetches run with the verifier's own
+// context, not the caller's, and each is bounded all the same: with a
+// client that has no timeout of its own and an issuer that never answers,
+// a request for a key gets its 503 instead of waiting for ever.
+func TestJWKSVerifierBoundsEveryFetch(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	release := make(chan struct{})
+	srv := newJWKSServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select { // the issuer hangs
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+	_, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithHTTPClient(&http.Client{}))
+	done := make(chan int, 1)
+	go func() { done <- get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code }()
+	select {
+	case code := <-done:
+		assert.Equal(t, http.StatusServiceUnavailable, code)
+	case <-time.After(middleware.DefaultVerifyTimeout + 5*time.Second):
+		t.Fatal("the request is still waiting for the issuer, past the verify timeout")
+	}
+}

@@ -3,6 +3,7 @@ package bearer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -28,6 +29,10 @@ const (
 	MaxJWKSBytes = 256 << 10
 	// defaultFetchTimeout bounds one fetch with the default HTTP client.
 	defaultFetchTimeout = 5 * time.Second
+	// fetchTimeout bounds every fetch, whatever the client's own timeout:
+	// a fetch holds the one fetch slot, and a request waiting for a key
+	// must get its 503 rather than wait for ever.
+	fetchTimeout = defaultFetchTimeout
 )
 
 var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
@@ -59,11 +64,15 @@ type JWKSVerifier struct {
 	verifier    *tokenVerifier
 	cache       *middleware.Cache
 	scheme      *middleware.Scheme
-	// life is the context of every fetch: a fetch serves every caller, so
-	// no caller's cancellation ends it; Close does.
+	// life is the context of every fetch (each bounded by the fetch
+	// timeout): a fetch serves every caller, so no caller's cancellation
+	// ends it; Close does.
 	life  context.Context
 	close context.CancelFunc
-	// background counts refreshes running on their own goroutine.
+	// background counts refreshes running on their own goroutine; closed,
+	// under closeMu, stops new ones once Close has begun.
+	closeMu    sync.Mutex
+	closed     bool
 	background sync.WaitGroup
 }
 
@@ -169,6 +178,9 @@ func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
 // Close stops the scheme cache's background goroutine and any fetch in
 // progress, and waits for a background refresh to end.
 func (j *JWKSVerifier) Close() error {
+	j.closeMu.Lock()
+	j.closed = true
+	j.closeMu.Unlock()
 	j.close()
 	j.background.Wait()
 	return j.cache.Close()
@@ -204,17 +216,31 @@ func (j *JWKSVerifier) key(ctx context.Context, kid string) (*Key, error) {
 }
 
 // refreshInBackground starts a refresh on its own goroutine, unless a
-// fetch is under way.
+// fetch is under way or Close has begun. A panic in it (in an HTTP
+// client's transport, say) is recovered and logged by its type, as the
+// request path's are: on its own goroutine it would end the process.
 func (j *JWKSVerifier) refreshInBackground(seen *jwksState) {
 	select {
 	case j.fetching <- struct{}{}:
 	default:
 		return
 	}
+	j.closeMu.Lock()
+	defer j.closeMu.Unlock()
+	if j.closed {
+		<-j.fetching
+		return
+	}
 	j.background.Add(1)
 	go func() {
 		defer j.background.Done()
 		defer func() { <-j.fetching }()
+		defer func() {
+			if v := recover(); v != nil {
+				j.cfg.logger.LogAttrs(j.life, slog.LevelError, "tidegate bearer JWKS refresh panicked",
+					slog.String("kind", string(Kind)), slog.String("panic_type", fmt.Sprintf("%T", v)))
+			}
+		}()
 		j.refreshLocked(seen)
 	}()
 }
@@ -244,7 +270,9 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 		return st
 	}
 	j.lastAttempt = now
-	keys, err := j.fetch(j.life)
+	ctx, cancel := context.WithTimeout(j.life, fetchTimeout)
+	defer cancel()
+	keys, err := j.fetch(ctx)
 	var next jwksState
 	if err != nil {
 		if st != nil {

@@ -193,3 +193,29 @@ func TestLogoutOfAVeryLongChainEndsEverySession(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, f.do(http.MethodGet, "/auth/login", session.HeaderToken, token).Code, name)
 	}
 }
+
+// TestLogoutOfExactlyAsManyPredecessorsAsItFollowsSparesOtherLogins: a
+// chain of exactly 64 live predecessors (as many as logout follows) is
+// complete, whatever the oldest names: logout ends it and spares the
+// user's other logins. The walk gave up at 64 without looking whether the
+// next link was live, and logged the user out everywhere.
+func TestLogoutOfExactlyAsManyPredecessorsAsItFollowsSparesOtherLogins(t *testing.T) {
+	for name, refreshedOnce := range map[string]bool{"from a login": false, "from a token refreshed long ago": true} {
+		t.Run(name, func(t *testing.T) {
+			clock := newFakeClock()
+			f := newFixture(t, withClock(clock))
+			other := f.login(maryLogin, maryPassword)
+			current := f.login(maryLogin, maryPassword)
+			if refreshedOnce {
+				current = f.refresh(current)
+				clock.Advance(time.Minute) // the first token's grace is over
+			}
+			for range 64 {
+				current = f.refresh(current)
+			}
+			require.Equal(t, http.StatusOK, f.do(http.MethodPost, "/auth/logout", session.HeaderToken, current).Code)
+			assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(current), "the token logged out with")
+			assert.Equal(t, http.StatusOK, f.whoamiStatus(other), "another login of the user lives on")
+		})
+	}
+}

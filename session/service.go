@@ -200,15 +200,15 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 // first; complete is false when there are more than maxPredecessors.
 func (s *Service) predecessors(ctx context.Context, sess middleware.Session) (chain []middleware.TokenDigest, complete bool, err error) {
 	for pred := sess.Predecessor; pred != (middleware.TokenDigest{}); {
-		if len(chain) == maxPredecessors {
-			return nil, false, nil
-		}
 		p, err := s.store.Lookup(ctx, pred)
 		if errors.Is(err, middleware.ErrSessionNotFound) {
 			break // its grace window is over, and so is its predecessor's
 		}
 		if err != nil {
 			return nil, false, middleware.Unavailable("store", err)
+		}
+		if len(chain) == maxPredecessors {
+			return nil, false, nil // a live one past the bound
 		}
 		chain = append(chain, pred)
 		pred = p.Predecessor
