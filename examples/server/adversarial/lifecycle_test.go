@@ -484,8 +484,10 @@ func TestServerTokens(t *testing.T) {
 // TestSharedSessionStore: with one store holding both kinds of session
 // (basicauth.WithSessionStore allows sharing), each kind accepts only its
 // own: an app session, scoped to its app and living 30 days, is not a
-// Tidepool session token (neither for requests nor for a refresh into
-// one), and a Tidepool token is not an app session.
+// Tidepool session token (neither for requests, nor for a refresh into
+// one, nor for a logout, which used to end it in the store while
+// basicauth's cache kept serving it), and a Tidepool token is not an app
+// session.
 func TestSharedSessionStore(t *testing.T) {
 	t.Parallel()
 	m := newMiniAppStore(t, true)
@@ -496,8 +498,12 @@ func TestSharedSessionStore(t *testing.T) {
 
 	m.check(t, m.get(t, "/whoami", "X-Tidepool-Session-Token", appSession), wantSessionInvalid, "an app session as a session token")
 	m.check(t, m.get(t, "/auth/login", "X-Tidepool-Session-Token", appSession), wantSessionInvalid, "refreshing an app session")
+	logout := m.send(t, req{method: http.MethodPost, path: "/auth/logout", header: h("X-Tidepool-Session-Token", appSession)})
+	m.checkEmpty(t, logout, http.StatusOK) // as for any token, but it ends no app session
 	m.check(t, m.get(t, "/whoami", "Authorization", secret(basicAuth(demoApp.AppToken, token))), wantBasicInvalid, "a session token as an app session")
 	m.check(t, m.get(t, "/whoami", "Authorization", basicAuth(demoApp.AppToken, appSession)), wantMaryBasic, "the app session still works")
+	m.clock.Advance(basicauth.DefaultCacheTTL) // past basicauth's cache: the store decides
+	m.check(t, m.get(t, "/whoami", "Authorization", basicAuth(demoApp.AppToken, appSession)), wantMaryBasic, "the app session is still in the store")
 }
 
 // TestSessionLogoutEndsOnlyThatToken: a session token's logout ends that
