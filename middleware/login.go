@@ -118,24 +118,27 @@ func (l *PasswordLogin) Accounts() Accounts { return l.accounts }
 // account or an oversized field), ErrRateLimited with RetryAfter, or
 // ErrUnavailable when the accounts or the limiter failed.
 func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (Account, error) {
-	if strings.IndexByte(login, 0) >= 0 {
-		// No account has a NUL in its name, and counting one would let a
-		// user's logins reach the counters of other limiter users, such as
-		// the session kind's server logins ("\x00server:" + name).
-		return Account{}, Invalid("login failed")
-	}
 	tooLong := len(login) > MaxLoginBytes || len(password) > MaxPasswordBytes
 	if len(login) > MaxLoginBytes {
 		login = login[:MaxLoginBytes] // still counted, under a bounded key
 	}
-	wait, err := l.limiter.Attempt(ctx, login, client)
+	// No account has a NUL in its name. Such a name is counted like any
+	// other (so a throttled client gets its 429 whatever it types), but
+	// with its NULs replaced, so that no login reaches the counters the
+	// limiter keeps for others under names starting with one, such as the
+	// session kind's server logins ("\x00server:" + name); then refused.
+	counted, hasNUL := login, strings.IndexByte(login, 0) >= 0
+	if hasNUL {
+		counted = strings.ReplaceAll(login, "\x00", "\uFFFD")
+	}
+	wait, err := l.limiter.Attempt(ctx, counted, client)
 	if err != nil {
 		return Account{}, Unavailable("limiter", err)
 	}
 	if wait > 0 {
 		return Account{}, RateLimited("login throttled", wait)
 	}
-	if tooLong || login == "" {
+	if tooLong || login == "" || hasNUL {
 		return Account{}, Invalid("login failed")
 	}
 	account, err := l.accounts.FindByLogin(ctx, login)

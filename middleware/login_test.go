@@ -133,9 +133,9 @@ func TestPasswordLoginFailuresAreIndistinguishable(t *testing.T) {
 		{"empty login and password", "", "", 0},
 		{"oversized password", "mary", rightPassword + strings.Repeat("x", middleware.MaxPasswordBytes), 0},
 		{"oversized login", strings.Repeat("m", middleware.MaxLoginBytes+1), rightPassword, 0},
-		// Nor counted: the NUL keeps other users of a shared limiter (the
-		// session kind's server logins) out of reach of password logins.
-		{"a NUL in the login", "\x00server:mary", rightPassword, 0},
+		// No account has a NUL in its name: refused without a hash check
+		// (but counted; see TestPasswordLoginCountsANULNameApart).
+		{"a NUL in the login", "ma\x00ry", rightPassword, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newLoginFixture(t, generous)
@@ -246,6 +246,36 @@ func TestPasswordLoginCountsEveryNameOfAnAccountTogether(t *testing.T) {
 	a, err := f.login.Login(ctx, clientA, "mary@example.com", rightPassword)
 	require.NoError(t, err, "a new window")
 	assert.Equal(t, "u-mary", a.UserID)
+}
+
+// TestPasswordLoginCountsANULNameApart: a login name holding a NUL is
+// counted like any other, so that a throttled client gets its 429 and a
+// limiter outage its 503 whatever it types, but never under a key starting
+// with NUL, which other users of a shared limiter keep for themselves (the
+// session kind's server logins: "\x00server:" + name).
+func TestPasswordLoginCountsANULNameApart(t *testing.T) {
+	policy := middleware.LimiterPolicy{AccountAttempts: 1000, AddressAttempts: 3, Window: 15 * time.Minute}
+	f := newLoginFixture(t, policy)
+	ctx := context.Background()
+	for range 3 {
+		_, err := f.login.Login(ctx, clientA, "\x00server:uploader", "wrong")
+		requireLoginFailed(t, err)
+	}
+	_, err := f.login.Login(ctx, clientA, "gh\x00ost", "wrong")
+	require.ErrorIs(t, err, middleware.ErrRateLimited, "the address is throttled, whatever the name")
+	assert.Positive(t, middleware.AsError(err).RetryAfter)
+
+	lim, err := middleware.NewMemoryLimiter(policy)
+	require.NoError(t, err)
+	login, err := middleware.NewPasswordLogin(f.accounts, middleware.WithHasher(f.hasher), middleware.WithLimiter(lim))
+	require.NoError(t, err)
+	for range 5 {
+		_, _ = login.Login(ctx, clientA, "\x00server:uploader", "wrong")
+		_, _ = login.Login(ctx, clientB, "\x00server:uploader", "wrong")
+	}
+	wait, err := lim.Attempt(ctx, "\x00server:uploader", netip.MustParseAddr("203.0.113.1"))
+	require.NoError(t, err)
+	assert.Zero(t, wait, "the NUL-prefixed counter was never reached")
 }
 
 func TestPasswordLoginThrottlesPerAddress(t *testing.T) {

@@ -156,9 +156,11 @@ func (s *Service) revoke(ctx context.Context, cred middleware.Credential, subjec
 
 // maxPredecessors bounds how far logout follows a token's predecessors:
 // only those still in their grace window are live, so a longer chain means
-// refreshes less than half a second apart. Logout then ends every session
-// of the subject instead of leaving one alive.
-const maxPredecessors = 64
+// refreshes less than 30 ms apart. Logout then answers 503 and revokes
+// nothing, rather than leave one alive or end sessions that are not the
+// chain's (RevokeSubject would also end the app sessions of a store shared
+// with basicauth); the chain shrinks as grace windows end.
+const maxPredecessors = 1024
 
 // logout revokes cred, whose session is sess, and the tokens it was
 // refreshed from that are still in their grace window. Without that, a
@@ -177,7 +179,7 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 		return err
 	}
 	if !complete {
-		return s.RevokeSubject(ctx, sess.Subject)
+		return middleware.Unavailable("refresh chain", errLongChain)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		if err := s.store.Revoke(ctx, chain[i]); err != nil {
@@ -195,6 +197,8 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 	}
 	return nil
 }
+
+var errLongChain = errors.New("session: more live predecessors than logout follows")
 
 // predecessors returns the digests of sess's live predecessors, newest
 // first; complete is false when there are more than maxPredecessors.
