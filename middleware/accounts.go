@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Errors of account stores.
@@ -66,7 +68,47 @@ func NewMemoryAccounts() *MemoryAccounts {
 }
 
 // foldLogin normalises a login name for case-insensitive matching.
-func foldLogin(login string) string { return strings.ToLower(strings.TrimSpace(login)) }
+func foldLogin(login string) string { return FoldLogin(login) }
+
+// FoldLogin returns the form in which login names are compared: without
+// surrounding white space, and with every rune replaced by one that stands
+// for its whole case-folding orbit (unicode.SimpleFold, the folding
+// strings.EqualFold uses). Two names fold alike exactly when EqualFold
+// says they are equal. strings.ToLower is not that: it maps Σ to σ and
+// never to the final ς, so "ΟΔΥΣΣΕΥΣ" could not log in as "οδυσσευς",
+// and a second account could take the same name; and it maps İ to i,
+// which EqualFold keeps apart. ASCII folds to lower case, as before.
+// A loader of accounts can call it to find duplicate logins as
+// MemoryAccounts does.
+func FoldLogin(login string) string {
+	login = strings.TrimSpace(login)
+	ascii := true
+	for i := 0; i < len(login); i++ {
+		if login[i] >= utf8.RuneSelf {
+			ascii = false
+			break
+		}
+	}
+	if ascii {
+		return strings.ToLower(login)
+	}
+	return strings.Map(foldRune, login)
+}
+
+// foldRune returns the rune that stands for r's case-folding orbit: the
+// lower case of the orbit's smallest member when that is in the orbit,
+// else the smallest member itself.
+func foldRune(r rune) rune {
+	least, members := r, []rune{r}
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		least = min(least, f)
+		members = append(members, f)
+	}
+	if lower := unicode.ToLower(least); slices.Contains(members, lower) {
+		return lower
+	}
+	return least
+}
 
 // FindByLogin implements Accounts.
 func (m *MemoryAccounts) FindByLogin(_ context.Context, login string) (Account, error) {

@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -274,4 +275,36 @@ func TestMemoryAccountsConcurrent(t *testing.T) {
 		_, err = m.FindByID(ctx, a.UserID)
 		require.NoError(t, err)
 	}
+}
+
+// TestLoginNamesFoldLikeEqualFold: two login names are the same account
+// exactly when strings.EqualFold says they are equal. strings.ToLower
+// folded Σ to σ, never to the final ς, so an account named "ΟΔΥΣΣΕΥΣ"
+// could not log in as "οδυσσευς", a second account could take that name,
+// and "Οδυσσευς" then matched the second; and it folded İ to i, which
+// EqualFold keeps apart.
+func TestLoginNamesFoldLikeEqualFold(t *testing.T) {
+	for _, pair := range [][2]string{
+		{"ΟΔΥΣΣΕΥΣ", "οδυσσευς"}, {"Οδυσσευς", "ΟΔΥΣΣΕΥΣ"}, {"σ", "ς"}, {"Kelvin", "\u212Aelvin"},
+		{"  Mary@Example.COM\t", "mary@example.com"}, {"ǅ", "ǆ"}, {"ß", "ß"},
+		{"alİce", "alice"}, {"ß", "ss"}, {"mary", "marie"},
+	} {
+		assert.Equal(t, strings.EqualFold(strings.TrimSpace(pair[0]), strings.TrimSpace(pair[1])),
+			middleware.FoldLogin(pair[0]) == middleware.FoldLogin(pair[1]), "%q and %q", pair[0], pair[1])
+	}
+	assert.Equal(t, "mary@example.com", middleware.FoldLogin("  Mary@Example.COM\t"), "ASCII folds to lower case")
+
+	ctx := context.Background()
+	m := middleware.NewMemoryAccounts()
+	require.NoError(t, m.Create(ctx, middleware.Account{UserID: "u-1", Username: "ΟΔΥΣΣΕΥΣ", PasswordHash: "h1"}))
+	for _, name := range []string{"οδυσσευς", "Οδυσσευς", "οδυσσευσ"} {
+		a, err := m.FindByLogin(ctx, name)
+		require.NoError(t, err, name)
+		assert.Equal(t, "u-1", a.UserID, name)
+	}
+	err := m.Create(ctx, middleware.Account{UserID: "u-2", Username: "οδυσσευς", PasswordHash: "h2"})
+	assert.ErrorIs(t, err, middleware.ErrAccountExists, "the same name, ignoring case")
+	require.NoError(t, m.Create(ctx, middleware.Account{UserID: "u-3", Username: "alİce", PasswordHash: "h3"}))
+	_, err = m.FindByLogin(ctx, "alice")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "İ is not i")
 }

@@ -122,11 +122,12 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 	if len(login) > MaxLoginBytes {
 		login = login[:MaxLoginBytes] // still counted, under a bounded key
 	}
-	// No account has a NUL in its name. Such a name is counted like any
-	// other (so a throttled client gets its 429 whatever it types), but
-	// with its NULs replaced, so that no login reaches the counters the
-	// limiter keeps for others under names starting with one, such as the
-	// session kind's server logins ("\x00server:" + name); then refused.
+	// No account has a NUL in its name. Such a name is treated like an
+	// unknown one in every step (so that it gets the answers they get, a
+	// throttled client its 429, an outage its 503), but with its NULs
+	// replaced, so that no login reaches the counters the limiter keeps for
+	// others under names starting with one, such as the session kind's
+	// server logins ("\x00server:" + name).
 	counted, hasNUL := login, strings.IndexByte(login, 0) >= 0
 	if hasNUL {
 		counted = strings.ReplaceAll(login, "\x00", "\uFFFD")
@@ -138,15 +139,20 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 	if wait > 0 {
 		return Account{}, RateLimited("login throttled", wait)
 	}
-	if tooLong || login == "" || hasNUL {
+	if tooLong || login == "" {
 		return Account{}, Invalid("login failed")
 	}
-	account, err := l.accounts.FindByLogin(ctx, login)
-	found := err == nil
+	// A NUL-bearing name then goes the way of an unknown one, every step
+	// and its failures included, looked up and counted as counted.
+	account, err := l.accounts.FindByLogin(ctx, counted)
 	if err != nil && !errors.Is(err, ErrAccountNotFound) {
 		return Account{}, Unavailable("accounts", err)
 	}
-	accountKey := AccountLimiterKey(account.UserID, login) // account is zero when not found
+	found := err == nil && !hasNUL
+	if !found {
+		account = Account{}
+	}
+	accountKey := AccountLimiterKey(account.UserID, counted)
 	throttled, err := l.attemptAccount(ctx, accountKey)
 	if err != nil {
 		return Account{}, err

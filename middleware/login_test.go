@@ -133,9 +133,9 @@ func TestPasswordLoginFailuresAreIndistinguishable(t *testing.T) {
 		{"empty login and password", "", "", 0},
 		{"oversized password", "mary", rightPassword + strings.Repeat("x", middleware.MaxPasswordBytes), 0},
 		{"oversized login", strings.Repeat("m", middleware.MaxLoginBytes+1), rightPassword, 0},
-		// No account has a NUL in its name: refused without a hash check
-		// (but counted; see TestPasswordLoginCountsANULNameApart).
-		{"a NUL in the login", "ma\x00ry", rightPassword, 0},
+		// No account has a NUL in its name: treated as an unknown one
+		// (see TestPasswordLoginCountsANULNameApart).
+		{"a NUL in the login", "ma\x00ry", rightPassword, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newLoginFixture(t, generous)
@@ -276,6 +276,30 @@ func TestPasswordLoginCountsANULNameApart(t *testing.T) {
 	wait, err := lim.Attempt(ctx, "\x00server:uploader", netip.MustParseAddr("203.0.113.1"))
 	require.NoError(t, err)
 	assert.Zero(t, wait, "the NUL-prefixed counter was never reached")
+}
+
+// accountFailingLimiter counts names and addresses, but fails to count
+// accounts, as a Redis going away between two calls would.
+type accountFailingLimiter struct{}
+
+func (accountFailingLimiter) Attempt(context.Context, string, netip.Addr) (time.Duration, error) {
+	return 0, nil
+}
+func (accountFailingLimiter) Succeeded(context.Context, string, netip.Addr) error { return nil }
+func (accountFailingLimiter) AttemptAccount(context.Context, string) (time.Duration, error) {
+	return 0, errors.New("redis: connection refused")
+}
+func (accountFailingLimiter) SucceededAccount(context.Context, string) error { return nil }
+
+// TestPasswordLoginAnswersANULNameLikeAnUnknownOne: in every state, here a
+// limiter that fails half-way, a name holding a NUL gets what an unknown
+// name gets; it was refused early with 401 where others got 503.
+func TestPasswordLoginAnswersANULNameLikeAnUnknownOne(t *testing.T) {
+	f := newLoginFixture(t, generous, middleware.WithLimiter(accountFailingLimiter{}))
+	for _, name := range []string{"mary", "ghost", "gh\x00ost"} {
+		_, err := f.login.Login(context.Background(), clientA, name, "wrong")
+		assert.ErrorIs(t, err, middleware.ErrUnavailable, "name %q", name)
+	}
 }
 
 func TestPasswordLoginThrottlesPerAddress(t *testing.T) {

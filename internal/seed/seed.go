@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/session"
 )
 
@@ -106,7 +107,7 @@ func (f *File) Validate() error {
 		for _, login := range append([]string{u.Username}, u.Emails...) {
 			// Fold as middleware.MemoryAccounts does (trim, lower case), so
 			// that a file that validates also loads.
-			folded := strings.ToLower(strings.TrimSpace(login))
+			folded := middleware.FoldLogin(login)
 			if folded == "" {
 				return fmt.Errorf("%s: blank email", where)
 			}
