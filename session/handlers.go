@@ -275,8 +275,9 @@ func (s *Service) checkServer(r *http.Request, name, secret string) error {
 	ctx, client := r.Context(), s.proxies.ClientAddr(r)
 	// The limiter may be shared with the password logins, whose names any
 	// user can choose (a user named "server:uploader" once shared this
-	// counter, and cleared it with every login of theirs). A login name
-	// never holds a NUL: PasswordLogin refuses one before counting it.
+	// counter, and cleared it with every login of theirs). No password
+	// login is counted under a name holding a NUL: PasswordLogin replaces
+	// its NULs first.
 	account := "\x00server:" + name
 	if s.serverLimiter != nil {
 		wait, err := s.serverLimiter.Attempt(ctx, account, client)
