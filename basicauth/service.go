@@ -134,7 +134,7 @@ func (s *Service) buildSchemes(cfg *config) error {
 // put a middleware.Cache in front of one that is costly. Of opts, those
 // about transport, realm, logging and the clock apply; the others are
 // accepted and have nothing to act on. The scheme sets no
-// Strict-Transport-Security header: wrap the handler in Service.HSTS, or
+// Strict-Transport-Security header (a Service's HSTS and RequireUser do):
 // set it as your server does.
 func NewScheme(v middleware.Verifier, opts ...Option) (*middleware.Scheme, error) {
 	if v == nil {

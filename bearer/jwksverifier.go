@@ -27,12 +27,11 @@ const (
 	DefaultJWKSMaxAge = time.Hour
 	// MaxJWKSBytes bounds a JWKS document.
 	MaxJWKSBytes = 256 << 10
-	// defaultFetchTimeout bounds one fetch with the default HTTP client.
-	defaultFetchTimeout = 5 * time.Second
-	// fetchTimeout bounds every fetch, whatever the client's own timeout:
-	// a fetch holds the one fetch slot, and a request waiting for a key
-	// must get its 503 rather than wait for ever.
-	fetchTimeout = defaultFetchTimeout
+	// fetchTimeout bounds every fetch, whatever the client's own timeout
+	// (the default client has the same): a fetch holds the one fetch slot,
+	// and a request waiting for a key must get its 503 rather than wait for
+	// ever.
+	fetchTimeout = 5 * time.Second
 )
 
 var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
@@ -93,7 +92,7 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 	}
 	cfg := jwksConfig{
 		common:      defaultCommon(),
-		client:      &http.Client{Timeout: defaultFetchTimeout},
+		client:      &http.Client{Timeout: fetchTimeout},
 		minInterval: DefaultRefetchInterval,
 		maxAge:      DefaultJWKSMaxAge,
 		maxBytes:    MaxJWKSBytes,

@@ -334,7 +334,9 @@ func WithTrustedProxies(t *middleware.TrustedProxies) ServiceOption {
 }
 
 // WithHTTPClient sets the client that fetches the JWKS document (default a
-// client with a 5 second timeout).
+// client with a 5 second timeout). Whatever the client's own timeout, each
+// fetch ends after 5 seconds, and redirects are followed only to URLs
+// NewJWKSVerifier accepts.
 func WithHTTPClient(client *http.Client) JWKSOption {
 	return jwksOption(func(c *jwksConfig) error {
 		if client == nil {

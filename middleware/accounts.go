@@ -67,9 +67,6 @@ func NewMemoryAccounts() *MemoryAccounts {
 	return &MemoryAccounts{byID: map[string]Account{}, byLogin: map[string]string{}}
 }
 
-// foldLogin normalises a login name for case-insensitive matching.
-func foldLogin(login string) string { return FoldLogin(login) }
-
 // FoldLogin returns the form in which login names are compared: without
 // surrounding white space, and with every rune replaced by one that stands
 // for its whole case-folding orbit (unicode.SimpleFold, the folding
@@ -114,7 +111,7 @@ func foldRune(r rune) rune {
 func (m *MemoryAccounts) FindByLogin(_ context.Context, login string) (Account, error) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	id, ok := m.byLogin[foldLogin(login)]
+	id, ok := m.byLogin[FoldLogin(login)]
 	if !ok {
 		return Account{}, ErrAccountNotFound
 	}
@@ -189,16 +186,16 @@ func (m *MemoryAccounts) Update(_ context.Context, a Account) error {
 // be stored under the login "" and match any blank login typed. Update
 // checks too, so it cannot strip the username or the hash Create required.
 func checkAccount(a Account) error {
-	if a.UserID == "" || foldLogin(a.Username) == "" || a.PasswordHash == "" {
+	if a.UserID == "" || FoldLogin(a.Username) == "" || a.PasswordHash == "" {
 		return errors.New("tidegate: account needs a user id, a username and a password hash")
 	}
 	return nil
 }
 
 func accountLogins(a Account) []string {
-	logins := []string{foldLogin(a.Username)}
+	logins := []string{FoldLogin(a.Username)}
 	for _, e := range a.Emails {
-		if f := foldLogin(e); f != "" && !slices.Contains(logins, f) {
+		if f := FoldLogin(e); f != "" && !slices.Contains(logins, f) {
 			logins = append(logins, f)
 		}
 	}

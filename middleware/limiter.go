@@ -58,7 +58,7 @@ func AccountLimiterKey(userID, unknownLogin string) string {
 	if userID != "" {
 		return "user:" + userID
 	}
-	return "nouser:" + foldLogin(unknownLogin)
+	return "nouser:" + FoldLogin(unknownLogin)
 }
 
 // LimiterPolicy sets how many attempts are allowed per window.
@@ -98,7 +98,7 @@ func (p LimiterPolicy) WithDefaults() (LimiterPolicy, error) {
 // implementations: the case-folded account name and the client address
 // (IPv6 reduced to its /64).
 func LimiterKeys(account string, client netip.Addr) (accountKey, addressKey string) {
-	accountKey = "account:" + foldLogin(account)
+	accountKey = "account:" + FoldLogin(account)
 	switch {
 	case !client.IsValid():
 		addressKey = "address:unknown"

@@ -160,6 +160,18 @@ func ceilMillis(t time.Time) int64 {
 // than the result.
 func hexDigest(d middleware.TokenDigest) string { return hex.EncodeToString(d[:]) }
 
+// decodeDigest reverses hexDigest. It refuses anything but exactly 64 hex
+// digits before decoding: hex.Decode writes past a destination too short
+// for its input.
+func decodeDigest(s string) (middleware.TokenDigest, bool) {
+	var d middleware.TokenDigest
+	if len(s) != hex.EncodedLen(len(d)) {
+		return d, false
+	}
+	_, err := hex.Decode(d[:], []byte(s))
+	return d, err == nil
+}
+
 // counterKey returns the Redis key of a limiter counter: the SHA-256 of the
 // middleware.LimiterKeys key, so that no account name as typed (perhaps a
 // password typed in the wrong field) and no client address is stored.

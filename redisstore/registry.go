@@ -3,7 +3,6 @@ package redisstore
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/hex"
 	"errors"
 	"time"
 
@@ -157,11 +156,8 @@ func (r *AppRegistry) Lookup(ctx context.Context, t basicauth.TokenType, d middl
 	case len(res) != 3:
 		return basicauth.App{}, errors.New("redisstore: malformed app record")
 	}
-	var stored middleware.TokenDigest
-	if len(res[2]) != hex.EncodedLen(len(stored)) { // hex.Decode would write past stored
-		return basicauth.App{}, errors.New("redisstore: malformed app record")
-	}
-	if _, err := hex.Decode(stored[:], []byte(res[2])); err != nil {
+	stored, ok := decodeDigest(res[2])
+	if !ok {
 		return basicauth.App{}, errors.New("redisstore: malformed app record")
 	}
 	if subtle.ConstantTimeCompare(stored[:], d[:]) != 1 {

@@ -97,15 +97,10 @@ func encodePredecessor(d middleware.TokenDigest) string {
 
 // decodePredecessor reverses encodePredecessor.
 func decodePredecessor(s string) (middleware.TokenDigest, bool) {
-	var d middleware.TokenDigest
 	if s == "" {
-		return d, true
+		return middleware.TokenDigest{}, true
 	}
-	if len(s) != hex.EncodedLen(len(d)) {
-		return d, false
-	}
-	_, err := hex.Decode(d[:], []byte(s))
-	return d, err == nil
+	return decodeDigest(s)
 }
 
 // Lookup implements middleware.SessionStore: one HMGET.

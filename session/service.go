@@ -190,10 +190,8 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 		return err
 	}
 	if len(chain) > 0 {
+		// revoke told the extra Invalidator the subject already.
 		s.cache.InvalidateSubject(sess.Subject)
-		if s.extra != nil {
-			s.extra.InvalidateSubject(sess.Subject)
-		}
 	}
 	return nil
 }

@@ -105,8 +105,8 @@ func (f *File) Validate() error {
 		}
 		ids[u.UserID] = true
 		for _, login := range append([]string{u.Username}, u.Emails...) {
-			// Fold as middleware.MemoryAccounts does (trim, lower case), so
-			// that a file that validates also loads.
+			// Fold as middleware.MemoryAccounts does (FoldLogin), so that a
+			// file that validates also loads.
 			folded := middleware.FoldLogin(login)
 			if folded == "" {
 				return fmt.Errorf("%s: blank email", where)
