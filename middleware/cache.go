@@ -96,34 +96,40 @@ type Cache struct {
 	refusalTTL time.Duration
 	maxRefused int
 
-	// flightMu guards flights, the verifications in progress. It is taken
-	// on misses only.
-	flightMu sync.Mutex
-	flights  map[flightKey]*flight
-
-	// mu guards generation changes against inserts, the subject index, the
-	// shards' rings, and every change to the shards' contents: each go-cache
-	// Set, Delete and Flush happens under it, with the same change to the
-	// shard's hit index. It is taken by misses, invalidations, Purge and the
-	// janitor's sweep, never by a hit.
-	mu         sync.Mutex
+	// generation counts invalidations (Invalidate, InvalidateSubject,
+	// Purge). Each moves it on before it takes any shard's lock; a
+	// verification begun under an older generation stores nothing (see
+	// settle), as its answer may predate the invalidation.
 	generation atomic.Uint64
-	// bySubject holds, per subject, the head of the list of its entries
-	// (linked through cacheEntry.prev and next), for InvalidateSubject.
-	bySubject map[string]*cacheEntry
 
 	stop      chan struct{}
 	done      chan struct{}
 	closeOnce sync.Once
 }
 
+// cacheShard is one go-cache instance and what the Cache keeps beside it.
+// Each shard has its own lock, so misses of different keys, which usually
+// fall in different shards, neither wait for each other nor pass a lock's
+// cache line between cores: one lock for the whole Cache made a miss on 2
+// cores cost half as much again as a serial one.
 type cacheShard struct {
+	// mu guards the fields below and every change to the shard's contents:
+	// each go-cache Set and Delete happens under it, with the same change
+	// to the hit index. Misses, invalidations, Purge and the janitor take
+	// it; a hit never does.
+	mu    sync.Mutex
 	items *gocache.Cache
 	index *hitIndex     // what items holds, for lock-free hits
-	ring  []*cacheEntry // entries in the order stored, at most perShard; guarded by Cache.mu
+	ring  []*cacheEntry // entries in the order stored, at most perShard
 	next  int           // the ring's oldest slot once it is full
-	dead  int           // entries in the ring that left the cache; guarded by Cache.mu
-	_     [64]byte      // keep shards' hot fields on separate cache lines
+	dead  int           // entries in the ring that left the cache
+	// bySubject holds, per subject, the head of the list of the shard's
+	// entries of that subject (linked through cacheEntry.prev and next),
+	// for InvalidateSubject.
+	bySubject map[string]*cacheEntry
+	// flights are the verifications in progress of the shard's keys.
+	flights map[flightKey]*flight
+	_       [64]byte // keep shards' hot fields on separate cache lines
 }
 
 // minCompact is the fewest dead ring slots worth a compaction.
@@ -146,15 +152,15 @@ type cacheEntry struct {
 	born time.Time
 	life time.Duration
 
-	// prev and next link the entries of one subject; indexed says whether
-	// the entry is in that list, which is exactly while go-cache holds it;
-	// inRing whether its shard's ring still has a slot for it. Guarded by
-	// Cache.mu.
+	// prev and next link the shard's entries of one subject; indexed says
+	// whether the entry is in that list, which is exactly while go-cache
+	// holds it; inRing whether its shard's ring still has a slot for it.
+	// Guarded by the shard's mu.
 	prev, next *cacheEntry
 	indexed    bool
 	inRing     bool
 	// hnext links the entries of one bucket of the shard's hit index. It is
-	// written under Cache.mu and read without a lock by hits.
+	// written under the shard's mu and read without a lock by hits.
 	hnext atomic.Pointer[cacheEntry]
 }
 
@@ -181,8 +187,6 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		now:        time.Now,
 		observer:   NopObserver{},
 		seed:       maphash.MakeSeed(),
-		bySubject:  map[string]*cacheEntry{},
-		flights:    map[flightKey]*flight{},
 		stop:       make(chan struct{}),
 		done:       make(chan struct{}),
 	}
@@ -206,10 +210,13 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		// A negative cleanup interval starts no go-cache janitor: go-cache
 		// can only stop its own through a finalizer, so the Cache runs one
 		// janitor for all shards and stops it in Close. No eviction
-		// callback either: every Set and Delete happens under Cache.mu,
-		// which unlinks the entry from the subject index there and then.
-		c.shards[i].items = gocache.New(gocache.NoExpiration, -1)
-		c.shards[i].index = newHitIndex(c.perShard)
+		// callback either: every Set and Delete happens under the shard's
+		// mu, which unlinks the entry from the subject index there and then.
+		sh := &c.shards[i]
+		sh.items = gocache.New(gocache.NoExpiration, -1)
+		sh.index = newHitIndex(c.perShard)
+		sh.bySubject = map[string]*cacheEntry{}
+		sh.flights = map[flightKey]*flight{}
 	}
 	if c.refusalTTL > 0 {
 		n := 1
@@ -240,8 +247,9 @@ func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) 
 // appear meanwhile, the verification it costs is merely redundant.
 func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) (*Principal, *Error) {
 	key, form := cred.cacheKey()
+	hash := c.hash(key)
 	if !missed {
-		if e, refused := c.hit(cred.Kind, form, key); e != nil {
+		if e, refused := c.hitHash(cred.Kind, form, key, hash); e != nil {
 			return &e.principal, nil
 		} else if refused != nil {
 			return nil, refused
@@ -250,7 +258,7 @@ func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) 
 	if c.observed {
 		c.observeCache(cred.Kind, false)
 	}
-	return c.miss(ctx, cred, form, key)
+	return c.miss(ctx, cred, form, key, hash)
 }
 
 // hit returns the live entry of (kind, form, key), or else the refusal the
@@ -260,7 +268,11 @@ func (c *Cache) verifyShared(ctx context.Context, cred Credential, missed bool) 
 // Peeker). A success is looked for first, so that remembering refusals
 // costs the hits nothing.
 func (c *Cache) hit(kind Kind, form keyForm, key string) (*cacheEntry, *Error) {
-	hash := c.hash(key)
+	return c.hitHash(kind, form, key, c.hash(key))
+}
+
+// hitHash is hit for a key whose hash the caller has.
+func (c *Cache) hitHash(kind Kind, form keyForm, key string, hash uint64) (*cacheEntry, *Error) {
 	e := c.find(kind, form, key, hash)
 	var refused *Error
 	if e == nil && c.refusals != nil {
@@ -341,7 +353,7 @@ type flightKey struct {
 
 // flight is one verification in flight, shared by every request with the
 // same credential. ctx is the Verifier's context. done is made by the first
-// waiter (under flightMu), so a flight nobody waits for allocates no
+// waiter (under the shard's mu), so a flight nobody waits for allocates no
 // channel; entry and err are written before done is closed.
 type flight struct {
 	ctx   verifyContext
@@ -355,7 +367,7 @@ type flight struct {
 }
 
 // miss verifies cred once for all concurrent callers and caches a success
-// (or remembers a refusal).
+// (or remembers a refusal). hash is the hash of key.
 //
 // The first caller (the leader) runs the Verifier on its request's own
 // goroutine, with a context that keeps its values but not its cancellation and that ends
@@ -367,30 +379,31 @@ type flight struct {
 // its context's Done channel (or a waiter waits), keeps a miss to about the
 // cost of the Verifier and the insert: a goroutine and two timers per miss
 // made it several times slower.
-func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key string) (*Principal, *Error) {
+func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key string, hash uint64) (*Principal, *Error) {
+	sh := c.shardOf(hash)
 	fk := flightKey{kind: cred.Kind, form: form, generation: c.generation.Load(), key: key}
-	c.flightMu.Lock()
-	if f, ok := c.flights[fk]; ok {
-		if f.done == nil {
-			f.done = make(chan struct{})
-		}
-		c.flightMu.Unlock()
-		return c.wait(ctx, f)
-	}
-	f := &flight{}
 	// One clock read serves the verify deadline and the entry's birth: its
 	// life counts from when the verification began (fill judges the
 	// principal's expiry when the Verifier answers).
 	start := c.now()
+	sh.mu.Lock()
+	if f, ok := sh.flights[fk]; ok {
+		if f.done == nil {
+			f.done = make(chan struct{})
+		}
+		sh.mu.Unlock()
+		return c.wait(ctx, f)
+	}
 	deadline := start.Add(c.timeout)
 	if c.customClock {
 		deadline = time.Now().Add(c.timeout) // the timeout runs on the real clock
 	}
-	f.ctx.init(ctx, deadline)
-	c.flights[fk] = f
-	c.flightMu.Unlock()
+	f := &flight{}
+	f.ctx.init(ctx, deadline) // before the waiters can see f
+	sh.flights[fk] = f
+	sh.mu.Unlock()
 
-	c.lead(f, fk, cred, start)
+	c.lead(sh, f, fk, hash, cred, start)
 	if f.late {
 		return nil, Unavailable("timeout", context.DeadlineExceeded)
 	}
@@ -400,24 +413,53 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 	return &f.entry.principal, nil
 }
 
-// lead runs the verification of flight f and hands its outcome to the
-// waiters, even if something below panics (callVerifier recovers a
+// lead runs the verification of flight f, keeps its outcome and hands it
+// to the waiters, even if something below panics (callVerifier recovers a
 // Verifier's panic; this is for the cache's own code).
-func (c *Cache) lead(f *flight, fk flightKey, cred Credential, start time.Time) {
+func (c *Cache) lead(sh *cacheShard, f *flight, fk flightKey, hash uint64, cred Credential, start time.Time) {
+	landed := false
 	defer func() {
-		if f.entry == nil && f.err == nil {
-			f.err = Internal("verification aborted")
+		if !landed {
+			f.entry, f.err = nil, Internal("verification aborted")
+			c.land(sh, f, fk, hash, nil, start)
 		}
-		c.flightMu.Lock()
-		delete(c.flights, fk)
-		done := f.done // no waiter can join once the flight left the map
-		c.flightMu.Unlock()
-		if done != nil {
-			close(done)
-		}
-		f.ctx.release()
 	}()
-	f.entry, f.err, f.late = c.fill(&f.ctx, cred, fk, start)
+	var refusal *Error
+	f.entry, f.err, refusal, f.late = c.fill(&f.ctx, cred, fk, start)
+	c.land(sh, f, fk, hash, refusal, start)
+	landed = true
+}
+
+// land ends flight f: it keeps the outcome (see settle), wakes the
+// waiters and releases the Verifier's context.
+func (c *Cache) land(sh *cacheShard, f *flight, fk flightKey, hash uint64, refusal *Error, start time.Time) {
+	if done := c.settle(sh, f, fk, hash, refusal, start); done != nil {
+		close(done)
+	}
+	f.ctx.release()
+}
+
+// settle, under the shard's lock, takes flight f out of the shard (no
+// waiter can join it afterwards) and keeps its outcome: the entry of a
+// success, or the Verifier's refusal. Neither is kept when an invalidation
+// happened since the verification began: its answer may predate a
+// revocation. Invalidations move the generation on before they take a
+// shard's lock, so either the check here sees it, or the invalidation
+// comes after this critical section and removes what it kept. It returns
+// the channel to close for the waiters, if any waits.
+func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, refusal *Error, start time.Time) chan struct{} {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	delete(sh.flights, fk)
+	if c.generation.Load() == fk.generation {
+		switch {
+		case f.entry != nil:
+			c.storeLocked(sh, f.entry)
+		case refusal != nil:
+			c.rememberLocked(fk, hash, refusal, start)
+		}
+	}
+	return f.done
 }
 
 // wait waits for a flight another request leads.
@@ -442,38 +484,40 @@ func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
 }
 
 // fill runs the wrapped Verifier (with ctx, whose deadline is the verify
-// timeout) and stores a success. start is when the verification began: the
-// entry's lifetime counts from then, as a revocation during the call may
-// predate the answer. The principal is judged when the answer arrives: one
-// that expired while the Verifier ran is refused, as a Scheme without a
-// cache refuses it. late reports an answer that arrived after ctx's
+// timeout) and makes the entry of a success; the caller stores it. start
+// is when the verification began: the entry's lifetime counts from then,
+// as a revocation during the call may predate the answer. The principal is
+// judged when the answer arrives: one that expired while the Verifier ran
+// is refused, as a Scheme without a cache refuses it. refusal is the
+// Verifier's own error, for the caller to remember (an expiry judged here
+// is not remembered). late reports an answer that arrived after ctx's
 // deadline; it is kept all the same.
-func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start time.Time) (entry *cacheEntry, e *Error, late bool) {
+func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start time.Time) (entry *cacheEntry, e, refusal *Error, late bool) {
 	p, e := callVerifier(ctx, c.next, cred)
-	end := c.now()
+	var end time.Time
 	if c.customClock {
+		end = c.now()
 		late = !time.Now().Before(ctx.deadline) // the timeout runs on the real clock
 	} else {
+		// The monotonic clock alone: half the cost of a second time.Now.
+		end = start.Add(time.Since(start))
 		late = !end.Before(ctx.deadline)
 	}
 	if e != nil {
-		c.remember(cred.Kind, fk, e, start)
-		return nil, e, late
+		return nil, e, e, late
 	}
 	if p.expired(end) {
-		return nil, Invalid("expired"), late
+		return nil, Invalid("expired"), nil, late
 	}
 	deadline := start.Add(c.ttl)
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(deadline) {
 		deadline = p.ExpiresAt
 	}
 	entry = &cacheEntry{principal: p, kind: cred.Kind, form: fk.form, key: fk.key, born: start, life: deadline.Sub(start)}
-	c.store(fk.key, entry, fk.generation)
-	return entry, nil, late
+	return entry, nil, nil, late
 }
 
-// store inserts an entry unless an invalidation happened since the
-// verification began (its result may predate a revocation).
+// storeLocked inserts e into its shard sh, whose lock the caller holds.
 //
 // The size bound is kept per shard by a ring of the entries last stored in
 // it: when the ring is full, storing an entry evicts the one stored perShard
@@ -485,24 +529,18 @@ func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start ti
 // after an invalidation or expiry lose its fresh entry when the slot of its
 // old one came round. This replaced sweeping a full shard through
 // go-cache's Items, which copies the whole shard on every sweep.
-func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
-	e.hash = c.hash(key)
-	sh := c.shardOf(e.hash)
+func (c *Cache) storeLocked(sh *cacheShard, e *cacheEntry) {
+	e.hash = c.hash(e.key)
 	e.shard = sh
-	c.mu.Lock()
-	if c.generation.Load() != generation {
-		c.mu.Unlock()
-		return
-	}
 	// The key may still be held: by an entry of another kind (keys do not
 	// hold the kind) or by an expired one not yet swept. Its entry must
 	// leave bySubject, or it would stay there for good (a leak, and a later
 	// InvalidateSubject of its subject deleted this new entry), and leave
 	// the hit index, which must not hold a key twice. Every change to the
-	// shard happens under mu, so the index (read here without go-cache's
+	// shard happens under its mu, so the index (read here without go-cache's
 	// lock) holds what Set replaces.
-	if old := sh.index.find(e.hash, key); old != nil {
-		c.unindexLocked(old)
+	if old := sh.index.find(e.hash, e.key); old != nil {
+		unindexLocked(old)
 		sh.index.remove(old)
 	}
 	var victim *cacheEntry
@@ -518,42 +556,34 @@ func (c *Cache) store(key string, e *cacheEntry, generation uint64) {
 	}
 	e.inRing = true
 	// An entry is indexed exactly while go-cache holds it (every Set and
-	// Delete happens under mu, with the index), so a victim that is not
+	// Delete happens under the shard's mu, with the index), so a victim that is not
 	// indexed any more was invalidated or replaced, and its key may hold a
 	// newer entry. The victim leaves before e arrives, so that the shard
 	// never holds more than perShard entries, not even for a moment that a
 	// concurrent Len could see.
 	if victim != nil && victim.indexed {
-		c.removeLocked(victim)
+		removeLocked(victim)
 	}
-	sh.items.Set(key, e, gocache.NoExpiration)
+	sh.items.Set(e.key, e, gocache.NoExpiration)
 	sh.index.insert(e)
-	head := c.bySubject[e.principal.Subject]
+	head := sh.bySubject[e.principal.Subject]
 	e.next, e.indexed = head, true
 	if head != nil {
 		head.prev = e
 	}
-	c.bySubject[e.principal.Subject] = e
+	sh.bySubject[e.principal.Subject] = e
 	if sh.dead >= minCompact && sh.dead > len(sh.ring)/2 {
 		sh.compact(c.perShard)
 	}
-	c.mu.Unlock()
 }
 
-// removeLocked deletes e from the cache and the subject index. e must be
-// indexed, that is what its key holds (see store): Delete removes whatever
-// the key holds. Called under mu.
-func (c *Cache) removeLocked(e *cacheEntry) {
-	c.unindexLocked(e)
+// removeLocked deletes e from its shard and the subject index. e must be
+// indexed, that is what its key holds (see storeLocked): Delete removes
+// whatever the key holds. Called under the shard's mu.
+func removeLocked(e *cacheEntry) {
+	unindexLocked(e)
 	e.shard.items.Delete(e.key)
 	e.shard.index.remove(e)
-}
-
-// deleteLocked deletes whatever entry key holds. Called under mu.
-func (c *Cache) deleteLocked(key string) {
-	if v, ok := c.shard(key).items.Get(key); ok {
-		c.removeLocked(v.(*cacheEntry))
-	}
 }
 
 // compact drops the ring's dead slots, keeping the live entries oldest
@@ -561,7 +591,7 @@ func (c *Cache) deleteLocked(key string) {
 // their principals) in memory until the ring came round to them: with
 // credentials verified again every TTL, memory grew towards the bound
 // instead of staying at what is live. Compacting once more than half the
-// ring is dead costs O(1) per removal, amortised. Called under Cache.mu.
+// ring is dead costs O(1) per removal, amortised. Called under sh.mu.
 func (sh *cacheShard) compact(perShard int) {
 	n, start := len(sh.ring), 0
 	if n == perShard {
@@ -578,8 +608,9 @@ func (sh *cacheShard) compact(perShard int) {
 	sh.ring, sh.next, sh.dead = kept, 0, 0
 }
 
-// retired records, under mu, that e left the cache: its ring slot is dead.
-func (c *Cache) retired(e *cacheEntry) {
+// retired records, under the shard's mu, that e left the cache: its ring
+// slot is dead.
+func retired(e *cacheEntry) {
 	if e.inRing {
 		e.shard.dead++
 	}
@@ -662,7 +693,8 @@ func (c *verifyContext) endLocked(err error) {
 }
 
 // unindexLocked unlinks e from its subject's list, if it is still in it.
-func (c *Cache) unindexLocked(e *cacheEntry) {
+// Called under the shard's mu.
+func unindexLocked(e *cacheEntry) {
 	if !e.indexed {
 		return
 	}
@@ -670,15 +702,15 @@ func (c *Cache) unindexLocked(e *cacheEntry) {
 	case e.prev != nil:
 		e.prev.next = e.next
 	case e.next != nil:
-		c.bySubject[e.principal.Subject] = e.next
+		e.shard.bySubject[e.principal.Subject] = e.next
 	default:
-		delete(c.bySubject, e.principal.Subject)
+		delete(e.shard.bySubject, e.principal.Subject)
 	}
 	if e.next != nil {
 		e.next.prev = e.prev
 	}
 	e.prev, e.next, e.indexed = nil, nil, false
-	c.retired(e)
+	retired(e)
 }
 
 // Invalidate forgets cred: the very next request with it is verified again.
@@ -698,25 +730,40 @@ func (c *Cache) Invalidate(cred Credential) {
 	case form == partsKey && !strings.Contains(cred.Token, ":"):
 		other = base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.generation.Add(1)
-	c.deleteLocked(key)
-	c.forgetRefusal(key)
+	c.generation.Add(1) // before any shard's lock: see settle
+	c.forget(key)
 	if other != "" {
-		c.deleteLocked(other)
-		c.forgetRefusal(other)
+		c.forget(other)
 	}
+}
+
+// forget deletes whatever entry key holds and the refusal remembered for
+// it, under the lock of key's shard, where a verification of key settles.
+func (c *Cache) forget(key string) {
+	sh := c.shard(key)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if v, ok := sh.items.Get(key); ok {
+		removeLocked(v.(*cacheEntry))
+	}
+	c.forgetRefusal(key)
 }
 
 // InvalidateSubject forgets every cached credential of the subject (after a
 // logout everywhere, a password change, a disabled account).
 func (c *Cache) InvalidateSubject(subject string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.generation.Add(1)
-	for e := c.bySubject[subject]; e != nil; e = c.bySubject[subject] {
-		c.removeLocked(e)
+	c.generation.Add(1) // before any shard's lock: see settle
+	for i := range c.shards {
+		c.shards[i].forgetSubject(subject)
+	}
+}
+
+// forgetSubject deletes the shard's entries of subject.
+func (sh *cacheShard) forgetSubject(subject string) {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	for e := sh.bySubject[subject]; e != nil; e = sh.bySubject[subject] {
+		removeLocked(e)
 	}
 }
 
@@ -731,35 +778,44 @@ func (c *Cache) CapTTL(d time.Duration) {
 
 // Purge forgets every entry, and every remembered refusal.
 func (c *Cache) Purge() {
-	c.mu.Lock()
+	// A verification begun before the Purge stores nothing: the generation
+	// moves on before any shard's lock is taken (see settle). One that
+	// settled in a shard before the Purge reached it is purged with it,
+	// and the refusals are cleared once every shard has been, so a refusal
+	// kept meanwhile is cleared too.
 	c.generation.Add(1)
-	// Every entry is in its shard's ring. Each leaves the index as it
-	// leaves go-cache, so that "indexed exactly while go-cache holds it"
-	// stays true for the references still held elsewhere (a sweep's copy
-	// of a shard, taken before the Purge, must find them gone). A store
-	// begun before the Purge is refused by the generation.
-	//
-	// The entries are deleted one by one rather than flushed, and the maps
-	// and rings cleared rather than replaced: Go maps keep their capacity,
-	// so the cache refills without growing every map again, which cost a
-	// first sight about 0.8 µs of rehashing while the maps regrew.
-	clear(c.bySubject)
 	for i := range c.shards {
-		sh := &c.shards[i]
-		for _, e := range sh.ring {
-			if e.indexed {
-				sh.items.Delete(e.key)
-			}
-			e.prev, e.next, e.indexed, e.inRing = nil, nil, false, false
-		}
-		sh.index.clear()
-		clear(sh.ring) // the backing array would keep the entries alive
-		sh.ring, sh.next, sh.dead = sh.ring[:0], 0, 0
+		c.shards[i].purge()
 	}
 	for i := range c.refusals {
 		c.refusals[i].Store(nil)
 	}
-	c.mu.Unlock()
+}
+
+// purge empties the shard.
+//
+// Every entry is in the ring. Each leaves the index as it leaves go-cache,
+// so that "indexed exactly while go-cache holds it" stays true for the
+// references still held elsewhere (a sweep's copy of the shard, taken
+// before the Purge, must find them gone).
+//
+// The entries are deleted one by one rather than flushed, and the maps
+// and ring cleared rather than replaced: Go maps keep their capacity, so
+// the cache refills without growing every map again, which cost a first
+// sight about 0.8 µs of rehashing while the maps regrew.
+func (sh *cacheShard) purge() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	clear(sh.bySubject)
+	for _, e := range sh.ring {
+		if e.indexed {
+			sh.items.Delete(e.key)
+		}
+		e.prev, e.next, e.indexed, e.inRing = nil, nil, false, false
+	}
+	sh.index.clear()
+	clear(sh.ring) // the backing array would keep the entries alive
+	sh.ring, sh.next, sh.dead = sh.ring[:0], 0, 0
 }
 
 // Len returns the number of entries held, expired ones not yet swept included.
@@ -799,12 +855,13 @@ func (c *Cache) janitor() {
 func (c *Cache) sweep() {
 	now := c.now()
 	for i := range c.shards {
-		c.removeExpired(c.shards[i].expired(now))
+		sh := &c.shards[i]
+		sh.removeExpired(sh.expired(now))
 	}
 }
 
 // expired returns the entries of sh whose deadline is not after now. It
-// reads a copy of the shard (go-cache's Items) outside Cache.mu, so by the
+// reads a copy of the shard (go-cache's Items) outside sh.mu, so by the
 // time the caller acts on them, any of them may have left the cache.
 func (sh *cacheShard) expired(now time.Time) []*cacheEntry {
 	var out []*cacheEntry
@@ -816,18 +873,19 @@ func (sh *cacheShard) expired(now time.Time) []*cacheEntry {
 	return out
 }
 
-// removeExpired deletes those of entries that are still what their key
-// holds: since expired copied them, one may have been invalidated, purged,
-// evicted or replaced by a newer entry under the same key.
-func (c *Cache) removeExpired(entries []*cacheEntry) {
+// removeExpired deletes those of the shard's entries that are still what
+// their key holds: since expired copied them, one may have been
+// invalidated, purged, evicted or replaced by a newer entry under the same
+// key.
+func (sh *cacheShard) removeExpired(entries []*cacheEntry) {
 	if len(entries) == 0 {
 		return
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	for _, e := range entries {
-		if cur, ok := e.shard.items.Get(e.key); ok && cur == e {
-			c.removeLocked(e)
+		if cur, ok := sh.items.Get(e.key); ok && cur == e {
+			removeLocked(e)
 		}
 	}
 }

@@ -82,12 +82,13 @@ func TestRingKeepsNoMoreThanTwiceTheLiveEntries(t *testing.T) {
 		}
 		now = now.Add(time.Minute) // every entry expires; the next round verifies again
 		held, dead := 0, 0
-		c.mu.Lock()
 		for i := range c.shards {
-			held += len(c.shards[i].ring)
-			dead += c.shards[i].dead
+			sh := &c.shards[i]
+			sh.mu.Lock()
+			held += len(sh.ring)
+			dead += sh.dead
+			sh.mu.Unlock()
 		}
-		c.mu.Unlock()
 		if limit := 2*live + len(c.shards)*minCompact; held > limit {
 			t.Fatalf("round %d: rings hold %d entries (%d dead) for %d live, want at most %d", round, held, dead, live, limit)
 		}
@@ -95,7 +96,7 @@ func TestRingKeepsNoMoreThanTwiceTheLiveEntries(t *testing.T) {
 }
 
 // TestSweepAfterPurgeLeavesTheLiveEntriesAlone: the janitor copies a
-// shard's expired entries outside mu and deletes them under it. A Purge,
+// shard's expired entries outside its mu and deletes them under it. A Purge,
 // and a fresh entry under the same subject, may come in between. Deleting
 // the stale copies then removed the fresh subject list (so InvalidateSubject
 // left the fresh entry cached), counted dead ring slots the new rings never
@@ -123,14 +124,14 @@ func TestSweepAfterPurgeLeavesTheLiveEntriesAlone(t *testing.T) {
 		verify(fmt.Sprintf("old-%d", i))
 	}
 	now = now.Add(2 * time.Minute) // every old entry has expired
-	var stale [][]*cacheEntry
+	stale := make([][]*cacheEntry, len(c.shards))
 	for i := range c.shards {
-		stale = append(stale, c.shards[i].expired(now))
+		stale[i] = c.shards[i].expired(now)
 	}
 	c.Purge()
 	verify("fresh")
-	for _, entries := range stale {
-		c.removeExpired(entries) // the sweep resumes with its copies
+	for i, entries := range stale {
+		c.shards[i].removeExpired(entries) // the sweep resumes with its copies
 	}
 
 	before := calls.Load()

@@ -723,6 +723,63 @@ func TestCacheInvalidation(t *testing.T) {
 	})
 }
 
+// TestInvalidationRacesVerificationsInEveryShard: each shard has a lock of
+// its own, so an invalidation reaches the shards one after another while
+// verifications settle in all of them. Whatever the interleaving, once
+// InvalidateSubject (or Purge) returns, no success verified before the
+// revocation is served: every later request is verified again and refused.
+func TestInvalidationRacesVerificationsInEveryShard(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		invalidate func(c *middleware.Cache, subject string)
+	}{
+		{"InvalidateSubject", func(c *middleware.Cache, subject string) { c.InvalidateSubject(subject) }},
+		{"Purge", func(c *middleware.Cache, _ string) { c.Purge() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var revoked sync.Map // subject -> true
+			v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+				subject, _, _ := strings.Cut(c.Token, "/")
+				if _, ok := revoked.Load(subject); ok {
+					return middleware.Principal{}, middleware.Invalid("revoked")
+				}
+				return middleware.Principal{Subject: subject}, nil
+			})
+			cache := newTestCache(t, v, time.Hour, middleware.WithRefusals(0, 0))
+			const tokens = 256 // spread over every shard
+			for round := range 20 {
+				subject := fmt.Sprintf("u%d", round)
+				token := func(i int) middleware.Credential { return bearerCred(fmt.Sprintf("%s/%d", subject, i)) }
+				stop := make(chan struct{})
+				var verifiers sync.WaitGroup
+				for g := range 4 {
+					verifiers.Go(func() {
+						for i := g; ; i++ {
+							select {
+							case <-stop:
+								return
+							default:
+								_, _ = cache.Verify(context.Background(), token(i%tokens))
+							}
+						}
+					})
+				}
+				for cache.Len() < tokens/2 {
+					runtime.Gosched()
+				}
+				revoked.Store(subject, true)
+				tc.invalidate(cache, subject)
+				for i := range tokens {
+					_, err := cache.Verify(context.Background(), token(i))
+					require.ErrorIs(t, err, middleware.ErrInvalidCredential, "round %d: token %d served after the revocation", round, i)
+				}
+				close(stop)
+				verifiers.Wait()
+			}
+		})
+	}
+}
+
 // TestCachedPrincipalIsolation: whatever a handler does to the principal it
 // read, or the verifier to the data it returned, the next request sees the
 // principal as it was verified.

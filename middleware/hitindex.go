@@ -20,7 +20,7 @@ const (
 // forth, and the hits did not scale at all (on 2 cores, 81 ns serially and
 // 86 ns per hit in parallel, where this index measured 54 and 28). So the
 // shard's go-cache holds the entries, and this index mirrors it for hits:
-// every insert and removal happens under Cache.mu, with the same change to
+// every insert and removal happens under the shard's mu, with the same change to
 // go-cache, so the index holds exactly what go-cache holds.
 //
 // A removed entry keeps its link: a lookup that stood on it when it was
@@ -38,7 +38,7 @@ const (
 // which costs that request a verification, and nothing else.
 type hitIndex struct {
 	table atomic.Pointer[[]atomic.Pointer[cacheEntry]] // a power of two of buckets
-	count int                                          // entries held; guarded by Cache.mu
+	count int                                          // entries held; guarded by the shard's mu
 	limit int                                          // the most buckets
 }
 
@@ -71,7 +71,7 @@ func (x *hitIndex) find(hash uint64, key string) *cacheEntry {
 }
 
 // insert adds e, whose key the index must not hold, doubling the table
-// first when it holds as many entries as buckets. Called under Cache.mu.
+// first when it holds as many entries as buckets. Called under the shard's mu.
 func (x *hitIndex) insert(e *cacheEntry) {
 	buckets := *x.table.Load()
 	if x.count >= len(buckets) && len(buckets) < x.limit {
@@ -86,7 +86,7 @@ func (x *hitIndex) insert(e *cacheEntry) {
 // grow relinks every entry into a table twice as large and publishes it.
 // Each entry is pushed onto a chain of entries already moved, so a chain
 // never loops, even as seen by a lookup walking the old table meanwhile.
-// Called under Cache.mu.
+// Called under the shard's mu.
 func (x *hitIndex) grow(old []atomic.Pointer[cacheEntry]) []atomic.Pointer[cacheEntry] {
 	buckets := make([]atomic.Pointer[cacheEntry], 2*len(old))
 	for i := range old {
@@ -102,7 +102,7 @@ func (x *hitIndex) grow(old []atomic.Pointer[cacheEntry]) []atomic.Pointer[cache
 	return buckets
 }
 
-// remove unlinks e, if the index holds it. Called under Cache.mu.
+// remove unlinks e, if the index holds it. Called under the shard's mu.
 func (x *hitIndex) remove(e *cacheEntry) {
 	link := bucketOf(*x.table.Load(), e.hash)
 	for cur := link.Load(); cur != nil; cur = link.Load() {
@@ -115,7 +115,7 @@ func (x *hitIndex) remove(e *cacheEntry) {
 	}
 }
 
-// clear empties the index, keeping its size. Called under Cache.mu.
+// clear empties the index, keeping its size. Called under the shard's mu.
 func (x *hitIndex) clear() {
 	buckets := *x.table.Load()
 	for i := range buckets {

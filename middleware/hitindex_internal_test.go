@@ -93,7 +93,7 @@ func TestHitIndexSize(t *testing.T) {
 // every entry once the doubling is over.
 func TestHitsWhileTheIndexGrows(t *testing.T) {
 	for range 20 {
-		var mu sync.Mutex // stands for Cache.mu
+		var mu sync.Mutex // stands for the shard's mu
 		x := newHitIndex(4096)
 		entries := make([]*cacheEntry, 4096)
 		for i := range entries {
@@ -171,10 +171,10 @@ func TestHitIndexMirrorsGoCache(t *testing.T) {
 
 func requireIndexMirrorsShards(t *testing.T, c *Cache, step int) {
 	t.Helper()
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	for i := range c.shards {
 		sh := &c.shards[i]
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
 		held := map[*cacheEntry]bool{}
 		for key, item := range sh.items.Items() {
 			e := item.Object.(*cacheEntry)

@@ -248,14 +248,17 @@ func TestDisplacedEntryUnindexed(t *testing.T) {
 	}
 	stored, ok := c.shard("shared").items.Get("shared")
 	require.True(t, ok)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	require.Equal(t, map[string]*cacheEntry{"owner-b": stored.(*cacheEntry)}, c.bySubject)
+	sh := c.shard("shared")
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	require.Equal(t, map[string]*cacheEntry{"owner-b": stored.(*cacheEntry)}, sh.bySubject)
 	e := stored.(*cacheEntry)
 	require.True(t, e.indexed)
 	require.Nil(t, e.prev)
 	require.Nil(t, e.next)
-	require.Len(t, c.flights, 0, "no flight is left behind")
+	for i := range c.shards {
+		require.Len(t, c.shards[i].flights, 0, "no flight is left behind")
+	}
 }
 
 // TestShardCount: a cache has a power of two of shards, at most maxShards,

@@ -29,24 +29,20 @@ type refusal struct {
 	err  Error     // without its cause (Err), which may quote a library
 }
 
-// remember stores e as the refusal of fk's credential, if refusals are
-// remembered and e is one to remember: ErrInvalidCredential, not
-// Transient. A refusal whose verification began before an invalidation is
-// not stored (the generation moved on): the check and the store happen
-// under mu, as Invalidate's and Purge's do, or an invalidation between
-// the two would be undone.
-func (c *Cache) remember(kind Kind, fk flightKey, e *Error, now time.Time) {
+// rememberLocked stores e as the refusal of fk's credential, whose key
+// hashes to hash, if refusals are remembered and e is one to remember:
+// ErrInvalidCredential, not Transient. The caller holds the lock of the
+// key's shard and has checked that no invalidation happened since the
+// verification began (see Cache.settle): Invalidate forgets a refusal
+// under the same lock, and Purge clears them all once it has taken every
+// shard's.
+func (c *Cache) rememberLocked(fk flightKey, hash uint64, e *Error, start time.Time) {
 	if c.refusals == nil || e.Kind != ErrInvalidCredential || e.Transient {
 		return
 	}
-	hash := c.hash(fk.key)
-	r := &refusal{hash: hash, kind: kind, form: fk.form, born: now, err: *e}
+	r := &refusal{hash: hash, kind: fk.kind, form: fk.form, born: start, err: *e}
 	r.err.Err = nil
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.generation.Load() == fk.generation {
-		c.refusalSlot(hash).Store(r)
-	}
+	c.refusalSlot(hash).Store(r)
 }
 
 // refused returns the caller's own copy of the refusal remembered for
