@@ -384,7 +384,9 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 	fk := flightKey{kind: cred.Kind, form: form, generation: c.generation.Load(), key: key}
 	// One clock read serves the verify deadline and the entry's birth: its
 	// life counts from when the verification began (fill judges the
-	// principal's expiry when the Verifier answers).
+	// principal's expiry when the Verifier answers). It is read before the
+	// lock, so that no clock (WithClock's may be anyone's code) runs under
+	// it; a waiter has no use for it.
 	start := c.now()
 	sh.mu.Lock()
 	if f, ok := sh.flights[fk]; ok {

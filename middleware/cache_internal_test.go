@@ -3,9 +3,13 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/stretchr/testify/require"
 )
 
 // BenchmarkCacheLookup measures the cache's hit path alone, without the
@@ -100,7 +104,7 @@ func TestRingKeepsNoMoreThanTwiceTheLiveEntries(t *testing.T) {
 // and a fresh entry under the same subject, may come in between. Deleting
 // the stale copies then removed the fresh subject list (so InvalidateSubject
 // left the fresh entry cached), counted dead ring slots the new rings never
-// had, and the next compaction panicked while holding mu.
+// had, and the next compaction panicked while holding the shard's mu.
 func TestSweepAfterPurgeLeavesTheLiveEntriesAlone(t *testing.T) {
 	now := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	clock := func() time.Time { return now }
@@ -152,5 +156,94 @@ func TestSweepAfterPurgeLeavesTheLiveEntriesAlone(t *testing.T) {
 	verify("fresh")
 	if calls.Load() != before+1 {
 		t.Fatal("InvalidateSubject left the fresh entry cached")
+	}
+}
+
+// TestShardsStayConsistentUnderConcurrentUse: verifications, invalidations
+// of every kind, purges and the janitor's sweeps run at once from several
+// goroutines, on a small cache whose entries expire and get evicted all the
+// time. Afterwards every shard's structures agree: no flight is left, the
+// bound holds, go-cache, the hit index, the ring and the subject index hold
+// exactly the same entries, and the ring's dead count is right.
+func TestShardsStayConsistentUnderConcurrentUse(t *testing.T) {
+	for round := range 5 {
+		v := VerifierFunc(func(_ context.Context, c Credential) (Principal, error) {
+			if c.Token[len(c.Token)-1] == '7' {
+				return Principal{}, Invalid("no")
+			}
+			return Principal{Subject: "user-" + c.Token[len(c.Token)-1:]}, nil
+		})
+		c, err := NewCache(v, 20*time.Millisecond, WithMaxEntries(64), WithCleanupInterval(time.Millisecond), WithRefusals(time.Second, 4))
+		require.NoError(t, err)
+		kinds := []Kind{"session", "bearer"}
+		var wg sync.WaitGroup
+		for g := range 4 {
+			wg.Go(func() {
+				rng := rand.New(rand.NewPCG(uint64(round), uint64(g)))
+				cred := func() Credential {
+					return Credential{Kind: kinds[rng.IntN(2)], Token: fmt.Sprintf("tok-%03d", rng.IntN(300))}
+				}
+				for range 20000 {
+					switch op := rng.IntN(1000); {
+					case op < 900:
+						_, _ = c.verifyShared(context.Background(), cred(), false)
+					case op < 960:
+						c.Invalidate(cred())
+					case op < 995:
+						c.InvalidateSubject(fmt.Sprintf("user-%d", rng.IntN(10)))
+					default:
+						c.Purge()
+					}
+				}
+			})
+		}
+		wg.Wait()
+		c.Close()
+		for i := range c.shards {
+			sh := &c.shards[i]
+			sh.mu.Lock()
+			require.Empty(t, sh.flights)
+			items := sh.items.Items()
+			require.LessOrEqual(t, len(items), c.perShard)
+			require.LessOrEqual(t, len(sh.ring), c.perShard)
+			held := map[*cacheEntry]bool{}
+			for key, item := range items {
+				e := item.Object.(*cacheEntry)
+				require.Equal(t, key, e.key)
+				require.True(t, e.indexed, "held entry indexed")
+				require.True(t, e.inRing, "held entry in ring")
+				require.Same(t, sh, e.shard)
+				held[e] = true
+			}
+			require.Equal(t, len(held), sh.index.count)
+			listed := map[*cacheEntry]bool{}
+			for subj, head := range sh.bySubject {
+				require.Nil(t, head.prev)
+				for e := head; e != nil; e = e.next {
+					require.Equal(t, subj, e.principal.Subject)
+					require.False(t, listed[e])
+					listed[e] = true
+					if e.next != nil {
+						require.Same(t, e, e.next.prev)
+					}
+				}
+			}
+			require.Equal(t, held, listed, "shard %d: bySubject lists exactly what is held", i)
+			dead := 0
+			inRing := map[*cacheEntry]bool{}
+			for _, e := range sh.ring {
+				require.True(t, e.inRing)
+				inRing[e] = true
+				if !e.indexed {
+					dead++
+				}
+			}
+			require.Equal(t, dead, sh.dead, "shard %d: dead count", i)
+			for e := range held {
+				require.True(t, inRing[e])
+			}
+			sh.mu.Unlock()
+		}
+		requireIndexMirrorsShards(t, c, round)
 	}
 }

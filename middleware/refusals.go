@@ -34,8 +34,9 @@ type refusal struct {
 // ErrInvalidCredential, not Transient. The caller holds the lock of the
 // key's shard and has checked that no invalidation happened since the
 // verification began (see Cache.settle): Invalidate forgets a refusal
-// under the same lock, and Purge clears them all once it has taken every
-// shard's.
+// under the same lock, and Purge clears them all after it has taken and
+// released every shard's lock in turn, so a refusal kept before Purge
+// reached its shard is cleared too.
 func (c *Cache) rememberLocked(fk flightKey, hash uint64, e *Error, start time.Time) {
 	if c.refusals == nil || e.Kind != ErrInvalidCredential || e.Transient {
 		return
