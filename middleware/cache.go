@@ -67,7 +67,9 @@ const (
 //
 // Entries are spread over several go-cache shards, chosen by a seeded hash
 // of the key. A hit takes no lock at all: it reads its shard's hit index, a
-// lock-free mirror of the shard's go-cache (see hitIndex). The Cache keeps
+// lock-free mirror of the shard's go-cache (see hitIndex). A miss takes
+// only its shard's lock, so misses of different keys rarely wait for each
+// other. The Cache keeps
 // each entry's deadline itself (go-cache entries never expire on their own),
 // so a hit reads the clock once, and the janitor sweeps expired entries.
 type Cache struct {
