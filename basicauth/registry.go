@@ -124,6 +124,9 @@ func NewMemoryRegistry(apps ...AppSpec) (*MemoryRegistry, error) {
 // digests are kept. It returns ErrAppExists when the id or a token is taken
 // and ErrRegistryFull past MaxMemoryApps.
 func (m *MemoryRegistry) Register(_ context.Context, spec AppSpec) error {
+	if m.byID == nil {
+		return notBuilt("MemoryRegistry")
+	}
 	if spec.ID == "" {
 		spec.ID = spec.Name
 	}
@@ -216,4 +219,10 @@ func (m *MemoryRegistry) Len() int {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return len(m.byID)
+}
+
+// notBuilt is the error of a method called on a store its constructor did
+// not make (a zero value of typ): a 500, never a panic at request time.
+func notBuilt(typ string) error {
+	return middleware.Internal(typ + " not built by its constructor")
 }

@@ -124,6 +124,9 @@ func NewMemoryRefreshStore(opts ...StoreOption) (*MemoryRefreshStore, error) {
 
 // Create implements RefreshStore.
 func (m *MemoryRefreshStore) Create(_ context.Context, f Family, first middleware.TokenDigest, firstExpiresAt time.Time) error {
+	if m.tokens == nil {
+		return notBuilt("MemoryRefreshStore")
+	}
 	if f.ID == "" || f.Subject == "" {
 		return errors.New("bearer: family needs an id and a subject")
 	}
@@ -152,6 +155,9 @@ func (m *MemoryRefreshStore) Create(_ context.Context, f Family, first middlewar
 
 // Rotate implements RefreshStore.
 func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, error) {
+	if m.tokens == nil {
+		return Family{}, notBuilt("MemoryRefreshStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	tok := m.tokens[r.Presented]
@@ -287,4 +293,10 @@ func earliest(a, b time.Time) time.Time {
 		return b
 	}
 	return a
+}
+
+// notBuilt is the error of a method called on a store its constructor did
+// not make (a zero value of typ): a 500, never a panic at request time.
+func notBuilt(typ string) error {
+	return middleware.Internal(typ + " not built by its constructor")
 }

@@ -86,11 +86,17 @@ var errEmptyID = errors.New("bearer: revocation of an empty id")
 
 // RevokeToken implements RevocationList.
 func (m *MemoryRevocationList) RevokeToken(_ context.Context, id string, until time.Time) error {
+	if m.tokens == nil {
+		return notBuilt("MemoryRevocationList")
+	}
 	return m.revokeUntil(m.tokens, id, until)
 }
 
 // RevokeLogin implements RevocationList.
 func (m *MemoryRevocationList) RevokeLogin(_ context.Context, login string, until time.Time) error {
+	if m.tokens == nil {
+		return notBuilt("MemoryRevocationList")
+	}
 	return m.revokeUntil(m.logins, login, until)
 }
 
@@ -114,6 +120,9 @@ func (m *MemoryRevocationList) revokeUntil(entries map[string]time.Time, id stri
 
 // RevokeSubject implements RevocationList.
 func (m *MemoryRevocationList) RevokeSubject(_ context.Context, subject string, before, until time.Time) error {
+	if m.tokens == nil {
+		return notBuilt("MemoryRevocationList")
+	}
 	if subject == "" {
 		return errEmptyID
 	}
@@ -141,6 +150,9 @@ func (m *MemoryRevocationList) RevokeSubject(_ context.Context, subject string, 
 // reporting them revoked changes nothing and saves a clock read on every
 // first sight of a token.
 func (m *MemoryRevocationList) Revoked(_ context.Context, t TokenRef) (bool, error) {
+	if m.tokens == nil {
+		return false, notBuilt("MemoryRevocationList")
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if _, ok := m.tokens[t.ID]; ok {

@@ -41,8 +41,11 @@ type Service struct {
 // PasswordLogin between all kinds, so that throttling counts every
 // endpoint's attempts together) and signs with keys.Signing().
 func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (*Service, error) {
-	if login == nil || keys == nil {
-		return nil, errors.New("bearer: New needs a password login and a key set")
+	if login == nil || login.Accounts() == nil || keys == nil {
+		return nil, errors.New("bearer: New needs a password login made by middleware.NewPasswordLogin and a key set")
+	}
+	if keys.signing == nil {
+		return nil, errors.New("bearer: key set not built by NewKeySet")
 	}
 	cfg := serviceConfig{
 		common:         defaultCommon(),

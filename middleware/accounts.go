@@ -132,6 +132,9 @@ func (m *MemoryAccounts) FindByID(_ context.Context, userID string) (Account, er
 // Create implements AccountWriter. The account needs a UserID, a Username
 // and a PasswordHash.
 func (m *MemoryAccounts) Create(_ context.Context, a Account) error {
+	if m.byID == nil {
+		return notBuilt("MemoryAccounts")
+	}
 	if err := checkAccount(a); err != nil {
 		return err
 	}
@@ -156,6 +159,9 @@ func (m *MemoryAccounts) Create(_ context.Context, a Account) error {
 // Update replaces an existing account (same UserID), for password changes
 // and disabling. Logins it no longer has are released.
 func (m *MemoryAccounts) Update(_ context.Context, a Account) error {
+	if m.byID == nil {
+		return notBuilt("MemoryAccounts")
+	}
 	if err := checkAccount(a); err != nil {
 		return err
 	}

@@ -207,7 +207,11 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		n *= 2
 	}
 	c.shards, c.mask = make([]cacheShard, n), uint32(n-1)
-	c.perShard = max(1, (c.maxEntries+n-1)/n)
+	perShard := c.maxEntries / n // rounded up without overflowing near MaxInt
+	if c.maxEntries%n != 0 {
+		perShard++
+	}
+	c.perShard = max(1, perShard)
 	for i := range c.shards {
 		// A negative cleanup interval starts no go-cache janitor: go-cache
 		// can only stop its own through a finalizer, so the Cache runs one
@@ -231,9 +235,19 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 	return c, nil
 }
 
+// built reports whether c was made by NewCache. The methods of a zero
+// Cache fail safe: Verify refuses with a 500, the others do nothing.
+func (c *Cache) built() bool { return c.shards != nil }
+
+// errNotBuilt is what Verify answers on a zero Cache.
+func errNotBuilt() *Error { return Internal("cache not built by NewCache") }
+
 // Verify returns the cached principal of c, or asks the wrapped Verifier.
 // The returned principal is the caller's own copy.
 func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) {
+	if !c.built() {
+		return Principal{}, errNotBuilt()
+	}
 	p, e := c.verifyShared(ctx, cred, false)
 	if e != nil {
 		return Principal{}, e
@@ -726,6 +740,9 @@ func unindexLocked(e *cacheEntry) {
 // (Deleting another kind's entry that shares a key string costs it one
 // verification, nothing more.)
 func (c *Cache) Invalidate(cred Credential) {
+	if !c.built() {
+		return // nothing is cached
+	}
 	key, form := cred.cacheKey()
 	other := "" // the credential's key in the other form, if it has one
 	switch {
@@ -834,6 +851,9 @@ func (c *Cache) Len() int {
 // Close stops the cache's background goroutine. The cache still answers
 // afterwards, without sweeping expired entries. Close is idempotent.
 func (c *Cache) Close() error {
+	if !c.built() {
+		return nil // no goroutine was started
+	}
 	c.closeOnce.Do(func() {
 		close(c.stop)
 		<-c.done

@@ -145,6 +145,10 @@ func Unavailable(reason string, cause error) *Error {
 // Internal returns a 500 error, for bugs such as a panicking Verifier.
 func Internal(reason string) *Error { return newError(ErrInternal, reason) }
 
+// notBuilt is the error of a method called on a value its constructor did
+// not make (a zero value of typ): a 500, never a panic at request time.
+func notBuilt(typ string) *Error { return Internal(typ + " not built by its constructor") }
+
 // AsError classifies any error into an *Error:
 //   - an *Error anywhere in the chain is returned as is, unless it lacks a
 //     sentinel kind or an error status (a hand-built literal), in which case

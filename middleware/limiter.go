@@ -145,6 +145,9 @@ func NewMemoryLimiter(policy LimiterPolicy, opts ...StoreOption) (*MemoryLimiter
 
 // Attempt implements LoginLimiter.
 func (l *MemoryLimiter) Attempt(_ context.Context, account string, client netip.Addr) (time.Duration, error) {
+	if l.counts == nil {
+		return 0, notBuilt("MemoryLimiter")
+	}
 	accountKey, addressKey := LimiterKeys(account, client)
 	now := l.cfg.now()
 	l.mu.Lock()
@@ -215,6 +218,9 @@ func (l *MemoryLimiter) throttling(key string, w *window) bool {
 
 // AttemptAccount implements AccountLimiter.
 func (l *MemoryLimiter) AttemptAccount(_ context.Context, key string) (time.Duration, error) {
+	if l.counts == nil {
+		return 0, notBuilt("MemoryLimiter")
+	}
 	now := l.cfg.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -223,6 +229,9 @@ func (l *MemoryLimiter) AttemptAccount(_ context.Context, key string) (time.Dura
 
 // SucceededAccount implements AccountLimiter.
 func (l *MemoryLimiter) SucceededAccount(_ context.Context, key string) error {
+	if l.counts == nil {
+		return notBuilt("MemoryLimiter")
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.counts, key)
@@ -231,6 +240,9 @@ func (l *MemoryLimiter) SucceededAccount(_ context.Context, key string) error {
 
 // Succeeded implements LoginLimiter.
 func (l *MemoryLimiter) Succeeded(_ context.Context, account string, client netip.Addr) error {
+	if l.counts == nil {
+		return notBuilt("MemoryLimiter")
+	}
 	accountKey, addressKey := LimiterKeys(account, client)
 	l.mu.Lock()
 	defer l.mu.Unlock()

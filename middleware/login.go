@@ -56,6 +56,9 @@ func WithLimiter(lim LoginLimiter) LoginOption {
 		if lim == nil {
 			return errors.New("tidegate: limiter must not be nil")
 		}
+		if m, ok := lim.(*MemoryLimiter); ok && m.counts == nil {
+			return errors.New("tidegate: limiter not built by NewMemoryLimiter")
+		}
 		l.limiter = lim
 		return nil
 	}
@@ -112,12 +115,20 @@ func NewPasswordLogin(accounts Accounts, opts ...LoginOption) (*PasswordLogin, e
 // Accounts returns the account store logins are checked against.
 func (l *PasswordLogin) Accounts() Accounts { return l.accounts }
 
+// built reports whether l was made by NewPasswordLogin; the methods of a
+// zero PasswordLogin answer a 500 instead of panicking. (The services'
+// constructors refuse one: its Accounts is nil.)
+func (l *PasswordLogin) built() bool { return l.accounts != nil && l.limiter != nil }
+
 // Login checks login and password for a client at the given address. It
 // returns the account, or an *Error: ErrInvalidCredential for any wrong
 // input (the same for an unknown account, a wrong password, a disabled
 // account or an oversized field), ErrRateLimited with RetryAfter, or
 // ErrUnavailable when the accounts or the limiter failed.
 func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (Account, error) {
+	if !l.built() {
+		return Account{}, notBuilt("PasswordLogin")
+	}
 	tooLong := len(login) > MaxLoginBytes || len(password) > MaxPasswordBytes
 	if len(login) > MaxLoginBytes {
 		login = login[:MaxLoginBytes] // still counted, under a bounded key
@@ -223,6 +234,9 @@ func (l *PasswordLogin) verify(ctx context.Context, hash, password string) (bool
 // HashPassword hashes a new password under the same concurrency limit as
 // logins, refusing one over MaxPasswordBytes or empty.
 func (l *PasswordLogin) HashPassword(ctx context.Context, password string) (string, error) {
+	if !l.built() {
+		return "", notBuilt("PasswordLogin")
+	}
 	if password == "" || len(password) > MaxPasswordBytes {
 		return "", Malformed("password length")
 	}

@@ -9,8 +9,9 @@ import (
 // credential of s's kind. No credential is 401 with s's challenge; a
 // malformed one is 400; a wrong one 401; a backend failure 503.
 //
-// Require panics if s is nil, as http.Handle does with a nil handler: that is
-// a wiring mistake found at start-up, never at request time.
+// Require panics if s is nil or was not built by NewScheme (a zero
+// Scheme), as http.Handle does with a nil handler: that is a wiring mistake
+// found at start-up, never at request time.
 func Require(s *Scheme) func(http.Handler) http.Handler {
 	mustScheme(s)
 	names := s.identity.names()
@@ -29,7 +30,7 @@ func Require(s *Scheme) func(http.Handler) http.Handler {
 // that is present but malformed or invalid is still rejected: it is never
 // downgraded to anonymous.
 //
-// Optional panics if s is nil.
+// Optional panics if s is nil or was not built by NewScheme.
 func Optional(s *Scheme) func(http.Handler) http.Handler {
 	mustScheme(s)
 	names := s.identity.names()
@@ -46,6 +47,9 @@ func Optional(s *Scheme) func(http.Handler) http.Handler {
 func mustScheme(s *Scheme) {
 	if s == nil {
 		panic("tidegate: nil *middleware.Scheme")
+	}
+	if !s.built() {
+		panic("tidegate: *middleware.Scheme not built by NewScheme")
 	}
 }
 
@@ -115,6 +119,9 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 	for _, s := range schemes {
 		if s == nil {
 			return nil, errors.New("tidegate: Any given a nil scheme")
+		}
+		if !s.built() {
+			return nil, errors.New("tidegate: Any given a scheme not built by NewScheme")
 		}
 		if seen[s.kind] {
 			return nil, errors.New("tidegate: Any given two schemes of kind " + quoteForError(string(s.kind)))

@@ -34,6 +34,10 @@ type Scheme struct {
 	customClock bool
 }
 
+// built reports whether s was made by NewScheme: a zero Scheme has no
+// extractor and no verifier.
+func (s *Scheme) built() bool { return s.extractor != nil && s.verifier != nil }
+
 // NewScheme validates its arguments and returns a Scheme.
 func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...SchemeOption) (*Scheme, error) {
 	if kind == "" {
@@ -41,6 +45,9 @@ func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...Scheme
 	}
 	if ex == nil || v == nil {
 		return nil, errors.New("tidegate: scheme needs an extractor and a verifier")
+	}
+	if c, ok := v.(*Cache); ok && (c == nil || !c.built()) {
+		return nil, errors.New("tidegate: scheme given a cache not built by NewCache")
 	}
 	compiled, err := ch.compile()
 	if err != nil {

@@ -92,6 +92,9 @@ func NewMemorySessionStore(opts ...StoreOption) (*MemorySessionStore, error) {
 
 // Create implements SessionStore.
 func (m *MemorySessionStore) Create(_ context.Context, d TokenDigest, s Session) error {
+	if m.sessions == nil {
+		return notBuilt("MemorySessionStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.insert(d, s, m.cfg.now())
@@ -151,6 +154,9 @@ func (m *MemorySessionStore) remove(d TokenDigest, s *Session) {
 
 // Lookup implements SessionStore.
 func (m *MemorySessionStore) Lookup(_ context.Context, d TokenDigest) (Session, error) {
+	if m.sessions == nil {
+		return Session{}, notBuilt("MemorySessionStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, ok := m.sessions[d]
@@ -168,6 +174,9 @@ func (m *MemorySessionStore) Lookup(_ context.Context, d TokenDigest) (Session, 
 
 // Rotate implements SessionStore.
 func (m *MemorySessionStore) Rotate(_ context.Context, old TokenDigest, oldUntil time.Time, next TokenDigest, s Session) error {
+	if m.sessions == nil {
+		return notBuilt("MemorySessionStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.cfg.now()
@@ -186,6 +195,9 @@ func (m *MemorySessionStore) Rotate(_ context.Context, old TokenDigest, oldUntil
 
 // Revoke implements SessionStore.
 func (m *MemorySessionStore) Revoke(_ context.Context, d TokenDigest) error {
+	if m.sessions == nil {
+		return notBuilt("MemorySessionStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if s, ok := m.sessions[d]; ok {
@@ -196,6 +208,9 @@ func (m *MemorySessionStore) Revoke(_ context.Context, d TokenDigest) error {
 
 // RevokeSubject implements SessionStore.
 func (m *MemorySessionStore) RevokeSubject(_ context.Context, subject string) error {
+	if m.sessions == nil {
+		return notBuilt("MemorySessionStore")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for d := range m.bySubject[subject] {

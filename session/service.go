@@ -37,8 +37,8 @@ type Service struct {
 // *middleware.PasswordLogin to every kind's service, so that throttling
 // counts are shared by all login endpoints.
 func New(login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
-	if login == nil {
-		return nil, errors.New("session: New needs a password login")
+	if login == nil || login.Accounts() == nil {
+		return nil, errors.New("session: New needs a password login made by middleware.NewPasswordLogin")
 	}
 	cfg, err := newConfig(opts)
 	if err != nil {

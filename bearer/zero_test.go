@@ -1,0 +1,40 @@
+package bearer_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// TestZeroValuesAreRefused: a key set, password login or store its
+// constructor did not make (a zero value) is refused by New, or its methods
+// answer an error; none panics at request time.
+func TestZeroValuesAreRefused(t *testing.T) {
+	ctx := context.Background()
+	login, err := middleware.NewPasswordLogin(middleware.NewMemoryAccounts())
+	require.NoError(t, err)
+
+	_, err = bearer.New(login, &bearer.KeySet{})
+	require.Error(t, err, "a zero key set")
+	_, err = bearer.New(&middleware.PasswordLogin{}, testKeySet(t))
+	require.Error(t, err, "a zero password login")
+
+	refresh := &bearer.MemoryRefreshStore{}
+	f := bearer.Family{ID: "sid", Subject: "u", CreatedAt: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+	var d middleware.TokenDigest
+	require.ErrorIs(t, refresh.Create(ctx, f, d, f.ExpiresAt), middleware.ErrInternal)
+	_, err = refresh.Rotate(ctx, bearer.Rotation{})
+	require.ErrorIs(t, err, middleware.ErrInternal)
+
+	revoked := &bearer.MemoryRevocationList{}
+	until := time.Now().Add(time.Hour)
+	require.ErrorIs(t, revoked.RevokeToken(ctx, "jti", until), middleware.ErrInternal)
+	require.ErrorIs(t, revoked.RevokeLogin(ctx, "sid", until), middleware.ErrInternal)
+	require.ErrorIs(t, revoked.RevokeSubject(ctx, "u", time.Now(), until), middleware.ErrInternal)
+	_, err = revoked.Revoked(ctx, bearer.TokenRef{ID: "jti"})
+	require.ErrorIs(t, err, middleware.ErrInternal, "a list that cannot record revocations must not report tokens valid")
+}
