@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -113,7 +114,7 @@ func run(args []string) error {
 	if *redisAddr != "" {
 		fmt.Printf("state is shared through Redis at %s\n", *redisAddr)
 	}
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelWarn)}
+	srv := newHTTPServer(a.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	if *tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
 		if err != nil {
@@ -171,6 +172,24 @@ func serveDebug(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
+}
+
+// newHTTPServer returns the server of h, bounded against clients that
+// hold connections open: net/http sets no deadline on a request body or
+// between keep-alive requests unless told to, so without these a client
+// could keep a connection and its goroutine for ever by sending a body one
+// byte at a time, or by sending nothing at all. Credential headers are at
+// most 8 KiB; a request's headers together may take 64 KiB.
+func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          errorLog,
+	}
 }
 
 func printWelcome(base string, data *seed.File, demo bool) {

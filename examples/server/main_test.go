@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,4 +67,25 @@ func TestDebugAddrServesGoroutineCounts(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Regexp(t, `^goroutine profile: total \d+\n`, string(body))
+}
+
+// TestHTTPServerBoundsSlowAndIdleClients: the server sets a deadline on
+// reading a whole request, on writing a response and between keep-alive
+// requests, and bounds the request headers. net/http sets none of these
+// by default (only ReadHeaderTimeout was set before), so a client sending
+// a body one byte at a time, or an idle keep-alive connection, held a
+// connection and its goroutine for ever.
+func TestHTTPServerBoundsSlowAndIdleClients(t *testing.T) {
+	srv := newHTTPServer(http.NotFoundHandler(), nil)
+	for name, d := range map[string]time.Duration{
+		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
+		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
+	} {
+		if d <= 0 || d > 5*time.Minute {
+			t.Errorf("%s = %v, want a bound of at most 5 minutes", name, d)
+		}
+	}
+	if srv.MaxHeaderBytes <= 8<<10 || srv.MaxHeaderBytes > 1<<20 {
+		t.Errorf("MaxHeaderBytes = %d, want room for an 8 KiB credential and less than net/http's 1 MiB default", srv.MaxHeaderBytes)
+	}
 }
