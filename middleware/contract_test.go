@@ -389,6 +389,37 @@ func TestAnyErrorContract(t *testing.T) {
 	}
 }
 
+// TestAnyAmbiguityIsInvalidRequest: credentials of two kinds are 400
+// invalid_request (RFC 6750 §3.1: more than one method of sending a token).
+// When the first scheme found has no RFC 6750 challenge (Tidepool's session
+// header has none) the other one answers, so that the response says
+// invalid_request; it used to be the first one's bare 400.
+func TestAnyAmbiguityIsInvalidRequest(t *testing.T) {
+	v := &testVerifier{}
+	plainSession := sessionSpec
+	plainSession.challenge = middleware.Challenge{Scheme: "X-Tidepool-Session-Token", Realm: "tidepool"}
+	session, bearer, basic := newScheme(t, plainSession, v), newScheme(t, bearerSpec, v), newScheme(t, basicSpec, v)
+	anyMW, err := middleware.Any(session, bearer, basic)
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		name          string
+		authorization string
+		want          expectation
+	}{
+		{"session and bearer", "Bearer " + tokGood,
+			expectation{status: http.StatusBadRequest, challenges: one(bearerChallenges.invalidRequest), body: bodyUnauthorized}},
+		{"session and basic: neither speaks RFC 6750", basicValue(tokGood, "pw"),
+			expectation{status: http.StatusBadRequest, body: bodyUnauthorized}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := newRequest()
+			req.Header.Set(sessionHeader, tokGood)
+			req.Header.Set("Authorization", tc.authorization)
+			assertResponse(t, tc.want, serve(anyMW(principalHandler(&seen{})), req))
+		})
+	}
+}
+
 func TestAnyConstruction(t *testing.T) {
 	v := &testVerifier{}
 	s := newScheme(t, bearerSpec, v)

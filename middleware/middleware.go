@@ -107,6 +107,8 @@ func noCredential(err error) bool {
 //     and observed once, as the first scheme's.
 //   - Credentials of two kinds (or one header doubled with different
 //     values): 400 invalid_request; tidegate never guesses which one counts.
+//     The first of the two schemes answers, unless only the other has an
+//     RFC 6750 challenge, which can say invalid_request.
 //   - Exactly one: verified by its scheme, failures rendered by it.
 //
 // It returns an error when no scheme is given, one is nil, or two share a kind.
@@ -159,7 +161,7 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 			return
 		}
 		if found != nil {
-			found.fail(w, r, Malformed("ambiguous"), nil)
+			ambiguity(found, s).fail(w, r, Malformed("ambiguous"), nil)
 			return
 		}
 		found, cred = s, c
@@ -174,6 +176,18 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		return
 	}
 	found.succeed(w, r, next, p, &cred)
+}
+
+// ambiguity returns the scheme that answers a request carrying credentials
+// of both a's and b's kinds: the first found, unless only the other has an
+// RFC 6750 challenge. RFC 6750 §3.1 names this very case (more than one
+// method of sending a token) invalid_request, which only such a challenge
+// can say.
+func ambiguity(a, b *Scheme) *Scheme {
+	if !a.challenge.rfc6750 && b.challenge.rfc6750 {
+		return b
+	}
+	return a
 }
 
 // peekAny returns the one scheme whose Peeker found a credential, and what

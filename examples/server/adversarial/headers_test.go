@@ -144,9 +144,9 @@ func TestHeaderParsing(t *testing.T) {
 		{name: "scheme/the JWT alone", header: []string{"Authorization", jwt}, want: wantNoCredential},
 
 		// Two kinds at once: tidegate never guesses which one counts.
-		{name: "two kinds/session and bearer", header: []string{"X-Tidepool-Session-Token", session, "Authorization", bearerJWT}, want: wantSessionMalformed},
+		{name: "two kinds/session and bearer", header: []string{"X-Tidepool-Session-Token", session, "Authorization", bearerJWT}, want: wantBearerMalformed},
 		{name: "two kinds/session and basic", header: []string{"X-Tidepool-Session-Token", session, "Authorization", userBasic}, want: wantSessionMalformed},
-		{name: "two kinds/session and an invalid bearer", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Bearer a.b.c"}, want: wantSessionMalformed},
+		{name: "two kinds/session and an invalid bearer", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Bearer a.b.c"}, want: wantBearerMalformed},
 		{name: "two kinds/session and an unsupported scheme", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Digest x"}, want: wantMarySession},
 		{name: "two kinds/session and an oversized unsupported scheme", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Digest " + strings.Repeat("d", 9000)}, want: wantMarySession},
 		{name: "scheme/oversized unsupported scheme alone", header: []string{"Authorization", "Digest " + strings.Repeat("d", 9000)}, want: wantNoCredential},
