@@ -86,7 +86,7 @@ func Example() {
 	// session without the role   403 (want 403)
 	// bearer with the role       200 (want 200)
 	// unknown bearer             401 (want 401) Bearer realm="tidegate", error="invalid_token"
-	// both kinds at once         400 (want 400)
+	// both kinds at once         400 (want 400) Bearer realm="tidegate", error="invalid_request"
 	// bearer two hours later     401 (want 401) Bearer realm="tidegate", error="invalid_token"
 	// 200 stats for ada
 }
