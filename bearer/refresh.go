@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/sweep"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -93,8 +94,7 @@ type MemoryRefreshStore struct {
 	tokens    map[middleware.TokenDigest]*memToken
 	families  map[string]*memFamily
 	bySubject map[string]map[string]struct{}
-	sinceGC   int // inserts since the last sweep
-	sweptLen  int // tokens left by the last sweep
+	sweeps    sweep.Pacer
 }
 
 type memFamily struct {
@@ -256,14 +256,12 @@ func (m *MemoryRefreshStore) deleteFamily(fam *memFamily) {
 	}
 }
 
-// makeRoom sweeps what has expired at now when the store is full, and
-// otherwise after as many inserts as the last sweep left tokens, so
-// sweeping costs O(1) per insert on average. (Comparing with the current
-// count, which grows with every insert too, meant no sweep ran again before
-// the store was full.) The caller holds m.mu.
+// makeRoom sweeps what has expired at now after as many inserts as the
+// last sweep left tokens, so sweeping costs O(1) per insert on average, and
+// when the store is full, at most once a second (see sweep.Pacer). The
+// caller holds m.mu.
 func (m *MemoryRefreshStore) makeRoom(now time.Time) error {
-	m.sinceGC++
-	if len(m.tokens) >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
+	if m.sweeps.Due(len(m.tokens), m.cfg.maxEntries, now) {
 		m.sweep(now)
 	}
 	if len(m.tokens) >= m.cfg.maxEntries {
@@ -273,7 +271,6 @@ func (m *MemoryRefreshStore) makeRoom(now time.Time) error {
 }
 
 func (m *MemoryRefreshStore) sweep(now time.Time) {
-	m.sinceGC = 0
 	for _, fam := range m.families {
 		if !now.Before(fam.ExpiresAt) {
 			m.deleteFamily(fam)
@@ -284,7 +281,7 @@ func (m *MemoryRefreshStore) sweep(now time.Time) {
 			m.deleteToken(d, tok)
 		}
 	}
-	m.sweptLen = len(m.tokens)
+	m.sweeps.Swept(len(m.tokens))
 }
 
 // earliest returns the earlier of a and b.

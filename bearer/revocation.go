@@ -5,6 +5,8 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/sweep"
 )
 
 // ErrRevocationListFull is returned by a bounded revocation list that has no
@@ -60,8 +62,7 @@ type MemoryRevocationList struct {
 	tokens   map[string]time.Time
 	logins   map[string]time.Time
 	subjects map[string]subjectRevocation
-	sinceGC  int // inserts since the last sweep
-	sweptLen int // entries left by the last sweep
+	sweeps   sweep.Pacer
 }
 
 type subjectRevocation struct {
@@ -174,18 +175,16 @@ func (m *MemoryRevocationList) Len() int {
 	return len(m.tokens) + len(m.logins) + len(m.subjects)
 }
 
-// makeRoom sweeps expired entries when the list is full, and otherwise
-// after as many inserts as the last sweep left entries (so sweeping costs
-// O(1) per insert on average; comparing with the current size, which grows
-// with every insert too, meant no sweep ran again before the list was
-// full). The caller holds m.mu.
+// makeRoom sweeps expired entries after as many inserts as the last sweep
+// left entries, so sweeping costs O(1) per insert on average, and when the
+// list is full, at most once a second (see sweep.Pacer). The caller holds
+// m.mu.
 func (m *MemoryRevocationList) makeRoom() error {
 	size := len(m.tokens) + len(m.logins) + len(m.subjects)
-	m.sinceGC++
-	if size >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
-		m.sweep()
+	if now := m.cfg.now(); m.sweeps.Due(size, m.cfg.maxEntries, now) {
+		m.sweep(now)
 		size = len(m.tokens) + len(m.logins) + len(m.subjects)
-		m.sweptLen = size
+		m.sweeps.Swept(size)
 	}
 	if size >= m.cfg.maxEntries {
 		return ErrRevocationListFull
@@ -193,9 +192,7 @@ func (m *MemoryRevocationList) makeRoom() error {
 	return nil
 }
 
-func (m *MemoryRevocationList) sweep() {
-	m.sinceGC = 0
-	now := m.cfg.now()
+func (m *MemoryRevocationList) sweep(now time.Time) {
 	for id, until := range m.tokens {
 		if !now.Before(until) {
 			delete(m.tokens, id)

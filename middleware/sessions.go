@@ -6,6 +6,8 @@ import (
 	"slices"
 	"sync"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/sweep"
 )
 
 // Errors of session stores.
@@ -73,8 +75,7 @@ type MemorySessionStore struct {
 	mu        sync.Mutex
 	sessions  map[TokenDigest]*Session
 	bySubject map[string]map[TokenDigest]struct{}
-	sinceGC   int
-	sweptLen  int // sessions left by the last sweep
+	sweeps    sweep.Pacer
 }
 
 // NewMemorySessionStore returns an empty store.
@@ -109,13 +110,9 @@ func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) err
 	if prev, ok := m.sessions[d]; ok {
 		m.remove(d, prev)
 	}
-	// Sweep when full, and otherwise after as many inserts as the last
-	// sweep left sessions: the cost of a sweep is spread over the inserts
-	// before it. (Comparing with the current count instead, which grows
-	// with every insert too, meant no sweep ever ran before the store was
-	// full.)
-	m.sinceGC++
-	if len(m.sessions) >= m.cfg.maxEntries || m.sinceGC > m.sweptLen {
+	// Sweep after as many inserts as the last sweep left sessions, and
+	// when full, at most once a second (see sweep.Pacer).
+	if m.sweeps.Due(len(m.sessions), m.cfg.maxEntries, now) {
 		m.sweep(now)
 	}
 	if len(m.sessions) >= m.cfg.maxEntries {
@@ -133,13 +130,12 @@ func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) err
 }
 
 func (m *MemorySessionStore) sweep(now time.Time) {
-	m.sinceGC = 0
 	for d, s := range m.sessions {
 		if !s.live(now) {
 			m.remove(d, s)
 		}
 	}
-	m.sweptLen = len(m.sessions)
+	m.sweeps.Swept(len(m.sessions))
 }
 
 func (m *MemorySessionStore) remove(d TokenDigest, s *Session) {

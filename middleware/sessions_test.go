@@ -416,3 +416,27 @@ func TestMemorySessionStoreConcurrentUse(t *testing.T) {
 	}
 	assert.Zero(t, f.store.Len(), "the subject index covers every stored session")
 }
+
+// TestFullStoreSweepsAtMostOnceASecond: a full store of live sessions frees
+// nothing by sweeping, and sweeping it on every refused insert made each
+// refused login walk the whole store under the lock every lookup needs. A
+// full store now sweeps at most once a second (sweep.FullInterval) and
+// refuses in between at once; what expired meanwhile is reclaimed at the
+// next sweep.
+func TestFullStoreSweepsAtMostOnceASecond(t *testing.T) {
+	ctx := context.Background()
+	f := newSessionFixture(t, middleware.WithStoreMaxEntries(4))
+	f.create(t, "short", 500*time.Millisecond)
+	for range 3 {
+		f.create(t, "long", time.Hour)
+	}
+	insert := func() error {
+		return f.store.Create(ctx, middleware.DigestToken(middleware.NewToken()), f.session("new", time.Hour))
+	}
+	require.ErrorIs(t, insert(), middleware.ErrStoreFull, "full of live sessions: swept, nothing freed")
+	f.clock.Advance(600 * time.Millisecond)
+	require.ErrorIs(t, insert(), middleware.ErrStoreFull, "swept 600 ms ago: refused without another sweep")
+	require.Equal(t, 4, f.store.Len(), "the expired session is still held")
+	f.clock.Advance(400 * time.Millisecond)
+	require.NoError(t, insert(), "a second after the last sweep: swept again, the expired session reclaimed")
+}
