@@ -66,10 +66,19 @@ type SessionStore interface {
 	RevokeSubject(ctx context.Context, subject string) error
 }
 
+// MaxSessionsPerSubject bounds the live sessions of one subject in a
+// MemorySessionStore. Storing one more ends that subject's session that
+// expires first. A person's devices never come near it; without it, one
+// user refreshing a token again and again, or logging in again and again,
+// could fill the store for everyone (each refresh of a token in its grace
+// window stores a new session, and each login one more).
+const MaxSessionsPerSubject = 4_096
+
 // MemorySessionStore is an in-memory SessionStore for a single process. It
 // is bounded (default 1,000,000 sessions): expired sessions are swept when
 // it fills up, and Create answers ErrStoreFull rather than evict a live
-// session.
+// session of another subject. One subject holds at most
+// MaxSessionsPerSubject sessions.
 type MemorySessionStore struct {
 	cfg       storeConfig
 	mu        sync.Mutex
@@ -110,6 +119,9 @@ func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) err
 	if prev, ok := m.sessions[d]; ok {
 		m.remove(d, prev)
 	}
+	if subj := m.bySubject[s.Subject]; len(subj) >= MaxSessionsPerSubject {
+		m.shed(subj, now)
+	}
 	// Sweep after as many inserts as the last sweep left sessions, and
 	// when full, at most once a second (see sweep.Pacer).
 	if m.sweeps.Due(len(m.sessions), m.cfg.maxEntries, now) {
@@ -136,6 +148,29 @@ func (m *MemorySessionStore) sweep(now time.Time) {
 		}
 	}
 	m.sweeps.Swept(len(m.sessions))
+}
+
+// shed makes room for one more session of a subject whose sessions are
+// subj: it drops those that have expired, and if none has, the one that
+// expires first. It walks the subject's sessions only, and only when the
+// subject has MaxSessionsPerSubject of them.
+func (m *MemorySessionStore) shed(subj map[TokenDigest]struct{}, now time.Time) {
+	var first TokenDigest
+	var firstAt time.Time
+	freed := false
+	for d := range subj {
+		s := m.sessions[d]
+		switch {
+		case !s.live(now):
+			m.remove(d, s)
+			freed = true
+		case firstAt.IsZero() || s.ExpiresAt.Before(firstAt):
+			first, firstAt = d, s.ExpiresAt
+		}
+	}
+	if !freed && !firstAt.IsZero() {
+		m.remove(first, m.sessions[first])
+	}
 }
 
 func (m *MemorySessionStore) remove(d TokenDigest, s *Session) {

@@ -440,3 +440,28 @@ func TestFullStoreSweepsAtMostOnceASecond(t *testing.T) {
 	f.clock.Advance(400 * time.Millisecond)
 	require.NoError(t, insert(), "a second after the last sweep: swept again, the expired session reclaimed")
 }
+
+// TestOneSubjectHoldsAtMostMaxSessionsPerSubject: a review filled a store
+// by refreshing one token again and again (each refresh in the grace window
+// stores a new session) until every other user's login failed. One
+// subject's sessions are now bounded: one more ends the subject's session
+// that expires first, and no other subject's.
+func TestOneSubjectHoldsAtMostMaxSessionsPerSubject(t *testing.T) {
+	f := newSessionFixture(t, middleware.WithStoreMaxEntries(middleware.MaxSessionsPerSubject+10))
+	other, _ := f.create(t, "ann", time.Hour)
+	first, _ := f.create(t, "mary", 30*time.Second) // expires first
+	for range middleware.MaxSessionsPerSubject - 1 {
+		f.create(t, "mary", time.Hour)
+	}
+	require.Equal(t, middleware.MaxSessionsPerSubject+1, f.store.Len())
+	for range 20 {
+		f.create(t, "mary", time.Hour)
+	}
+	require.Equal(t, middleware.MaxSessionsPerSubject+1, f.store.Len(), "mary's sessions stay at the bound")
+	require.False(t, f.live(first), "the session that expired first made room")
+	require.True(t, f.live(other), "another subject's session is untouched")
+	for range 9 {
+		f.create(t, "ann", time.Hour)
+	}
+	require.Equal(t, middleware.MaxSessionsPerSubject+10, f.store.Len(), "the store's own bound still counts every subject")
+}
