@@ -83,6 +83,16 @@ type RefreshStore interface {
 // WithStoreMaxEntries says otherwise.
 const DefaultRefreshEntries = 1_000_000
 
+// MaxUsedRefreshTokens bounds the used refresh tokens a MemoryRefreshStore
+// keeps per login to detect their reuse. A used token is kept until it
+// expires (8 hours by default), so without a bound one client rotating
+// again and again could fill the store for every user; past it, the
+// oldest used token of the login is forgotten, and presenting it is then
+// refused as unknown (401) instead of ending the login as a reuse. An
+// attacker holding a token that old gains nothing by it either way; only
+// the alarm is lost.
+const MaxUsedRefreshTokens = 1_024
+
 // MemoryRefreshStore is a RefreshStore for a single process. It is bounded
 // by a number of tokens, used ones included (a family lives only as long as
 // one of its tokens): when full it sweeps expired tokens and families, and
@@ -100,6 +110,7 @@ type MemoryRefreshStore struct {
 type memFamily struct {
 	Family
 	tokens map[middleware.TokenDigest]struct{}
+	used   []middleware.TokenDigest // in the order they were used
 }
 
 type memToken struct {
@@ -193,6 +204,7 @@ func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, erro
 	}
 	tok.used = true
 	m.add(fam, r.Next, r.NextExpiresAt)
+	m.keepUsed(fam, r.Presented)
 	return fam.Family, nil
 }
 
@@ -231,6 +243,20 @@ func (m *MemoryRefreshStore) add(fam *memFamily, d middleware.TokenDigest, expir
 	}
 	m.tokens[d] = &memToken{family: fam, expiresAt: expiresAt}
 	fam.tokens[d] = struct{}{}
+}
+
+// keepUsed records that d, a token of fam, was used, and forgets the
+// family's oldest used token past MaxUsedRefreshTokens. The caller holds
+// m.mu, and fam holds a live token besides.
+func (m *MemoryRefreshStore) keepUsed(fam *memFamily, d middleware.TokenDigest) {
+	fam.used = append(fam.used, d)
+	for len(fam.used) > MaxUsedRefreshTokens {
+		oldest := fam.used[0]
+		fam.used = fam.used[1:]
+		if tok := m.tokens[oldest]; tok != nil && tok.family == fam {
+			m.deleteToken(oldest, tok)
+		}
+	}
 }
 
 // deleteToken forgets one token, and its family once it has no token left:

@@ -3,6 +3,7 @@ package bearer_test
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -331,4 +332,34 @@ func TestMemoryStoresSweepAsTheyGo(t *testing.T) {
 		}
 		assert.Equal(t, 300, s.Len(), "the ended logins were swept")
 	})
+}
+
+// TestMemoryRefreshStoreKeepsABoundedNumberOfUsedTokensPerLogin: a review
+// filled the store from one login by rotating its refresh token again and
+// again (every used token is kept until it expires, to detect its reuse),
+// and every other user's login then got 503. A login keeps its last
+// MaxUsedRefreshTokens used tokens: reusing one of those still ends the
+// login, an older one is merely unknown.
+func TestMemoryRefreshStoreKeepsABoundedNumberOfUsedTokensPerLogin(t *testing.T) {
+	ctx := context.Background()
+	c := newClock()
+	s := newRefreshStore(t, c)
+	family(t, s, c, "f", "u")
+	const rotations = bearer.MaxUsedRefreshTokens + 10
+	for i := range rotations {
+		_, err := s.Rotate(ctx, rotation(c, "f", "u", "f-"+strconv.Itoa(i), "f-"+strconv.Itoa(i+1)))
+		require.NoError(t, err)
+	}
+	require.Equal(t, bearer.MaxUsedRefreshTokens+1, s.Len(), "the used tokens kept, and the live one")
+
+	_, err := s.Rotate(ctx, rotation(c, "f", "u", "f-0", "x"))
+	require.ErrorIs(t, err, bearer.ErrRefreshInvalid, "a token used too long ago is unknown")
+	next := "f-" + strconv.Itoa(rotations+1)
+	_, err = s.Rotate(ctx, rotation(c, "f", "u", "f-"+strconv.Itoa(rotations), next))
+	require.NoError(t, err, "the login lives on")
+
+	_, err = s.Rotate(ctx, rotation(c, "f", "u", "f-"+strconv.Itoa(rotations-5), "y"))
+	require.ErrorIs(t, err, bearer.ErrRefreshReused, "a recently used token is still caught")
+	_, err = s.Rotate(ctx, rotation(c, "f", "u", next, "z"))
+	require.ErrorIs(t, err, bearer.ErrRefreshInvalid, "and its reuse ended the login")
 }
