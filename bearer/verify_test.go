@@ -228,7 +228,7 @@ func TestRequestWithoutBearerToken(t *testing.T) {
 		{"no header", nil, 401, challengeMissing},
 		{"another scheme", []string{"Authorization", "Basic dXNlcjpwYXNz"}, 401, challengeMissing},
 		{"scheme word only", []string{"Authorization", "Bearer"}, 400, challengeRequest},
-		{"two spaces", []string{"Authorization", "Bearer  a.b.c"}, 400, challengeRequest},
+		{"a tab after the scheme word", []string{"Authorization", "Bearer\ta.b.c"}, 400, challengeRequest},
 		{"two different headers", []string{"Authorization", "Bearer a.b.c", "Authorization", "Bearer d.e.f"}, 400, challengeRequest},
 	}
 	for _, tc := range tests {

@@ -105,13 +105,16 @@ var requireCases = []contractCase{
 			kindBasic:   "Basic !!!!",
 		}[spec.kind]
 	}), want: wantMalformed, sameBody: true},
-	{name: "two spaces after the scheme word", values: withValue(func(spec kindSpec) string {
-		if spec.kind == kindSession {
-			return " " + tokGood // a header value cannot start with a space either
-		}
+	{name: "bad spacing after the scheme word", values: withValue(func(spec kindSpec) string {
 		_, v := spec.raw(tokGood)
 		word, rest, _ := strings.Cut(v, " ")
-		return word + "  " + rest
+		switch spec.kind {
+		case kindSession:
+			return " " + tokGood // a header value cannot start with a space either
+		case kindBearer:
+			return word + "\t" + rest // RFC 6750 §2.1 allows spaces only
+		}
+		return word + "  " + rest // Basic: exactly one space (Tapglue)
 	}), want: wantMalformed, sameBody: true},
 	{name: "oversized over the 8 KiB default", values: withValue(func(spec kindSpec) string {
 		return valueOfLength(spec, middleware.DefaultMaxHeaderBytes) + "AAAA"

@@ -76,7 +76,7 @@ func ExampleRequire() {
 	show(h)
 	show(h, "Authorization", "Bearer tok-mary")
 	show(h, "Authorization", "Bearer tok-forged")
-	show(h, "Authorization", "Bearer  tok-mary")
+	show(h, "Authorization", "Bearer\ttok-mary")
 	// Output:
 	// 401
 	//   WWW-Authenticate: Bearer realm="records"

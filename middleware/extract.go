@@ -113,12 +113,21 @@ func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
 // Authorization header (RFC 7235 §2.1), for the given scheme.
 //
 // The scheme word matches case-insensitively and must be followed by exactly
-// one space and a non-empty rest. An Authorization header for another scheme
+// one space and a non-empty rest: the strict spelling Tapglue asks of Basic.
+// (NewAuthorizationExtractor lets any number of spaces follow, as RFC 7235
+// §2.1 allows.) An Authorization header for another scheme
 // (including a longer scheme word, such as "Bearerish") is ErrNoCredential,
 // whatever its length; the header doubled with different values, this
 // scheme's header over maxBytes, or this scheme with nothing, more than one
 // space, or anything but a space after it is malformed.
 func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (string, error) {
+	return authorizationCredentials(h, scheme, maxBytes, false)
+}
+
+// authorizationCredentials is AuthorizationCredentials, letting any number
+// of spaces follow the scheme word when spaces is set (RFC 7235 §2.1 and
+// RFC 6750 §2.1: "Bearer" 1*SP b64token).
+func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces bool) (string, error) {
 	v, err := HeaderValue(h, "Authorization", maxBytes)
 	if err != nil {
 		// The size bound is this scheme's: an Authorization header of
@@ -150,6 +159,9 @@ func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (strin
 		return "", Malformed("spacing")
 	}
 	rest := v[n+1:]
+	if spaces {
+		rest = strings.TrimLeft(rest, " ")
+	}
 	if rest == "" || rest[0] == ' ' {
 		return "", Malformed("spacing")
 	}
@@ -264,8 +276,10 @@ func (x *headerExtractor) Extract(r *http.Request) (Credential, error) {
 }
 
 // NewAuthorizationExtractor returns an Extractor for "Authorization: <scheme>
-// <token>", such as Bearer (RFC 6750 §2.1). The token must pass the token
-// syntax check (IsToken68 unless WithTokenSyntax says otherwise).
+// <token>", such as Bearer (RFC 6750 §2.1). One or more spaces may follow
+// the scheme word, as RFC 7235 §2.1 and RFC 6750 §2.1 allow (1*SP), but no
+// other whitespace. The token must pass the token syntax check (IsToken68
+// unless WithTokenSyntax says otherwise).
 func NewAuthorizationExtractor(kind Kind, scheme string, opts ...ExtractorOption) (Extractor, error) {
 	if kind == "" {
 		return nil, errors.New("tidegate: extractor kind must not be empty")
@@ -289,7 +303,7 @@ type authorizationExtractor struct {
 
 // Extract implements Extractor.
 func (x *authorizationExtractor) Extract(r *http.Request) (Credential, error) {
-	v, err := AuthorizationCredentials(r.Header, x.scheme, x.cfg.maxBytes)
+	v, err := authorizationCredentials(r.Header, x.scheme, x.cfg.maxBytes, true)
 	if err != nil {
 		return Credential{}, err
 	}

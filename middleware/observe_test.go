@@ -37,7 +37,7 @@ func TestOneEventPerOutcome(t *testing.T) {
 		{"missing", "require", nil, "INFO",
 			[]string{"kind=bearer", "outcome=rejected", "reason=missing", "status=401"}, []string{"subject=", "fp="},
 			"bearer/rejected/missing"},
-		{"malformed", "require", [][2]string{{"Authorization", "Bearer  " + tokGood}}, "INFO",
+		{"malformed", "require", [][2]string{{"Authorization", "Bearer\t" + tokGood}}, "INFO",
 			[]string{"kind=bearer", "outcome=rejected", "reason=spacing", "status=400"}, []string{"subject=", "fp=", tokGood},
 			"bearer/rejected/spacing"},
 		{"revoked", "require", [][2]string{{"Authorization", "Bearer " + tokRevoked}}, "INFO",

@@ -82,7 +82,7 @@ func (x *headerExtractor) Peek(r *http.Request) Peek {
 // Peek implements Peeker, as headerExtractor's does, for "Authorization:
 // <scheme> <token>".
 func (x *authorizationExtractor) Peek(r *http.Request) Peek {
-	p := peekAuthorization(r.Header, x.scheme, x.cfg.maxBytes)
+	p := peekAuthorization(r.Header, x.scheme, x.cfg.maxBytes, true)
 	if p.state == peekFound && !plainKey(p.key, x.cfg.maxBytes) {
 		return Peek{}
 	}
@@ -92,7 +92,7 @@ func (x *authorizationExtractor) Peek(r *http.Request) Peek {
 // Peek implements Peeker: the token68 of Basic credentials is their cache
 // key (basicKey), so a cached one is found without decoding it.
 func (x *basicExtractor) Peek(r *http.Request) Peek {
-	p := peekAuthorization(r.Header, "Basic", x.cfg.maxBytes)
+	p := peekAuthorization(r.Header, "Basic", x.cfg.maxBytes, false)
 	p.form = basicKey
 	return p
 }
@@ -109,10 +109,10 @@ func plainKey(v string, maxBytes int) bool {
 // sure there is no credential exactly when AuthorizationCredentials would
 // return ErrNoCredential for a single header value: absent, or naming
 // another scheme (a different or longer scheme word, whatever its length).
-// It finds the credential when the one value is this scheme, one space and
-// a rest within the bound. Everything else (doubled headers, bad spacing,
+// It finds the credential when the one value is this scheme, one space (or,
+// with spaces set, one or more) and a rest within the bound. Everything else (doubled headers, bad spacing,
 // an empty value, an oversized one) is unsure, for Extract to judge.
-func peekAuthorization(h http.Header, scheme string, maxBytes int) Peek {
+func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) Peek {
 	values := h["Authorization"]
 	if len(values) == 0 {
 		return PeekNone
@@ -129,6 +129,9 @@ func peekAuthorization(h http.Header, scheme string, maxBytes int) Peek {
 		return Peek{}
 	case v[n] == ' ':
 		rest := v[n+1:]
+		if spaces {
+			rest = strings.TrimLeft(rest, " ")
+		}
 		if rest == "" || rest[0] == ' ' || len(v) > maxBytes {
 			return Peek{}
 		}

@@ -221,3 +221,24 @@ func TestBasicFingerprintIsTheSameOnAHit(t *testing.T) {
 	fp := "fp=" + middleware.Credential{Kind: kindBasic, Token: tokGood, Secret: "pw"}.Fingerprint()
 	assert.Equal(t, 2, strings.Count(logs.String(), fp), logs.String())
 }
+
+// TestBearerAllowsSpacesAfterTheSchemeWord: RFC 6750 §2.1 (and RFC 7235
+// §2.1) put 1*SP between "Bearer" and the token, so any number of spaces
+// is the same credential, verified once and found in the cache by each
+// spelling. (Basic keeps exactly one space: Tapglue's rule, issue 5.) Two
+// spaces used to be refused as malformed.
+func TestBearerAllowsSpacesAfterTheSchemeWord(t *testing.T) {
+	v := &countingVerifier{}
+	h := middleware.Require(newScheme(t, bearerSpec, newTestCache(t, v, time.Hour)))(principalHandler(&seen{}))
+	for _, value := range []string{"Bearer " + tokGood, "Bearer  " + tokGood, "bearer     " + tokGood} {
+		req := newRequest()
+		req.Header.Set("Authorization", value)
+		require.Equal(t, http.StatusOK, serve(h, req).Code, "%q", value)
+	}
+	require.EqualValues(t, 1, v.total.Load(), "one credential, one verification")
+
+	basic := middleware.Require(newScheme(t, basicSpec, &testVerifier{}))(principalHandler(&seen{}))
+	req := newRequest()
+	req.Header.Set("Authorization", "Basic  "+strings.TrimPrefix(basicValue(tokGood, "pw"), "Basic "))
+	require.Equal(t, http.StatusBadRequest, serve(basic, req).Code, "Basic: exactly one space")
+}

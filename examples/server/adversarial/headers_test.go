@@ -110,7 +110,7 @@ func TestHeaderParsing(t *testing.T) {
 		{name: "authorization/blank", raw: []string{"Authorization:   "}, want: wantBearerMalformed},
 		{name: "authorization/Bearer without token", header: []string{"Authorization", "Bearer"}, want: wantBearerMalformed},
 		{name: "authorization/Bearer and a space", raw: []string{"Authorization: Bearer "}, want: wantBearerMalformed},
-		{name: "authorization/Bearer two spaces", header: []string{"Authorization", "Bearer  " + jwt}, want: wantBearerMalformed},
+		{name: "authorization/Bearer two spaces (RFC 6750 §2.1: 1*SP)", header: []string{"Authorization", "Bearer  " + jwt}, want: wantMaryBearer},
 		{name: "authorization/Bearer HTAB", raw: []string{"Authorization: Bearer\t" + jwt}, want: wantBearerMalformed},
 		{name: "authorization/Bearer comma", header: []string{"Authorization", "Bearer," + jwt}, want: wantBearerMalformed},
 		{name: "authorization/bearer lower case", header: []string{"Authorization", "bearer " + jwt}, want: wantMaryBearer},
