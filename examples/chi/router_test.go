@@ -92,9 +92,12 @@ func TestAnyKindRoute(t *testing.T) {
 		assert.Equal(t, sessionRequired, rec.Body.String())
 	})
 	t.Run("two kinds at once", func(t *testing.T) {
+		// RFC 6750 §3.1: invalid_request, said by the bearer scheme's
+		// challenge and body, as the session header has no RFC 6750 one.
 		rec := do(h, http.MethodGet, "/whoami", "", append(c.header("mary session"), c.header("admin bearer")...)...)
 		assert.Equal(t, http.StatusBadRequest, rec.Code)
-		assert.Equal(t, sessionRequired, rec.Body.String())
+		assert.Equal(t, []string{bearerChallenge + `, error="invalid_request"`}, rec.Header().Values("WWW-Authenticate"))
+		assert.Contains(t, rec.Body.String(), `"error":"invalid_token"`, "the bearer kind's one body for every refusal")
 	})
 }
 
