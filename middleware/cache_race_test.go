@@ -45,20 +45,7 @@ func TestInvalidationIsNeverUndone(t *testing.T) {
 				return middleware.Principal{Subject: "s" + c.Token, Attributes: map[string]string{"v": strconv.Itoa(s.version)}}, nil
 			})
 			cache := newTestCache(t, v, 30*time.Millisecond, middleware.WithRefusals(30*time.Millisecond, 2))
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for g := range 4 {
-				wg.Go(func() {
-					for i := g; ; i++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						_, _ = cache.Verify(context.Background(), bearerCred(strconv.Itoa(i%tokens)))
-					}
-				})
-			}
+			stop := verifyInBackground(t, cache, func(i int) middleware.Credential { return bearerCred(strconv.Itoa(i % tokens)) })
 			rounds := 4000
 			if mode == "Purge" {
 				rounds = 1000 // each walks every shard
@@ -86,25 +73,41 @@ func TestInvalidationIsNeverUndone(t *testing.T) {
 				cur := states[i].Load()
 				if cur.valid {
 					if err != nil {
-						close(stop)
-						wg.Wait()
 						t.Fatalf("round %d token %d: valid v%d refused after invalidation: %v", round, i, cur.version, err)
 					}
 					if p.Attributes["v"] != strconv.Itoa(cur.version) {
-						close(stop)
-						wg.Wait()
 						t.Fatalf("round %d token %d: served v%s after invalidation, want v%d", round, i, p.Attributes["v"], cur.version)
 					}
 				} else if err == nil {
-					close(stop)
-					wg.Wait()
 					t.Fatalf("round %d token %d: revoked v%d served %s after invalidation", round, i, cur.version, fmt.Sprint(p.Attributes))
 				}
 			}
-			close(stop)
-			wg.Wait()
+			stop()
 		})
 	}
+}
+
+// verifyInBackground starts four goroutines verifying token(0), token(1),
+// ... (each from its own start) until stop is called or the test ends;
+// stop waits for them.
+func verifyInBackground(t *testing.T, cache *middleware.Cache, token func(i int) middleware.Credential) (stop func()) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := g; ; i++ {
+				select {
+				case <-done:
+					return
+				default:
+					_, _ = cache.Verify(context.Background(), token(i))
+				}
+			}
+		})
+	}
+	stop = sync.OnceFunc(func() { close(done); wg.Wait() })
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestPanicInCacheCodeReleasesWaitersAndLocks: the injected clock panics

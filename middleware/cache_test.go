@@ -750,20 +750,7 @@ func TestInvalidationRacesVerificationsInEveryShard(t *testing.T) {
 			for round := range 20 {
 				subject := fmt.Sprintf("u%d", round)
 				token := func(i int) middleware.Credential { return bearerCred(fmt.Sprintf("%s/%d", subject, i)) }
-				stop := make(chan struct{})
-				var verifiers sync.WaitGroup
-				for g := range 4 {
-					verifiers.Go(func() {
-						for i := g; ; i++ {
-							select {
-							case <-stop:
-								return
-							default:
-								_, _ = cache.Verify(context.Background(), token(i%tokens))
-							}
-						}
-					})
-				}
+				stop := verifyInBackground(t, cache, func(i int) middleware.Credential { return token(i % tokens) })
 				for cache.Len() < tokens/2 {
 					runtime.Gosched()
 				}
@@ -773,8 +760,7 @@ func TestInvalidationRacesVerificationsInEveryShard(t *testing.T) {
 					_, err := cache.Verify(context.Background(), token(i))
 					require.ErrorIs(t, err, middleware.ErrInvalidCredential, "round %d: token %d served after the revocation", round, i)
 				}
-				close(stop)
-				verifiers.Wait()
+				stop()
 			}
 		})
 	}
