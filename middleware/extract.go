@@ -124,11 +124,21 @@ func AuthorizationCredentials(h http.Header, scheme string, maxBytes int) (strin
 	return authorizationCredentials(h, scheme, maxBytes, false)
 }
 
-// authorizationCredentials is AuthorizationCredentials, letting any number
-// of spaces follow the scheme word when spaces is set (RFC 7235 §2.1 and
-// RFC 6750 §2.1: "Bearer" 1*SP b64token).
+// maxExtraSpaces is how many spaces beyond the first may follow the scheme
+// word where 1*SP is allowed. The bound on a header counts a credential as
+// spelled with one space, so that every spelling of one credential is
+// accepted or refused alike; the raw value may be longer by this much.
+const maxExtraSpaces = 256
+
+// authorizationCredentials is AuthorizationCredentials, letting up to
+// 1+maxExtraSpaces spaces follow the scheme word when spaces is set (RFC
+// 7235 §2.1 and RFC 6750 §2.1: "Bearer" 1*SP b64token).
 func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces bool) (string, error) {
-	v, err := HeaderValue(h, "Authorization", maxBytes)
+	limit := maxBytes
+	if spaces {
+		limit += maxExtraSpaces
+	}
+	v, err := HeaderValue(h, "Authorization", limit)
 	if err != nil {
 		// The size bound is this scheme's: an Authorization header of
 		// another scheme is not this extractor's to judge. Without this,
@@ -137,7 +147,7 @@ func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces
 		// (examples/server/adversarial, TestHeaderParsing
 		// "authorization/Bearer token of 8 KiB is read"). Checked on the
 		// error path only, so the hot path is unchanged.
-		if otherSchemeOversized(h["Authorization"], scheme, maxBytes) {
+		if otherSchemeOversized(h["Authorization"], scheme, limit) {
 			return "", ErrNoCredential
 		}
 		return "", err
@@ -164,6 +174,9 @@ func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces
 	}
 	if rest == "" || rest[0] == ' ' {
 		return "", Malformed("spacing")
+	}
+	if n+1+len(rest) > maxBytes {
+		return "", Malformed("oversized")
 	}
 	return rest, nil
 }

@@ -56,7 +56,7 @@ func WithLimiter(lim LoginLimiter) LoginOption {
 		if lim == nil {
 			return errors.New("tidegate: limiter must not be nil")
 		}
-		if m, ok := lim.(*MemoryLimiter); ok && m.counts == nil {
+		if m, ok := lim.(*MemoryLimiter); ok && (m == nil || m.counts == nil) {
 			return errors.New("tidegate: limiter not built by NewMemoryLimiter")
 		}
 		l.limiter = lim

@@ -132,7 +132,7 @@ func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) 
 		if spaces {
 			rest = strings.TrimLeft(rest, " ")
 		}
-		if rest == "" || rest[0] == ' ' || len(v) > maxBytes {
+		if rest == "" || rest[0] == ' ' || n+1+len(rest) > maxBytes || len(v) > maxBytes+maxExtraSpaces {
 			return Peek{}
 		}
 		return Peek{state: peekFound, key: rest}

@@ -88,16 +88,28 @@ func (s *Scheme) Kind() Kind { return s.kind }
 func (s *Scheme) Verifier() Verifier { return s.verifier }
 
 // Extract runs the scheme's extractor on r.
-func (s *Scheme) Extract(r *http.Request) (Credential, error) { return s.extractor.Extract(r) }
+// A zero Scheme (not built by NewScheme) answers ErrInternal.
+func (s *Scheme) Extract(r *http.Request) (Credential, error) {
+	if !s.built() {
+		return Credential{}, notBuilt("Scheme")
+	}
+	return s.extractor.Extract(r)
+}
 
 // Reject answers a failed request the way the scheme's middleware does: the
 // challenge, Retry-After and Cache-Control headers, then the renderer's body.
 // err is classified with AsError. Kind packages use it so that their own
-// endpoints fail exactly like their middleware.
+// endpoints fail exactly like their middleware. A zero Scheme answers with
+// the defaults: no challenge, JSONRenderer's body.
 func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	e := AsError(err)
 	if e == nil {
 		e = Internal("reject without error")
+	}
+	if !s.built() {
+		setFailureHeaders(w, e)
+		JSONRenderer(w, r, e)
+		return
 	}
 	setFailureHeaders(w, e, s.challenge.value(e))
 	s.respond(w, r, e)
@@ -145,8 +157,11 @@ func (s *Scheme) logPanic(ctx context.Context, what string, v any) {
 // Authenticate extracts and verifies r's credential, as the middleware does,
 // without writing a response. It returns ErrNoCredential when r carries
 // none; any other failure is an *Error. The returned principal is the
-// caller's own copy.
+// caller's own copy. A zero Scheme answers ErrInternal.
 func (s *Scheme) Authenticate(r *http.Request) (Principal, error) {
+	if !s.built() {
+		return Principal{}, notBuilt("Scheme")
+	}
 	cred, err := s.extractor.Extract(r)
 	if err != nil {
 		return Principal{}, err

@@ -107,10 +107,13 @@ func (m *MemorySessionStore) Create(_ context.Context, d TokenDigest, s Session)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.insert(d, s, m.cfg.now())
+	return m.insert(d, s, m.cfg.now(), TokenDigest{})
 }
 
-func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) error {
+// insert stores s under d. keep, when not zero, is a session the insert
+// must not end to make room (Rotate's old session, which keeps a grace
+// window).
+func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time, keep TokenDigest) error {
 	// A digest stored again (a caller reusing a token, or Rotate with
 	// next == old) replaces its session: drop the old record first, so the
 	// subject index never keeps it under its former subject (where
@@ -120,7 +123,7 @@ func (m *MemorySessionStore) insert(d TokenDigest, s Session, now time.Time) err
 		m.remove(d, prev)
 	}
 	if subj := m.bySubject[s.Subject]; len(subj) >= MaxSessionsPerSubject {
-		m.shed(subj, now)
+		m.shed(subj, now, keep)
 	}
 	// Sweep after as many inserts as the last sweep left sessions, and
 	// when full, at most once a second (see sweep.Pacer).
@@ -152,9 +155,9 @@ func (m *MemorySessionStore) sweep(now time.Time) {
 
 // shed makes room for one more session of a subject whose sessions are
 // subj: it drops those that have expired, and if none has, the one that
-// expires first. It walks the subject's sessions only, and only when the
-// subject has MaxSessionsPerSubject of them.
-func (m *MemorySessionStore) shed(subj map[TokenDigest]struct{}, now time.Time) {
+// expires first, other than keep. It walks the subject's sessions only,
+// and only when the subject has MaxSessionsPerSubject of them.
+func (m *MemorySessionStore) shed(subj map[TokenDigest]struct{}, now time.Time, keep TokenDigest) {
 	var first TokenDigest
 	var firstAt time.Time
 	freed := false
@@ -164,6 +167,7 @@ func (m *MemorySessionStore) shed(subj map[TokenDigest]struct{}, now time.Time) 
 		case !s.live(now):
 			m.remove(d, s)
 			freed = true
+		case d == keep:
 		case firstAt.IsZero() || s.ExpiresAt.Before(firstAt):
 			first, firstAt = d, s.ExpiresAt
 		}
@@ -215,7 +219,7 @@ func (m *MemorySessionStore) Rotate(_ context.Context, old TokenDigest, oldUntil
 	if !ok || !prev.live(now) {
 		return ErrSessionNotFound
 	}
-	if err := m.insert(next, s, now); err != nil {
+	if err := m.insert(next, s, now, old); err != nil {
 		return err
 	}
 	if oldUntil.Before(prev.ExpiresAt) {

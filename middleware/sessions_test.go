@@ -465,3 +465,24 @@ func TestOneSubjectHoldsAtMostMaxSessionsPerSubject(t *testing.T) {
 	}
 	require.Equal(t, middleware.MaxSessionsPerSubject+10, f.store.Len(), "the store's own bound still counts every subject")
 }
+
+// TestRotateAtTheSubjectCapKeepsTheOldSessionInGrace: when the session
+// being rotated is the one of its subject that expires first, and the
+// subject is at MaxSessionsPerSubject, making room for the new session
+// must not end it: it keeps its grace window for requests in flight.
+func TestRotateAtTheSubjectCapKeepsTheOldSessionInGrace(t *testing.T) {
+	ctx := context.Background()
+	f := newSessionFixture(t, middleware.WithStoreMaxEntries(2*middleware.MaxSessionsPerSubject))
+	old, _ := f.create(t, "mary", 10*time.Minute) // expires first
+	second, _ := f.create(t, "mary", 20*time.Minute)
+	for range middleware.MaxSessionsPerSubject - 2 {
+		f.create(t, "mary", time.Hour)
+	}
+	next := middleware.DigestToken(middleware.NewToken())
+	s := f.session("mary", time.Hour)
+	s.Predecessor = old
+	require.NoError(t, f.store.Rotate(ctx, old, f.clock.Now().Add(30*time.Second), next, s))
+	require.True(t, f.live(next))
+	require.True(t, f.live(old), "the rotated session keeps its grace window")
+	require.False(t, f.live(second), "the next to expire made room instead")
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"math"
 	"net/http"
+	"net/http/httptest"
 	"net/netip"
 	"strconv"
 	"testing"
@@ -26,6 +27,19 @@ func TestZeroValuesFailAtSetupOrSafely(t *testing.T) {
 		assert.Panics(t, func() { middleware.Optional(&middleware.Scheme{}) })
 		_, err := middleware.Any(&middleware.Scheme{})
 		require.Error(t, err)
+	})
+
+	t.Run("Scheme's request-time methods", func(t *testing.T) {
+		s := &middleware.Scheme{}
+		req := newRequest()
+		req.Header.Set("Authorization", "Bearer tok")
+		_, err := s.Authenticate(req)
+		require.ErrorIs(t, err, middleware.ErrInternal)
+		_, err = s.Extract(req)
+		require.ErrorIs(t, err, middleware.ErrInternal)
+		rec := httptest.NewRecorder()
+		s.Reject(rec, req, middleware.Missing())
+		require.Equal(t, http.StatusUnauthorized, rec.Code)
 	})
 
 	t.Run("Cache", func(t *testing.T) {
@@ -52,6 +66,9 @@ func TestZeroValuesFailAtSetupOrSafely(t *testing.T) {
 		require.ErrorIs(t, err, middleware.ErrInternal)
 		_, err = middleware.NewPasswordLogin(middleware.NewMemoryAccounts(), middleware.WithLimiter(&middleware.MemoryLimiter{}))
 		require.Error(t, err, "a zero limiter")
+		var none *middleware.MemoryLimiter
+		_, err = middleware.NewPasswordLogin(middleware.NewMemoryAccounts(), middleware.WithLimiter(none))
+		require.Error(t, err, "a nil *MemoryLimiter")
 	})
 
 	t.Run("MemoryLimiter", func(t *testing.T) {
