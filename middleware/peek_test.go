@@ -170,6 +170,8 @@ func FuzzCacheFirstPath(f *testing.F) {
 	f.Add(tokGood, "Bearer "+tokAdmin, "")
 	f.Add("", "Bearer "+tokGood, "Bearer "+tokGood)
 	f.Add("", "bEaReR "+tokGood, "")
+	f.Add("", "Bearer   "+tokGood, "")               // RFC 6750 §2.1: 1*SP
+	f.Add("", "Bearer  "+tokGood, "Bearer "+tokGood) // one credential, two spellings
 	f.Add("", "Basic "+strings.TrimRight(basicValue(tokGood, "pw")[len("Basic "):], "="), "")
 	st := newPeekStacks(f)
 	f.Fuzz(func(t *testing.T, session, auth1, auth2 string) {
