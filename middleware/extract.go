@@ -3,6 +3,7 @@ package middleware
 import (
 	"encoding/base64"
 	"errors"
+	"math"
 	"net/http"
 	"net/textproto"
 	"strings"
@@ -136,7 +137,7 @@ const maxExtraSpaces = 256
 func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces bool) (string, error) {
 	limit := maxBytes
 	if spaces {
-		limit += maxExtraSpaces
+		limit = boundWithSpaces(maxBytes)
 	}
 	v, err := HeaderValue(h, "Authorization", limit)
 	if err != nil {
@@ -175,10 +176,21 @@ func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces
 	if rest == "" || rest[0] == ' ' {
 		return "", Malformed("spacing")
 	}
+	if len(v)-len(rest)-n > 1+maxExtraSpaces {
+		return "", Malformed("spacing")
+	}
 	if n+1+len(rest) > maxBytes {
 		return "", Malformed("oversized")
 	}
 	return rest, nil
+}
+
+// boundWithSpaces is maxBytes+maxExtraSpaces, saturating at math.MaxInt.
+func boundWithSpaces(maxBytes int) int {
+	if maxBytes > math.MaxInt-maxExtraSpaces {
+		return math.MaxInt
+	}
+	return maxBytes + maxExtraSpaces
 }
 
 // otherSchemeOversized reports whether values, the Authorization header,

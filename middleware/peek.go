@@ -128,11 +128,14 @@ func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) 
 	case len(v) == n:
 		return Peek{}
 	case v[n] == ' ':
+		if len(v) > boundWithSpaces(maxBytes) {
+			return Peek{} // before reading the spaces
+		}
 		rest := v[n+1:]
 		if spaces {
 			rest = strings.TrimLeft(rest, " ")
 		}
-		if rest == "" || rest[0] == ' ' || n+1+len(rest) > maxBytes || len(v) > maxBytes+maxExtraSpaces {
+		if rest == "" || rest[0] == ' ' || n+1+len(rest) > maxBytes || len(v)-len(rest)-n > 1+maxExtraSpaces {
 			return Peek{}
 		}
 		return Peek{state: peekFound, key: rest}

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -243,4 +244,28 @@ func TestBearerAllowsSpacesAfterTheSchemeWord(t *testing.T) {
 	req := newRequest()
 	req.Header.Set("Authorization", "Basic  "+strings.TrimPrefix(basicValue(tokGood, "pw"), "Basic "))
 	require.Equal(t, http.StatusBadRequest, serve(basic, req).Code, "Basic: exactly one space")
+}
+
+// TestSpacesAfterBearerAreBounded: at most 257 spaces may follow "Bearer",
+// in Extract and in the cache-first peek alike (more used to be read, up to
+// the raw bound), and a header bound near math.MaxInt does not wrap round
+// when the spaces are added to it (every Bearer header was then refused as
+// oversized).
+func TestSpacesAfterBearerAreBounded(t *testing.T) {
+	v := &countingVerifier{}
+	h := middleware.Require(newScheme(t, bearerSpec, newTestCache(t, v, time.Hour)))(principalHandler(&seen{}))
+	for spaces, want := range map[int]int{1: http.StatusOK, 257: http.StatusOK, 258: http.StatusBadRequest, 4000: http.StatusBadRequest} {
+		req := newRequest()
+		req.Header.Set("Authorization", "Bearer"+strings.Repeat(" ", spaces)+tokGood)
+		require.Equal(t, want, serve(h, req).Code, "%d spaces", spaces) // cached after the first 200
+	}
+	for _, limit := range []int{math.MaxInt, math.MaxInt - 255} {
+		ex, err := middleware.NewAuthorizationExtractor(kindBearer, "Bearer", middleware.WithMaxHeaderBytes(limit))
+		require.NoError(t, err)
+		req := newRequest()
+		req.Header.Set("Authorization", "Bearer tok")
+		c, err := ex.Extract(req)
+		require.NoError(t, err, "a bound of %d", limit)
+		require.Equal(t, "tok", c.Token)
+	}
 }
