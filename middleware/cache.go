@@ -239,14 +239,11 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 // Cache fail safe: Verify refuses with a 500, the others do nothing.
 func (c *Cache) built() bool { return c.shards != nil }
 
-// errNotBuilt is what Verify answers on a zero Cache.
-func errNotBuilt() *Error { return Internal("cache not built by NewCache") }
-
 // Verify returns the cached principal of c, or asks the wrapped Verifier.
 // The returned principal is the caller's own copy.
 func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) {
 	if !c.built() {
-		return Principal{}, errNotBuilt()
+		return Principal{}, notBuilt("Cache")
 	}
 	p, e := c.verifyShared(ctx, cred, false)
 	if e != nil {

@@ -169,20 +169,31 @@ func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces
 		// Optional pass the request as anonymous instead of rejecting it.
 		return "", Malformed("spacing")
 	}
-	rest := v[n+1:]
+	rest, reason := credentialAfter(v, n, maxBytes, spaces)
+	if reason != "" {
+		return "", Malformed(reason)
+	}
+	return rest, nil
+}
+
+// credentialAfter returns the credential of v, an Authorization value
+// whose first n bytes are the scheme word and whose next is a space: what
+// follows that space (and, when spaces is set, up to maxExtraSpaces more).
+// Otherwise it returns the reason v is malformed: "spacing", or "oversized"
+// for a credential over maxBytes as spelled with one space. Extract and
+// Peek both read the credential through it, so that they agree.
+func credentialAfter(v string, n, maxBytes int, spaces bool) (rest, reason string) {
+	rest = v[n+1:]
 	if spaces {
 		rest = strings.TrimLeft(rest, " ")
 	}
-	if rest == "" || rest[0] == ' ' {
-		return "", Malformed("spacing")
+	switch {
+	case rest == "" || rest[0] == ' ' || len(v)-len(rest)-n > 1+maxExtraSpaces:
+		return "", "spacing"
+	case n+1+len(rest) > maxBytes:
+		return "", "oversized"
 	}
-	if len(v)-len(rest)-n > 1+maxExtraSpaces {
-		return "", Malformed("spacing")
-	}
-	if n+1+len(rest) > maxBytes {
-		return "", Malformed("oversized")
-	}
-	return rest, nil
+	return rest, ""
 }
 
 // boundWithSpaces is maxBytes+maxExtraSpaces, saturating at math.MaxInt.

@@ -54,9 +54,14 @@ func guard(what, want string, named bool, has func(*Principal, string) bool) fun
 // with the defaults when the principal came from NewContext.
 func rejectGuard(w http.ResponseWriter, r *http.Request, s *Scheme, e *Error) {
 	if s == nil {
-		setFailureHeaders(w, e)
-		JSONRenderer(w, r, e)
+		rejectPlain(w, r, e)
 		return
 	}
 	s.fail(w, r, e, nil)
+}
+
+// rejectPlain answers e with no scheme: no challenge, JSONRenderer's body.
+func rejectPlain(w http.ResponseWriter, r *http.Request, e *Error) {
+	setFailureHeaders(w, e)
+	JSONRenderer(w, r, e)
 }

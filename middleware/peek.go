@@ -131,11 +131,8 @@ func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) 
 		if len(v) > boundWithSpaces(maxBytes) {
 			return Peek{} // before reading the spaces
 		}
-		rest := v[n+1:]
-		if spaces {
-			rest = strings.TrimLeft(rest, " ")
-		}
-		if rest == "" || rest[0] == ' ' || n+1+len(rest) > maxBytes || len(v)-len(rest)-n > 1+maxExtraSpaces {
+		rest, reason := credentialAfter(v, n, maxBytes, spaces)
+		if reason != "" {
 			return Peek{}
 		}
 		return Peek{state: peekFound, key: rest}

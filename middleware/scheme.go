@@ -107,8 +107,7 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 		e = Internal("reject without error")
 	}
 	if !s.built() {
-		setFailureHeaders(w, e)
-		JSONRenderer(w, r, e)
+		rejectPlain(w, r, e)
 		return
 	}
 	setFailureHeaders(w, e, s.challenge.value(e))
