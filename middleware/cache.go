@@ -469,7 +469,7 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 	if c.generation.Load() == fk.generation {
 		switch {
 		case f.entry != nil:
-			c.storeLocked(sh, f.entry)
+			c.storeLocked(sh, f.entry, hash)
 		case refusal != nil:
 			c.rememberLocked(fk, hash, refusal, start)
 		}
@@ -532,7 +532,8 @@ func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start ti
 	return entry, nil, nil, late
 }
 
-// storeLocked inserts e into its shard sh, whose lock the caller holds.
+// storeLocked inserts e, whose key hashes to hash, into its shard sh, whose
+// lock the caller holds.
 //
 // The size bound is kept per shard by a ring of the entries last stored in
 // it: when the ring is full, storing an entry evicts the one stored perShard
@@ -544,8 +545,8 @@ func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start ti
 // after an invalidation or expiry lose its fresh entry when the slot of its
 // old one came round. This replaced sweeping a full shard through
 // go-cache's Items, which copies the whole shard on every sweep.
-func (c *Cache) storeLocked(sh *cacheShard, e *cacheEntry) {
-	e.hash = c.hash(e.key)
+func (c *Cache) storeLocked(sh *cacheShard, e *cacheEntry, hash uint64) {
+	e.hash = hash
 	e.shard = sh
 	// The key may still be held: by an entry of another kind (keys do not
 	// hold the kind) or by an expired one not yet swept. Its entry must

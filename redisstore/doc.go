@@ -82,6 +82,20 @@
 // once a rotation without grace has ended it, of two replicas rotating the
 // same refresh token exactly one succeeds (the other finds it used, and
 // the family is revoked), and no limiter increment is lost.
+//
+// Each script that issues or rotates a credential is idempotent: run again
+// with the same arguments, it gives the answer of its first run. go-redis
+// sends a command again when its answer is late (MaxRetries, 3 by default:
+// after a ReadTimeout or a dropped connection), and Redis may have run it
+// already; a rotation run twice must not find its own successor and take it
+// for a reuse (which revokes the login), a taken token or a missing one. So
+// a used refresh token records its successor, a rotated session names its
+// predecessor, a new family holds its generation and an app record the tag
+// of its latest rotation, each random per call: the second run recognises
+// its own work, and no other call can pass for it. Two exceptions err on
+// the safe side: a retried Register reports basicauth.ErrAppExists though
+// the app is registered, and a retried login attempt is counted twice.
+//
 // The scripts derive some keys from data (the sessions of a subject's
 // index), which is why Redis Cluster is refused.
 //
@@ -106,7 +120,15 @@
 // WriteTimeout, MaxRetries) to bound how long a request waits for an
 // unreachable Redis; its defaults allow several seconds.
 //
-// Redis persistence is the operator's choice: with appendonly, sessions
-// survive a Redis restart; without it, a restart logs every user out (and
-// resets throttle counts), which fails safe.
+// Redis persistence is the operator's choice, with one exception. With
+// appendonly, everything survives a Redis restart. Without it, a restart
+// forgets sessions, refresh tokens and apps' sessions, which logs every
+// user out and fails safe, and resets throttle counts; but it also forgets
+// the RevocationList, which fails open: an access token revoked by logout,
+// by refresh-token reuse or by RevokeSubject is accepted again until its
+// own exp (the access TTL, 8 hours by default). Run the Redis that holds a
+// RevocationList with appendonly (or snapshots at least as often as you
+// can afford to lose revocations), and with maxmemory-policy noeviction
+// (Redis's default): any other policy may evict a revocation before its
+// time.
 package redisstore

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
@@ -90,4 +91,43 @@ func TestSessionsSurviveRestartWithAppendOnly(t *testing.T) {
 	require.NoError(t, s.RevokeSubject(ctx, "user0"), "the subject indexes survive the restart")
 	_, err = s.Lookup(ctx, digests[0])
 	require.ErrorIs(t, err, middleware.ErrSessionNotFound)
+}
+
+// TestRevocationsAndPersistence pins what doc.go and SECURITY.md say of a
+// RevocationList across a Redis restart: with appendonly its entries
+// survive; without persistence they are gone, and the revoked token is
+// accepted again (which is why the documents ask for appendonly).
+func TestRevocationsAndPersistence(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    []redistest.Option
+		revoked bool
+	}{
+		{"appendonly", []redistest.Option{redistest.WithAppendOnly()}, true},
+		{"no persistence", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := redistest.Start(t, tc.opts...)
+			client := redistest.NewClient(t, srv.Addr())
+			l, err := redisstore.NewRevocationList(client)
+			require.NoError(t, err)
+			now := time.Now()
+			refs := []bearer.TokenRef{
+				{ID: "jti-1", Subject: "alice", IssuedAt: now},
+				{ID: "jti-2", Login: "sid-2", Subject: "bob", IssuedAt: now},
+				{ID: "jti-3", Subject: "carol", IssuedAt: now.Add(-time.Minute)},
+			}
+			require.NoError(t, l.RevokeToken(ctx, "jti-1", now.Add(time.Hour)))
+			require.NoError(t, l.RevokeLogin(ctx, "sid-2", now.Add(time.Hour)))
+			require.NoError(t, l.RevokeSubject(ctx, "carol", now, now.Add(time.Hour)))
+
+			srv.Restart()
+			require.Eventually(t, func() bool { return client.Ping(ctx).Err() == nil }, 5*time.Second, 10*time.Millisecond)
+			for _, ref := range refs {
+				revoked, err := l.Revoked(ctx, ref)
+				require.NoError(t, err)
+				assert.Equal(t, tc.revoked, revoked, "%+v after the restart", ref)
+			}
+		})
+	}
 }

@@ -67,7 +67,7 @@ func (s *RefreshStore) Create(ctx context.Context, f bearer.Family, first middle
 	now := s.now()
 	keys := []string{s.famPrefix + f.ID, s.tokPrefix + hexDigest(first), s.subPrefix + f.Subject}
 	args := []any{
-		f.ID, f.Subject, newGeneration(), encodeTime(f.CreatedAt),
+		f.ID, f.Subject, randomTag(), encodeTime(f.CreatedAt),
 		encodeTime(f.ExpiresAt), f.ExpiresAt.Unix(), f.ExpiresAt.Nanosecond(),
 		encodeTime(firstExpiresAt), firstExpiresAt.Unix(), firstExpiresAt.Nanosecond(),
 		now.Unix(), now.Nanosecond(),
@@ -163,10 +163,11 @@ func (s *RefreshStore) RevokeSubject(ctx context.Context, subject string) error 
 	return wrap("revoke subject's families", err)
 }
 
-// newGeneration returns a random 128-bit tag for a new family. Its tokens
-// carry it, so that a family created again under a revoked family's id
-// never adopts the revoked family's tokens, whose keys outlive it.
-func newGeneration() string {
+// randomTag returns a random 128-bit tag, unique to one call: the
+// generation of a new family (its tokens carry it, so that a family created
+// again under a revoked family's id never adopts the revoked family's
+// tokens, whose keys outlive it), or the mark an app rotation leaves.
+func randomTag() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
@@ -196,9 +197,14 @@ end
 // The family key lives as long as its longest-lived token (rotations
 // extend it). The index scores each family by that same time and lives as
 // long as its longest-lived family key: a family whose tokens have all
-// expired leaves the index on the next write to it.
+// expired leaves the index on the next write to it. A family of the same
+// generation, which is random per call, is this very call run again
+// (see idempotent in the package documentation).
 var createFamilyScript = redis.NewScript(luaRefresh + `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'gen') == ARGV[3] then return 1 end
+  return 0
+end
 if liveToken(KEYS[2], ARGV[14]) then return -1 end
 local es, en = tonumber(ARGV[6]), tonumber(ARGV[7])
 local fe, fs, fn = ARGV[8], tonumber(ARGV[9]), tonumber(ARGV[10])
@@ -229,6 +235,12 @@ return 1
 // token of another family or subject, or of a revoked family, is invalid
 // and changes nothing; then expiry (of the family, then of the token);
 // only then does a used token count as reused.
+//
+// A used token records the key of its successor, so that the script run
+// again with the same arguments answers as it did the first time (see
+// idempotent in the package documentation): go-redis sends a command again
+// when its answer comes late, and the second run then found its own
+// rotation's token used, and revoked the login.
 var rotateRefreshScript = redis.NewScript(luaRefresh + `
 local t = redis.call('HMGET', KEYS[1], 'fam', 'gen', 'exp', 'used')
 if t[1] ~= ARGV[1] then return {0} end
@@ -243,6 +255,9 @@ if not es or not en or not ts or not tn then
 end
 if not before(ns, nn, es, en) or not before(ns, nn, ts, tn) then return {0} end
 if t[4] then
+  if ARGV[5] ~= '' and t[4] == KEYS[2] and liveToken(KEYS[2], ARGV[9]) then
+    return {1, f[3], f[4]}
+  end
   redis.call('DEL', fkey)
   redis.call('ZREM', ARGV[10] .. ARGV[2], ARGV[1])
   return {-1}
@@ -251,7 +266,7 @@ if ARGV[5] ~= '' then
   if liveToken(KEYS[2], ARGV[9]) then return {-2} end
   local xe, xs, xn = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
   if before(es, en, xs, xn) then xe, xs, xn = f[4], es, en end
-  redis.call('HSET', KEYS[1], 'used', '1')
+  redis.call('HSET', KEYS[1], 'used', KEYS[2])
   redis.call('DEL', KEYS[2])
   local ttl = millis(ns, nn, xs, xn)
   if ttl > 0 then

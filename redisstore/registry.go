@@ -182,7 +182,7 @@ func (r *AppRegistry) Rotate(ctx context.Context, appID string, t basicauth.Toke
 	keys := []string{r.idPrefix + appID, r.tokPrefix[i] + next, r.tokPrefix[1-i] + next, r.index}
 	args := []any{
 		basicauth.TokenType(i + 1).String(), basicauth.TokenType(2 - i).String(), next, appID,
-		r.tokPrefix[i], r.tokPrefix[1-i], ttlMillis(r.idleTTL), now.Add(r.idleTTL).UnixMilli(),
+		r.tokPrefix[i], r.tokPrefix[1-i], ttlMillis(r.idleTTL), now.Add(r.idleTTL).UnixMilli(), randomTag(),
 	}
 	res, err := rotateAppScript.Run(ctx, r.client, keys, args...).Int()
 	switch {
@@ -256,15 +256,19 @@ return {id, r[1] or '', mine}
 
 // rotateAppScript: KEYS app record, new token in its type's space, new
 // token in the other type's space, index; ARGV field, other field, new
-// hex, id, token prefix, other token prefix, ttl ms, index score. Returns
-// 1, 0 for an unknown app, -1 when the digest is in use.
+// hex, id, token prefix, other token prefix, ttl ms, index score, a tag
+// unique to the call. Returns 1, 0 for an unknown app, -1 when the digest
+// is in use. The record keeps the tag of its latest rotation: finding its
+// own tag there, the script is this very call run again (see idempotent in
+// the package documentation), and succeeds again.
 var rotateAppScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HGET', KEYS[1], 'rot') == ARGV[9] then return 1 end
 if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
 local ttl = tonumber(ARGV[7])
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if old then redis.call('DEL', ARGV[5] .. old) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3], 'rot', ARGV[9])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('SET', KEYS[2], ARGV[4], 'PX', ttl)
 local other = redis.call('HGET', KEYS[1], ARGV[2])

@@ -74,11 +74,17 @@ return 1
 
 // rotateScript: KEYS old, next, next's index; ARGV now sec, now nsec,
 // oldUntil encoded, oldUntil sec, oldUntil nsec, old hex, then the put
-// arguments of next. Returns 0 when old is not live.
+// arguments of next. Returns 0 when old is not live, unless next, whose
+// digest is new to every call, names old as its predecessor: then this is
+// the same rotation run again after it dropped old (see idempotent in the
+// package documentation).
 var rotateScript = redis.NewScript(luaLib + `
 local es, en = tm(redis.call('HGET', KEYS[1], 'exp'))
 local ns, nn = tonumber(ARGV[1]), tonumber(ARGV[2])
-if not es or not before(ns, nn, es, en) then return 0 end
+if not es or not before(ns, nn, es, en) then
+  if redis.call('HGET', KEYS[2], 'prev') == ARGV[6] then return 1 end
+  return 0
+end
 local us, un = tonumber(ARGV[4]), tonumber(ARGV[5])
 if before(us, un, es, en) then
   if before(ns, nn, us, un) then

@@ -1,0 +1,178 @@
+package redisstore_test
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+// lateProxy forwards TCP connections to Redis. Once delayed, it holds the
+// next answer from Redis back for that long: a Redis (or a network) that
+// answers late, after it has run the command. go-redis then gives up on the
+// answer after its ReadTimeout and sends the command again on another
+// connection, so that Redis runs it twice.
+type lateProxy struct {
+	ln    net.Listener
+	delay atomic.Int64 // nanoseconds; taken by the next answer
+	wg    sync.WaitGroup
+}
+
+func newLateProxy(t *testing.T, target string) *lateProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	p := &lateProxy{ln: ln}
+	p.wg.Add(1)
+	go p.accept(target)
+	t.Cleanup(func() { _ = ln.Close(); p.wg.Wait() })
+	return p
+}
+
+func (p *lateProxy) accept(target string) {
+	defer p.wg.Done()
+	for {
+		client, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		server, err := net.Dial("tcp", target)
+		if err != nil {
+			_ = client.Close()
+			continue
+		}
+		p.wg.Add(2)
+		go func() { defer p.wg.Done(); _, _ = io.Copy(server, client); _ = server.Close() }()
+		go func() { defer p.wg.Done(); p.answer(client, server); _ = client.Close() }()
+	}
+}
+
+// answer copies Redis's answers to the client, holding back the first one
+// after delay was set.
+func (p *lateProxy) answer(client, server net.Conn) {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := server.Read(buf)
+		if n > 0 {
+			if d := p.delay.Swap(0); d > 0 {
+				time.Sleep(time.Duration(d))
+			}
+			if _, err := client.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// delayNextAnswer makes the next answer arrive after the client's
+// ReadTimeout, so that go-redis sends that command again. Redis runs a
+// script twice only if it knows it: go-redis sends EVALSHA first, which
+// fails with NOSCRIPT, runs nothing and is answered EVAL. So each test does
+// what it tests once before, on other keys.
+func (p *lateProxy) delayNextAnswer() { p.delay.Store(int64(400 * time.Millisecond)) }
+
+// retryingClient returns a client that reaches Redis through a lateProxy,
+// with a ReadTimeout of 100 ms and go-redis's retries (one, as in
+// redistest.ClientOptions; go-redis's default is three).
+func retryingClient(t *testing.T) (*redis.Client, *lateProxy, string) {
+	tg := redistest.Shared(t)
+	proxy := newLateProxy(t, tg.Addr)
+	opts := redistest.ClientOptions(proxy.ln.Addr().String())
+	opts.ReadTimeout = 100 * time.Millisecond
+	require.Positive(t, opts.MaxRetries, "the test needs go-redis to retry")
+	client := redis.NewClient(opts)
+	t.Cleanup(func() { _ = client.Close() })
+	require.NoError(t, client.Ping(ctx).Err())
+	return client, proxy, tg.Prefix
+}
+
+func TestRefreshRotationRunTwiceIsOneRotation(t *testing.T) {
+	client, proxy, prefix := retryingClient(t)
+	s, err := redisstore.NewRefreshStore(client, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	now := time.Now()
+	fam := bearer.Family{ID: "login-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	first, next := middleware.DigestToken("first"), middleware.DigestToken("next")
+	rotate := func(presented, successor middleware.TokenDigest) error {
+		_, err := s.Rotate(ctx, bearer.Rotation{Presented: presented, Family: fam.ID, Subject: fam.Subject,
+			Next: successor, NextExpiresAt: now.Add(time.Hour), Now: now})
+		return err
+	}
+	warm := bearer.Family{ID: "login-0", Subject: "bob", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
+	require.NoError(t, s.Create(ctx, warm, middleware.DigestToken("warm"), now.Add(time.Hour)))
+	_, err = s.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken("warm"), Family: warm.ID,
+		Subject: warm.Subject, Next: middleware.DigestToken("warm-2"), NextExpiresAt: now.Add(time.Hour), Now: now})
+	require.NoError(t, err)
+
+	proxy.delayNextAnswer()
+	require.NoError(t, s.Create(ctx, fam, first, now.Add(time.Hour)), "creating a family, run twice")
+	proxy.delayNextAnswer()
+	require.NoError(t, rotate(first, next), "one rotation whose answer came late, run twice")
+
+	require.NoError(t, rotate(next, middleware.DigestToken("third")), "the successor works: the login lives")
+	assert.ErrorIs(t, rotate(first, middleware.DigestToken("other")), bearer.ErrRefreshReused,
+		"the used token presented by anyone else is still a reuse")
+}
+
+func TestSessionRotationRunTwiceIsOneRotation(t *testing.T) {
+	client, proxy, prefix := retryingClient(t)
+	s := newStore(t, client, redisstore.WithPrefix(prefix))
+	now := time.Now()
+	old, next := middleware.DigestToken("old"), middleware.DigestToken("next")
+	require.NoError(t, s.Create(ctx, old, session("alice", now, time.Hour)))
+	successor := session("alice", now, time.Hour)
+	successor.Predecessor = old
+	warm := middleware.DigestToken("warm")
+	require.NoError(t, s.Create(ctx, warm, session("bob", now, time.Hour)))
+	require.NoError(t, s.Rotate(ctx, warm, now, middleware.DigestToken("warm-2"), session("bob", now, time.Hour)))
+
+	proxy.delayNextAnswer()
+	require.NoError(t, s.Rotate(ctx, old, now, next, successor),
+		"a rotation without grace whose answer came late, run twice")
+	got, err := s.Lookup(ctx, next)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", got.Subject)
+	_, err = s.Lookup(ctx, old)
+	assert.ErrorIs(t, err, middleware.ErrSessionNotFound, "old ended with the rotation")
+	assert.ErrorIs(t, s.Rotate(ctx, old, now, middleware.DigestToken("other"), successor),
+		middleware.ErrSessionNotFound, "old cannot be rotated again into another token")
+}
+
+func TestAppRotationRunTwiceIsOneRotation(t *testing.T) {
+	client, proxy, prefix := retryingClient(t)
+	r, err := redisstore.NewAppRegistry(client, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	spec := basicauth.AppSpec{ID: "app", Name: "App", AppToken: "0123456789abcdef0123456789abcdef",
+		BackendToken: "fedcba9876543210fedcba9876543210fedcba987654"}
+	require.NoError(t, r.Register(ctx, spec))
+	warm := basicauth.AppSpec{ID: "warm", Name: "Warm", AppToken: "1123456789abcdef0123456789abcdef",
+		BackendToken: "1edcba9876543210fedcba9876543210fedcba987654"}
+	require.NoError(t, r.Register(ctx, warm))
+	require.NoError(t, r.Rotate(ctx, warm.ID, basicauth.AppToken, middleware.DigestToken("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")))
+	const fresh = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+	proxy.delayNextAnswer()
+	require.NoError(t, r.Rotate(ctx, spec.ID, basicauth.AppToken, middleware.DigestToken(fresh)),
+		"a rotation whose answer came late, run twice")
+	app, err := r.Lookup(ctx, basicauth.AppToken, middleware.DigestToken(fresh))
+	require.NoError(t, err, "the new token works")
+	assert.Equal(t, spec.ID, app.ID)
+	_, err = r.Lookup(ctx, basicauth.AppToken, middleware.DigestToken(spec.AppToken))
+	assert.ErrorIs(t, err, basicauth.ErrAppNotFound, "the old one does not")
+	assert.ErrorIs(t, r.Rotate(ctx, spec.ID, basicauth.AppToken, middleware.DigestToken(spec.BackendToken)),
+		basicauth.ErrAppExists, "a digest in use as the other type is still refused")
+}
