@@ -3,6 +3,7 @@ package basicauth_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/netip"
 	"strings"
@@ -408,6 +409,57 @@ func TestRotateToken(t *testing.T) {
 	assert.ErrorIs(t, err, basicauth.ErrAppNotFound)
 	_, err = f.svc.RotateToken(t.Context(), "a", basicauth.TokenType(9))
 	assert.Error(t, err)
+}
+
+// TestAppChangeWithUnknownOutcomeForgetsTheCache: a registry that answers
+// with an error may have done the work all the same (a timeout after Redis
+// ran the script), so the caches forget the app either way: a credential
+// the registry no longer holds must not live on in a cache.
+func TestAppChangeWithUnknownOutcomeForgetsTheCache(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	session := f.logIn(t, appA)
+	require.Equal(t, http.StatusOK, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+session), "").status)
+	require.Equal(t, http.StatusOK, f.do(t, http.MethodGet, "/whoami", basic(backendA+":"+maryID), "").status)
+	f.registry.lateWrite.Store(true)
+
+	_, err := f.svc.RotateToken(t.Context(), "a", basicauth.BackendToken)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	requireError(t, f.do(t, http.MethodGet, "/whoami", basic(backendA+":"+maryID), ""), 401, bodyAppToken)
+
+	require.ErrorIs(t, f.svc.RevokeApp(t.Context(), "a"), context.DeadlineExceeded)
+	requireError(t, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+session), ""), 401, bodyAppToken)
+}
+
+// lateRevokeStore is a session store whose revocations answer late: each is
+// done, then reported as failed.
+type lateRevokeStore struct{ middleware.SessionStore }
+
+func (s lateRevokeStore) Revoke(ctx context.Context, d middleware.TokenDigest) error {
+	return errors.Join(s.SessionStore.Revoke(ctx, d), context.DeadlineExceeded)
+}
+
+func (s lateRevokeStore) RevokeSubject(ctx context.Context, subject string) error {
+	return errors.Join(s.SessionStore.RevokeSubject(ctx, subject), context.DeadlineExceeded)
+}
+
+// TestSessionRevocationWithUnknownOutcomeForgetsTheCache: as for app
+// changes, a session store's error on logout or RevokeSubject may come
+// after the work was done, so the caches forget the session either way.
+func TestSessionRevocationWithUnknownOutcomeForgetsTheCache(t *testing.T) {
+	sessions, err := middleware.NewMemorySessionStore()
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{realClock: true,
+		opts: []basicauth.Option{basicauth.WithSessionStore(lateRevokeStore{sessions})}})
+	loggedOut, revoked := f.logIn(t, appA), f.logIn(t, appA)
+	require.Equal(t, http.StatusOK, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+loggedOut), "").status)
+	require.Equal(t, http.StatusOK, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+revoked), "").status)
+
+	res := f.do(t, http.MethodDelete, "/0.4/me/logout", basic(appA+":"+loggedOut), "")
+	require.Equal(t, http.StatusServiceUnavailable, res.status, res.body)
+	requireError(t, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+loggedOut), ""), 401, bodyInvalidSession)
+
+	require.ErrorIs(t, f.svc.RevokeSubject(t.Context(), maryID), context.DeadlineExceeded)
+	requireError(t, f.do(t, http.MethodGet, "/whoami", basic(appA+":"+revoked), ""), 401, bodyInvalidSession)
 }
 
 func TestRevokeApp(t *testing.T) {

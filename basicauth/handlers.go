@@ -180,11 +180,12 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, middleware.Internal("credential vanished"))
 		return
 	}
-	if err := s.sessions.Revoke(r.Context(), middleware.DigestToken(cred.Secret)); err != nil {
+	err = s.sessions.Revoke(r.Context(), middleware.DigestToken(cred.Secret))
+	s.invalidate(cred, p.Subject) // on an error too, which may come after the work was done
+	if err != nil {
 		s.reject(w, r, middleware.Unavailable("session store", err))
 		return
 	}
-	s.invalidate(cred, p.Subject)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -55,11 +55,27 @@ func (c *fakeClock) Advance(d time.Duration) {
 	c.now = c.now.Add(d)
 }
 
-// countingRegistry counts lookups, and can be told to fail.
+// countingRegistry counts lookups, and can be told to fail, or to fail
+// after it has written (a timeout after the store did the work).
 type countingRegistry struct {
 	basicauth.AppRegistry
-	lookups atomic.Int64
-	fail    atomic.Bool
+	lookups   atomic.Int64
+	fail      atomic.Bool
+	lateWrite atomic.Bool
+}
+
+func (c *countingRegistry) Rotate(ctx context.Context, id string, t basicauth.TokenType, d middleware.TokenDigest) error {
+	if err := c.AppRegistry.Rotate(ctx, id, t, d); err != nil || !c.lateWrite.Load() {
+		return err
+	}
+	return context.DeadlineExceeded
+}
+
+func (c *countingRegistry) Revoke(ctx context.Context, id string) error {
+	if err := c.AppRegistry.Revoke(ctx, id); err != nil || !c.lateWrite.Load() {
+		return err
+	}
+	return context.DeadlineExceeded
 }
 
 func (c *countingRegistry) Lookup(ctx context.Context, t basicauth.TokenType, d middleware.TokenDigest) (basicauth.App, error) {

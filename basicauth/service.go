@@ -212,15 +212,15 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // outlives a disabled account until revoked. (Backend credentials do check
 // the account, once per cache TTL.)
 func (s *Service) RevokeSubject(ctx context.Context, userID string) error {
-	if err := s.sessions.RevokeSubject(ctx, userID); err != nil {
-		return err
-	}
+	err := s.sessions.RevokeSubject(ctx, userID)
+	// The caches forget the user even on an error, which may come after the
+	// store did the work (a late answer from Redis).
 	s.userCache.InvalidateSubject(userID)
 	s.appCache.InvalidateSubject(userID)
 	if s.invalidator != nil {
 		s.invalidator.InvalidateSubject(userID)
 	}
-	return nil
+	return err
 }
 
 // RotateToken replaces an app's token of type t by a fresh one, which it
@@ -231,24 +231,25 @@ func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (s
 		return "", errors.New("basicauth: unknown token type")
 	}
 	token := newToken(t)
-	if err := s.apps.Rotate(ctx, appID, t, middleware.DigestToken(token)); err != nil {
+	err := s.apps.Rotate(ctx, appID, t, middleware.DigestToken(token))
+	s.purge() // even on an error, which may come after the work was done
+	if err != nil {
 		return "", err
 	}
-	s.purge()
 	return token, nil
 }
 
 // RevokeApp removes an app: neither of its tokens works any more, at once.
 func (s *Service) RevokeApp(ctx context.Context, appID string) error {
-	if err := s.apps.Revoke(ctx, appID); err != nil {
-		return err
-	}
-	s.purge()
-	return nil
+	err := s.apps.Revoke(ctx, appID)
+	s.purge() // even on an error, which may come after the work was done
+	return err
 }
 
 // purge evicts every cached credential: the caches cannot tell which
-// entries belong to an app. App changes are rare; the caches refill.
+// entries belong to an app. App changes are rare; the caches refill. A
+// registry's error does not tell that nothing changed (Redis may answer
+// late, after running the change), so changes purge whatever the outcome.
 func (s *Service) purge() {
 	s.userCache.Purge()
 	s.appCache.Purge()

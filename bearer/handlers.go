@@ -176,8 +176,13 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 }
 
 // revokeLogin revokes the token's refresh-token family, the login's access
-// tokens and the token itself, then evicts them from the caches.
+// tokens and the token itself, then evicts them from the caches. It evicts
+// them on an error too: the error may come after the store did the work (a
+// late answer from Redis), and a cached token must not outlive its
+// revocation.
 func (s *Service) revokeLogin(ctx context.Context, cred middleware.Credential, c *Claims) error {
+	defer s.invalidateSubject(c.Subject)
+	defer s.invalidate(cred)
 	now := s.cfg.now()
 	if c.LoginID != "" {
 		if err := s.cfg.refreshStore.RevokeFamily(ctx, c.LoginID); err != nil {
@@ -192,8 +197,6 @@ func (s *Service) revokeLogin(ctx context.Context, cred middleware.Credential, c
 			return err
 		}
 	}
-	s.invalidate(cred)
-	s.invalidateSubject(c.Subject)
 	return nil
 }
 

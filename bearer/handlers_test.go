@@ -678,3 +678,39 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 	assert.Equal(t, http.StatusTooManyRequests, attempt("203.0.113.9", "pw"), "that client used up its attempts")
 	assert.Equal(t, http.StatusOK, attempt("198.51.100.7", "pw"), "another client behind the same proxy did not")
 }
+
+// lateRevocations is a revocation list whose answers come late: each
+// revocation is written, then reported as failed (a timeout after Redis ran
+// the command).
+type lateRevocations struct{ bearer.RevocationList }
+
+func (l lateRevocations) RevokeToken(ctx context.Context, id string, until time.Time) error {
+	return errors.Join(l.RevocationList.RevokeToken(ctx, id, until), context.DeadlineExceeded)
+}
+func (l lateRevocations) RevokeLogin(ctx context.Context, id string, until time.Time) error {
+	return errors.Join(l.RevocationList.RevokeLogin(ctx, id, until), context.DeadlineExceeded)
+}
+func (l lateRevocations) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	return errors.Join(l.RevocationList.RevokeSubject(ctx, subject, before, until), context.DeadlineExceeded)
+}
+
+// TestRevocationWithUnknownOutcomeForgetsTheCache: an error from the
+// revocation list does not say that nothing was revoked, so the cache
+// forgets the tokens whatever the outcome. A cached token would otherwise
+// be accepted until its exp, hours after the list revoked it.
+func TestRevocationWithUnknownOutcomeForgetsTheCache(t *testing.T) {
+	list, err := bearer.NewMemoryRevocationList()
+	require.NoError(t, err)
+	e := newEnv(t, bearer.WithRevocationList(lateRevocations{list}))
+	loggedOut := e.authenticate(t, "mary@example.com").AccessToken
+	revoked := e.authenticate(t, "admin@example.com").AccessToken
+	require.Equal(t, http.StatusOK, e.whoami(loggedOut).Code)
+	require.Equal(t, http.StatusOK, e.whoami(revoked).Code)
+
+	require.Equal(t, http.StatusServiceUnavailable,
+		e.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+loggedOut).Code)
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(loggedOut).Code, "logout failed late")
+
+	require.ErrorIs(t, e.svc.RevokeSubject(t.Context(), "u-admin"), context.DeadlineExceeded)
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(revoked).Code, "RevokeSubject failed late")
+}

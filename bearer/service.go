@@ -237,11 +237,9 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 	}
 	now := s.cfg.now()
 	before := now.Truncate(time.Second).Add(time.Second)
-	if err := s.cfg.revocations.RevokeSubject(ctx, subject, before, s.revokedUntil(now)); err != nil {
-		return err
-	}
-	s.invalidateSubject(subject)
-	return nil
+	err := s.cfg.revocations.RevokeSubject(ctx, subject, before, s.revokedUntil(now))
+	s.invalidateSubject(subject) // even on an error, which may come after the work was done
+	return err
 }
 
 // revokedUntil is how long a login or subject revocation must be kept once

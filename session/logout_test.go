@@ -228,3 +228,35 @@ func TestLogoutOfExactlyAsManyPredecessorsAsItFollowsSparesOtherLogins(t *testin
 		})
 	}
 }
+
+// lateRevokeStore is a session store whose revocations answer late: each is
+// done, then reported as failed (a timeout after Redis ran the script).
+type lateRevokeStore struct{ *middleware.MemorySessionStore }
+
+func (s lateRevokeStore) Revoke(ctx context.Context, d middleware.TokenDigest) error {
+	return errors.Join(s.MemorySessionStore.Revoke(ctx, d), context.DeadlineExceeded)
+}
+
+func (s lateRevokeStore) RevokeSubject(ctx context.Context, subject string) error {
+	return errors.Join(s.MemorySessionStore.RevokeSubject(ctx, subject), context.DeadlineExceeded)
+}
+
+// TestRevocationWithUnknownOutcomeForgetsTheCache: a store error does not
+// say that nothing was revoked, so the cache forgets the token whatever the
+// outcome; otherwise a token the store ended lived on in the cache.
+func TestRevocationWithUnknownOutcomeForgetsTheCache(t *testing.T) {
+	clock := newFakeClock()
+	mem, err := middleware.NewMemorySessionStore(middleware.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	f := newFixture(t, withClock(clock), withService(session.WithStore(lateRevokeStore{mem})))
+	loggedOut, revoked := f.login(maryLogin, maryPassword), f.login("jo", joPassword)
+	require.Equal(t, http.StatusOK, f.whoamiStatus(loggedOut))
+	require.Equal(t, http.StatusOK, f.whoamiStatus(revoked))
+
+	require.Equal(t, http.StatusServiceUnavailable,
+		f.do(http.MethodPost, "/auth/logout", session.HeaderToken, loggedOut).Code)
+	assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(loggedOut), "logout failed late")
+
+	require.ErrorIs(t, f.svc.RevokeSubject(t.Context(), joID), context.DeadlineExceeded)
+	assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(revoked), "RevokeSubject failed late")
+}

@@ -135,22 +135,25 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // store, then in the cache and the extra Invalidator. Call it after a
 // password change or when disabling an account.
 func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
-	if err := s.store.RevokeSubject(ctx, subject); err != nil {
+	err := s.store.RevokeSubject(ctx, subject)
+	// The caches forget the subject even on an error, which may come after
+	// the store did the work (a late answer from Redis): a cached token must
+	// not outlive its revocation.
+	s.forgetSubject(subject)
+	if err != nil {
 		return middleware.Unavailable("store", err)
-	}
-	s.cache.InvalidateSubject(subject)
-	if s.extra != nil {
-		s.extra.InvalidateSubject(subject)
 	}
 	return nil
 }
 
-// revoke ends one token in the store, then in the caches.
+// revoke ends one token in the store, then in the caches (on a store error
+// too, as RevokeSubject does).
 func (s *Service) revoke(ctx context.Context, cred middleware.Credential, subject string) error {
-	if err := s.store.Revoke(ctx, middleware.DigestToken(cred.Token)); err != nil {
+	err := s.store.Revoke(ctx, middleware.DigestToken(cred.Token))
+	s.invalidate(cred, subject)
+	if err != nil {
 		return middleware.Unavailable("store", err)
 	}
-	s.invalidate(cred, subject)
 	return nil
 }
 
@@ -183,6 +186,7 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
 		if err := s.store.Revoke(ctx, chain[i]); err != nil {
+			s.forgetSubject(sess.Subject) // it may be revoked all the same
 			return middleware.Unavailable("store", err)
 		}
 	}
@@ -216,6 +220,15 @@ func (s *Service) predecessors(ctx context.Context, sess middleware.Session) (ch
 		pred = p.Predecessor
 	}
 	return chain, true, nil
+}
+
+// forgetSubject evicts the subject's credentials from the cache and the
+// extra Invalidator.
+func (s *Service) forgetSubject(subject string) {
+	s.cache.InvalidateSubject(subject)
+	if s.extra != nil {
+		s.extra.InvalidateSubject(subject)
+	}
 }
 
 // invalidate evicts one credential from the cache and the extra Invalidator.
