@@ -316,15 +316,49 @@ func TestJWKSVerifierWithSharedRevocationList(t *testing.T) {
 	require.NoError(t, err)
 	issuerEnv = newEnvWithKeys(t, set, bearer.WithRevocationList(list))
 	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
-	_, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRevocationList(list))
-	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
-	require.Equal(t, http.StatusOK, get(h, tok).Code)
-	require.Equal(t, http.StatusOK, issuerEnv.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+tok).Code)
-	// The verifier's cache still holds the token: another replica learns
-	// of revocations through a broadcasting Invalidator, or on the next
-	// miss. A fresh verifier sees the revocation at once.
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRevocationList(list))
+	loggedOut := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	revoked := issuerEnv.authenticate(t, "admin@example.com").AccessToken
+	told := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	for _, tok := range []string{loggedOut, revoked, told} {
+		require.Equal(t, http.StatusOK, get(h, tok).Code)
+	}
+	require.Equal(t, http.StatusOK, issuerEnv.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+loggedOut).Code)
+	require.NoError(t, issuerEnv.svc.RevokeSubject(t.Context(), "u-admin"))
+	require.Equal(t, http.StatusOK, issuerEnv.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+told).Code)
+
+	// A fresh verifier sees the revocations at once.
 	_, fresh := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRevocationList(list))
-	assert.Equal(t, http.StatusUnauthorized, get(fresh, tok).Code)
+	for _, tok := range []string{loggedOut, revoked, told} {
+		assert.Equal(t, http.StatusUnauthorized, get(fresh, tok).Code)
+	}
+	// The verifier's cache hears of a revocation from an Invalidator (a
+	// redisstore.Broadcaster), or trusts a verification for at most
+	// DefaultCacheTTL: it used to trust one until the token's exp, hours
+	// after a logout.
+	v.Cache().Invalidate(middleware.Credential{Kind: bearer.Kind, Token: told})
+	assert.Equal(t, http.StatusUnauthorized, get(h, told).Code, "told at once")
+	issuerEnv.clock.Advance(bearer.DefaultCacheTTL)
+	assert.Equal(t, http.StatusUnauthorized, get(h, loggedOut).Code, "logged out a cache TTL ago")
+	assert.Equal(t, http.StatusUnauthorized, get(h, revoked).Code, "revoked a cache TTL ago")
+}
+
+// TestCacheTTL: a revocation the cache is not told of (written into the
+// shared list by someone else) takes effect once the cache TTL has passed.
+func TestCacheTTL(t *testing.T) {
+	list, err := bearer.NewMemoryRevocationList()
+	require.NoError(t, err)
+	e := newEnv(t, bearer.WithRevocationList(list), bearer.WithCacheTTL(10*time.Second))
+	tok := e.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, e.whoami(tok).Code)
+	now := e.clock.Now()
+	require.NoError(t, list.RevokeSubject(t.Context(), "u-mary", now.Add(time.Second), now.Add(time.Hour)))
+	e.clock.Advance(10 * time.Second)
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(tok).Code, "verified again after the cache TTL")
+	for _, d := range []time.Duration{0, -time.Second, 25 * time.Hour} {
+		_, err := bearer.New(e.login, testKeySet(t), bearer.WithCacheTTL(d))
+		assert.Error(t, err, d)
+	}
 }
 
 func TestNewJWKSVerifierValidates(t *testing.T) {
@@ -346,6 +380,7 @@ func TestNewJWKSVerifierValidates(t *testing.T) {
 		"nil revocations": bearer.WithRevocationList(nil),
 		"empty realm":     bearer.WithRealm(""),
 		"zero cache":      bearer.WithCacheMaxEntries(0),
+		"zero cache TTL":  bearer.WithCacheTTL(0),
 	} {
 		_, err := bearer.NewJWKSVerifier("https://issuer.example/jwks", opt)
 		assert.Error(t, err, name)

@@ -41,7 +41,11 @@ var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
 // Service.JWKSHandler), for services that accept tokens but do not issue
 // them. It checks everything the issuing Service checks (issuer, audience,
 // typ, algorithm pinned to each key, expiry, ...) except revocation, unless
-// it is given the issuer's revocation list with WithRevocationList.
+// it is given the issuer's revocation list with WithRevocationList; its
+// cache then trusts a verification for at most the cache TTL (WithCacheTTL,
+// DefaultCacheTTL), unless its Cache is registered with the issuer's
+// broadcaster (redisstore.Broadcaster), which makes revocations take
+// effect at once.
 //
 // The document is fetched on first use, and again when it is older than
 // the max age or a token names an unknown kid, at most once per refetch
@@ -110,8 +114,7 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 	j.life, j.close = context.WithCancel(context.Background())
 	j.verifier = newTokenVerifier(&cfg.common, nil, j)
 	var err error
-	// Tokens live at most maxAccessTTL; exp bounds each entry anyway.
-	j.cache, j.scheme, err = newScheme(&cfg.common, j.verifier, maxAccessTTL)
+	j.cache, j.scheme, err = newScheme(&cfg.common, j.verifier, cfg.cacheTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +176,12 @@ func (j *JWKSVerifier) Verify(ctx context.Context, cred middleware.Credential) (
 // Scheme returns the bearer scheme of this verifier, for middleware.Require,
 // Optional and Any.
 func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
+
+// Cache returns the cache of verified tokens in front of the verifier.
+// Register it with a redisstore.Broadcaster to hear the issuer's
+// revocations at once; otherwise a revoked token is trusted for up to the
+// cache TTL (WithCacheTTL) after its revocation.
+func (j *JWKSVerifier) Cache() *middleware.Cache { return j.cache }
 
 // Close stops the scheme cache's background goroutine and any fetch in
 // progress, and waits for a background refresh to end.

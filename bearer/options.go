@@ -39,6 +39,13 @@ const (
 	DefaultMaxTokenBytes = 8 << 10
 	// MaxBodyBytes bounds the JSON body of authenticate and refresh.
 	MaxBodyBytes = 64 << 10
+	// DefaultCacheTTL is how long a verified token is trusted without being
+	// verified again (and its revocation looked up again), unless its exp
+	// comes first. Revocations made through a Service evict at once, on
+	// every replica whose cache hears them (WithInvalidator); this bounds
+	// the others: one written into a shared RevocationList by another
+	// process, or heard by a JWKSVerifier that nobody tells.
+	DefaultCacheTTL = time.Minute
 	// maxAccessTTL bounds WithAccessTTL: an access token cannot be taken
 	// back without a revocation list, so it must stay short-lived.
 	maxAccessTTL = 24 * time.Hour
@@ -71,6 +78,7 @@ type common struct {
 	logger        *slog.Logger
 	realm         string
 	cacheEntries  int
+	cacheTTL      time.Duration
 	schemeOpts    []middleware.SchemeOption
 }
 
@@ -84,6 +92,7 @@ func defaultCommon() common {
 		logger:        slog.Default(),
 		realm:         DefaultRealm,
 		cacheEntries:  middleware.DefaultMaxEntries,
+		cacheTTL:      DefaultCacheTTL,
 	}
 }
 
@@ -225,6 +234,21 @@ func WithCacheMaxEntries(n int) Option {
 			return errors.New("bearer: cache max entries must be positive")
 		}
 		c.cacheEntries = n
+		return nil
+	})
+}
+
+// WithCacheTTL sets how long a verified token is trusted without being
+// verified again (default DefaultCacheTTL; at most a day, the longest an
+// access token lives). A shorter TTL makes a revocation the cache does not
+// hear of take effect sooner, at the cost of verifying each token in use
+// once per TTL.
+func WithCacheTTL(d time.Duration) Option {
+	return commonOption(func(c *common) error {
+		if d <= 0 || d > maxAccessTTL {
+			return errors.New("bearer: cache TTL must be positive and at most 24h")
+		}
+		c.cacheTTL = d
 		return nil
 	})
 }

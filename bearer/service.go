@@ -70,7 +70,7 @@ func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (
 	s := &Service{cfg: cfg, login: login, keys: keys}
 	s.verifier = newTokenVerifier(&cfg.common, keys, nil)
 	var err error
-	s.cache, s.scheme, err = newScheme(&cfg.common, s.verifier, cfg.accessTTL+cfg.leeway)
+	s.cache, s.scheme, err = newScheme(&cfg.common, s.verifier, cfg.cacheTTL)
 	if err != nil {
 		return nil, err
 	}
@@ -160,6 +160,11 @@ func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
 // Mount it with http.StripPrefix, for example under /api/v1.
 func (s *Service) Handler() http.Handler { return s.handler }
 
+// Cache returns the cache of verified tokens behind Scheme: register it with
+// a redisstore.Broadcaster so that other replicas' revocations evict from
+// it at once.
+func (s *Service) Cache() *middleware.Cache { return s.cache }
+
 // Close stops the scheme cache's background goroutine. It is idempotent.
 func (s *Service) Close() error { return s.cache.Close() }
 
@@ -227,7 +232,9 @@ func newID() string {
 // disabled account: every refresh-token family, and every access token
 // issued before now. Tokens are issued with a precision of one second, so
 // tokens issued within the current second are revoked too (fail safe); a
-// new login a second later works.
+// new login a second later works. "Now" is this replica's clock and a
+// token's iat its minting replica's: a token minted by a replica whose
+// clock runs more than a second ahead escapes (see SECURITY.md).
 func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 	if subject == "" {
 		return errors.New("bearer: empty subject")
