@@ -53,9 +53,16 @@ func FuzzBasicExtractor(f *testing.F) {
 	})
 }
 
+// tokenChars are the characters of a token (RFC 9110 §5.6.2 tchar).
+const tokenChars = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
 func checkExtracted(t *testing.T, value string, overTLS bool, c middleware.Credential, err error) {
 	t.Helper()
-	isBasic := len(value) >= 5 && strings.EqualFold(value[:5], "basic") && (len(value) == 5 || value[5] == ' ')
+	// Basic is the scheme word (after any whitespace) followed by the end or
+	// by anything but a token character (RFC 9110 §5.6.2).
+	word := strings.TrimLeft(value, " \t")
+	isBasic := len(word) >= 5 && strings.EqualFold(word[:5], "basic") &&
+		(len(word) == 5 || !strings.ContainsRune(tokenChars, rune(word[5])))
 	switch {
 	case err == middleware.ErrNoCredential:
 		if isBasic {

@@ -3,6 +3,7 @@ package basicauth_test
 import (
 	"bytes"
 	"crypto/tls"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -197,4 +198,68 @@ func TestHSTS(t *testing.T) {
 			assert.Equal(t, []string{tc.want}, rec.Header().Values("Strict-Transport-Security"))
 		})
 	}
+}
+
+// TestWhitespaceAroundTheHeaderOverHTTP2: Go's HTTP/1.1 server strips the
+// whitespace around a field value, its HTTP/2 server does not. Read as a
+// value, " Basic x" named no scheme, and Optional let such a request through
+// as anonymous over HTTP/2. It is malformed there (RFC 9113 §8.2.1): 400,
+// never anonymous.
+func TestWhitespaceAroundTheHeaderOverHTTP2(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	h := middleware.Optional(f.svc.Scheme())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s, ok := middleware.SubjectFromContext(r.Context()); ok {
+			_, _ = io.WriteString(w, "user "+s)
+			return
+		}
+		_, _ = io.WriteString(w, "anonymous")
+	}))
+	start := func(h2 bool) *httptest.Server {
+		srv := httptest.NewUnstartedServer(h)
+		srv.EnableHTTP2 = h2
+		srv.StartTLS()
+		t.Cleanup(srv.Close)
+		return srv
+	}
+	get := func(srv *httptest.Server, auth string) (proto string, status int, body string) {
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		require.NoError(t, err)
+		req.Header["Authorization"] = []string{auth}
+		res, err := srv.Client().Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		return res.Proto, res.StatusCode, string(b)
+	}
+	h1, h2 := start(false), start(true)
+	good := basic(backendA + ":" + maryID)
+	for _, auth := range []string{" Basic !!!!", " " + good, good + " ", "\t" + good} {
+		proto, status, body := get(h1, auth)
+		require.Equal(t, "HTTP/1.1", proto)
+		assert.NotEqual(t, "anonymous", body, "HTTP/1.1 strips the whitespace and reads %q", auth)
+		proto, status, body = get(h2, auth)
+		require.Equal(t, "HTTP/2.0", proto)
+		assert.Equal(t, http.StatusBadRequest, status, "HTTP/2, %q", auth)
+		assert.Equal(t, bodyBadRequest, body, "HTTP/2, %q", auth)
+	}
+	_, status, body := get(h2, good)
+	assert.Equal(t, http.StatusOK, status)
+	assert.Equal(t, "user "+maryID, body)
+}
+
+// TestBadlySpacedBasicOverPlainHTTP: Basic credentials over plain HTTP are
+// 403, well-formed or not, however the scheme word is followed (the core
+// reads "Basic" and anything but a token character as Basic badly spaced).
+func TestBadlySpacedBasicOverPlainHTTP(t *testing.T) {
+	f := newFixture(t, fixtureConfig{plain: true})
+	token68 := basic(appA + ":x")[len("Basic "):]
+	for _, auth := range []string{"Basic  " + token68, "Basic\t" + token68, "Basic," + token68, "basic;" + token68} {
+		res := f.do(t, http.MethodGet, "/whoami", auth, "")
+		assert.Equal(t, http.StatusForbidden, res.status, "%q: %s", auth, res.body)
+		assert.Equal(t, bodyHTTPSRequired, res.body, "%q", auth)
+	}
+	res := f.do(t, http.MethodGet, "/whoami", "Basicx "+token68, "")
+	assert.NotEqual(t, http.StatusForbidden, res.status, "a longer scheme word is not Basic")
+	assert.Zero(t, f.registry.lookups.Load())
 }

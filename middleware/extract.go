@@ -90,6 +90,12 @@ func newExtractorConfig(opts []ExtractorOption) (extractorConfig, error) {
 // *Error when any value is longer than maxBytes, when the header appears
 // twice with different values, or when the value is empty. Repeated identical
 // values (as some proxies produce) count as one.
+//
+// A value that starts or ends with a space or a tab is malformed too.
+// HTTP/1.1 parsers strip that whitespace (RFC 9110 §5.5), so it only
+// reaches a handler over HTTP/2, where such a field value makes the
+// request malformed (RFC 9113 §8.2.1). Read as a value, " Basic x" named
+// no scheme, and Optional let the request through as anonymous.
 func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
 	values := h[name]
 	if len(values) == 0 {
@@ -107,8 +113,18 @@ func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
 	if v == "" {
 		return "", Malformed("empty")
 	}
+	if hasOuterOWS(v) {
+		return "", Malformed("spacing")
+	}
 	return v, nil
 }
+
+// hasOuterOWS reports whether v starts or ends with a space or a tab.
+func hasOuterOWS(v string) bool {
+	return v != "" && (isOWS(v[0]) || isOWS(v[len(v)-1]))
+}
+
+func isOWS(b byte) bool { return b == ' ' || b == '\t' }
 
 // AuthorizationCredentials returns what follows the auth-scheme word in the
 // Authorization header (RFC 7235 §2.1), for the given scheme.

@@ -55,8 +55,13 @@ func FuzzHeaderValue(f *testing.F) {
 			checkFailure(t, err, "oversized")
 		case twice && a != b:
 			checkFailure(t, err, "duplicate")
-		default:
+		case a == "":
 			checkFailure(t, err, "empty")
+		default: // whitespace around the value (RFC 9113 §8.2.1)
+			if a[0] != ' ' && a[0] != '\t' && a[len(a)-1] != ' ' && a[len(a)-1] != '\t' {
+				t.Fatalf("refused %q: %v", values, err)
+			}
+			checkFailure(t, err, "spacing")
 		}
 	})
 }

@@ -52,6 +52,11 @@ func TestHeaderValue(t *testing.T) {
 		{"empty", []string{""}, "", "empty"},
 		{"empty twice", []string{"", ""}, "", "empty"},
 		{"present but no values", []string{}, "", ""},
+		// Whitespace around a value only arrives over HTTP/2 (HTTP/1.1
+		// strips it), where it makes the request malformed (RFC 9113 §8.2.1).
+		{"leading space", []string{" tok"}, "", "spacing"},
+		{"trailing tab", []string{"tok\t"}, "", "spacing"},
+		{"spaces only", []string{"  "}, "", "spacing"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -101,6 +106,9 @@ func TestAuthorizationCredentials(t *testing.T) {
 		{"two spaces", []string{"Bearer  tok"}, "", "spacing"},
 		{"a tab", []string{"Bearer\ttok"}, "", "spacing"},
 		{"a comma", []string{"Bearer,tok"}, "", "spacing"},
+		{"a space before the scheme word", []string{" Bearer tok"}, "", "spacing"},
+		{"a tab before another scheme", []string{"\tDigest x"}, "", "spacing"},
+		{"a space after the token", []string{"Bearer tok "}, "", "spacing"},
 		{"empty header", []string{""}, "", "empty"},
 		{"twice, same", []string{"Bearer tok", "Bearer tok"}, "tok", ""},
 		{"twice, different", []string{"Bearer tok", "Bearer other"}, "", "duplicate"},
@@ -185,7 +193,7 @@ var basicCases = []struct {
 	{"not base64", []string{"Basic !!!!"}, "", "", "base64"},
 	{"two spaces", []string{"Basic  " + b64("alice:pw")}, "", "", "spacing"},
 	{"a tab", []string{"Basic\t" + b64("alice:pw")}, "", "", "spacing"},
-	{"trailing space", []string{"Basic " + b64("alice:pw") + " "}, "", "", "base64"},
+	{"trailing space", []string{"Basic " + b64("alice:pw") + " "}, "", "", "spacing"},
 	{"scheme word alone", []string{"Basic"}, "", "", "empty"},
 	{"twice, same", []string{"Basic " + b64("alice:pw"), "Basic " + b64("alice:pw")}, "alice", "pw", ""},
 	{"twice, different", []string{"Basic " + b64("alice:pw"), "Basic " + b64("bob:pw")}, "", "", "duplicate"},

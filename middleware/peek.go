@@ -73,7 +73,7 @@ func (x *headerExtractor) Peek(r *http.Request) Peek {
 	switch {
 	case len(values) == 0:
 		return PeekNone
-	case len(values) == 1 && plainKey(values[0], x.cfg.maxBytes):
+	case len(values) == 1 && plainKey(values[0], x.cfg.maxBytes) && !hasOuterOWS(values[0]):
 		return Peek{state: peekFound, form: partsKey, key: values[0]}
 	}
 	return Peek{}
@@ -117,8 +117,8 @@ func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) 
 	if len(values) == 0 {
 		return PeekNone
 	}
-	if len(values) != 1 || values[0] == "" {
-		return Peek{}
+	if len(values) != 1 || values[0] == "" || hasOuterOWS(values[0]) {
+		return Peek{} // whitespace around the value (HTTP/2): for Extract to refuse
 	}
 	v, n := values[0], len(scheme)
 	if len(v) < n || !strings.EqualFold(v[:n], scheme) {
