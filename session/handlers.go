@@ -277,8 +277,11 @@ func (s *Service) checkServer(r *http.Request, name, secret string) error {
 	// user can choose (a user named "server:uploader" once shared this
 	// counter, and cleared it with every login of theirs). No password
 	// login is counted under a name holding a NUL: PasswordLogin replaces
-	// its NULs first.
-	account := "\x00server:" + name
+	// its NULs first. The count is per server name and client address:
+	// counted per name alone, eleven wrong secrets from anywhere locked
+	// the real server out, which throttling a long random secret does not
+	// need. The address's own count still bounds guesses across names.
+	account := "\x00server:" + name + "\x00" + client.String()
 	if s.serverLimiter != nil {
 		wait, err := s.serverLimiter.Attempt(ctx, account, client)
 		if err != nil {

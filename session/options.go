@@ -183,9 +183,11 @@ func CheckServer(name, secret string) error {
 	return nil
 }
 
-// WithServerLoginLimiter throttles POST /serverlogin per server name and
-// client address (default: not throttled; server secrets are long random
-// strings). Passing the limiter of the password logins shares their counts.
+// WithServerLoginLimiter throttles POST /serverlogin per client address,
+// and per server name from each address, so that wrong secrets sent from
+// elsewhere never lock a server out (default: not throttled; server
+// secrets are long random strings). Passing the limiter of the password
+// logins shares their address counts.
 func WithServerLoginLimiter(l middleware.LoginLimiter) Option {
 	return func(c *config) error {
 		if l == nil {

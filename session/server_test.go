@@ -123,6 +123,27 @@ func TestServerLoginThrottling(t *testing.T) {
 	require.Equal(t, 401, attempt(otherSecret), "success cleared the count")
 }
 
+// TestServerLoginCannotBeLockedOutFromElsewhere: wrong secrets count
+// against the address they come from, so a stranger cannot keep a server
+// from logging in from its own address; they still throttle that stranger.
+func TestServerLoginCannotBeLockedOutFromElsewhere(t *testing.T) {
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{AccountAttempts: 2, Window: time.Minute})
+	require.NoError(t, err)
+	f := newFixture(t, withService(session.WithServerLoginLimiter(limiter)))
+	attempt := func(secret, from string) int {
+		req := httptestRequest(http.MethodPost, "/auth/serverlogin",
+			session.HeaderServerName, serverName, session.HeaderServerSecret, secret)
+		req.RemoteAddr = from
+		return serve(f, req).Code
+	}
+	const stranger, server = "203.0.113.66:4242", "198.51.100.7:5555"
+	for range 3 {
+		attempt(otherSecret, stranger)
+	}
+	assert.Equal(t, http.StatusTooManyRequests, attempt(serverSecret, stranger), "the stranger is throttled")
+	assert.Equal(t, http.StatusOK, attempt(serverSecret, server), "the server, from its own address")
+}
+
 func TestTokenEndpoint(t *testing.T) {
 	f := newFixture(t)
 	server := f.serverLogin(serverName, serverSecret)

@@ -100,6 +100,7 @@ func New(cfg Config) (*App, error) {
 	a := &App{closers: []io.Closer{st}}
 	sessions, err := newSessions(cfg, st, login)
 	if err != nil {
+		a.Close()
 		return nil, err
 	}
 	a.closers = append(a.closers, sessions)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/examples/server/app"
 	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -134,4 +135,32 @@ func TestRedisOutageAnswers503AndLosesNothing(t *testing.T) {
 		10*time.Second, 50*time.Millisecond, "the session created before the outage survives it")
 	after := r.sessionLogin(t)
 	assert.Equal(t, http.StatusOK, r.whoamiStatus(t, after))
+}
+
+// TestAFailedNewLeavesNothingRunning: New that fails half-way closes what
+// it started. When the session service refused its configuration, the
+// Redis broadcaster started before it stayed subscribed, with its goroutine.
+func TestAFailedNewLeavesNothingRunning(t *testing.T) {
+	target := redistest.Shared(t)
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	data := seed.Demo()
+	data.Servers = []seed.Server{{Name: "a name with spaces", Secret: "a secret of sixteen bytes or more"}}
+	client := redistest.NewClient(t, target.Addr)
+	_, err = app.New(app.Config{Seed: data, Hasher: hasher, JWTKey: []byte(testJWTKey),
+		Redis: client, RedisPrefix: target.Prefix})
+	require.Error(t, err, "session.New refuses the server name")
+
+	channel := target.Prefix + "revocations"
+	subscribers := func() int64 {
+		n, err := target.Client.PubSubNumSub(t.Context(), channel).Result()
+		require.NoError(t, err)
+		return n[channel]
+	}
+	// A closed subscription leaves the server's count a moment later, and a
+	// leaked broadcaster subscribes a moment later: wait for the one, then
+	// watch for the other.
+	require.Eventually(t, func() bool { return subscribers() == 0 }, 2*time.Second, 10*time.Millisecond)
+	assert.Never(t, func() bool { return subscribers() != 0 }, 500*time.Millisecond, 10*time.Millisecond,
+		"a failed New left its broadcaster subscribed (and its goroutine running)")
 }
