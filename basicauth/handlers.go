@@ -10,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -55,7 +56,7 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("POST /me/login", app(http.HandlerFunc(s.loginUser)))
 	mux.Handle("DELETE /me/logout", user(http.HandlerFunc(s.logout)))
 	mux.Handle("GET /me", user(http.HandlerFunc(s.me)))
-	return s.HSTS(mux)
+	return s.HSTS(cleanpath.Only(mux)) // no redirect outside the mount point
 }
 
 // reject answers a failure the way the middleware does.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -19,7 +20,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /refresh", s.refresh)
 	mux.Handle("GET /ping", middleware.Require(s.scheme)(http.HandlerFunc(ping)))
 	mux.HandleFunc("POST /logout", s.logout)
-	return mux
+	return cleanpath.Only(mux) // no redirect outside the mount point
 }
 
 // tokenResponse is the body of a successful authenticate or refresh, in the

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -44,7 +45,7 @@ func (s *Service) routes() http.Handler {
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("POST /serverlogin", s.handleServerLogin)
 	mux.HandleFunc("GET /token/{token}", s.handleToken)
-	return tokenPaths(mux, s.handleToken)
+	return tokenPaths(cleanpath.Only(mux), s.handleToken)
 }
 
 // tokenPaths serves GET /token/{token} itself and everything else with
@@ -53,7 +54,7 @@ func (s *Service) routes() http.Handler {
 // under http.StripPrefix), without the caller or the token being checked:
 // here every one-segment token reaches the handler, which answers 401 for
 // those as for any invalid token.
-func tokenPaths(mux *http.ServeMux, token http.HandlerFunc) http.Handler {
+func tokenPaths(mux http.Handler, token http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rest, ok := strings.CutPrefix(r.URL.EscapedPath(), "/token/")
 		if ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !strings.Contains(rest, "/") {

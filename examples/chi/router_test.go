@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -218,4 +219,19 @@ func TestAppCredentialsNeedHTTPS(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Equal(t, "max-age=31536000", rec.Header().Get("Strict-Transport-Security"))
+}
+
+// TestMountedRedirectsKeepThePrefix: the kinds' handlers are mounted behind
+// http.StripPrefix, and the router does not clean paths. Their muxes used
+// to redirect a path like /0.4//me to the clean path without the prefix
+// (/me); they now answer it 404, and never redirect outside the mount.
+func TestMountedRedirectsKeepThePrefix(t *testing.T) {
+	h := newTestHandler(t)
+	backend := tidegatetest.BasicHeader(demo.BackendToken, admin.UserID)
+	for _, target := range []string{"/0.4//me", "/0.4", "/0.4/./me", "/auth//login", "/api/v1//ping"} {
+		rec := do(h, http.MethodGet, target, "", "Authorization", backend)
+		if loc := rec.Header().Get("Location"); rec.Code/100 == 3 {
+			assert.True(t, strings.HasPrefix(loc, target[:4]), "%s: %d redirects to %q, outside the mount", target, rec.Code, loc)
+		}
+	}
 }
