@@ -32,6 +32,11 @@ func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
 				c.SetRequest(r)
 				if p, ok := middleware.FromRequest(r); ok {
 					c.Set(PrincipalKey, p)
+				} else if c.Get(PrincipalKey) != nil {
+					// Optional let the request through anonymously after
+					// an earlier Wrap stored a principal: the request has
+					// none now, and Principal must not say otherwise.
+					c.Set(PrincipalKey, nil)
 				}
 				err = next(c)
 			})

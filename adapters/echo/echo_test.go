@@ -135,3 +135,28 @@ func serve(h http.Handler, authorization string) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// TestPrincipalAgreesWithTheRequestAfterOptional: a later Optional that
+// lets the request through anonymously leaves no principal on the request;
+// Principal used to return the one an earlier Wrap had stored in the echo
+// context, while middleware.FromRequest and RequireRole saw none.
+func TestPrincipalAgreesWithTheRequestAfterOptional(t *testing.T) {
+	first := newScheme(t)
+	ex, err := middleware.NewHeaderExtractor("session", "X-Session")
+	require.NoError(t, err)
+	second, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
+		func(context.Context, middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "u9"}, nil
+		}), middleware.Challenge{Scheme: "Session", Realm: "test"})
+	require.NoError(t, err)
+	e := echo.New()
+	e.GET("/", func(c echo.Context) error {
+		p, ok := tideecho.Principal(c)
+		_, onRequest := middleware.FromRequest(c.Request())
+		assert.Equal(t, onRequest, ok, "Principal and FromRequest agree")
+		return c.String(http.StatusOK, p.Subject)
+	}, tideecho.Wrap(middleware.Require(first)), tideecho.Wrap(middleware.Optional(second)))
+	rec := serve(e, "Bearer good")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, rec.Body.String(), "anonymous after Optional")
+}

@@ -36,6 +36,11 @@ func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 			c.Request = r
 			if p, ok := middleware.FromRequest(r); ok {
 				c.Set(PrincipalKey, p)
+			} else if _, stored := c.Get(PrincipalKey); stored {
+				// Optional let the request through anonymously after an
+				// earlier Wrap stored a principal: the request has none
+				// now, and Principal must not say otherwise.
+				c.Set(PrincipalKey, nil)
 			}
 			c.Next()
 		})

@@ -167,3 +167,31 @@ func serve(h http.Handler, authorization string) *httptest.ResponseRecorder {
 	h.ServeHTTP(rec, req)
 	return rec
 }
+
+// TestPrincipalAgreesWithTheRequestAfterOptional: a later Optional that
+// lets the request through anonymously leaves no principal on the request;
+// Principal used to return the one an earlier Wrap had stored in the gin
+// context, while middleware.FromRequest and RequireRole saw none.
+func TestPrincipalAgreesWithTheRequestAfterOptional(t *testing.T) {
+	first := newScheme(t)
+	ex, err := middleware.NewHeaderExtractor("session", "X-Session")
+	require.NoError(t, err)
+	second, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
+		func(context.Context, middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "u9"}, nil
+		}), middleware.Challenge{Scheme: "Session", Realm: "test"}, middleware.WithLogger(discard()))
+	require.NoError(t, err)
+	r := gin.New()
+	r.GET("/", tidegin.Wrap(middleware.Require(first)), tidegin.Wrap(middleware.Optional(second)), func(c *gin.Context) {
+		p, ok := tidegin.Principal(c)
+		_, onRequest := middleware.FromRequest(c.Request)
+		assert.Equal(t, onRequest, ok, "Principal and FromRequest agree")
+		c.String(http.StatusOK, p.Subject)
+	})
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	req.Header.Set("Authorization", "Bearer good")
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Empty(t, rec.Body.String(), "anonymous after Optional")
+}
