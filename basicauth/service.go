@@ -240,6 +240,9 @@ func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (s
 }
 
 // RevokeApp removes an app: neither of its tokens works any more, at once.
+// Its users' app sessions stay in the session store until they expire, and
+// would work again with the tokens of an app registered later under the
+// same id: give a new app a new id (or RevokeSubject its users first).
 func (s *Service) RevokeApp(ctx context.Context, appID string) error {
 	err := s.apps.Revoke(ctx, appID)
 	s.purge() // even on an error, which may come after the work was done
