@@ -58,8 +58,11 @@
 // one can pass for "merely expired".
 //
 // The middleware (Service.Scheme) caches verified tokens by their exact
-// string until they expire, so a token is verified once; logout, refresh
-// reuse and RevokeSubject evict it at once.
+// string for DefaultCacheTTL (one minute, WithCacheTTL) or until they
+// expire if sooner, so a token in use is verified once a minute; logout,
+// refresh reuse and RevokeSubject evict it at once, on every replica whose
+// cache hears them (Service.Cache, registered with a
+// redisstore.Broadcaster).
 //
 // # Refresh tokens
 //

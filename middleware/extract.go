@@ -230,6 +230,9 @@ func otherSchemeOversized(values []string, scheme string, maxBytes int) bool {
 		return false
 	}
 	v, n := values[0], len(scheme)
+	if hasOuterOWS(v) {
+		return false // malformed whatever its scheme: HeaderValue refuses it
+	}
 	if len(v) >= n && strings.EqualFold(v[:n], scheme) && (len(v) == n || !tchar[v[n]]) {
 		return false // this scheme's header: HeaderValue refuses it as oversized
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -108,6 +109,8 @@ func TestAuthorizationCredentials(t *testing.T) {
 		{"a comma", []string{"Bearer,tok"}, "", "spacing"},
 		{"a space before the scheme word", []string{" Bearer tok"}, "", "spacing"},
 		{"a tab before another scheme", []string{"\tDigest x"}, "", "spacing"},
+		{"a space before an oversized header", []string{" Bearer " + strings.Repeat("a", limit)}, "", "oversized"},
+		{"a tab before another scheme, oversized", []string{"\tDigest " + strings.Repeat("a", limit)}, "", "oversized"},
 		{"a space after the token", []string{"Bearer tok "}, "", "spacing"},
 		{"empty header", []string{""}, "", "empty"},
 		{"twice, same", []string{"Bearer tok", "Bearer tok"}, "tok", ""},
@@ -364,4 +367,20 @@ func TestErrorConstructors(t *testing.T) {
 	require.Equal(t, "admin", middleware.Forbidden("r", "admin").Scope)
 	require.Equal(t, time.Minute, middleware.RateLimited("r", time.Minute).RetryAfter)
 	require.ErrorIs(t, middleware.Unavailable("redis", cause), cause)
+}
+
+// TestOversizedHeaderWithOuterWhitespaceIsNotAnonymous: a header value with
+// whitespace around it (only HTTP/2 delivers one) is malformed whatever its
+// size. Over the size bound, its first word was read as another scheme
+// (" Bearer" is not "Bearer"), and Optional let the request through as
+// anonymous.
+func TestOversizedHeaderWithOuterWhitespaceIsNotAnonymous(t *testing.T) {
+	long := strings.Repeat("A", 2*middleware.DefaultMaxHeaderBytes) // past every bound, spaces allowed too
+	for _, v := range []string{" Bearer " + long, "\tBearer " + long, "Bearer " + long, "Bearer " + long + " "} {
+		req := httptest.NewRequest(http.MethodGet, "/whoami", nil)
+		req.Header.Set("Authorization", v)
+		rec := httptest.NewRecorder()
+		middleware.Optional(bearerScheme())(whoami).ServeHTTP(rec, req)
+		require.Equal(t, http.StatusBadRequest, rec.Code, "%q...: %s", v[:8], rec.Body.String())
+	}
 }

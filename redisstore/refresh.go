@@ -236,14 +236,17 @@ return 1
 // and changes nothing; then expiry (of the family, then of the token);
 // only then does a used token count as reused.
 //
-// A used token records the key of its successor, so that the script run
-// again with the same arguments answers as it did the first time (see
-// idempotent in the package documentation): go-redis sends a command again
-// when its answer comes late, and the second run then found its own
-// rotation's token used, and revoked the login.
+// A used token records the key of its successor, and a reused one the key
+// of the successor the reuse was refused, so that the script run again
+// with the same arguments answers as it did the first time (see the package
+// documentation): go-redis sends a command again when its answer comes
+// late. A second run found its own rotation's token used, and revoked the
+// login; or found the family its reuse detection had deleted, and answered
+// invalid, so that bearer did not revoke the login's access tokens.
 var rotateRefreshScript = redis.NewScript(luaRefresh + `
-local t = redis.call('HMGET', KEYS[1], 'fam', 'gen', 'exp', 'used')
+local t = redis.call('HMGET', KEYS[1], 'fam', 'gen', 'exp', 'used', 'reuse')
 if t[1] ~= ARGV[1] then return {0} end
+if ARGV[5] ~= '' and t[5] == KEYS[2] then return {-1} end
 local fkey = ARGV[9] .. ARGV[1]
 local f = redis.call('HMGET', fkey, 'sub', 'gen', 'iat', 'exp')
 if f[2] ~= t[2] or f[1] ~= ARGV[2] then return {0} end
@@ -258,6 +261,7 @@ if t[4] then
   if ARGV[5] ~= '' and t[4] == KEYS[2] and liveToken(KEYS[2], ARGV[9]) then
     return {1, f[3], f[4]}
   end
+  redis.call('HSET', KEYS[1], 'reuse', KEYS[2])
   redis.call('DEL', fkey)
   redis.call('ZREM', ARGV[10] .. ARGV[2], ARGV[1])
   return {-1}

@@ -176,3 +176,26 @@ func TestAppRotationRunTwiceIsOneRotation(t *testing.T) {
 	assert.ErrorIs(t, r.Rotate(ctx, spec.ID, basicauth.AppToken, middleware.DigestToken(spec.BackendToken)),
 		basicauth.ErrAppExists, "a digest in use as the other type is still refused")
 }
+
+// TestRefreshReuseRunTwiceIsStillAReuse: the reuse detection deletes the
+// family, so its second run used to find no family and answer "invalid",
+// and bearer then did not revoke the login's access tokens (RFC 9700
+// §4.14.2).
+func TestRefreshReuseRunTwiceIsStillAReuse(t *testing.T) {
+	client, proxy, prefix := retryingClient(t)
+	s, err := redisstore.NewRefreshStore(client, redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	now := time.Now()
+	fam := bearer.Family{ID: "login-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
+	rotate := func(presented, next string) error {
+		_, err := s.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken(presented), Family: fam.ID,
+			Subject: fam.Subject, Next: middleware.DigestToken(next), NextExpiresAt: now.Add(time.Hour), Now: now})
+		return err
+	}
+	require.NoError(t, s.Create(ctx, fam, middleware.DigestToken("t0"), now.Add(time.Hour)))
+	require.NoError(t, rotate("t0", "t1"), "the thief refreshes first (and Redis learns the script)")
+
+	proxy.delayNextAnswer()
+	require.ErrorIs(t, rotate("t0", "t2"), bearer.ErrRefreshReused, "the victim's refresh, answered late, run twice")
+	require.ErrorIs(t, rotate("t1", "t3"), bearer.ErrRefreshInvalid, "the login is revoked")
+}

@@ -164,10 +164,13 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 		AbsoluteExpiresAt: absolute, Predecessor: old,
 	}
 	token = middleware.NewToken()
-	if err := s.store.Rotate(ctx, old, now.Add(s.grace), middleware.DigestToken(token), next); err != nil {
+	err = s.store.Rotate(ctx, old, now.Add(s.grace), middleware.DigestToken(token), next)
+	// Evicted on an error too, which may come after the store shortened or
+	// ended the old token (a late answer from Redis).
+	s.invalidate(cred, sess.Subject)
+	if err != nil {
 		return "", "", storeError(err)
 	}
-	s.invalidate(cred, sess.Subject)
 	return token, sess.Subject, nil
 }
 

@@ -260,3 +260,29 @@ func TestRevocationWithUnknownOutcomeForgetsTheCache(t *testing.T) {
 	require.ErrorIs(t, f.svc.RevokeSubject(t.Context(), joID), context.DeadlineExceeded)
 	assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(revoked), "RevokeSubject failed late")
 }
+
+// lateRotateStore is a session store whose rotations answer late: each is
+// done, then reported as failed.
+type lateRotateStore struct{ *middleware.MemorySessionStore }
+
+func (s lateRotateStore) Rotate(ctx context.Context, old middleware.TokenDigest, oldUntil time.Time, next middleware.TokenDigest, sess middleware.Session) error {
+	return errors.Join(s.MemorySessionStore.Rotate(ctx, old, oldUntil, next, sess), context.DeadlineExceeded)
+}
+
+// TestRefreshWithUnknownOutcomeForgetsTheOldToken: as with revocations, a
+// rotation that fails late may have ended the old token (grace 0 ends it
+// at once), so the cache forgets it whatever the store answered.
+func TestRefreshWithUnknownOutcomeForgetsTheOldToken(t *testing.T) {
+	clock := newFakeClock()
+	mem, err := middleware.NewMemorySessionStore(middleware.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	f := newFixture(t, withClock(clock), withService(session.WithStore(lateRotateStore{mem}), session.WithRefreshGrace(0)))
+	old := f.login(maryLogin, maryPassword)
+	require.Equal(t, http.StatusOK, f.whoamiStatus(old)) // cached now
+
+	rec := f.do(http.MethodGet, "/auth/login", session.HeaderToken, old)
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, rec.Body.String())
+	_, err = mem.Lookup(t.Context(), middleware.DigestToken(old))
+	require.ErrorIs(t, err, middleware.ErrSessionNotFound, "the store did end the old token")
+	assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(old), "a token the store ended must not live on in the cache")
+}

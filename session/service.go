@@ -190,14 +190,13 @@ func (s *Service) logout(ctx context.Context, cred middleware.Credential, sess m
 			return middleware.Unavailable("store", err)
 		}
 	}
-	if err := s.revoke(ctx, cred, sess.Subject); err != nil {
-		return err
-	}
+	err = s.revoke(ctx, cred, sess.Subject)
 	if len(chain) > 0 {
-		// revoke told the extra Invalidator the subject already.
+		// The predecessors leave the cache, on revoke's error too (they are
+		// revoked); revoke told the extra Invalidator the subject already.
 		s.cache.InvalidateSubject(sess.Subject)
 	}
-	return nil
+	return err
 }
 
 var errLongChain = errors.New("session: more live predecessors than logout follows")
