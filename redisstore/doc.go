@@ -88,8 +88,10 @@
 // sends a command again when its answer is late (MaxRetries, 3 by default:
 // after a ReadTimeout or a dropped connection), and Redis may have run it
 // already; a rotation run twice must not find its own successor and take it
-// for a reuse (which revokes the login), a taken token or a missing one. So
-// a used refresh token records its successor, a rotated session names its
+// for a reuse (which revokes the login), a taken token or a missing one,
+// nor a reuse it detected for an invalid token. So a used refresh token
+// records its successor (a reused one the successor it was refused), a
+// rotated session names its
 // predecessor, a new family holds its generation and an app record the tag
 // of its latest rotation, each random per call: the second run recognises
 // its own work, and no other call can pass for it. Two exceptions err on
