@@ -87,16 +87,16 @@
 // with the same arguments, it gives the answer of its first run. go-redis
 // sends a command again when its answer is late (MaxRetries, 3 by default:
 // after a ReadTimeout or a dropped connection), and Redis may have run it
-// already; a rotation run twice must not find its own successor and take it
-// for a reuse (which revokes the login), a taken token or a missing one,
-// nor a reuse it detected for an invalid token. So a used refresh token
-// records its successor (a reused one the successor it was refused), a
-// rotated session names its
-// predecessor, a new family holds its generation and an app record the tag
-// of its latest rotation, each random per call: the second run recognises
-// its own work, and no other call can pass for it. Two exceptions err on
-// the safe side: a retried Register reports basicauth.ErrAppExists though
-// the app is registered, and a retried login attempt is counted twice.
+// already. A rotation run twice must neither take its own successor for a
+// reuse (which revokes the login), a taken token or a missing one, nor take
+// a reuse it detected for an invalid token. So a used refresh token records
+// its successor (a reused one the successor it was refused), a rotated
+// session names its predecessor, a new family holds its generation and an
+// app record the tag of its latest rotation, each random per call: the
+// second run recognises its own work, and no other call can pass for it.
+// Two exceptions err on the safe side: a retried Register reports
+// basicauth.ErrAppExists though the app is registered, and a retried login
+// attempt is counted twice.
 //
 // The scripts derive some keys from data (the sessions of a subject's
 // index), which is why Redis Cluster is refused.
