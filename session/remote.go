@@ -251,16 +251,18 @@ func (v *RemoteVerifier) principal(body []byte) (middleware.Principal, error) {
 // in first when needed. If renewal fails while the current token still
 // works, the current token is used.
 func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
-	v.mu.Lock()
-	token, expires, refreshAt := v.token, v.expires, v.refreshAt
-	v.mu.Unlock()
-	now := v.now()
-	if token != "" && now.Before(refreshAt) {
+	token, expires, fresh := v.current()
+	if fresh {
 		return token, nil
 	}
 	// One login for all concurrent callers, not cancelled when the first
-	// caller goes away; the client timeout bounds it.
+	// caller goes away; the client timeout bounds it. A login that ended
+	// between the look above and this flight left a fresh token: the
+	// flight takes it rather than log in a second time.
 	results := v.flights.DoChan("login", func() (any, error) {
+		if token, _, fresh := v.current(); fresh {
+			return token, nil
+		}
 		return v.login(context.WithoutCancel(ctx))
 	})
 	select {
@@ -268,13 +270,22 @@ func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
 		if res.Err == nil {
 			return res.Val.(string), nil
 		}
-		if token != "" && now.Before(expires) {
+		if token != "" && v.now().Before(expires) {
 			return token, nil
 		}
 		return "", res.Err
 	case <-ctx.Done():
 		return "", middleware.Unavailable("canceled", ctx.Err())
 	}
+}
+
+// current returns the server token, its expiry, and whether it is fresh:
+// not yet due for renewal.
+func (v *RemoteVerifier) current() (token string, expires time.Time, fresh bool) {
+	v.mu.Lock()
+	token, expires, refreshAt := v.token, v.expires, v.refreshAt
+	v.mu.Unlock()
+	return token, expires, token != "" && v.now().Before(refreshAt)
 }
 
 // login gets a new server token from POST /serverlogin.
