@@ -100,31 +100,50 @@ func retryingClient(t *testing.T) (*redis.Client, *lateProxy, string) {
 	return client, proxy, tg.Prefix
 }
 
-func TestRefreshRotationRunTwiceIsOneRotation(t *testing.T) {
+// retryingRefresh is a RefreshStore behind a lateProxy, with one family
+// (login-1 of alice) whose tokens rotate(presented, next) rotates, and
+// create creates with a first token.
+type retryingRefresh struct {
+	store *redisstore.RefreshStore
+	proxy *lateProxy
+	now   time.Time
+	fam   bearer.Family
+}
+
+func newRetryingRefresh(t *testing.T) *retryingRefresh {
 	client, proxy, prefix := retryingClient(t)
 	s, err := redisstore.NewRefreshStore(client, redisstore.WithPrefix(prefix))
 	require.NoError(t, err)
 	now := time.Now()
-	fam := bearer.Family{ID: "login-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	first, next := middleware.DigestToken("first"), middleware.DigestToken("next")
-	rotate := func(presented, successor middleware.TokenDigest) error {
-		_, err := s.Rotate(ctx, bearer.Rotation{Presented: presented, Family: fam.ID, Subject: fam.Subject,
-			Next: successor, NextExpiresAt: now.Add(time.Hour), Now: now})
-		return err
-	}
-	warm := bearer.Family{ID: "login-0", Subject: "bob", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}
-	require.NoError(t, s.Create(ctx, warm, middleware.DigestToken("warm"), now.Add(time.Hour)))
-	_, err = s.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken("warm"), Family: warm.ID,
-		Subject: warm.Subject, Next: middleware.DigestToken("warm-2"), NextExpiresAt: now.Add(time.Hour), Now: now})
+	return &retryingRefresh{store: s, proxy: proxy, now: now,
+		fam: bearer.Family{ID: "login-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}}
+}
+
+func (r *retryingRefresh) create(first string) error {
+	return r.store.Create(ctx, r.fam, middleware.DigestToken(first), r.now.Add(time.Hour))
+}
+
+func (r *retryingRefresh) rotate(presented, next string) error {
+	_, err := r.store.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken(presented), Family: r.fam.ID,
+		Subject: r.fam.Subject, Next: middleware.DigestToken(next), NextExpiresAt: r.now.Add(time.Hour), Now: r.now})
+	return err
+}
+
+func TestRefreshRotationRunTwiceIsOneRotation(t *testing.T) {
+	r := newRetryingRefresh(t)
+	warm := bearer.Family{ID: "login-0", Subject: "bob", CreatedAt: r.now, ExpiresAt: r.now.Add(time.Hour)}
+	require.NoError(t, r.store.Create(ctx, warm, middleware.DigestToken("warm"), r.now.Add(time.Hour)))
+	_, err := r.store.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken("warm"), Family: warm.ID,
+		Subject: warm.Subject, Next: middleware.DigestToken("warm-2"), NextExpiresAt: r.now.Add(time.Hour), Now: r.now})
 	require.NoError(t, err)
 
-	proxy.delayNextAnswer()
-	require.NoError(t, s.Create(ctx, fam, first, now.Add(time.Hour)), "creating a family, run twice")
-	proxy.delayNextAnswer()
-	require.NoError(t, rotate(first, next), "one rotation whose answer came late, run twice")
+	r.proxy.delayNextAnswer()
+	require.NoError(t, r.create("first"), "creating a family, run twice")
+	r.proxy.delayNextAnswer()
+	require.NoError(t, r.rotate("first", "next"), "one rotation whose answer came late, run twice")
 
-	require.NoError(t, rotate(next, middleware.DigestToken("third")), "the successor works: the login lives")
-	assert.ErrorIs(t, rotate(first, middleware.DigestToken("other")), bearer.ErrRefreshReused,
+	require.NoError(t, r.rotate("next", "third"), "the successor works: the login lives")
+	assert.ErrorIs(t, r.rotate("first", "other"), bearer.ErrRefreshReused,
 		"the used token presented by anyone else is still a reuse")
 }
 
@@ -182,20 +201,11 @@ func TestAppRotationRunTwiceIsOneRotation(t *testing.T) {
 // and bearer then did not revoke the login's access tokens (RFC 9700
 // §4.14.2).
 func TestRefreshReuseRunTwiceIsStillAReuse(t *testing.T) {
-	client, proxy, prefix := retryingClient(t)
-	s, err := redisstore.NewRefreshStore(client, redisstore.WithPrefix(prefix))
-	require.NoError(t, err)
-	now := time.Now()
-	fam := bearer.Family{ID: "login-1", Subject: "alice", CreatedAt: now, ExpiresAt: now.Add(24 * time.Hour)}
-	rotate := func(presented, next string) error {
-		_, err := s.Rotate(ctx, bearer.Rotation{Presented: middleware.DigestToken(presented), Family: fam.ID,
-			Subject: fam.Subject, Next: middleware.DigestToken(next), NextExpiresAt: now.Add(time.Hour), Now: now})
-		return err
-	}
-	require.NoError(t, s.Create(ctx, fam, middleware.DigestToken("t0"), now.Add(time.Hour)))
-	require.NoError(t, rotate("t0", "t1"), "the thief refreshes first (and Redis learns the script)")
+	r := newRetryingRefresh(t)
+	require.NoError(t, r.create("t0"))
+	require.NoError(t, r.rotate("t0", "t1"), "the thief refreshes first (and Redis learns the script)")
 
-	proxy.delayNextAnswer()
-	require.ErrorIs(t, rotate("t0", "t2"), bearer.ErrRefreshReused, "the victim's refresh, answered late, run twice")
-	require.ErrorIs(t, rotate("t1", "t3"), bearer.ErrRefreshInvalid, "the login is revoked")
+	r.proxy.delayNextAnswer()
+	require.ErrorIs(t, r.rotate("t0", "t2"), bearer.ErrRefreshReused, "the victim's refresh, answered late, run twice")
+	require.ErrorIs(t, r.rotate("t1", "t3"), bearer.ErrRefreshInvalid, "the login is revoked")
 }
