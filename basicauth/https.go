@@ -20,12 +20,14 @@ type transport struct {
 func (t *transport) secure(r *http.Request) bool { return t.proxies.IsHTTPS(r) }
 
 // allowed reports whether r may carry credentials: over HTTPS, or, with the
-// development option, over plain HTTP from a loopback peer.
+// development option, over plain HTTP from a loopback client. Behind a
+// trusted proxy the client is the one the proxy names: a proxy on loopback
+// forwarding a remote client's plain-HTTP request does not make it local.
 func (t *transport) allowed(r *http.Request) bool {
 	if t.secure(r) {
 		return true
 	}
-	return t.insecureLoopback && middleware.RemoteAddr(r).IsLoopback()
+	return t.insecureLoopback && t.proxies.ClientAddr(r).IsLoopback()
 }
 
 // setHSTS adds Strict-Transport-Security to the response of an HTTPS

@@ -162,6 +162,34 @@ func TestInsecureLoopback(t *testing.T) {
 	assert.Equal(t, before, f.registry.lookups.Load())
 }
 
+// TestInsecureLoopbackJudgesTheClient: behind a trusted proxy on loopback,
+// the client is the one the proxy names, not the proxy. A remote client's
+// plain-HTTP credentials, forwarded by a local proxy, used to pass as
+// loopback traffic.
+func TestInsecureLoopbackJudgesTheClient(t *testing.T) {
+	proxies, err := middleware.NewTrustedProxies("127.0.0.1/32")
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{opts: []basicauth.Option{
+		basicauth.WithInsecureLoopback(), basicauth.WithTrustedProxies(proxies), basicauth.WithLogger(discard),
+	}})
+	h := f.svc.RequireUser()(http.HandlerFunc(echoPrincipal))
+	from := func(client string) *httptest.ResponseRecorder {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "127.0.0.1:40000" // the local proxy
+		r.Header.Set("X-Forwarded-For", client)
+		r.Header.Set("X-Forwarded-Proto", "http")
+		r.Header.Set("Authorization", basic(backendA+":"+maryID))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec
+	}
+	rec := from("203.0.113.7")
+	assert.Equal(t, http.StatusForbidden, rec.Code, "a remote client over plain HTTP")
+	assert.Equal(t, bodyHTTPSRequired, rec.Body.String())
+	assert.Equal(t, http.StatusOK, from("127.0.0.1").Code, "a loopback client through the local proxy")
+	assert.Equal(t, http.StatusOK, from("::1").Code, "a loopback client through the local proxy")
+}
+
 func TestNoWarningWithoutInsecureLoopback(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))
