@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/examples/server/app"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
@@ -53,8 +54,19 @@ func run(args []string) error {
 	if err := flags.Parse(args); err != nil {
 		return err
 	}
+	if flags.NArg() > 0 {
+		// flag stops at the first argument that is not a flag, and would
+		// silently ignore every flag after it ("-insecure-basic false
+		// -redis ..." ran in memory).
+		return fmt.Errorf("unexpected argument %q (a boolean flag is written -flag=false)", flags.Arg(0))
+	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return errors.New("-tls-cert and -tls-key go together")
+	}
+	if *seedPath == "" {
+		if err := requireLoopback(*addr); err != nil {
+			return fmt.Errorf("-addr: the built-in demo set has public secrets, so without -seed it %w", err)
+		}
 	}
 	if *debugAddr != "" {
 		stopDebug, err := serveDebug(*debugAddr)
@@ -75,8 +87,11 @@ func run(args []string) error {
 	cfg := app.Config{Seed: data, Logger: logger, InsecureBasic: *insecureBasic}
 	if *jwtKeyFile != "" {
 		key, err := os.ReadFile(*jwtKeyFile)
+		if err == nil {
+			_, err = bearer.ParseHMACKey("", key) // refused here, the error names the file
+		}
 		if err != nil {
-			return fmt.Errorf("-jwt-key-file: %w", err)
+			return fmt.Errorf("-jwt-key-file %s: %w", *jwtKeyFile, err)
 		}
 		cfg.JWTKey = key
 	}
@@ -96,6 +111,14 @@ func run(args []string) error {
 		defer client.Close()
 		cfg.Redis = client
 	}
+	var tlsConfig *tls.Config
+	if *tlsCert != "" { // before anything is printed or listened on
+		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
+		if err != nil {
+			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
 	a, err := app.New(cfg)
 	if err != nil {
 		return err
@@ -107,20 +130,18 @@ func run(args []string) error {
 		return err
 	}
 	scheme := "http"
-	if *tlsCert != "" {
+	if tlsConfig != nil {
 		scheme = "https"
 	}
 	printWelcome(scheme+"://"+ln.Addr().String(), data, *seedPath == "")
 	if *redisAddr != "" {
 		fmt.Printf("state is shared through Redis at %s\n", *redisAddr)
+	} else {
+		fmt.Println("state is in memory: this process only, gone when it stops")
 	}
 	srv := newHTTPServer(a.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
-	if *tlsCert != "" {
-		cert, err := tls.LoadX509KeyPair(*tlsCert, *tlsKey)
-		if err != nil {
-			return fmt.Errorf("-tls-cert/-tls-key: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if tlsConfig != nil {
+		srv.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	return serve(srv, ln)
@@ -148,16 +169,25 @@ func serve(srv *http.Server, ln net.Listener) error {
 	return nil
 }
 
+// requireLoopback returns an error unless addr (host:port) is on a loopback
+// address: a loopback IP or localhost.
+func requireLoopback(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
+		return errors.New("must be on a loopback address")
+	}
+	return nil
+}
+
 // serveDebug serves net/http/pprof (goroutine counts, heap and CPU
 // profiles) on addr, which must be a loopback address: the profiles show
 // the program's internals, so they are never served beside the API.
 func serveDebug(addr string) (stop func(), err error) {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return nil, err
-	}
-	if ip, err := netip.ParseAddr(host); err != nil || !ip.IsLoopback() {
-		return nil, errors.New("must be a loopback address, such as 127.0.0.1:6060")
+	if err := requireLoopback(addr); err != nil {
+		return nil, fmt.Errorf("%w, such as 127.0.0.1:6060", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {

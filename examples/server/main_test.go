@@ -50,6 +50,48 @@ func TestFlagErrors(t *testing.T) {
 	assert.ErrorContains(t, run([]string{"-debug-addr", "localhost"}), "-debug-addr")
 }
 
+// refusedAtStart runs the server with args and returns its error; it fails
+// the test if the server starts serving instead.
+func refusedAtStart(t *testing.T, args ...string) error {
+	t.Helper()
+	errc := make(chan error, 1)
+	go func() { errc <- run(args) }()
+	select {
+	case err := <-errc:
+		require.Error(t, err, "%q", args)
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("%q: the server started", args)
+		return nil
+	}
+}
+
+// TestStartRefusals: flag mistakes that used to start a server that was not
+// the one asked for.
+func TestStartRefusals(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "missing.key")
+	// flag stops at "false": the key file after it was silently ignored.
+	err := refusedAtStart(t, "-addr", "127.0.0.1:0", "-insecure-basic", "false", "-jwt-key-file", missing)
+	assert.ErrorContains(t, err, `unexpected argument "false"`)
+	// The demo set's secrets are public: never on the network.
+	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0"} {
+		assert.ErrorContains(t, refusedAtStart(t, "-addr", addr), "-seed", addr)
+	}
+	// A key file that is read but refused is named, as a missing one is.
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		"short.key":    "too short",
+		"password.key": "password1234567890password1234567890",
+	} {
+		path := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
+		assert.ErrorContains(t, refusedAtStart(t, "-addr", "127.0.0.1:0", "-jwt-key-file", path), "-jwt-key-file "+path)
+	}
+	// A certificate that cannot be loaded stops the server before it listens.
+	assert.ErrorContains(t, refusedAtStart(t, "-addr", "127.0.0.1:0",
+		"-tls-cert", filepath.Join(dir, "none.pem"), "-tls-key", filepath.Join(dir, "none.key")), "-tls-cert")
+}
+
 // TestDebugAddrServesGoroutineCounts: -debug-addr serves net/http/pprof on
 // loopback (the load test reads the goroutine count from it).
 func TestDebugAddrServesGoroutineCounts(t *testing.T) {
