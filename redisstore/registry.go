@@ -196,6 +196,15 @@ func (r *AppRegistry) Rotate(ctx context.Context, appID string, t basicauth.Toke
 	return nil
 }
 
+// IDs returns the ids of the registered apps, in no particular order (an
+// app whose keys expired may still be listed until the next registration
+// prunes the index). It serves a deployment whose apps come from a file:
+// revoking the apps the file no longer lists.
+func (r *AppRegistry) IDs(ctx context.Context) ([]string, error) {
+	ids, err := r.client.ZRange(ctx, r.index, 0, -1).Result()
+	return ids, wrap("list apps", err)
+}
+
 // Revoke implements basicauth.AppRegistry: the app's record and both its
 // token keys go in one script.
 func (r *AppRegistry) Revoke(ctx context.Context, appID string) error {

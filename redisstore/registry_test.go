@@ -165,3 +165,18 @@ func TestReplicasShareApps(t *testing.T) {
 	_, err = a.Lookup(ctx, basicauth.BackendToken, middleware.DigestToken(s.BackendToken))
 	require.ErrorIs(t, err, basicauth.ErrAppNotFound)
 }
+
+func TestAppRegistryIDs(t *testing.T) {
+	tg := redistest.Shared(t)
+	r := newRegistry(t, tg.Client, redisstore.WithPrefix(tg.Prefix))
+	ids, err := r.IDs(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+	for i := range 3 {
+		require.NoError(t, r.Register(ctx, spec(i)))
+	}
+	require.NoError(t, r.Revoke(ctx, "app-1"))
+	ids, err = r.IDs(ctx)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"app-0", "app-2"}, ids)
+}

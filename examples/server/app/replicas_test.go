@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
@@ -163,4 +164,36 @@ func TestAFailedNewLeavesNothingRunning(t *testing.T) {
 	require.Eventually(t, func() bool { return subscribers() == 0 }, 2*time.Second, 10*time.Millisecond)
 	assert.Never(t, func() bool { return subscribers() != 0 }, 500*time.Millisecond, 10*time.Millisecond,
 		"a failed New left its broadcaster subscribed (and its goroutine running)")
+}
+
+// TestAppsTheSeedFileDropsAreRevoked: on Redis, the seed file is the list of
+// apps. A server tried once with the demo set, then started with the
+// operator's own file, used to keep the demo app, whose backend token is
+// public, working on every replica.
+func TestAppsTheSeedFileDropsAreRevoked(t *testing.T) {
+	target := redistest.Shared(t)
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	start := func(data *seed.File) *app.App {
+		a, err := app.New(app.Config{Seed: data, Hasher: hasher, JWTKey: []byte(testJWTKey),
+			Redis: redistest.NewClient(t, target.Addr), RedisPrefix: target.Prefix})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = a.Close() })
+		return a
+	}
+	demo := seed.Demo()
+	backend := "Basic " + base64.StdEncoding.EncodeToString([]byte(demo.Apps[0].BackendToken+":"+maryID))
+	whoami := func(a *app.App) int {
+		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
+		req.TLS = &tls.ConnectionState{}
+		req.Header.Set("Authorization", backend)
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	require.Equal(t, http.StatusOK, whoami(start(demo)), "the demo set's app")
+
+	own := &seed.File{Users: demo.Users} // the operator's own file: no demo app
+	require.NoError(t, own.Validate())
+	assert.Equal(t, http.StatusUnauthorized, whoami(start(own)), "the demo app is not in this server's file")
 }

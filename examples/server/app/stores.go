@@ -101,21 +101,46 @@ func appSpecs(apps []seed.App) []basicauth.AppSpec {
 // file (a leaked one rotated) takes effect, and the old one stops working,
 // when a replica starts with it. (A replica already running stops
 // accepting the old token once its cache entry for it expires.)
-// Registering is bounded so that a replica started while Redis is down
-// says so instead of hanging.
+// The file is the list of apps: an app registered earlier that it no longer
+// lists (the demo app, whose tokens are public, after a first try with the
+// demo set) is revoked. Registering is bounded so that a replica started
+// while Redis is down says so instead of hanging.
 func registerApps(r *redisstore.AppRegistry, apps []seed.App) error {
+	listed := map[string]bool{}
 	for _, spec := range appSpecs(apps) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		err := r.Register(ctx, spec)
-		if errors.Is(err, basicauth.ErrAppExists) {
-			err = adoptTokens(ctx, r, spec)
-		}
-		cancel()
+		listed[spec.ID] = true
+		err := bounded(func(ctx context.Context) error {
+			err := r.Register(ctx, spec)
+			if errors.Is(err, basicauth.ErrAppExists) {
+				err = adoptTokens(ctx, r, spec)
+			}
+			return err
+		})
 		if err != nil {
 			return fmt.Errorf("redis app registry: app %s: %w", spec.ID, err)
 		}
 	}
+	var ids []string
+	err := bounded(func(ctx context.Context) (err error) { ids, err = r.IDs(ctx); return err })
+	if err != nil {
+		return fmt.Errorf("redis app registry: %w", err)
+	}
+	for _, id := range ids {
+		if listed[id] {
+			continue
+		}
+		if err := bounded(func(ctx context.Context) error { return r.Revoke(ctx, id) }); err != nil {
+			return fmt.Errorf("redis app registry: revoking app %s, which the seed file does not list: %w", id, err)
+		}
+	}
 	return nil
+}
+
+// bounded runs f with a context that ends after 5 seconds.
+func bounded(f func(ctx context.Context) error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return f(ctx)
 }
 
 // adoptTokens makes the registered app spec.ID hold spec's tokens. A token
