@@ -30,13 +30,16 @@ ensure_redis() {
 }
 
 start_redis() {
-	REDIS_DIR=$(mktemp -d)
 	for _ in $(seq 1 20); do
 		port=$((20000 + RANDOM % 20000))
 		if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi # taken
-		redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
+		REDIS_DIR=$(mktemp -d) # a new one per try: a failed try's stop_redis removed the last
+		if ! redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no \
 			--dir "$REDIS_DIR" --daemonize yes --pidfile "$REDIS_DIR/redis.pid" \
-			--logfile "$REDIS_DIR/redis.log" >/dev/null || continue
+			--logfile "$REDIS_DIR/redis.log" >/dev/null; then
+			stop_redis
+			continue
+		fi
 		for _ in $(seq 1 100); do
 			if [ "$(redis-cli -p "$port" ping 2>/dev/null)" = "PONG" ]; then
 				export TIDEGATE_REDIS_ADDR="127.0.0.1:$port"
