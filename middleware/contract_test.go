@@ -626,3 +626,38 @@ func TestNewSchemeValidates(t *testing.T) {
 		require.Error(t, err, tc.name)
 	}
 }
+
+// TestAnyMalformedAnswerDoesNotDependOnOrder: Basic and Bearer in one
+// doubled Authorization header are refused by both extractors as a
+// duplicate. Whichever scheme came first in Any answered: with Basic first,
+// a bare 400 without the invalid_request challenge that Bearer gives.
+func TestAnyMalformedAnswerDoesNotDependOnOrder(t *testing.T) {
+	v := &testVerifier{}
+	bearer, basic := newScheme(t, bearerSpec, v), newScheme(t, basicSpec, v)
+	for name, schemes := range map[string][]*middleware.Scheme{
+		"bearer first": {bearer, basic},
+		"basic first":  {basic, bearer},
+	} {
+		t.Run(name, func(t *testing.T) {
+			anyMW, err := middleware.Any(schemes...)
+			require.NoError(t, err)
+			for _, values := range [][]string{
+				{basicValue(tokGood, "pw"), "Bearer " + tokGood},
+				{"Bearer " + tokGood, basicValue(tokGood, "pw")},
+			} {
+				req := newRequest()
+				for _, v := range values {
+					req.Header.Add("Authorization", v)
+				}
+				var got seen
+				rec := serve(anyMW(principalHandler(&got)), req)
+				assertResponse(t, expectation{status: http.StatusBadRequest,
+					challenges: one(bearerChallenges.invalidRequest), body: bodyUnauthorized}, rec)
+			}
+			req := newRequest()
+			req.Header.Set("Authorization", "Basic YQ==") // Basic alone, malformed: Basic's own 400
+			rec := serve(anyMW(principalHandler(&seen{})), req)
+			assertResponse(t, expectation{status: http.StatusBadRequest, body: bodyUnauthorized}, rec)
+		})
+	}
+}

@@ -40,9 +40,9 @@ func guard(what, want string, named bool, has func(*Principal, string) bool) fun
 				setFailureHeaders(w, e)
 				JSONRenderer(w, r, e)
 			case a.principal == nil:
-				rejectGuard(w, r, a.scheme, Missing())
+				rejectGuard(w, r, a, Missing())
 			case !has(a.principal, want):
-				rejectGuard(w, r, a.scheme, Forbidden("missing "+what, scope))
+				rejectGuard(w, r, a, Forbidden("missing "+what, scope))
 			default:
 				next.ServeHTTP(w, r)
 			}
@@ -51,13 +51,14 @@ func guard(what, want string, named bool, has func(*Principal, string) bool) fun
 }
 
 // rejectGuard renders a guard failure with the authenticating scheme, or
-// with the defaults when the principal came from NewContext.
-func rejectGuard(w http.ResponseWriter, r *http.Request, s *Scheme, e *Error) {
-	if s == nil {
+// with the defaults when the principal came from NewContext. The log event
+// names the refused principal's subject, when there is one.
+func rejectGuard(w http.ResponseWriter, r *http.Request, a *authContext, e *Error) {
+	if a.scheme == nil {
 		rejectPlain(w, r, e)
 		return
 	}
-	s.fail(w, r, e, nil)
+	a.scheme.failKnown(w, r, e, nil, a.principal)
 }
 
 // rejectPlain answers e with no scheme: no challenge, JSONRenderer's body.

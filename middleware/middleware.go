@@ -151,13 +151,17 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		found *Scheme
 		cred  Credential
 	)
-	for _, s := range schemes {
+	for i, s := range schemes {
 		c, err := s.extractor.Extract(r)
 		if noCredential(err) {
 			continue
 		}
 		if err != nil {
-			s.fail(w, r, AsError(err), nil)
+			e := AsError(err)
+			if e.Status == http.StatusBadRequest {
+				s = malformedAnswer(s, found, schemes[i+1:], r)
+			}
+			s.fail(w, r, e, nil)
 			return
 		}
 		if found != nil {
@@ -188,6 +192,31 @@ func ambiguity(a, b *Scheme) *Scheme {
 		return b
 	}
 	return a
+}
+
+// malformedAnswer returns the scheme that answers a malformed request which
+// s refused, as ambiguity does for two credentials: s, unless only another
+// scheme that sees a credential of its kind too has an RFC 6750 challenge
+// (one found before s, or one after it). Basic and Bearer in one doubled
+// Authorization header are refused by both extractors; whichever came
+// first in Any answered, so that listing Basic first lost the
+// invalid_request challenge.
+func malformedAnswer(s, found *Scheme, rest []*Scheme, r *http.Request) *Scheme {
+	if s.challenge.rfc6750 {
+		return s
+	}
+	if found != nil && found.challenge.rfc6750 {
+		return found
+	}
+	for _, other := range rest {
+		if !other.challenge.rfc6750 {
+			continue
+		}
+		if _, err := other.extractor.Extract(r); !noCredential(err) {
+			return other
+		}
+	}
+	return s
 }
 
 // peekAny returns the one scheme whose Peeker found a credential, and what

@@ -142,3 +142,25 @@ func TestRememberedRefusalIsLoggedAtDebug(t *testing.T) {
 	defer obs.mu.Unlock()
 	require.Equal(t, []string{"bearer/rejected/revoked", "bearer/rejected/revoked", "bearer/rejected/revoked"}, obs.reasons)
 }
+
+// TestGuardRefusalLogsTheSubject: a guard's 403 refuses a known principal,
+// so its event names the subject (issue 2: "subject when known"); it did
+// not, so the log could not tell who was refused.
+func TestGuardRefusalLogsTheSubject(t *testing.T) {
+	logger, buf := debugLogger()
+	s := newScheme(t, bearerSpec, &testVerifier{}, middleware.WithLogger(logger))
+	h := middleware.Require(s)(middleware.RequireRole("admin")(principalHandler(&seen{})))
+	req := newRequest()
+	req.Header.Set("Authorization", "Bearer "+tokGood)
+	rec := serve(h, req)
+	require.Equal(t, http.StatusForbidden, rec.Code)
+	var refusal string
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		if strings.Contains(line, "status=403") {
+			refusal = line
+		}
+	}
+	require.NotEmpty(t, refusal, "the 403 is logged: %s", buf.String())
+	require.Contains(t, refusal, "subject="+subjGood)
+	require.Contains(t, refusal, `reason="missing role"`)
+}

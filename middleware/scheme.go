@@ -269,10 +269,16 @@ func (p *verifierPanic) Error() string { return "tidegate: verifier panicked wit
 
 // fail renders a failure with this scheme's challenge and logs it.
 func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential) {
+	s.failKnown(w, r, e, cred, nil)
+}
+
+// failKnown is fail for a refusal whose principal is known (a guard's
+// 403): the log event names its subject.
+func (s *Scheme) failKnown(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential, p *Principal) {
 	if s.observed {
 		s.observe(r.Context(), outcomeOf(e), e.Reason)
 	}
-	logOutcome(r.Context(), s.logger, s.kind, outcomeOf(e), e, cred, nil)
+	logOutcome(r.Context(), s.logger, s.kind, outcomeOf(e), e, cred, p)
 	setFailureHeaders(w, e, s.challenge.value(e))
 	s.respond(w, r, e)
 }
