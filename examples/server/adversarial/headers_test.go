@@ -150,7 +150,7 @@ func TestHeaderParsing(t *testing.T) {
 		{name: "two kinds/session and an unsupported scheme", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Digest x"}, want: wantMarySession},
 		{name: "two kinds/session and an oversized unsupported scheme", header: []string{"X-Tidepool-Session-Token", session, "Authorization", "Digest " + strings.Repeat("d", 9000)}, want: wantMarySession},
 		{name: "scheme/oversized unsupported scheme alone", header: []string{"Authorization", "Digest " + strings.Repeat("d", 9000)}, want: wantNoCredential},
-		{name: "two kinds/malformed session and bearer", header: []string{"X-Tidepool-Session-Token", "a b", "Authorization", bearerJWT}, want: wantSessionMalformed},
+		{name: "two kinds/malformed session and bearer", header: []string{"X-Tidepool-Session-Token", "a b", "Authorization", bearerJWT}, want: wantBearerMalformed},
 	}
 	runHeaderCases(t, s, cases)
 
