@@ -20,14 +20,15 @@ type transport struct {
 func (t *transport) secure(r *http.Request) bool { return t.proxies.IsHTTPS(r) }
 
 // allowed reports whether r may carry credentials: over HTTPS, or, with the
-// development option, over plain HTTP from a loopback client. Behind a
-// trusted proxy the client is the one the proxy names: a proxy on loopback
-// forwarding a remote client's plain-HTTP request does not make it local.
+// development option, over plain HTTP from loopback: the peer, and behind a
+// trusted proxy the client it names too. A proxy on loopback forwarding a
+// remote client's plain-HTTP request does not make it local; nor does a
+// proxy on another host naming 127.0.0.1, its own loopback.
 func (t *transport) allowed(r *http.Request) bool {
 	if t.secure(r) {
 		return true
 	}
-	return t.insecureLoopback && t.proxies.ClientAddr(r).IsLoopback()
+	return t.insecureLoopback && middleware.RemoteAddr(r).IsLoopback() && t.proxies.ClientAddr(r).IsLoopback()
 }
 
 // setHSTS adds Strict-Transport-Security to the response of an HTTPS

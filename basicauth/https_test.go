@@ -190,6 +190,29 @@ func TestInsecureLoopbackJudgesTheClient(t *testing.T) {
 	assert.Equal(t, http.StatusOK, from("::1").Code, "a loopback client through the local proxy")
 }
 
+// TestInsecureLoopbackNeedsALoopbackPeer: a trusted proxy on another host
+// naming 127.0.0.1 names its own loopback; the credentials crossed the
+// network in clear text all the same.
+func TestInsecureLoopbackNeedsALoopbackPeer(t *testing.T) {
+	proxies, err := middleware.NewTrustedProxies("10.0.0.0/8")
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{opts: []basicauth.Option{
+		basicauth.WithInsecureLoopback(), basicauth.WithTrustedProxies(proxies), basicauth.WithLogger(discard),
+	}})
+	h := f.svc.RequireUser()(http.HandlerFunc(echoPrincipal))
+	for _, client := range []string{"127.0.0.1", "::1", "::ffff:127.0.0.1"} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = "10.0.0.5:40000" // the proxy, on another host
+		r.Header.Set("X-Forwarded-For", client)
+		r.Header.Set("X-Forwarded-Proto", "http")
+		r.Header.Set("Authorization", basic(backendA+":"+maryID))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		assert.Equal(t, http.StatusForbidden, rec.Code, "client %s named by a remote proxy", client)
+	}
+	assert.Zero(t, f.registry.lookups.Load(), "nothing sent in clear text is looked up")
+}
+
 func TestNoWarningWithoutInsecureLoopback(t *testing.T) {
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -109,7 +109,7 @@ func run(args []string) error {
 			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1,
 		})
 		defer client.Close()
-		cfg.Redis = client
+		cfg.Redis, cfg.RedisPrefix = client, redisPrefix(*seedPath)
 	}
 	var tlsConfig *tls.Config
 	if *tlsCert != "" { // before anything is printed or listened on
@@ -135,7 +135,11 @@ func run(args []string) error {
 	}
 	printWelcome(scheme+"://"+ln.Addr().String(), data, *seedPath == "")
 	if *redisAddr != "" {
-		fmt.Printf("state is shared through Redis at %s\n", *redisAddr)
+		fmt.Printf("state is shared through Redis at %s", *redisAddr)
+		if cfg.RedisPrefix == demoRedisPrefix {
+			fmt.Printf(", under the demo set's own keys (%s*)", demoRedisPrefix)
+		}
+		fmt.Println()
 	} else {
 		fmt.Println("state is in memory: this process only, gone when it stops")
 	}
@@ -167,6 +171,22 @@ func serve(srv *http.Server, ln net.Listener) error {
 		return err
 	}
 	return nil
+}
+
+// demoRedisPrefix prefixes the Redis keys of a server running the demo set.
+const demoRedisPrefix = "tidegate-demo:"
+
+// redisPrefix returns the Redis key prefix of a server started with the seed
+// file seedPath: app.Config's default, or for the demo set (no file) keys of
+// its own. Its public tokens then never reach the apps, sessions and
+// revocations of replicas started with a seed file on the same Redis, nor do
+// demo replicas revoke those replicas' apps (the seed file is the list of
+// apps).
+func redisPrefix(seedPath string) string {
+	if seedPath == "" {
+		return demoRedisPrefix
+	}
+	return ""
 }
 
 // requireLoopback returns an error unless addr (host:port) is on a loopback

@@ -92,6 +92,11 @@ func TestStartRefusals(t *testing.T) {
 		"-tls-cert", filepath.Join(dir, "none.pem"), "-tls-key", filepath.Join(dir, "none.key")), "-tls-cert")
 }
 
+func TestTheDemoSetHasRedisKeysOfItsOwn(t *testing.T) {
+	assert.Equal(t, demoRedisPrefix, redisPrefix(""), "the demo set")
+	assert.Empty(t, redisPrefix("seed.json"), "a seed file: app.Config's default prefix")
+}
+
 // TestDebugAddrServesGoroutineCounts: -debug-addr serves net/http/pprof on
 // loopback (the load test reads the goroutine count from it).
 func TestDebugAddrServesGoroutineCounts(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -196,4 +197,41 @@ func TestAppsTheSeedFileDropsAreRevoked(t *testing.T) {
 	own := &seed.File{Users: demo.Users} // the operator's own file: no demo app
 	require.NoError(t, own.Validate())
 	assert.Equal(t, http.StatusUnauthorized, whoami(start(own)), "the demo app is not in this server's file")
+}
+
+// TestADemoReplicaLeavesOtherReplicasAlone: the example server gives the
+// demo set Redis keys of their own (main's redisPrefix). A demo replica on
+// the Redis of replicas started with a seed file used to revoke their apps
+// (not in its list) and put the demo app, whose tokens are public, in
+// theirs.
+func TestADemoReplicaLeavesOtherReplicasAlone(t *testing.T) {
+	target := redistest.Shared(t)
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	start := func(data *seed.File, prefix string) *app.App {
+		a, err := app.New(app.Config{Seed: data, Hasher: hasher, JWTKey: []byte(testJWTKey),
+			Redis: redistest.NewClient(t, target.Addr), RedisPrefix: prefix})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = a.Close() })
+		return a
+	}
+	demo := seed.Demo()
+	prodApp := seed.App{Name: "prod", AppToken: strings.Repeat("1a", 16), BackendToken: strings.Repeat("2b", 22)}
+	own := &seed.File{Users: demo.Users, Apps: []seed.App{prodApp}}
+	require.NoError(t, own.Validate())
+	whoami := func(a *app.App, backendToken string) int {
+		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
+		req.TLS = &tls.ConnectionState{}
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	prod := start(own, target.Prefix)
+	require.Equal(t, http.StatusOK, whoami(prod, prodApp.BackendToken))
+	demoReplica := start(demo, target.Prefix+"demo:")
+	require.Equal(t, http.StatusOK, whoami(demoReplica, demo.Apps[0].BackendToken))
+
+	assert.Equal(t, http.StatusUnauthorized, whoami(prod, demo.Apps[0].BackendToken), "the demo app's public token")
+	assert.Equal(t, http.StatusOK, whoami(prod, prodApp.BackendToken), "the seed file's app")
 }
