@@ -180,7 +180,7 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 // session at once.
 func (s *Service) stillAllowed(ctx context.Context, sess middleware.Session) ([]string, error) {
 	if sess.Actor == middleware.ActorServer {
-		if _, ok := s.servers.digests[sess.Subject]; !ok {
+		if !s.servers.has(sess.Subject) {
 			return nil, middleware.Invalid("server removed")
 		}
 		return sess.Roles, nil

@@ -152,7 +152,10 @@ const (
 // WithServers sets the services allowed to get server tokens from POST
 // /serverlogin, as name -> secret. Names must be printable ASCII without
 // spaces; secrets 16 to 1024 bytes. Only digests of the secrets are kept.
-// Calling it again adds to the servers already given.
+// Calling it again adds to the servers already given. A server token is
+// accepted only while its server is listed: remove a server whose secret
+// leaked, and the tokens it got end with the restart (within the cache
+// TTL on a replica that still caches one).
 func WithServers(servers map[string]string) Option {
 	return func(c *config) error {
 		if c.servers == nil {

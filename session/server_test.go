@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -229,4 +230,30 @@ func TestTokenEndpointAnswersDotSegmentsLikeAnyInvalidToken(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, rec.Code, "two segments are no token path")
 	rec = recorder(h, httptestRequest(http.MethodPost, "/auth/token/abc", session.HeaderToken, server))
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+}
+
+// TestARemovedServersTokenIsRefused: a server is removed from WithServers
+// when its secret leaks; the token it minted with that secret, in a store
+// that outlives the process, was accepted for the rest of its 24 hours.
+func TestARemovedServersTokenIsRefused(t *testing.T) {
+	clock := newFakeClock()
+	store, err := middleware.NewMemorySessionStore(middleware.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	before := newFixture(t, withClock(clock), withService(session.WithStore(store)))
+	removed, kept := before.serverLogin(otherServer, otherSecret), before.serverLogin(serverName, serverSecret)
+	require.Equal(t, http.StatusOK, before.whoamiStatus(removed))
+
+	login, err := middleware.NewPasswordLogin(newAccounts(t), middleware.WithHasher(hasher(t)))
+	require.NoError(t, err)
+	after, err := session.New(login, session.WithClock(clock.Now), session.WithStore(store), session.WithLogger(quiet),
+		session.WithServers(map[string]string{serverName: serverSecret}))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = after.Close() })
+	status := func(token string) int {
+		rec := httptest.NewRecorder()
+		middleware.Require(after.Scheme())(whoami).ServeHTTP(rec, httptestRequest(http.MethodGet, "/", session.HeaderToken, token))
+		return rec.Code
+	}
+	assert.Equal(t, http.StatusUnauthorized, status(removed), "a server no longer listed")
+	assert.Equal(t, http.StatusOK, status(kept), "a server still listed")
 }

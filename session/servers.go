@@ -38,3 +38,9 @@ func (s *serverSecrets) check(name, secret string) bool {
 	equal := subtle.ConstantTimeCompare(got[:], want[:]) == 1
 	return equal && known
 }
+
+// has reports whether the server name is configured.
+func (s serverSecrets) has(name string) bool {
+	_, ok := s.digests[name]
+	return ok
+}

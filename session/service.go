@@ -76,7 +76,7 @@ func (s *Service) buildScheme(cfg config) error {
 	if err != nil {
 		return err
 	}
-	v = ownSessions{v}
+	v = ownSessions{next: v, servers: s.servers}
 	// The service's clock goes to the cache and the scheme only when WithClock
 	// gave one: on the real clock they take a faster path (a cache hit reads
 	// only the monotonic clock, and the scheme no clock at all).
@@ -104,15 +104,28 @@ func (s *Service) buildScheme(cfg config) error {
 // as a session token would let it escape its app's scope
 // (examples/server/adversarial, TestSharedSessionStore). NewStoreVerifier
 // itself stays generic and reports Session.App in the principal.
-type ownSessions struct{ next middleware.Verifier }
+//
+// It also refuses the token of a server this Service no longer lists
+// (WithServers): a server is removed when its secret leaks, and its token,
+// minted with that secret, lived on for its whole lifetime (24 hours) in a
+// store that outlives the process (Redis).
+type ownSessions struct {
+	next    middleware.Verifier
+	servers serverSecrets
+}
 
 // Verify implements middleware.Verifier.
 func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
 	p, err := v.next.Verify(ctx, c)
-	if err == nil && p.App != "" {
+	switch {
+	case err != nil:
+		return p, err
+	case p.App != "":
 		return middleware.Principal{}, middleware.Invalid("app session")
+	case p.ActingAs() == middleware.ActorServer && !v.servers.has(p.Subject):
+		return middleware.Principal{}, middleware.Invalid("server removed")
 	}
-	return p, err
+	return p, nil
 }
 
 // Scheme returns the scheme to protect routes with, through
