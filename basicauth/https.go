@@ -2,6 +2,7 @@ package basicauth
 
 import (
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/tidegate/tidegate/middleware"
@@ -20,15 +21,45 @@ type transport struct {
 func (t *transport) secure(r *http.Request) bool { return t.proxies.IsHTTPS(r) }
 
 // allowed reports whether r may carry credentials: over HTTPS, or, with the
-// development option, over plain HTTP from loopback: the peer, and behind a
-// trusted proxy the client it names too. A proxy on loopback forwarding a
-// remote client's plain-HTTP request does not make it local; nor does a
-// proxy on another host naming 127.0.0.1, its own loopback.
+// development option, over plain HTTP from loopback all the way (see
+// loopbackAllTheWay).
 func (t *transport) allowed(r *http.Request) bool {
 	if t.secure(r) {
 		return true
 	}
-	return t.insecureLoopback && middleware.RemoteAddr(r).IsLoopback() && t.proxies.ClientAddr(r).IsLoopback()
+	return t.insecureLoopback && loopbackAllTheWay(r, t.proxies)
+}
+
+// loopbackAllTheWay reports whether r never left this host: its peer is a
+// loopback address and, when that peer is a trusted proxy, it names the
+// hops before it in X-Forwarded-For, each of them loopback too. A proxy on
+// loopback forwarding a remote client does not make the request local; nor
+// does one that forwards for a proxy on another host naming 127.0.0.1 (its
+// own loopback), one whose X-Forwarded-For cannot be read ("unknown", an
+// address with a port), or one that names no client at all.
+// (TrustedProxies.ClientAddr falls back to the peer in those last cases,
+// which suits the login throttle but would call them local here.)
+func loopbackAllTheWay(r *http.Request, proxies *middleware.TrustedProxies) bool {
+	peer := middleware.RemoteAddr(r)
+	if !peer.IsLoopback() {
+		return false
+	}
+	if !proxies.Trusts(peer) {
+		return true
+	}
+	hops := r.Header.Values("X-Forwarded-For")
+	if len(hops) == 0 {
+		return false
+	}
+	for _, h := range hops {
+		for _, part := range strings.Split(h, ",") {
+			a, err := netip.ParseAddr(strings.TrimSpace(part))
+			if err != nil || !a.Unmap().IsLoopback() {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // setHSTS adds Strict-Transport-Security to the response of an HTTPS

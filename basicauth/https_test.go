@@ -314,3 +314,42 @@ func TestBadlySpacedBasicOverPlainHTTP(t *testing.T) {
 	assert.NotEqual(t, http.StatusForbidden, res.status, "a longer scheme word is not Basic")
 	assert.Zero(t, f.registry.lookups.Load())
 }
+
+// TestInsecureLoopbackNeedsLoopbackAllTheWay: through a trusted local
+// proxy, every hop it names must be loopback and readable. A proxy on
+// another host further back naming 127.0.0.1 (its own loopback), a client
+// written with a port or as "unknown", or no X-Forwarded-For at all used to
+// pass as local, and the credentials, sent in clear text, were looked up.
+func TestInsecureLoopbackNeedsLoopbackAllTheWay(t *testing.T) {
+	proxies, err := middleware.NewTrustedProxies("127.0.0.0/8", "::1/128", "10.0.0.0/8")
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{opts: []basicauth.Option{
+		basicauth.WithInsecureLoopback(), basicauth.WithTrustedProxies(proxies), basicauth.WithLogger(discard),
+	}})
+	h := f.svc.RequireUser()(http.HandlerFunc(echoPrincipal))
+	send := func(peer string, xff ...string) int {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		r.RemoteAddr = peer
+		for _, v := range xff {
+			r.Header.Add("X-Forwarded-For", v)
+		}
+		r.Header.Set("X-Forwarded-Proto", "http")
+		r.Header.Set("Authorization", basic(backendA+":"+maryID))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	for _, xff := range [][]string{
+		{"127.0.0.1, 10.0.0.5"}, {"127.0.0.1", "10.0.0.5"}, // a hop through another host
+		{"203.0.113.7:51234"}, {"[2001:db8::7]:51234"}, {"unknown"}, {"127.0.0.1, "}, // unreadable
+		nil, // no client named
+	} {
+		for _, peer := range []string{"127.0.0.1:40000", "[::1]:40000"} {
+			assert.Equal(t, http.StatusForbidden, send(peer, xff...), "peer %s, X-Forwarded-For %q", peer, xff)
+		}
+	}
+	assert.Zero(t, f.registry.lookups.Load(), "nothing sent in clear text is looked up")
+	for _, xff := range [][]string{{"127.0.0.1"}, {"::1, 127.0.0.2"}, {"::ffff:127.0.0.1"}} {
+		assert.Equal(t, http.StatusOK, send("127.0.0.1:40000", xff...), "X-Forwarded-For %q: local all the way", xff)
+	}
+}

@@ -170,11 +170,12 @@ func WithTrustedProxies(p *middleware.TrustedProxies) Option {
 
 // WithInsecureLoopback accepts credentials over plain HTTP from loopback:
 // the direct peer must be a loopback address, and, when it is a trusted
-// proxy (WithTrustedProxies), so must the client it names in
-// X-Forwarded-For. It is for local development only: behind a reverse proxy
-// on the same host that is not configured as trusted, every request comes
-// from loopback, and this option would accept credentials that crossed the
-// network in clear text. New logs a warning when it is set.
+// proxy (WithTrustedProxies), its X-Forwarded-For must name only loopback
+// addresses (a missing or unreadable one is not local). It is for local
+// development only: behind a reverse proxy on the same host that is not
+// configured as trusted, every request comes from loopback, and this option
+// would accept credentials that crossed the network in clear text. New logs
+// a warning when it is set.
 func WithInsecureLoopback() Option {
 	return func(c *config) error {
 		c.insecureLoopback = true

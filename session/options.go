@@ -153,9 +153,12 @@ const (
 // /serverlogin, as name -> secret. Names must be printable ASCII without
 // spaces; secrets 16 to 1024 bytes. Only digests of the secrets are kept.
 // Calling it again adds to the servers already given. A server token is
-// accepted only while its server is listed: remove a server whose secret
-// leaked, and the tokens it got end with the restart (within the cache
-// TTL on a replica that still caches one).
+// accepted only while its server is listed. A token does not record which
+// secret it was got with, though: after a secret leaks, call
+// Service.RevokeSubject with the server's name (its tokens are sessions of
+// that subject) before listing it again or giving it a new secret, or the
+// tokens got with the leaked secret work again for the rest of their
+// lifetime.
 func WithServers(servers map[string]string) Option {
 	return func(c *config) error {
 		if c.servers == nil {
