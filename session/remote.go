@@ -221,10 +221,15 @@ func (v *RemoteVerifier) lookup(ctx context.Context, serverToken, token string) 
 	case http.StatusOK:
 		return v.principal(res.body)
 	case http.StatusUnauthorized:
-		if bytes.Equal(bytes.TrimSpace(res.body), bodyTokenRequired) {
+		switch body := bytes.TrimSpace(res.body); {
+		case bytes.Equal(body, bodyTokenRequired):
 			return middleware.Principal{}, errCallerRefused
+		case bytes.Equal(body, bodyInvalidToken):
+			return middleware.Principal{}, middleware.Invalid("remote")
 		}
-		return middleware.Principal{}, middleware.Invalid("remote")
+		// A 401 of something else (a gateway in front of the auth server)
+		// says nothing of the token: refusing it would log its user out.
+		return middleware.Principal{}, middleware.Unavailable("remote status", nil)
 	default:
 		return middleware.Principal{}, middleware.Unavailable("remote status", nil)
 	}

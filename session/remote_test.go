@@ -530,3 +530,28 @@ func TestRemoteProtocolIgnoresACustomRenderer(t *testing.T) {
 		assert.Equal(t, logins+1, a.logins.Load())
 	})
 }
+
+// TestRemoteVerifierReadsOnlyTheAuthServersOwn401AsABadToken: a 401 whose
+// body is not the auth server's "Invalid session token" (a gateway in front
+// of it answering for itself) says nothing of the user's token. It was read
+// as a bad token, and refused (and remembered) as such, logging users out.
+func TestRemoteVerifierReadsOnlyTheAuthServersOwn401AsABadToken(t *testing.T) {
+	for name, body := range map[string]string{
+		"empty":        "",
+		"gateway html": "<html><body>401 Authorization Required</body></html>",
+		"gateway json": `{"message":"Unauthorized"}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv, _ := fakeAuth(t, goodLogin, status(http.StatusUnauthorized, body))
+			v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret, session.WithRemoteLogger(quiet))
+			require.NoError(t, err)
+			_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+			require.ErrorIs(t, err, middleware.ErrUnavailable)
+		})
+	}
+	srv, _ := fakeAuth(t, goodLogin, status(http.StatusUnauthorized, `"Invalid session token"`+"\n"))
+	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret, session.WithRemoteLogger(quiet))
+	require.NoError(t, err)
+	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+	require.ErrorIs(t, err, middleware.ErrInvalidCredential, "the auth server's own answer")
+}
