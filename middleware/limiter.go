@@ -190,16 +190,21 @@ func (l *MemoryLimiter) makeRoom(now time.Time) {
 	if len(l.counts) < l.cfg.maxEntries {
 		return
 	}
-	// Counters that are throttling someone go last: a flood of distinct
-	// names or addresses creates counters of 1, and must not be able to
-	// push out the counter that stops the guessing of a real account.
+	// The counters that have used the smallest share of their limit go
+	// first. A flood of distinct names or addresses makes counters of 1; it
+	// must not push out the counter of a real account that guessing has
+	// taken close to its limit (evicting any counter not yet at the limit
+	// reset such an account to zero, and unlimited guesses went through
+	// flood after flood), let alone one that is throttling. To push out a
+	// counter at 9 of 10 now takes a table full of counters at 90% of
+	// their limit, each paid for by as many requests.
 	drop := max(1, len(l.counts)/8)
-	for _, throttling := range []bool{false, true} {
+	for share := 0; share <= limiterShares && drop > 0; share++ {
 		for k, w := range l.counts {
 			if drop == 0 {
-				return
+				break
 			}
-			if l.throttling(k, w) == throttling {
+			if l.share(k, w) == share {
 				delete(l.counts, k)
 				drop--
 			}
@@ -207,13 +212,18 @@ func (l *MemoryLimiter) makeRoom(now time.Time) {
 	}
 }
 
-// throttling reports whether the counter w of key has used up its attempts.
-func (l *MemoryLimiter) throttling(key string, w *window) bool {
+// limiterShares is how finely makeRoom tells counters apart by the share of
+// their limit they have used.
+const limiterShares = 10
+
+// share returns how much of its limit the counter w of key has used, in
+// tenths (limiterShares), at most limiterShares.
+func (l *MemoryLimiter) share(key string, w *window) int {
 	limit := l.policy.AccountAttempts
 	if strings.HasPrefix(key, "address:") {
 		limit = l.policy.AddressAttempts
 	}
-	return w.count >= limit
+	return min(limiterShares, w.count*limiterShares/max(1, limit))
 }
 
 // AttemptAccount implements AccountLimiter.

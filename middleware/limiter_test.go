@@ -157,6 +157,32 @@ func TestMemoryLimiterFloodCannotEvictAThrottle(t *testing.T) {
 	assert.Positive(t, attempt(t, l, "victim", clientB), "the victim's account is still throttled")
 }
 
+// TestMemoryLimiterFloodCannotResetACountBelowTheLimit: the flood that
+// cannot evict a throttle could evict a counter one short of it (9 of 10
+// attempts), which any counter not yet at its limit was as likely to lose
+// as the flood's own counters of 1. Guessing 9 times, flooding, and guessing
+// 9 times again went through without limit within one window.
+func TestMemoryLimiterFloodCannotResetACountBelowTheLimit(t *testing.T) {
+	policy := middleware.LimiterPolicy{AccountAttempts: 10, AddressAttempts: 100, Window: time.Hour}
+	l, _ := newTestLimiter(t, policy, middleware.WithStoreMaxEntries(64))
+	guesses := 0
+	for round := range 3 {
+		for range 9 {
+			if attempt(t, l, "victim", clientA) > 0 {
+				break
+			}
+			guesses++
+		}
+		for i := range 4000 { // a counter of 1 per address and per name
+			addr := netip.AddrFrom4([4]byte{10, byte(round), byte(i >> 8), byte(i)})
+			attempt(t, l, fmt.Sprintf("junk-%d-%d", round, i), addr)
+		}
+		assert.LessOrEqual(t, l.Len(), 64)
+	}
+	assert.Equal(t, 10, guesses, "the 11th guess within the window is throttled, floods or not")
+	assert.Positive(t, attempt(t, l, "victim", clientB))
+}
+
 func TestMemoryLimiterThrottledAddressCannotGrowTable(t *testing.T) {
 	// One client address cannot hold more than AddressAttempts account
 	// counters: once it is throttled, its attempts count nowhere else.
