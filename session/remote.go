@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,13 +29,24 @@ const (
 	DefaultRefreshMargin = 5 * time.Minute
 	// maxRemoteBody bounds what is read of an auth server's response.
 	maxRemoteBody = 16 << 10
+	// minLoginBackoff and maxLoginBackoff bound how long a failed server
+	// login keeps the next one from being tried: the wait starts at the
+	// minimum and doubles with each failure in a row. An auth server's
+	// Retry-After is honoured up to maxLoginRetryAfter.
+	minLoginBackoff    = time.Second
+	maxLoginBackoff    = time.Minute
+	maxLoginRetryAfter = 15 * time.Minute
 )
 
 // RemoteVerifier is a middleware.Verifier for services that accept session
 // tokens without sharing the auth server's store: it asks the auth server's
 // GET /token/{token}, authenticated with a server token that it gets from
 // POST /serverlogin with its own name and secret and renews lazily before
-// it expires (no background goroutine; concurrent renewals are one call).
+// it expires (concurrent renewals are one call; while the current token
+// still works, requests use it and do not wait for its renewal). After a
+// failed server login, no other is tried for a while (from 1 s, doubling up
+// to a minute, or the auth server's Retry-After): meanwhile a request that
+// needs a new server token gets a 503 at once.
 //
 // Put it behind middleware.NewCache, so that only the first request with a
 // token, and one per cache TTL after, costs a call. The auth server failing
@@ -60,7 +72,11 @@ type RemoteVerifier struct {
 	token     string    // current server token, "" when none
 	expires   time.Time // when the server token stops working
 	refreshAt time.Time // when to renew it
-	flights   singleflight.Group
+	// loginAfter is when the next server login may be tried, after backoff
+	// following failures in a row.
+	loginAfter time.Time
+	backoff    time.Duration
+	flights    singleflight.Group
 }
 
 // RemoteOption configures NewRemoteVerifier.
@@ -260,6 +276,14 @@ func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
 	if fresh {
 		return token, nil
 	}
+	now := v.now()
+	usable := token != "" && now.Before(expires)
+	if wait := v.loginWait(now); wait > 0 {
+		if usable {
+			return token, nil
+		}
+		return "", backoffError(wait)
+	}
 	// One login for all concurrent callers, not cancelled when the first
 	// caller goes away; the client timeout bounds it. A login that ended
 	// between the look above and this flight left a fresh token: the
@@ -268,8 +292,14 @@ func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
 		if token, _, fresh := v.current(); fresh {
 			return token, nil
 		}
+		if wait := v.loginWait(v.now()); wait > 0 { // a login failed meanwhile
+			return "", backoffError(wait)
+		}
 		return v.login(context.WithoutCancel(ctx))
 	})
+	if usable {
+		return token, nil // the renewal goes on without this request
+	}
 	select {
 	case res := <-results:
 		if res.Err == nil {
@@ -282,6 +312,31 @@ func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
 	case <-ctx.Done():
 		return "", middleware.Unavailable("canceled", ctx.Err())
 	}
+}
+
+// backoffError is the 503 of a request that needs a server login while
+// logins wait after failures.
+func backoffError(wait time.Duration) *middleware.Error {
+	e := middleware.Unavailable("server login backoff", nil)
+	e.RetryAfter = wait
+	return e
+}
+
+// loginWait returns how long the next server login must still wait after
+// failures, or 0.
+func (v *RemoteVerifier) loginWait(now time.Time) time.Duration {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return max(0, v.loginAfter.Sub(now))
+}
+
+// loginFailed makes the next server login wait: the backoff, doubled from
+// the last failure's, or the auth server's Retry-After if longer.
+func (v *RemoteVerifier) loginFailed(retryAfter time.Duration) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.backoff = min(max(2*v.backoff, minLoginBackoff), maxLoginBackoff)
+	v.loginAfter = v.now().Add(max(v.backoff, min(retryAfter, maxLoginRetryAfter)))
 }
 
 // current returns the server token, its expiry, and whether it is fresh:
@@ -303,18 +358,30 @@ func (v *RemoteVerifier) login(ctx context.Context) (string, error) {
 	req.Header.Set(HeaderServerSecret, v.secret)
 	res, err := v.do(req)
 	if err != nil {
+		v.loginFailed(0)
 		return "", err
 	}
 	token, expires, err := v.loginResult(ctx, res)
 	if err != nil {
+		v.loginFailed(retryAfterOf(res.header))
 		return "", err
 	}
 	now := v.now()
 	v.mu.Lock()
 	v.token, v.expires = token, expires
 	v.refreshAt = expires.Add(-min(v.margin, expires.Sub(now)/2))
+	v.loginAfter, v.backoff = time.Time{}, 0
 	v.mu.Unlock()
 	return token, nil
+}
+
+// retryAfterOf reads a Retry-After of delay-seconds (RFC 9110 §10.2.3), or 0.
+func retryAfterOf(h http.Header) time.Duration {
+	n, err := strconv.Atoi(strings.TrimSpace(h.Get("Retry-After")))
+	if err != nil || n <= 0 {
+		return 0
+	}
+	return time.Duration(min(n, int(maxLoginRetryAfter/time.Second))) * time.Second
 }
 
 // loginResult checks a POST /serverlogin answer.

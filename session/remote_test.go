@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -140,8 +141,9 @@ func TestRemoteVerifierRenewsItsServerTokenBeforeExpiry(t *testing.T) {
 	verify()
 	require.Equal(t, int64(1), a.logins.Load(), "not yet within the margin")
 	a.clock.Advance(time.Second)
-	verify()
-	require.Equal(t, int64(2), a.logins.Load(), "renewed within the margin")
+	verify() // the current token still works: the renewal runs without this request
+	require.Eventually(t, func() bool { return a.logins.Load() == 2 }, 5*time.Second, time.Millisecond,
+		"renewed within the margin")
 	a.clock.Advance(session.DefaultServerTokenLifetime - 10*time.Minute - time.Second)
 	verify()
 	require.Equal(t, int64(2), a.logins.Load(), "the new token counts from its own issue")
@@ -160,7 +162,7 @@ func TestRemoteVerifierMarginIsAtMostHalfTheServerTokenLife(t *testing.T) {
 	require.Equal(t, int64(1), a.logins.Load(), "no login storm")
 	a.clock.Advance(2 * time.Minute)
 	verify()
-	require.Equal(t, int64(2), a.logins.Load())
+	require.Eventually(t, func() bool { return a.logins.Load() == 2 }, 5*time.Second, time.Millisecond)
 }
 
 func TestRemoteVerifierLogsInAgainWhenItsServerTokenIsRefused(t *testing.T) {
@@ -554,4 +556,79 @@ func TestRemoteVerifierReadsOnlyTheAuthServersOwn401AsABadToken(t *testing.T) {
 	require.NoError(t, err)
 	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
 	require.ErrorIs(t, err, middleware.ErrInvalidCredential, "the auth server's own answer")
+}
+
+// TestRemoteVerifierBacksOffAfterAFailedServerLogin: a failed server login
+// was tried again by every request that needed a server token: an auth
+// server that throttled it (429, Retry-After: 60) got twenty logins for
+// twenty requests.
+func TestRemoteVerifierBacksOffAfterAFailedServerLogin(t *testing.T) {
+	var logins atomic.Int64
+	srv, _ := fakeAuth(t, func(w http.ResponseWriter, _ *http.Request) {
+		logins.Add(1)
+		w.Header().Set("Retry-After", "60")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte(`"too many requests"`))
+	}, goodToken)
+	clock := &fakeClock{t: time.Now()}
+	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret,
+		session.WithRemoteLogger(quiet), session.WithRemoteClock(clock.Now))
+	require.NoError(t, err)
+	for range 20 {
+		_, err := v.Verify(t.Context(), cred(middleware.NewToken()))
+		require.ErrorIs(t, err, middleware.ErrUnavailable)
+	}
+	assert.Equal(t, int64(1), logins.Load(), "one login, then the auth server's Retry-After")
+	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+	e, ok := errors.AsType[*middleware.Error](err)
+	require.True(t, ok)
+	assert.Equal(t, 60*time.Second, e.RetryAfter, "the wait is passed on")
+	clock.Advance(time.Minute)
+	_, _ = v.Verify(t.Context(), cred(middleware.NewToken()))
+	assert.Equal(t, int64(2), logins.Load(), "tried again after the wait")
+}
+
+// TestRemoteVerifierRenewsWithoutHoldingRequests: within the renewal margin,
+// while the current server token still works, a hanging /serverlogin held
+// every request for the whole remote timeout, once per request.
+func TestRemoteVerifierRenewsWithoutHoldingRequests(t *testing.T) {
+	var hang atomic.Bool
+	var logins atomic.Int64
+	release := make(chan struct{})
+	srv, _ := fakeAuth(t, func(w http.ResponseWriter, r *http.Request) {
+		logins.Add(1)
+		if hang.Load() {
+			select {
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		goodLogin(w, r)
+	}, goodToken)
+	t.Cleanup(func() { close(release) }) // before the server's Close, which waits for its handlers
+	clock := &fakeClock{t: time.Now()}
+	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret,
+		session.WithRemoteClock(clock.Now), session.WithRemoteLogger(quiet), session.WithRemoteTimeout(time.Minute))
+	require.NoError(t, err)
+	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+	require.NoError(t, err)
+
+	hang.Store(true)
+	clock.Advance(time.Hour - 2*time.Minute) // within the margin; the token works for 2 more minutes
+	done := make(chan error, 5)
+	for range 5 {
+		go func() { _, err := v.Verify(t.Context(), cred(middleware.NewToken())); done <- err }()
+	}
+	for range 5 {
+		select {
+		case err := <-done:
+			require.NoError(t, err, "the current server token still works")
+		case <-time.After(30 * time.Second): // far below the minute the hanging login may take
+			t.Fatal("a request waited for the renewal")
+		}
+	}
+	require.Eventually(t, func() bool { return logins.Load() == 2 }, 5*time.Second, time.Millisecond,
+		"the renewal reaches the auth server")
+	assert.Equal(t, int64(2), logins.Load(), "one renewal for all of them")
 }
