@@ -112,8 +112,8 @@ func LimiterKeys(account string, client netip.Addr) (accountKey, addressKey stri
 }
 
 // MemoryLimiter is an in-memory LoginLimiter for a single process. It is
-// bounded: when full it drops expired counters, then an arbitrary eighth,
-// taking counters that are not yet throttling anyone first.
+// bounded: when full it drops expired counters, then an eighth of them,
+// those that have used the smallest share of their limit first.
 // Use a shared store (see the redisstore package) when several replicas
 // must share counts.
 type MemoryLimiter struct {

@@ -152,8 +152,9 @@ const (
 // WithServers sets the services allowed to get server tokens from POST
 // /serverlogin, as name -> secret. Names must be printable ASCII without
 // spaces; secrets 16 to 1024 bytes. Only digests of the secrets are kept.
-// Calling it again adds to the servers already given. A server token is
-// accepted only while its server is listed. A token does not record which
+// Calling it again adds to the servers already given. The Service's Scheme
+// accepts a server token only while its server is listed (a verifier built
+// with NewStoreVerifier on the same store does not know the list). A token does not record which
 // secret it was got with, though: after a secret leaks, call
 // Service.RevokeSubject with the server's name (its tokens are sessions of
 // that subject) before listing it again or giving it a new secret, or the

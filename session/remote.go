@@ -45,8 +45,8 @@ const (
 // it expires (concurrent renewals are one call; while the current token
 // still works, requests use it and do not wait for its renewal). After a
 // failed server login, no other is tried for a while (from 1 s, doubling up
-// to a minute, or the auth server's Retry-After): meanwhile a request that
-// needs a new server token gets a 503 at once.
+// to a minute, or the auth server's Retry-After, at most 15 minutes):
+// meanwhile a request that needs a new server token gets a 503 at once.
 //
 // Put it behind middleware.NewCache, so that only the first request with a
 // token, and one per cache TTL after, costs a call. The auth server failing
@@ -73,8 +73,9 @@ type RemoteVerifier struct {
 	expires   time.Time // when the server token stops working
 	refreshAt time.Time // when to renew it
 	// loginAfter is when the next server login may be tried, after backoff
-	// following failures in a row.
+	// following failures in a row; failedAt when the last one failed.
 	loginAfter time.Time
+	failedAt   time.Time
 	backoff    time.Duration
 	flights    singleflight.Group
 }
@@ -327,6 +328,9 @@ func backoffError(wait time.Duration) *middleware.Error {
 func (v *RemoteVerifier) loginWait(now time.Time) time.Duration {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if now.Before(v.failedAt) {
+		return 0 // the clock went back: the wait, measured from the failure, would be unbounded
+	}
 	return max(0, v.loginAfter.Sub(now))
 }
 
@@ -336,7 +340,8 @@ func (v *RemoteVerifier) loginFailed(retryAfter time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.backoff = min(max(2*v.backoff, minLoginBackoff), maxLoginBackoff)
-	v.loginAfter = v.now().Add(max(v.backoff, min(retryAfter, maxLoginRetryAfter)))
+	v.failedAt = v.now()
+	v.loginAfter = v.failedAt.Add(max(v.backoff, min(retryAfter, maxLoginRetryAfter)))
 }
 
 // current returns the server token, its expiry, and whether it is fresh:

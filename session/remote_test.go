@@ -632,3 +632,33 @@ func TestRemoteVerifierRenewsWithoutHoldingRequests(t *testing.T) {
 		"the renewal reaches the auth server")
 	assert.Equal(t, int64(2), logins.Load(), "one renewal for all of them")
 }
+
+// TestRemoteVerifierBackoffSurvivesAClockSteppingBack: the wait after a
+// failed server login is measured from the failure; a clock without a
+// monotonic reading (WithRemoteClock) stepped back an hour kept logins back,
+// and requests at 503, for that hour.
+func TestRemoteVerifierBackoffSurvivesAClockSteppingBack(t *testing.T) {
+	var fail atomic.Bool
+	fail.Store(true)
+	var logins atomic.Int64
+	srv, _ := fakeAuth(t, func(w http.ResponseWriter, r *http.Request) {
+		logins.Add(1)
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		goodLogin(w, r)
+	}, goodToken)
+	clock := &fakeClock{t: time.Now()}
+	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret,
+		session.WithRemoteLogger(quiet), session.WithRemoteClock(clock.Now))
+	require.NoError(t, err)
+	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+	require.ErrorIs(t, err, middleware.ErrUnavailable)
+	fail.Store(false) // the auth server is back
+
+	clock.Advance(-time.Hour) // the clock is corrected backwards
+	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
+	require.NoError(t, err, "the wait does not grow with the step")
+	assert.Equal(t, int64(2), logins.Load())
+}
