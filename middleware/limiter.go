@@ -198,16 +198,29 @@ func (l *MemoryLimiter) makeRoom(now time.Time) {
 	// flood after flood), let alone one that is throttling. To push out a
 	// counter at 9 of 10 now takes a table full of counters at 90% of
 	// their limit, each paid for by as many requests.
+	//
+	// Two passes under the lock, whatever the shares: one counts the
+	// counters of each share; the other drops every counter below the share
+	// at which an eighth of the table is reached, and as many at that share
+	// as make up the eighth.
 	drop := max(1, len(l.counts)/8)
-	for share := 0; share <= limiterShares && drop > 0; share++ {
-		for k, w := range l.counts {
-			if drop == 0 {
-				break
-			}
-			if l.share(k, w) == share {
-				delete(l.counts, k)
-				drop--
-			}
+	var perShare [limiterShares + 1]int
+	for k, w := range l.counts {
+		perShare[l.share(k, w)]++
+	}
+	cut, below := 0, 0
+	for cut < limiterShares && below+perShare[cut] < drop {
+		below += perShare[cut]
+		cut++
+	}
+	atCut := drop - below
+	for k, w := range l.counts {
+		switch share := l.share(k, w); {
+		case share < cut:
+			delete(l.counts, k)
+		case share == cut && atCut > 0:
+			delete(l.counts, k)
+			atCut--
 		}
 	}
 }
