@@ -355,13 +355,7 @@ func TestRemoteVerifierHonoursCancellation(t *testing.T) {
 
 func TestRemoteVerifierKeepsAWorkingServerTokenWhenRenewalFails(t *testing.T) {
 	var failLogin atomic.Bool
-	srv, _ := fakeAuth(t, func(w http.ResponseWriter, r *http.Request) {
-		if failLogin.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		goodLogin(w, r)
-	}, goodToken)
+	srv, _ := fakeAuth(t, switchedLogin(&failLogin, nil), goodToken)
 	clock := &fakeClock{t: time.Now()}
 	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret,
 		session.WithRemoteClock(clock.Now), session.WithRemoteLogger(quiet))
@@ -641,14 +635,7 @@ func TestRemoteVerifierBackoffSurvivesAClockSteppingBack(t *testing.T) {
 	var fail atomic.Bool
 	fail.Store(true)
 	var logins atomic.Int64
-	srv, _ := fakeAuth(t, func(w http.ResponseWriter, r *http.Request) {
-		logins.Add(1)
-		if fail.Load() {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			return
-		}
-		goodLogin(w, r)
-	}, goodToken)
+	srv, _ := fakeAuth(t, switchedLogin(&fail, &logins), goodToken)
 	clock := &fakeClock{t: time.Now()}
 	v, err := session.NewRemoteVerifier(srv.URL+"/auth", serverName, serverSecret,
 		session.WithRemoteLogger(quiet), session.WithRemoteClock(clock.Now))
@@ -661,4 +648,19 @@ func TestRemoteVerifierBackoffSurvivesAClockSteppingBack(t *testing.T) {
 	_, err = v.Verify(t.Context(), cred(middleware.NewToken()))
 	require.NoError(t, err, "the wait does not grow with the step")
 	assert.Equal(t, int64(2), logins.Load())
+}
+
+// switchedLogin is a /serverlogin that answers 503 while fail is set and
+// logs in otherwise, counting its calls in logins (when not nil).
+func switchedLogin(fail *atomic.Bool, logins *atomic.Int64) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if logins != nil {
+			logins.Add(1)
+		}
+		if fail.Load() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		goodLogin(w, r)
+	}
 }
