@@ -120,30 +120,18 @@ func (x *httpsExtractor) Extract(r *http.Request) (middleware.Credential, error)
 	return c, err
 }
 
-// carriesBasic reports whether any Authorization value uses the Basic
-// scheme word (RFC 7235 §2.1: case-insensitive), so that a malformed header
-// of another scheme (say, an empty one) stays a 400 over plain HTTP. As in
-// the core's parser, the word followed by anything but a token character
-// ("Basic\tx", "Basic,x") is Basic badly spaced, and whitespace before it
-// (HTTP/2 keeps it) does not hide it.
+// carriesBasic reports whether any Authorization value is of the Basic
+// scheme, well or badly spaced (middleware.NamesScheme, the core's rule),
+// so that a malformed header of another scheme (say, an empty one) stays a
+// 400 over plain HTTP. Whitespace before the word (HTTP/2 keeps it) does
+// not hide it.
 func carriesBasic(h http.Header) bool {
 	for _, v := range h["Authorization"] {
-		v = strings.TrimLeft(v, " \t")
-		if len(v) >= 5 && strings.EqualFold(v[:5], "basic") && (len(v) == 5 || !isTokenChar(v[5])) {
+		if middleware.NamesScheme(strings.TrimLeft(v, " \t"), "Basic") {
 			return true
 		}
 	}
 	return false
-}
-
-// isTokenChar reports whether b may appear in a token, such as a scheme
-// word (RFC 9110 §5.6.2 tchar).
-func isTokenChar(b byte) bool {
-	switch {
-	case 'a' <= b && b <= 'z', 'A' <= b && b <= 'Z', '0' <= b && b <= '9':
-		return true
-	}
-	return strings.IndexByte("!#$%&'*+-.^_`|~", b) >= 0
 }
 
 // HSTS wraps next so that every response to an HTTPS request carries

@@ -242,3 +242,16 @@ func ExampleFromRequest() {
 	// true 88144f5ea3 bearer [user] true
 	// false
 }
+
+// ExampleNamesScheme tells a malformed header of one scheme from a header
+// of another, by the rule the Authorization extractors read headers with.
+func ExampleNamesScheme() {
+	for _, v := range []string{"Basic YTpi", "basic\tYTpi", "Basicx YTpi", "Bearer abc"} {
+		fmt.Printf("%q: %v\n", v, middleware.NamesScheme(v, "Basic"))
+	}
+	// Output:
+	// "Basic YTpi": true
+	// "basic\tYTpi": true
+	// "Basicx YTpi": false
+	// "Bearer abc": false
+}

@@ -119,6 +119,18 @@ func HeaderValue(h http.Header, name string, maxBytes int) (string, error) {
 	return v, nil
 }
 
+// NamesScheme reports whether the Authorization value v is of the given
+// scheme, well or badly spaced: it starts with the scheme word
+// (case-insensitively, RFC 7235 §2.1) followed by its end or anything but a
+// token character ("Basic x", "basic", "Basic\tx", "Basic,x"; not
+// "Basicx"). It is the rule every Authorization extractor reads a header
+// by, for code that must tell "this scheme, malformed" from "another
+// scheme" on its own (as basicauth does to refuse Basic over plain HTTP).
+func NamesScheme(v, scheme string) bool {
+	n := len(scheme)
+	return len(v) >= n && strings.EqualFold(v[:n], scheme) && (len(v) == n || !tchar[v[n]])
+}
+
 // hasOuterOWS reports whether v starts or ends with a space or a tab.
 func hasOuterOWS(v string) bool {
 	return v != "" && (isOWS(v[0]) || isOWS(v[len(v)-1]))
@@ -229,12 +241,11 @@ func otherSchemeOversized(values []string, scheme string, maxBytes int) bool {
 	if len(values) == 0 || len(values[0]) <= maxBytes {
 		return false
 	}
-	v, n := values[0], len(scheme)
-	if hasOuterOWS(v) {
-		return false // malformed whatever its scheme: HeaderValue refuses it
-	}
-	if len(v) >= n && strings.EqualFold(v[:n], scheme) && (len(v) == n || !tchar[v[n]]) {
-		return false // this scheme's header: HeaderValue refuses it as oversized
+	v := values[0]
+	if hasOuterOWS(v) || NamesScheme(v, scheme) {
+		// Malformed whatever its scheme, or this scheme's header:
+		// HeaderValue's answer stands.
+		return false
 	}
 	for _, other := range values[1:] {
 		if other != v {

@@ -384,3 +384,12 @@ func TestOversizedHeaderWithOuterWhitespaceIsNotAnonymous(t *testing.T) {
 		require.Equal(t, http.StatusBadRequest, rec.Code, "%q...: %s", v[:8], rec.Body.String())
 	}
 }
+
+func TestNamesScheme(t *testing.T) {
+	for v, want := range map[string]bool{
+		"Basic x": true, "basic": true, "BASIC  x": true, "Basic\tx": true, "Basic,x": true,
+		"Basicx y": false, "Bearer x": false, "Basi": false, "": false, " Basic x": false,
+	} {
+		require.Equal(t, want, middleware.NamesScheme(v, "Basic"), "%q", v)
+	}
+}

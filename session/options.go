@@ -154,12 +154,12 @@ const (
 // spaces; secrets 16 to 1024 bytes. Only digests of the secrets are kept.
 // Calling it again adds to the servers already given. The Service's Scheme
 // accepts a server token only while its server is listed (a verifier built
-// with NewStoreVerifier on the same store does not know the list). A token does not record which
-// secret it was got with, though: after a secret leaks, call
-// Service.RevokeSubject with the server's name (its tokens are sessions of
-// that subject) before listing it again or giving it a new secret, or the
-// tokens got with the leaked secret work again for the rest of their
-// lifetime.
+// with NewStoreVerifier on the same store does not know the list). A token
+// does not record which secret it was got with, though: after a secret
+// leaks, call Service.RevokeSubject with the server's name (its tokens are
+// sessions of that subject) before listing it again or giving it a new
+// secret, or the tokens got with the leaked secret work again for the rest
+// of their lifetime.
 func WithServers(servers map[string]string) Option {
 	return func(c *config) error {
 		if c.servers == nil {

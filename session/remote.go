@@ -303,13 +303,10 @@ func (v *RemoteVerifier) serverToken(ctx context.Context) (string, error) {
 	}
 	select {
 	case res := <-results:
-		if res.Err == nil {
-			return res.Val.(string), nil
+		if res.Err != nil {
+			return "", res.Err
 		}
-		if token != "" && v.now().Before(expires) {
-			return token, nil
-		}
-		return "", res.Err
+		return res.Val.(string), nil
 	case <-ctx.Done():
 		return "", middleware.Unavailable("canceled", ctx.Err())
 	}
@@ -335,13 +332,14 @@ func (v *RemoteVerifier) loginWait(now time.Time) time.Duration {
 }
 
 // loginFailed makes the next server login wait: the backoff, doubled from
-// the last failure's, or the auth server's Retry-After if longer.
+// the last failure's, or the auth server's Retry-After (retryAfterOf bounds
+// it) if longer.
 func (v *RemoteVerifier) loginFailed(retryAfter time.Duration) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.backoff = min(max(2*v.backoff, minLoginBackoff), maxLoginBackoff)
 	v.failedAt = v.now()
-	v.loginAfter = v.failedAt.Add(max(v.backoff, min(retryAfter, maxLoginRetryAfter)))
+	v.loginAfter = v.failedAt.Add(max(v.backoff, retryAfter))
 }
 
 // current returns the server token, its expiry, and whether it is fresh:
