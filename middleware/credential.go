@@ -39,14 +39,20 @@ type Credential struct {
 	decoded string
 }
 
-// keyForm tells the two spaces of cache keys apart. A cache entry holds the
+// keyForm tells the spaces of cache keys apart. A cache entry holds the
 // form of its key and a lookup compares it, as it compares the kind, so a
-// key of one form never finds an entry of the other.
+// key of one form never finds an entry of another.
 type keyForm uint8
 
 const (
-	// partsKey is encodeKey(Token, Secret).
-	partsKey keyForm = iota
+	// tokenKey is the Token as it stands, for a credential without a
+	// Secret (session tokens, JWTs, API keys). It is the zero form, the
+	// one a Peek of a token header finds: the header value is the key, so
+	// a hit needs no scan of the token (a ':' in it would otherwise have
+	// to be looked for, in every byte of a JWT, on every request).
+	tokenKey keyForm = iota
+	// partsKey is encodeKey(Token, Secret), for a credential with a Secret.
+	partsKey
 	// basicKey is the Basic token68 as sent. The Basic extractor accepts
 	// exactly one spelling of each (Token, Secret) (canonical, padded
 	// base64; no line breaks), so the token68 is as unambiguous a key as
@@ -112,6 +118,9 @@ func (c Credential) IsZero() bool { return c.Token == "" && c.Secret == "" && c.
 func (c Credential) cacheKey() (string, keyForm) {
 	if c.form == basicKey && (c.decoded == "" && c.Token == "" && c.Secret == "" || basicFits(c)) {
 		return c.key, basicKey
+	}
+	if c.Secret == "" {
+		return c.Token, tokenKey
 	}
 	return encodeKey(c.Token, c.Secret), partsKey
 }

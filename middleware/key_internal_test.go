@@ -106,8 +106,9 @@ func TestEncodeKeyProperty(t *testing.T) {
 }
 
 // TestBasicCredentialKey: a credential the Basic extractor builds is keyed
-// by its token68 (form basicKey) while its parts are unchanged, and by
-// encodeKey of its parts (form partsKey) as soon as one changes, so that a
+// by its token68 (form basicKey) while its parts are unchanged, and by its
+// parts as soon as one changes (its Token, form tokenKey, when the Secret
+// is empty; encodeKey of both, form partsKey, otherwise), so that a
 // changed credential never finds the entry of the one extracted.
 func TestBasicCredentialKey(t *testing.T) {
 	for _, decoded := range []string{"a:b", "a:", "alice:b:c", "user:pass:", "u::"} {
@@ -137,8 +138,42 @@ func TestBasicCredentialKey(t *testing.T) {
 				continue // no change (the secret was empty already)
 			}
 			key, form := changed.cacheKey()
+			if changed.Secret == "" {
+				require.Equal(t, changed.Token, key, "%q changed to %q/%q", decoded, changed.Token, changed.Secret)
+				require.Equal(t, tokenKey, form)
+				continue
+			}
 			require.Equal(t, encodeKey(changed.Token, changed.Secret), key, "%q changed to %q/%q", decoded, changed.Token, changed.Secret)
 			require.Equal(t, partsKey, form)
+		}
+	}
+}
+
+// TestCacheKeyForms: a credential without a Secret is keyed by its Token
+// as it stands, colons and NULs included, in a form of its own; one with a
+// Secret by encodeKey. Two credentials share a key and a form only when
+// both parts are equal, even where their key strings meet.
+func TestCacheKeyForms(t *testing.T) {
+	words := []string{"", "a", ":", "a:b", "\x00", "\x001:a", "ab:c"}
+	type keyed struct {
+		key  string
+		form keyForm
+	}
+	seen := map[keyed][2]string{}
+	for _, token := range words {
+		for _, secret := range words {
+			key, form := Credential{Kind: "k", Token: token, Secret: secret}.cacheKey()
+			if secret == "" {
+				require.Equal(t, tokenKey, form)
+				require.Equal(t, token, key)
+			} else {
+				require.Equal(t, partsKey, form)
+				require.Equal(t, encodeKey(token, secret), key)
+			}
+			k := keyed{key, form}
+			prev, dup := seen[k]
+			require.False(t, dup, "(%q,%q) and (%q,%q) share key %q and form %d", prev[0], prev[1], token, secret, key, form)
+			seen[k] = [2]string{token, secret}
 		}
 	}
 }

@@ -66,15 +66,15 @@ func (p Peek) credential(kind Kind) Credential {
 	return Credential{Kind: kind, Token: p.key}
 }
 
-// Peek implements Peeker: the header once, within the size bound, with a
-// value that is its own cache key (encodeKey's first form).
+// Peek implements Peeker: the header once, non-empty and within the size
+// bound; its value is the token's cache key (tokenKey).
 func (x *headerExtractor) Peek(r *http.Request) Peek {
 	values := r.Header[x.name]
 	switch {
 	case len(values) == 0:
 		return PeekNone
-	case len(values) == 1 && plainKey(values[0], x.cfg.maxBytes) && !hasOuterOWS(values[0]):
-		return Peek{state: peekFound, form: partsKey, key: values[0]}
+	case len(values) == 1 && values[0] != "" && len(values[0]) <= x.cfg.maxBytes && !hasOuterOWS(values[0]):
+		return Peek{state: peekFound, form: tokenKey, key: values[0]}
 	}
 	return Peek{}
 }
@@ -83,9 +83,7 @@ func (x *headerExtractor) Peek(r *http.Request) Peek {
 // <scheme> <token>".
 func (x *authorizationExtractor) Peek(r *http.Request) Peek {
 	p := peekAuthorization(r.Header, x.scheme, x.cfg.maxBytes, true)
-	if p.state == peekFound && !plainKey(p.key, x.cfg.maxBytes) {
-		return Peek{}
-	}
+	p.form = tokenKey
 	return p
 }
 
@@ -95,14 +93,6 @@ func (x *basicExtractor) Peek(r *http.Request) Peek {
 	p := peekAuthorization(r.Header, "Basic", x.cfg.maxBytes, false)
 	p.form = basicKey
 	return p
-}
-
-// plainKey reports whether v, a header value, is a credential's cache key
-// as it stands: non-empty, within the bound, and of encodeKey's first form
-// (no ':', no leading NUL), which is what a single-part credential of
-// Token v is keyed by.
-func plainKey(v string, maxBytes int) bool {
-	return v != "" && len(v) <= maxBytes && v[0] != 0 && strings.IndexByte(v, ':') < 0
 }
 
 // peekAuthorization glances at the Authorization header for scheme. It is
