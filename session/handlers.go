@@ -42,6 +42,10 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("GET /login", s.handleRefresh)
+	// Every other method, HEAD included (which "GET /login" also matches,
+	// see handleRefresh), gets the same 405: ServeMux's own would list
+	// HEAD in Allow, and HEAD is refused.
+	mux.HandleFunc("/login", loginNotAllowed)
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("POST /serverlogin", s.handleServerLogin)
 	mux.HandleFunc("GET /token/{token}", s.handleToken)
@@ -111,12 +115,16 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		loginResponse{UserID: account.UserID, Username: account.Username, Emails: emails})
 }
 
+// loginNotAllowed answers a method /login does not support.
+func loginNotAllowed(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Allow", "GET, POST")
+	writeBody(w, http.StatusMethodNotAllowed, []byte(`"Method not allowed"`))
+}
+
 // handleRefresh serves GET /login: a new token for a live one.
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		// A HEAD must not rotate a token.
-		w.Header().Set("Allow", "GET, POST")
-		writeBody(w, http.StatusMethodNotAllowed, []byte(`"Method not allowed"`))
+		loginNotAllowed(w, r) // a HEAD must not rotate a token
 		return
 	}
 	cred, err := s.scheme.Extract(r)

@@ -133,13 +133,15 @@ func TestLoginDisabledAccount(t *testing.T) {
 
 func TestLoginMethods(t *testing.T) {
 	f := newFixture(t)
-	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch} {
+	for _, method := range []string{http.MethodPut, http.MethodDelete, http.MethodPatch, http.MethodOptions} {
 		rec := f.do(method, "/auth/login", "Authorization", basic(maryLogin, maryPassword))
 		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, method)
+		assert.Equal(t, "GET, POST", rec.Header().Get("Allow"), method)
 		assert.Empty(t, rec.Header().Get(session.HeaderToken))
 	}
 	rec := f.do(http.MethodHead, "/auth/login", session.HeaderToken, f.login(maryLogin, maryPassword))
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, "HEAD must not rotate a token")
+	assert.Equal(t, "GET, POST", rec.Header().Get("Allow"), "Allow never lists HEAD, which is refused (RFC 9110 §10.2.1)")
 	assert.Empty(t, rec.Header().Get(session.HeaderToken))
 }
 
