@@ -111,8 +111,9 @@ func (c Credential) Fingerprint() string {
 func (c Credential) IsZero() bool { return c.Token == "" && c.Secret == "" && c.key == "" }
 
 // cacheKey returns the credential's cache key and its form: the token68 of
-// a credential the Basic extractor read (while its parts are unchanged), an
-// injective encoding of (Token, Secret) otherwise. Two credentials share a
+// a credential the Basic extractor read (while its parts are unchanged),
+// the Token of a credential without a Secret, an injective encoding of
+// (Token, Secret) otherwise. Two credentials share a
 // key and form only when both parts are equal. The kind is not part of the
 // key; the cache stores it in the entry and compares it on every hit.
 func (c Credential) cacheKey() (string, keyForm) {
@@ -145,8 +146,8 @@ func basicFits(c Credential) bool {
 // disjoint forms:
 //
 //  1. token, when secret is empty and token has no ':' and does not start
-//     with NUL: no allocation for single-part kinds (session tokens, JWTs).
-//     This form never contains ':'.
+//     with NUL. This form never contains ':'. (Fingerprints use it; a
+//     cache keys a credential without a Secret by its Token, tokenKey.)
 //  2. token ":" secret, when token has no ':' and does not start with NUL.
 //     This form contains ':' and never starts with NUL; splitting at the
 //     first ':' recovers both parts.
