@@ -59,3 +59,23 @@ func (c *refreshClaims) Validate() error {
 	}
 	return (*accessClaims)(c).Validate()
 }
+
+// logoutClaims is Claims as POST /logout decodes it: refreshClaims, with
+// iat and nbf hidden from golang-jwt's validator too, so that no time
+// claim is judged at all. A genuine token is always revoked, even one
+// whose iat lies ahead of this replica's clock (a replica running behind
+// the one that minted it, or a clock stepped back): refusing it answered
+// 200 and revoked nothing. Revoking more than asked is never unsafe.
+type logoutClaims Claims
+
+// GetExpirationTime implements jwt.Claims, reporting no exp.
+func (c *logoutClaims) GetExpirationTime() (*jwt.NumericDate, error) { return nil, nil }
+
+// GetIssuedAt implements jwt.Claims, reporting no iat.
+func (c *logoutClaims) GetIssuedAt() (*jwt.NumericDate, error) { return nil, nil }
+
+// GetNotBefore implements jwt.Claims, reporting no nbf.
+func (c *logoutClaims) GetNotBefore() (*jwt.NumericDate, error) { return nil, nil }
+
+// Validate requires what refreshClaims requires.
+func (c *logoutClaims) Validate() error { return (*refreshClaims)(c).Validate() }

@@ -55,7 +55,9 @@
 // second parser with the same rules, whose claims type shows golang-jwt no
 // exp, so that it never judges expiry at all: an expired token must still
 // have a valid signature, algorithm, typ, issuer and audience, and no forged
-// one can pass for "merely expired".
+// one can pass for "merely expired". For /logout its claims type hides iat
+// and nbf too: a genuine token is revoked even when this replica's clock
+// stands before its iat.
 //
 // The middleware (Service.Scheme) caches verified tokens by their exact
 // string for DefaultCacheTTL (one minute, WithCacheTTL) or until they

@@ -72,7 +72,7 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	var c Claims
-	if err := s.verifier.parse(ctx, cred.Token, &c, true); err != nil {
+	if err := s.verifier.parse(ctx, cred.Token, &c, forRefresh); err != nil {
 		s.fail(w, r, "refresh", err)
 		return
 	}
@@ -158,7 +158,8 @@ func ping(w http.ResponseWriter, _ *http.Request) {
 }
 
 // logout is POST /logout: it revokes the login of the bearer token (which
-// may be expired, but must be genuine) and the token itself. It answers 200
+// may be expired or not yet valid on this replica's clock, but must be
+// genuine) and the token itself. It answers 200
 // whatever the token, so that logging out never fails for the user; only
 // a revocation store that cannot record the revocation makes it 503, since
 // answering 200 then would claim a logout that did not happen.
@@ -166,7 +167,7 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var c Claims
 	cred, err := s.scheme.Extract(r)
-	if err == nil && s.verifier.parse(ctx, cred.Token, &c, true) == nil {
+	if err == nil && s.verifier.parse(ctx, cred.Token, &c, forLogout) == nil {
 		if err := s.revokeLogin(ctx, cred, &c); err != nil {
 			s.fail(w, r, "logout", middleware.Unavailable("revocation", err))
 			return

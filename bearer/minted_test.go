@@ -177,11 +177,11 @@ func TestFastPathRefusesAsTheParserDoes(t *testing.T) {
 		require.True(t, handled, name)
 		assert.Equal(t, tc.reason, asReason(t, v.failure(nil, err)), name)
 		var parsed Claims
-		assert.Equal(t, tc.reason, asReason(t, slow.parse(t.Context(), tc.token, &parsed, false)), "%s: golang-jwt refuses it alike", name)
+		assert.Equal(t, tc.reason, asReason(t, slow.parse(t.Context(), tc.token, &parsed, forAccess)), "%s: golang-jwt refuses it alike", name)
 	}
 	var c Claims
-	require.NoError(t, v.parse(t.Context(), good, &c, false))
-	require.NoError(t, slow.parse(t.Context(), good, &c, false))
+	require.NoError(t, v.parse(t.Context(), good, &c, forAccess))
+	require.NoError(t, slow.parse(t.Context(), good, &c, forAccess))
 }
 
 // TestParseRefusesWhatIsNotACompactJWS: a token must be three base64url
@@ -215,15 +215,15 @@ func TestParseRefusesWhatIsNotACompactJWS(t *testing.T) {
 		"a NUL":               hs + "\x00",
 	} {
 		for path, verifier := range map[string]*tokenVerifier{"fast": v, "parser": &slow} {
-			for _, allowExpired := range []bool{false, true} {
-				err := verifier.parse(t.Context(), token, &Claims{}, allowExpired)
-				assert.Equal(t, reasonMalformed, asReason(t, err), "%s, %s path, refresh parser %v", name, path, allowExpired)
+			for _, mode := range []parseMode{forAccess, forRefresh, forLogout} {
+				err := verifier.parse(t.Context(), token, &Claims{}, mode)
+				assert.Equal(t, reasonMalformed, asReason(t, err), "%s, %s path, mode %d", name, path, mode)
 			}
 		}
 	}
 	for name, token := range map[string]string{"HS256": hs, "EdDSA": ed} {
 		for path, verifier := range map[string]*tokenVerifier{"fast": v, "parser": &slow} {
-			assert.NoError(t, verifier.parse(t.Context(), token, &Claims{}, false), "%s, %s path: the valid token itself", name, path)
+			assert.NoError(t, verifier.parse(t.Context(), token, &Claims{}, forAccess), "%s, %s path: the valid token itself", name, path)
 		}
 	}
 }
@@ -258,7 +258,7 @@ func TestFastPathLeavesOtherClaimsToTheParser(t *testing.T) {
 		assert.False(t, handled, name)
 		assert.NoError(t, err, name)
 		assert.Equal(t, accessClaims{}, c, "%s: nothing decoded is left behind", name)
-		err = v.parse(t.Context(), token, (*Claims)(&c), false)
+		err = v.parse(t.Context(), token, (*Claims)(&c), forAccess)
 		if tc.reason == "" {
 			assert.NoError(t, err, name)
 		} else {
@@ -313,8 +313,8 @@ func FuzzMintedHeaders(f *testing.F) {
 		sign := signers[[2]bool{ed, forged}]
 		token := sign(t, header, payload) + suffix
 		var fc, sc Claims
-		fastErr := fast.parse(t.Context(), token, &fc, false)
-		slowErr := slow.parse(t.Context(), token, &sc, false)
+		fastErr := fast.parse(t.Context(), token, &fc, forAccess)
+		slowErr := slow.parse(t.Context(), token, &sc, forAccess)
 		require.Equal(t, slowErr == nil, fastErr == nil, "outcomes differ on %q: fast %v, golang-jwt %v", token, fastErr, slowErr)
 		if fastErr == nil {
 			require.Equal(t, sc, fc)

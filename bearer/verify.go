@@ -54,6 +54,16 @@ type keySource interface {
 	key(ctx context.Context, kid string) (*Key, error)
 }
 
+// parseMode says what a token is parsed for, and so which of its time
+// claims are judged (see tokenVerifier.parse).
+type parseMode uint8
+
+const (
+	forAccess  parseMode = iota // every claim
+	forRefresh                  // every claim but exp
+	forLogout                   // no time claim
+)
+
 // tokenVerifier checks access tokens with golang-jwt's parser, or, for the
 // tokens tidegate mints with a fixed key, with mintedHeaders, which decides
 // them as the parser would. It is the Verifier of the bearer scheme (behind
@@ -64,7 +74,8 @@ type tokenVerifier struct {
 	methods []string  // jwt.WithValidMethods of both parsers
 
 	// access applies every rule; refresh every rule but expiry (see
-	// refreshClaims). Both are built once.
+	// refreshClaims), or with logoutClaims no time rule. Both are built
+	// once.
 	access  *jwt.Parser
 	refresh *jwt.Parser
 	// keyfunc is the Keyfunc of fixed keys, built once; nil with fetched
@@ -123,7 +134,7 @@ func (v *tokenVerifier) parserOptions(c *common) []jwt.ParserOption {
 // Verify implements middleware.Verifier.
 func (v *tokenVerifier) Verify(ctx context.Context, cred middleware.Credential) (middleware.Principal, error) {
 	var c Claims
-	if err := v.parse(ctx, cred.Token, &c, false); err != nil {
+	if err := v.parse(ctx, cred.Token, &c, forAccess); err != nil {
 		return middleware.Principal{}, err
 	}
 	if err := v.checkRevoked(ctx, &c); err != nil {
@@ -141,16 +152,18 @@ func (v *tokenVerifier) Verify(ctx context.Context, cred middleware.Credential) 
 // claims. So a forged token is refused for its signature whatever its
 // claims say; an expired one is never told apart by its expiry.
 //
-// With allowExpired (refresh and logout), the refresh parser is used: the
-// same rules, but exp is never judged (see refreshClaims).
-func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, allowExpired bool) error {
+// The mode says which time claims are judged: all of them for an access
+// token; all but exp for a refresh (see refreshClaims), none for a logout
+// (see logoutClaims). The last two use the refresh parser, whose rules
+// are otherwise the access parser's.
+func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, mode parseMode) error {
 	if len(token) > v.maxBytes {
 		return middleware.Invalid(reasonOversized)
 	}
 	if !isCompactJWS(token) {
 		return middleware.Invalid(reasonMalformed)
 	}
-	if !allowExpired && v.minted != nil {
+	if mode == forAccess && v.minted != nil {
 		if handled, err := v.minted.verify(token, (*accessClaims)(c)); handled {
 			if err != nil {
 				return v.failure(nil, err)
@@ -166,9 +179,12 @@ func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, allo
 		tok *jwt.Token
 		err error
 	)
-	if allowExpired {
+	switch mode {
+	case forRefresh:
 		tok, err = v.refresh.ParseWithClaims(token, (*refreshClaims)(c), keyfunc)
-	} else {
+	case forLogout:
+		tok, err = v.refresh.ParseWithClaims(token, (*logoutClaims)(c), keyfunc)
+	default:
 		tok, err = v.access.ParseWithClaims(token, (*accessClaims)(c), keyfunc)
 	}
 	if err != nil {

@@ -89,9 +89,9 @@ func TestVerifierRefusesOversizedTokensItself(t *testing.T) {
 	v := internalVerifier(t)
 	v.maxBytes = 600
 	var c Claims
-	err := v.parse(t.Context(), strings.Repeat("a", 601), &c, false)
+	err := v.parse(t.Context(), strings.Repeat("a", 601), &c, forAccess)
 	assert.Equal(t, reasonOversized, asReason(t, err))
-	err = v.parse(t.Context(), strings.Repeat("a", 590)+"..", &c, false)
+	err = v.parse(t.Context(), strings.Repeat("a", 590)+"..", &c, forAccess)
 	assert.Equal(t, reasonMalformed, asReason(t, err), "within the limit, golang-jwt decides")
 }
 
@@ -121,23 +121,24 @@ func TestGolangJWTChecksTheSignatureFirst(t *testing.T) {
 		}
 	}
 	var c Claims
-	assert.Equal(t, reasonSignature, asReason(t, v.parse(t.Context(), forged, &c, false)))
-	assert.Equal(t, reasonSignature, asReason(t, v.parse(t.Context(), forged, &c, true)))
+	assert.Equal(t, reasonSignature, asReason(t, v.parse(t.Context(), forged, &c, forAccess)))
+	assert.Equal(t, reasonSignature, asReason(t, v.parse(t.Context(), forged, &c, forRefresh)))
+	assert.Equal(t, reasonSignature, asReason(t, v.parse(t.Context(), forged, &c, forLogout)))
 }
 
-// TestRefreshParserNeverJudgesExpiry: with allowExpired (POST /refresh and
-// /logout) an expired token passes if and only if everything else about it
-// holds; the refresh parser reports no expiry at all, so no forged token
-// can pass as merely "expired".
+// TestRefreshParserNeverJudgesExpiry: for a refresh or a logout an expired
+// token passes if and only if everything else about it holds; the refresh
+// parser reports no expiry at all, so no forged token can pass as merely
+// "expired". For a logout, iat in the future is not judged either.
 func TestRefreshParserNeverJudgesExpiry(t *testing.T) {
 	v := internalVerifier(t)
 	long := internalNow.Add(-30 * 24 * time.Hour).Unix()
 	expired := internalToken(t, internalSecret, "exp", long, "iat", long-3600)
 	var c Claims
-	require.NoError(t, v.parse(t.Context(), expired, &c, true))
+	require.NoError(t, v.parse(t.Context(), expired, &c, forRefresh))
 	assert.Equal(t, "u-1", c.Subject)
 	assert.Equal(t, "s-1", c.LoginID)
-	assert.Equal(t, reasonExpired, asReason(t, v.parse(t.Context(), expired, &Claims{}, false)), "the access parser does judge it")
+	assert.Equal(t, reasonExpired, asReason(t, v.parse(t.Context(), expired, &Claims{}, forAccess)), "the access parser does judge it")
 
 	edKey, _ := v.keys.Lookup("ed1")
 	edPublicBytes := []byte(edKey.Public().(ed25519.PublicKey))
@@ -160,11 +161,18 @@ func TestRefreshParserNeverJudgesExpiry(t *testing.T) {
 		"expired, exp not a number":                  {internalToken(t, internalSecret, "exp", "yesterday"), reasonMalformed},
 		"expired, unknown kid":                       {internalTokenWithKID(t, "hs2", internalSecret, "exp", long), reasonUnknownKey},
 	} {
-		err := v.parse(t.Context(), tc.token, &Claims{}, true)
+		err := v.parse(t.Context(), tc.token, &Claims{}, forRefresh)
 		require.Error(t, err, name)
 		assert.Equal(t, tc.reason, asReason(t, err), name)
 		_, err = v.refresh.ParseWithClaims(tc.token, &refreshClaims{}, v.keyfunc)
 		assert.NotErrorIs(t, err, jwt.ErrTokenExpired, name)
+
+		err = v.parse(t.Context(), tc.token, &Claims{}, forLogout)
+		if tc.reason == reasonNotYet {
+			assert.NoError(t, err, "%s: a logout judges no time claim", name)
+			continue
+		}
+		assert.Equal(t, tc.reason, asReason(t, err), "%s, for a logout", name)
 	}
 }
 
@@ -182,7 +190,7 @@ func TestFailurePassesKeySourceErrorsThrough(t *testing.T) {
 	tok.Header["kid"], tok.Header["typ"] = "ed1", "at+jwt"
 	s, err := tok.SignedString(priv)
 	require.NoError(t, err)
-	err = v.parse(t.Context(), s, &Claims{}, false)
+	err = v.parse(t.Context(), s, &Claims{}, forAccess)
 	assert.ErrorIs(t, err, middleware.ErrUnavailable)
 	assert.Equal(t, 503, middleware.AsError(err).Status)
 }
@@ -225,7 +233,8 @@ func refreshParseSeeds(t testing.TB) []string {
 // it accepts must carry a genuine signature of a configured key under that
 // key's algorithm (checked by a plain golang-jwt parser that validates no
 // claims), the configured issuer and audience, and exp, iat, sub and jti,
-// with iat not in the future.
+// with iat not in the future (for a refresh; a logout judges no time
+// claim).
 func FuzzRefreshParse(f *testing.F) {
 	for _, tok := range refreshParseSeeds(f) {
 		f.Add(tok)
@@ -243,19 +252,23 @@ func FuzzRefreshParse(f *testing.F) {
 		return nil, errors.New("no such key")
 	}
 	f.Fuzz(func(t *testing.T, token string) {
-		var c Claims
-		if v.parse(context.Background(), token, &c, true) != nil {
-			return
+		for _, mode := range []parseMode{forRefresh, forLogout} {
+			var c Claims
+			if v.parse(context.Background(), token, &c, mode) != nil {
+				continue
+			}
+			_, err := oracle.ParseWithClaims(token, jwt.MapClaims{}, keyfunc)
+			require.NoError(t, err, "accepted without a genuine signature (mode %d): %q", mode, token)
+			require.Equal(t, DefaultIssuer, c.Issuer)
+			require.Contains(t, []string(c.Audience), DefaultAudience)
+			require.NotNil(t, c.ExpiresAt)
+			require.NotNil(t, c.IssuedAt)
+			if mode == forRefresh {
+				require.False(t, c.IssuedAt.After(internalNow.Add(DefaultLeeway)), "iat in the future")
+			}
+			require.NotEmpty(t, c.Subject)
+			require.NotEmpty(t, c.ID)
 		}
-		_, err := oracle.ParseWithClaims(token, jwt.MapClaims{}, keyfunc)
-		require.NoError(t, err, "accepted without a genuine signature: %q", token)
-		require.Equal(t, DefaultIssuer, c.Issuer)
-		require.Contains(t, []string(c.Audience), DefaultAudience)
-		require.NotNil(t, c.ExpiresAt)
-		require.NotNil(t, c.IssuedAt)
-		require.False(t, c.IssuedAt.After(internalNow.Add(DefaultLeeway)), "iat in the future")
-		require.NotEmpty(t, c.Subject)
-		require.NotEmpty(t, c.ID)
 	})
 }
 
@@ -264,7 +277,7 @@ func FuzzRefreshParse(f *testing.F) {
 func TestRefreshParseSeeds(t *testing.T) {
 	v := internalVerifier(t)
 	for i, tok := range refreshParseSeeds(t) {
-		err := v.parse(t.Context(), tok, &Claims{}, true)
+		err := v.parse(t.Context(), tok, &Claims{}, forRefresh)
 		if i < 2 {
 			assert.NoError(t, err, "seed %d", i)
 		} else {

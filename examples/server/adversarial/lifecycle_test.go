@@ -534,3 +534,24 @@ func TestSessionLogoutEndsOnlyThatToken(t *testing.T) {
 	clock.Set(start.Add(time.Minute + 30*time.Second))
 	s.check(t, s.get(t, "/whoami", "X-Tidepool-Session-Token", c), wantMarySession, "its sibling, still")
 }
+
+// TestBearerLogoutOfATokenNotYetValidHere: POST /api/v1/logout revokes a
+// genuine access token whatever its time claims say on this replica's
+// clock. A replica running 31 s behind the one that minted the token (more
+// than the leeway) saw its iat in the future, answered 200 and revoked
+// nothing: the cached token and its refresh token went on working.
+func TestBearerLogoutOfATokenNotYetValidHere(t *testing.T) {
+	s, clock := clocked(t)
+	start := clock.Now()
+	tk := s.bearerLogin(t, mary.Username, mary.Password)
+	s.check(t, s.get(t, "/api/v1/ping", "Authorization", "Bearer "+tk.Access), wantPing) // cached
+
+	clock.Set(start.Add(-31 * time.Second))
+	logout := req{method: http.MethodPost, path: "/api/v1/logout", header: h("Authorization", "Bearer "+tk.Access)}
+	s.check(t, s.send(t, logout), want{status: 200, body: bodyBearerLoggedOut})
+
+	s.check(t, s.get(t, "/api/v1/ping", "Authorization", "Bearer "+tk.Access), wantBearerInvalid, "right after logout")
+	clock.Set(start.Add(time.Minute))
+	s.check(t, s.get(t, "/api/v1/ping", "Authorization", "Bearer "+tk.Access), wantBearerInvalid, "a minute later")
+	s.check(t, s.bearerRefresh(t, tk.Access, tk.Refresh), wantBearerInvalid, "refresh after logout")
+}
