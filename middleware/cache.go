@@ -425,7 +425,7 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 		return nil, Unavailable("timeout", context.DeadlineExceeded)
 	}
 	if f.err != nil {
-		return nil, f.err
+		return nil, f.err.shared()
 	}
 	return &f.entry.principal, nil
 }
@@ -495,7 +495,7 @@ func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
 		}
 	}
 	if f.err != nil {
-		return nil, f.err
+		return nil, f.err.shared()
 	}
 	return &f.entry.principal, nil
 }

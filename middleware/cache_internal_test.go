@@ -247,3 +247,48 @@ func TestShardsStayConsistentUnderConcurrentUse(t *testing.T) {
 		requireIndexMirrorsShards(t, c, round)
 	}
 }
+
+// TestSharedRefusalIsEachCallersOwn: every request that joined one
+// verification gets its own copy of its refusal, as a remembered refusal
+// is: a renderer may change the *Error it is given, and the others are
+// logging and rendering theirs at the same time. They shared one.
+func TestSharedRefusalIsEachCallersOwn(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var calls atomic.Int64
+	v := VerifierFunc(func(context.Context, Credential) (Principal, error) {
+		if calls.Add(1) == 1 {
+			close(entered)
+			<-release
+		}
+		return Principal{}, Invalid("unknown")
+	})
+	c, err := NewCache(v, time.Hour, WithRefusals(0, 0))
+	require.NoError(t, err)
+	defer c.Close()
+	cred := Credential{Kind: "session", Token: "bad-token"}
+	errs := make(chan error, 2)
+	verify := func() { _, err := c.Verify(context.Background(), cred); errs <- err }
+
+	go verify() // the leader
+	<-entered
+	go verify() // a waiter
+	sh := c.shard("bad-token")
+	joined := func() bool {
+		sh.mu.Lock()
+		defer sh.mu.Unlock()
+		for _, f := range sh.flights {
+			return f.done != nil // made by the first waiter
+		}
+		return false
+	}
+	require.Eventually(t, joined, 10*time.Second, time.Millisecond, "the second request joins the flight")
+	close(release)
+	first, second := <-errs, <-errs
+	require.EqualValues(t, 1, calls.Load(), "one verification for both")
+	var e1, e2 *Error
+	require.ErrorAs(t, first, &e1)
+	require.ErrorAs(t, second, &e2)
+	require.NotSame(t, e1, e2)
+	e1.Reason = "changed by a renderer"
+	require.Equal(t, "unknown", e2.Reason)
+}

@@ -46,6 +46,14 @@ func (c *Cache) rememberLocked(fk flightKey, hash uint64, e *Error, start time.T
 	c.refusalSlot(hash).Store(r)
 }
 
+// shared returns the caller's own copy of e, the refusal of a verification
+// every request with the same credential shares: a renderer may change what
+// it is given, and the others' requests are logging and rendering it.
+func (e *Error) shared() *Error {
+	c := *e
+	return &c
+}
+
 // refused returns the caller's own copy of the refusal remembered for
 // (kind, form, hash), or nil. It takes no lock.
 func (c *Cache) refused(kind Kind, form keyForm, hash uint64) *Error {
