@@ -30,8 +30,8 @@
 //	                                             digests, scored by expiry (ms);
 //	                                             TTL = its longest session's
 //	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset; TTL = the window
-//	<prefix>refresh:token:<hex SHA-256>          hash: fam gen exp [used]; TTL = its expiry
-//	                                             (capped at the family's end)
+//	<prefix>refresh:token:<hex SHA-256>          hash: fam gen exp [used reuse]; TTL = its
+//	                                             expiry (capped at the family's end) + 1 min
 //	<prefix>refresh:family:<family id>           hash: sub gen iat exp; TTL = its
 //	                                             longest-lived token's
 //	<prefix>refresh:subject:<subject>            sorted set of family ids, scored by

@@ -71,7 +71,7 @@ func (s *RefreshStore) Create(ctx context.Context, f bearer.Family, first middle
 		encodeTime(f.ExpiresAt), f.ExpiresAt.Unix(), f.ExpiresAt.Nanosecond(),
 		encodeTime(firstExpiresAt), firstExpiresAt.Unix(), firstExpiresAt.Nanosecond(),
 		now.Unix(), now.Nanosecond(),
-		now.Add(-indexSlack).UnixMilli(), s.famPrefix,
+		now.Add(-indexSlack).UnixMilli(), s.famPrefix, clockSlack.Milliseconds(),
 	}
 	created, err := createFamilyScript.Run(ctx, s.client, keys, args...).Int()
 	switch {
@@ -103,7 +103,7 @@ func (s *RefreshStore) Rotate(ctx context.Context, r bearer.Rotation) (bearer.Fa
 	}
 	presented := s.tokPrefix + hexDigest(r.Presented)
 	keys := []string{presented, presented}
-	args := []any{r.Family, r.Subject, now.Unix(), now.Nanosecond(), "", "", 0, 0, s.famPrefix, s.subPrefix}
+	args := []any{r.Family, r.Subject, now.Unix(), now.Nanosecond(), "", "", 0, 0, s.famPrefix, s.subPrefix, clockSlack.Milliseconds()}
 	if r.Next != (middleware.TokenDigest{}) {
 		keys[1] = s.tokPrefix + hexDigest(r.Next)
 		args[4] = "1"
@@ -119,6 +119,9 @@ func (s *RefreshStore) Rotate(ctx context.Context, r bearer.Rotation) (bearer.Fa
 // decodeRotation reads the answer of rotateRefreshScript: a code, then for
 // a success the family's CreatedAt and ExpiresAt.
 func decodeRotation(r bearer.Rotation, res []any) (bearer.Family, error) {
+	if len(res) == 0 {
+		return bearer.Family{}, errCorruptRefresh
+	}
 	code, ok := res[0].(int64)
 	if !ok {
 		return bearer.Family{}, errCorruptRefresh
@@ -191,11 +194,16 @@ end
 // createFamilyScript: KEYS family, first token, subject index; ARGV id,
 // subject, generation, CreatedAt encoded, ExpiresAt encoded, sec, nsec,
 // firstExpiresAt encoded, sec, nsec, now sec, nsec, index cleanup bound,
-// family key prefix. Returns 1, or 0 for a duplicate family, -1 for a
-// duplicate token.
+// family key prefix, clock slack ms. Returns 1, or 0 for a duplicate
+// family, -1 for a duplicate token.
 //
-// The family key lives as long as its longest-lived token (rotations
-// extend it). The index scores each family by that same time and lives as
+// A token's key outlives its expiry by the clock slack, as every key of
+// the package does (see the package documentation): a replica whose clock
+// runs behind the writer's must still find a used token, or a reuse in the
+// token's last seconds would be answered "invalid" and go undetected. The
+// expiry itself is judged from the record's exp, never from the key's
+// existence. The family key lives as long as its longest-lived token
+// (rotations extend it). The index scores each family by that same time and lives as
 // long as its longest-lived family key: a family whose tokens have all
 // expired leaves the index on the next write to it. A family of the same
 // generation, which is random per call, is this very call run again
@@ -212,6 +220,7 @@ if before(es, en, fs, fn) then fe, fs, fn = ARGV[5], es, en end
 local ns, nn = tonumber(ARGV[11]), tonumber(ARGV[12])
 local ttl = millis(ns, nn, fs, fn)
 if ttl <= 0 then return 1 end
+ttl = ttl + tonumber(ARGV[15])
 redis.call('HSET', KEYS[1], 'sub', ARGV[2], 'gen', ARGV[3], 'iat', ARGV[4], 'exp', ARGV[5])
 redis.call('PEXPIRE', KEYS[1], ttl)
 redis.call('DEL', KEYS[2])
@@ -228,7 +237,8 @@ return 1
 // rotateRefreshScript: KEYS presented token, next token (the presented one
 // again when there is none); ARGV family id, subject, now sec, nsec, "1"
 // to rotate ("" to check only), NextExpiresAt encoded, sec, nsec, family
-// key prefix, subject index prefix. Returns {1, CreatedAt, ExpiresAt},
+// key prefix, subject index prefix, clock slack ms (see
+// createFamilyScript). Returns {1, CreatedAt, ExpiresAt},
 // {0} invalid, {-1} reused (the family is deleted), {-2} next is taken.
 //
 // The checks run in the order of the bearer.RefreshStore contract: a
@@ -274,6 +284,7 @@ if ARGV[5] ~= '' then
   redis.call('DEL', KEYS[2])
   local ttl = millis(ns, nn, xs, xn)
   if ttl > 0 then
+    ttl = ttl + tonumber(ARGV[11])
     redis.call('HSET', KEYS[2], 'fam', ARGV[1], 'gen', t[2], 'exp', xe)
     redis.call('PEXPIRE', KEYS[2], ttl)
     if redis.call('PTTL', fkey) < ttl then
