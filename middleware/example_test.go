@@ -3,9 +3,11 @@ package middleware_test
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"time"
 
 	"github.com/tidegate/tidegate/middleware"
@@ -254,4 +256,121 @@ func ExampleNamesScheme() {
 	// "basic\tYTpi": true
 	// "Basicx YTpi": false
 	// "Bearer abc": false
+}
+
+// NewTrustedProxies names the load balancers in front of the server. Only
+// a request whose peer is one of them has its X-Forwarded-For and
+// X-Forwarded-Proto believed; a client sending them itself is ignored.
+func ExampleNewTrustedProxies() {
+	proxies, err := middleware.NewTrustedProxies("10.0.0.0/8", "192.0.2.10")
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range []struct{ peer, forwardedFor, proto string }{
+		{"10.1.2.3:41000", "198.51.100.7", "https"},               // through the load balancer
+		{"10.1.2.3:41000", "203.0.113.66, 198.51.100.7", "https"}, // the client added a forged entry
+		{"198.51.100.7:52000", "203.0.113.66", "https"},           // straight to the server
+	} {
+		req := httptest.NewRequest(http.MethodPost, "/auth/login", nil)
+		req.RemoteAddr = c.peer
+		req.Header.Set("X-Forwarded-For", c.forwardedFor)
+		req.Header.Set("X-Forwarded-Proto", c.proto)
+		fmt.Println(proxies.ClientAddr(req), proxies.IsHTTPS(req))
+	}
+
+	_, err = middleware.NewTrustedProxies("10.0.0.0/33")
+	fmt.Println(err)
+	// Output:
+	// 198.51.100.7 true
+	// 198.51.100.7 true
+	// 198.51.100.7 false
+	// tidegate: invalid trusted proxy range "10.0.0.0/33"
+}
+
+// ParseBasic reads HTTP Basic credentials strictly, for a login endpoint
+// of your own: no header is ErrNoCredential, a broken one ErrMalformed.
+func ExampleParseBasic() {
+	for _, header := range []string{
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("mary@example.com:correct horse")),
+		"",
+		"Basic bWFyeUBleGFtcGxlLmNvbQ", // unpadded base64
+		"Basic " + base64.StdEncoding.EncodeToString([]byte("no colon")),
+	} {
+		h := http.Header{}
+		if header != "" {
+			h.Set("Authorization", header)
+		}
+		user, password, err := middleware.ParseBasic(h, 4096)
+		switch {
+		case errors.Is(err, middleware.ErrNoCredential):
+			fmt.Println("no credentials: 401 with a challenge")
+		case errors.Is(err, middleware.ErrMalformed):
+			fmt.Println("malformed: 400")
+		default:
+			fmt.Printf("user %q, password given: %v\n", user, password != "")
+		}
+	}
+	// Output:
+	// user "mary@example.com", password given: true
+	// no credentials: 401 with a challenge
+	// malformed: 400
+	// malformed: 400
+}
+
+// NewMemoryLimiter throttles password logins in one process: here three
+// attempts per login name per 15 minutes. The fourth wrong guess is refused
+// without checking the password, until the window ends.
+func ExampleNewMemoryLimiter() {
+	now := time.Date(2030, time.January, 1, 9, 0, 0, 0, time.UTC)
+	limiter, err := middleware.NewMemoryLimiter(
+		middleware.LimiterPolicy{AccountAttempts: 3, Window: 15 * time.Minute},
+		middleware.WithStoreClock(func() time.Time { return now }))
+	if err != nil {
+		panic(err)
+	}
+	hasher, _ := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // production: DefaultArgon2Params
+	login, _ := middleware.NewPasswordLogin(middleware.NewMemoryAccounts(),
+		middleware.WithHasher(hasher), middleware.WithLimiter(limiter))
+
+	client := netip.MustParseAddr("203.0.113.7")
+	for attempt := 1; attempt <= 5; attempt++ {
+		if attempt == 5 {
+			now = now.Add(15 * time.Minute) // the window is over
+		}
+		_, err := login.Login(context.Background(), client, "mary@example.com", "guess")
+		e := middleware.AsError(err)
+		fmt.Println(attempt, e.Status, e.RetryAfter)
+	}
+	// Output:
+	// 1 401 0s
+	// 2 401 0s
+	// 3 401 0s
+	// 4 429 15m0s
+	// 5 401 0s
+}
+
+// NewMemorySessionStore keeps session tokens of one process by their
+// digest only: a copy of the store holds no usable token.
+func ExampleNewMemorySessionStore() {
+	ctx := context.Background()
+	now := time.Date(2030, time.January, 1, 9, 0, 0, 0, time.UTC)
+	store, err := middleware.NewMemorySessionStore(middleware.WithStoreMaxEntries(100_000),
+		middleware.WithStoreClock(func() time.Time { return now }))
+	if err != nil {
+		panic(err)
+	}
+
+	token := middleware.NewToken() // handed to the client, never stored
+	_ = store.Create(ctx, middleware.DigestToken(token), middleware.Session{
+		Subject: "88144f5ea3", Actor: middleware.ActorUser, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
+	})
+	s, err := store.Lookup(ctx, middleware.DigestToken(token))
+	fmt.Println(s.Subject, err, store.Len())
+
+	now = now.Add(2 * time.Hour)
+	_, err = store.Lookup(ctx, middleware.DigestToken(token))
+	fmt.Println(errors.Is(err, middleware.ErrSessionNotFound))
+	// Output:
+	// 88144f5ea3 <nil> 1
+	// true
 }

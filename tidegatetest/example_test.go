@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/tidegate/tidegate/bearer"
@@ -89,4 +90,70 @@ func Example() {
 	// both kinds at once         400 (want 400) Bearer realm="tidegate", error="invalid_request"
 	// bearer two hours later     401 (want 401) Bearer realm="tidegate", error="invalid_token"
 	// 200 stats for ada
+}
+
+// exampleT stands in for the *testing.T that a test hands the helpers: an
+// Example has none. Like the real one, it stops at the first failure.
+type exampleT struct{ testing.TB }
+
+func (exampleT) Helper() {}
+
+func (exampleT) Fatalf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+
+// LoginSession logs a test user in through a session.Service's own POST
+// /login, so that a test sends a real session token to the handler under
+// test, through the real middleware.
+func ExampleLoginSession() {
+	var t testing.TB = exampleT{} // in a test: the *testing.T
+	accounts := tidegatetest.NewAccounts(t, tidegatetest.User{
+		UserID: "88144f5ea3", Username: "mary", Password: "correct horse battery staple", Emails: []string{"mary@example.com"},
+	})
+	svc, err := session.New(accounts.Login, session.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatalf("session.New: %v", err)
+	}
+	defer svc.Close()
+	handler := middleware.Require(svc.Scheme())(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		subject, _ := middleware.SubjectFromContext(r.Context())
+		fmt.Fprintf(w, "records of %s", subject)
+	}))
+
+	token := tidegatetest.LoginSession(t, svc, "mary@example.com", "correct horse battery staple")
+	req := httptest.NewRequest(http.MethodGet, "/records", nil)
+	req.Header.Set(session.HeaderToken, token)
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// 200 records of 88144f5ea3
+}
+
+// LoginBearer logs a test user in through a bearer.Service's own POST
+// /authenticate and returns the access and refresh tokens, for a test of
+// a handler behind the bearer middleware (or of the refresh flow).
+func ExampleLoginBearer() {
+	var t testing.TB = exampleT{} // in a test: the *testing.T
+	accounts := tidegatetest.NewAccounts(t, tidegatetest.User{
+		UserID: "1dd5a6e3b1", Username: "ada", Password: "ada's long admin passphrase", Roles: []string{"user", "admin"},
+	})
+	key, _ := bearer.GenerateKey("", bearer.HS256)
+	keys, _ := bearer.NewKeySet(key)
+	svc, err := bearer.New(accounts.Login, keys, bearer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatalf("bearer.New: %v", err)
+	}
+	defer svc.Close()
+	handler := middleware.Require(svc.Scheme())(middleware.RequireRole("admin")(http.HandlerFunc(
+		func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "admin stats") })))
+
+	tokens := tidegatetest.LoginBearer(t, svc, "ada", "ada's long admin passphrase")
+	fmt.Println(tokens.ExpiresIn, tokens.RefreshToken != "")
+	req := httptest.NewRequest(http.MethodGet, "/admin/stats", nil)
+	req.Header.Set("Authorization", tidegatetest.BearerHeader(tokens.AccessToken))
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, req)
+	fmt.Println(rec.Code, rec.Body.String())
+	// Output:
+	// 8h0m0s true
+	// 200 admin stats
 }
