@@ -140,9 +140,18 @@ func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) erro
 
 // validRefreshToken reports whether t has the shape of middleware.NewToken:
 // 43 characters of canonical base64url (middleware.TokenBytes bytes).
-// Anything else is refused before hashing.
+// Anything else is refused before hashing. The alphabet is checked apart
+// from the decoding: Go's base64 decoders skip CR and LF even in strict
+// mode, so 42 characters and a line break decoded without error.
 func validRefreshToken(t string) bool {
 	if len(t) != refreshTokenChars {
+		return false
+	}
+	var bad byte
+	for _, c := range []byte(t) {
+		bad |= notBase64URL[c]
+	}
+	if bad != 0 {
 		return false
 	}
 	_, err := base64.RawURLEncoding.Strict().DecodeString(t)
