@@ -2,14 +2,18 @@ package session_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 	"unicode/utf8"
 
+	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/session"
 )
@@ -141,4 +145,168 @@ func isUser(login, password string) bool {
 		return password == joPassword
 	}
 	return false
+}
+
+// FuzzTokenPath sends GET (or HEAD) /auth/token/{rest} through the
+// Service's own handler, as a real server caller, with rest an escaped path
+// that the fuzzer writes after nothing, an issued user token or the
+// caller's own server token. The answer must be the documented one: 404
+// when rest holds a "/" (no one-segment token path: tokenPaths leaves it
+// to the mux, which has no such route); otherwise 200 with the token's
+// userid, isserver and expires_at exactly when the unescaped segment is a
+// token that was really issued, and 401 "Invalid session token" for
+// anything else ("." and ".." included). No answer carries a token, in
+// its body or in the token header.
+func FuzzTokenPath(f *testing.F) {
+	// prefix%3 puts nothing (0), the issued user token (1) or the caller's
+	// own server token (2) before rest; more seeds in testdata/fuzz.
+	f.Add(uint8(1), "", false)
+	f.Add(uint8(0), "a%2Fb", false)
+	f.Add(uint8(2), "/", true)
+	fx := newFixture(f)
+	server := fx.serverLogin(serverName, serverSecret)
+	user := fx.login(maryLogin, maryPassword)
+	userExpires := fx.clock.Now().Add(session.DefaultTokenLifetime).UTC().Format(time.RFC3339)
+	serverExpires := fx.clock.Now().Add(session.DefaultServerTokenLifetime).UTC().Format(time.RFC3339)
+	// Mounted without the fixture's ServeMux, which would clean the path
+	// (and redirect) before the Service saw it, as chi or gin do not.
+	h := http.StripPrefix("/auth", fx.svc.Handler())
+	f.Fuzz(func(t *testing.T, prefix uint8, rest string, head bool) {
+		switch prefix % 3 {
+		case 1:
+			rest = user + rest
+		case 2:
+			rest = server + rest
+		}
+		uri := "/auth/token/" + rest
+		u, err := url.ParseRequestURI(uri)
+		if err != nil || strings.ContainsAny(uri, " \t") {
+			return // net/http refuses such a request line before any handler
+		}
+		method := http.MethodGet
+		if head {
+			method = http.MethodHead
+		}
+		req := httptest.NewRequest(method, "/", nil)
+		req.URL, req.RequestURI = u, uri
+		req.Header.Set(session.HeaderToken, server)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+
+		body := rec.Body.String()
+		if strings.Contains(body, user) || strings.Contains(body, server) || rec.Header().Get(session.HeaderToken) != "" {
+			t.Fatalf("%s %q: a token in the answer: %q", method, uri, body)
+		}
+		segment, ok := strings.CutPrefix(u.EscapedPath(), "/auth/token/")
+		if !ok {
+			t.Fatalf("%q parsed to %q", uri, u.EscapedPath())
+		}
+		if strings.Contains(segment, "/") {
+			if rec.Code != http.StatusNotFound {
+				t.Fatalf("%s %q: status %d, want 404 for more than one segment", method, uri, rec.Code)
+			}
+			return
+		}
+		target, err := url.PathUnescape(segment)
+		if err != nil {
+			t.Fatalf("%q: the parsed path %q does not unescape: %v", uri, segment, err)
+		}
+		if rec.Header().Get("Cache-Control") != "no-store" {
+			t.Fatalf("%s %q: Cache-Control %q", method, uri, rec.Header().Get("Cache-Control"))
+		}
+		var want tokenAnswer
+		switch target {
+		case user:
+			want = tokenAnswer{UserID: maryID, IsServer: false, ExpiresAt: userExpires}
+		case server:
+			want = tokenAnswer{UserID: serverName, IsServer: true, ExpiresAt: serverExpires}
+		default:
+			if rec.Code != http.StatusUnauthorized || body != `"Invalid session token"` ||
+				rec.Header().Get("WWW-Authenticate") != `X-Tidepool-Session-Token realm="tidepool"` {
+				t.Fatalf("%s %q (target %q): status %d body %q, want 401", method, uri, target, rec.Code, body)
+			}
+			return
+		}
+		var got tokenAnswer
+		if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil || got != want {
+			t.Fatalf("%s %q: an issued token got status %d body %q", method, uri, rec.Code, body)
+		}
+	})
+}
+
+// tokenAnswer is the body of GET /token/{token} and POST /serverlogin.
+type tokenAnswer struct {
+	UserID    string `json:"userid"`
+	IsServer  bool   `json:"isserver"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// FuzzServerLogin feeds the x-tidepool-server-name and
+// x-tidepool-server-secret headers (the secret possibly twice) to POST
+// /auth/serverlogin, on a Service whose server logins go through a limiter
+// that never throttles, and checks the answer against an independent
+// statement of the rules: a header that is empty, oversized (256 bytes of
+// name, 1024 of secret), spaced at either end or repeated with another
+// value is 400 "Missing login information"; readable credentials are 200
+// only for the exact configured name and secret, with a server token, and
+// 401 "login failed" with the server challenge otherwise. No answer ever
+// quotes a secret.
+func FuzzServerLogin(f *testing.F) {
+	f.Add(serverName, serverSecret, "", false)
+	f.Add(otherServer, otherSecret, otherSecret, true)
+	f.Add(" "+serverName, serverSecret, "", false)
+	f.Add(strings.Repeat("u", 257), serverSecret, "", false)
+	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{AccountAttempts: 1 << 30, AddressAttempts: 1 << 30})
+	require.NoError(f, err)
+	fx := newFixture(f, withService(session.WithServerLoginLimiter(limiter)))
+	servers := map[string]string{serverName: serverSecret, otherServer: otherSecret}
+	f.Fuzz(func(t *testing.T, name, secret, second string, twice bool) {
+		req := httptest.NewRequest(http.MethodPost, "/auth/serverlogin", nil)
+		req.Header[session.HeaderServerName] = []string{name}
+		req.Header[session.HeaderServerSecret] = []string{secret}
+		if twice {
+			req.Header[session.HeaderServerSecret] = append(req.Header[session.HeaderServerSecret], second)
+		}
+		rec := httptest.NewRecorder()
+		fx.handler.ServeHTTP(rec, req)
+
+		body, h := rec.Body.String(), rec.Header()
+		for _, s := range []string{serverSecret, otherSecret} {
+			if strings.Contains(body, s) {
+				t.Fatalf("a secret in the body %q", body)
+			}
+		}
+		readable := readableValue(name, 256) && readableValue(secret, 1024) && (!twice || second == secret)
+		want, ok := servers[name]
+		switch {
+		case !readable:
+			if rec.Code != http.StatusBadRequest || body != `"Missing login information"` {
+				t.Fatalf("unreadable %q, %q, %q: status %d body %q", name, secret, second, rec.Code, body)
+			}
+		case ok && secret == want:
+			var got tokenAnswer
+			if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &got) != nil ||
+				got.UserID != name || !got.IsServer || !token68.MatchString(h.Get(session.HeaderToken)) {
+				t.Fatalf("server %q refused: status %d body %q", name, rec.Code, body)
+			}
+			if strings.Contains(body, h.Get(session.HeaderToken)) {
+				t.Fatalf("the token in the body %q", body)
+			}
+		default:
+			if rec.Code != http.StatusUnauthorized || body != `"login failed"` ||
+				h.Get("WWW-Authenticate") != `X-Tidepool-Server-Secret realm="tidepool"` || h.Get(session.HeaderToken) != "" {
+				t.Fatalf("%q, %q: status %d body %q, want 401", name, secret, rec.Code, body)
+			}
+		}
+	})
+}
+
+// readableValue states what a server login header value must be: present,
+// non-empty, at most limit bytes, without a space or tab at either end.
+func readableValue(v string, limit int) bool {
+	if v == "" || len(v) > limit {
+		return false
+	}
+	first, last := v[0], v[len(v)-1]
+	return first != ' ' && first != '\t' && last != ' ' && last != '\t'
 }

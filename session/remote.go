@@ -262,6 +262,13 @@ func (v *RemoteVerifier) principal(body []byte) (middleware.Principal, error) {
 	if err != nil {
 		return middleware.Principal{}, middleware.Unavailable("remote body", nil)
 	}
+	// An expiry already past on this clock is refused here, as a Verifier
+	// must refuse an expired credential. The zero instant would otherwise
+	// have read as "no expiry" to the cache and the scheme, and been
+	// trusted for the cache's whole TTL.
+	if !expires.After(v.now()) {
+		return middleware.Principal{}, middleware.Invalid("expired")
+	}
 	p := middleware.Principal{Subject: tr.UserID, Kind: Kind, Actor: middleware.ActorUser, ExpiresAt: expires}
 	if tr.IsServer {
 		p.Actor = middleware.ActorServer
