@@ -46,6 +46,7 @@ func Example() {
 	call := func(method, path, user, password, body string) (int, map[string]any) {
 		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
 		req.SetBasicAuth(user, password)
+		req.Header.Set("Content-Type", "application/json")
 		res, err := srv.Client().Do(req)
 		if err != nil {
 			log.Fatal(err)

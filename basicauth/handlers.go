@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
@@ -64,8 +65,22 @@ func (s *Service) reject(w http.ResponseWriter, r *http.Request, err error) {
 	s.userScheme.Reject(w, r, err)
 }
 
+// jsonBody reports whether r's body is declared application/json (any
+// parameters). Sign-up and login read nothing else: Basic credentials are
+// sent by a browser on its own once its user has answered the challenge,
+// and a cross-site form or text/plain POST needs no CORS preflight, while
+// application/json does. bearer's endpoints refuse other types alike.
+func jsonBody(r *http.Request) bool {
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mediaType == "application/json"
+}
+
 // createUser serves POST /users.
 func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(r) {
+		writeError(w, http.StatusUnsupportedMediaType, CodeNotJSON)
+		return
+	}
 	var in signupRequest
 	if err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in); err != nil ||
 		!validUserName(in.UserName) || !validEmail(in.Email) || !validPassword(in.Password) {
@@ -110,6 +125,10 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 // password (throttled, timing-safe, one error for every wrong input), then
 // a session scoped to the authenticated app is issued.
 func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
+	if !jsonBody(r) {
+		writeError(w, http.StatusUnsupportedMediaType, CodeNotJSON)
+		return
+	}
 	var in loginRequest
 	err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in)
 	login := in.UserName

@@ -211,6 +211,14 @@ func (f *fixture) do(t testing.TB, method, path, auth, body string, extra ...str
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json") // unless extra says otherwise
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		if http.CanonicalHeaderKey(extra[i]) == "Content-Type" {
+			req.Header.Del("Content-Type")
+		}
+	}
 	for i := 0; i+1 < len(extra); i += 2 {
 		req.Header.Add(extra[i], extra[i+1])
 	}

@@ -29,6 +29,9 @@ const (
 	CodeForbidden = 4031
 	// CodeConflict (409): the user name or email is taken.
 	CodeConflict = 4090
+	// CodeNotJSON (415): a sign-up or login body whose Content-Type is not
+	// application/json.
+	CodeNotJSON = 4150
 	// CodeRateLimited (429): too many login attempts; see Retry-After.
 	CodeRateLimited = 4290
 	// CodeInternal (500): a bug.
@@ -58,6 +61,7 @@ var messages = map[int]string{
 	CodeHTTPSRequired:   "HTTPS is required for these credentials",
 	CodeForbidden:       "not allowed",
 	CodeConflict:        "user name or email already taken",
+	CodeNotJSON:         "Content-Type must be application/json",
 	CodeRateLimited:     "too many attempts, retry later",
 	CodeInternal:        "internal error",
 	CodeUnavailable:     "temporarily unavailable, retry later",
@@ -112,7 +116,8 @@ func render(w http.ResponseWriter, _ *http.Request, e *middleware.Error) {
 	middleware.WriteJSON(w, status, bodies[codeOf(e)])
 }
 
-// writeError answers a failure that is not an authentication failure (409).
+// writeError answers a failure that is not an authentication failure (409,
+// 415).
 func writeError(w http.ResponseWriter, status, code int) {
 	w.Header().Set("Cache-Control", "no-store")
 	middleware.WriteJSON(w, status, bodies[code])

@@ -109,6 +109,9 @@ func (r *tapglue) call(t *testing.T, method, path, user, password, body string) 
 	req, err := http.NewRequest(method, r.srv.URL+path, strings.NewReader(body))
 	require.NoError(t, err)
 	req.SetBasicAuth(user, password)
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := r.srv.Client().Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()

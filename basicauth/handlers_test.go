@@ -1,0 +1,45 @@
+package basicauth_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+
+	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// TestBodiesMustBeJSON: sign-up and login read only a body declared
+// application/json, before any other work, as bearer's endpoints do.
+// Basic credentials are sent by a browser on its own once its user has
+// answered the challenge, and a cross-site form or text/plain POST needs
+// no CORS preflight: those created accounts and issued sessions.
+func TestBodiesMustBeJSON(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	login := `{"user_name":"mary","password":"` + maryPassword + `"}`
+	signup := `{"user_name":"eve","email":"eve@example.com","password":"a long passphrase for eve"}`
+	for _, tc := range []struct{ name, path, body, contentType string }{
+		{"login text/plain", "/0.4/me/login", login, "text/plain"},
+		{"login form", "/0.4/me/login", login, "application/x-www-form-urlencoded"},
+		{"login without a type", "/0.4/me/login", login, ""},
+		{"login, a JSON-looking type", "/0.4/me/login", login, "application/json-patch+json"},
+		{"sign-up text/plain", "/0.4/users", signup, "text/plain; charset=utf-8"},
+		{"sign-up form", "/0.4/users", signup, "multipart/form-data; boundary=x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body, "Content-Type", tc.contentType)
+			assert.Equal(t, http.StatusUnsupportedMediaType, res.status, res.body)
+			assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}`, res.body)
+			assert.Equal(t, "no-store", res.header.Get("Cache-Control"))
+		})
+	}
+	_, err := f.accounts.FindByLogin(t.Context(), "eve")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no account was created")
+	assert.Equal(t, 4150, basicauth.CodeNotJSON)
+
+	for _, contentType := range []string{"application/json", "application/json; charset=utf-8", "Application/JSON"} {
+		res := f.do(t, http.MethodPost, "/0.4/me/login", basic(appA+":"), login, "Content-Type", contentType)
+		assert.Equal(t, http.StatusCreated, res.status, "%s: %s", contentType, res.body)
+	}
+}
