@@ -138,12 +138,20 @@ func cutRole(s string) (role, rest string, ok bool) {
 	return s[colon+1 : end], s[end:], true
 }
 
+// maxKeyTTL is the longest TTL any key gets: a session or revocation "for
+// ever" (until the year 9999, say) is kept this long. time.Duration
+// saturates at 292 years, and adding the clock slack to a saturated
+// duration wrapped it negative: nothing was stored, and nil returned.
+const maxKeyTTL = 100 * 365 * 24 * time.Hour
+
 // ttlMillis returns d in whole milliseconds, rounded up, for PEXPIRE: a
-// key never expires in Redis before its session does.
+// key never expires in Redis before its session does. d is capped at
+// maxKeyTTL, so that no arithmetic on it overflows.
 func ttlMillis(d time.Duration) int64 {
 	if d <= 0 {
 		return 0
 	}
+	d = min(d, maxKeyTTL)
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
 

@@ -95,7 +95,7 @@ func (l *RevocationList) ttl(until time.Time) int64 {
 	if d <= -clockSlack {
 		return 0
 	}
-	return ttlMillis(d + clockSlack)
+	return ttlMillis(min(d, maxKeyTTL) + clockSlack)
 }
 
 // Revoked implements bearer.RevocationList with one MGET of the token's,

@@ -74,7 +74,11 @@ return 1
 
 // rotateScript: KEYS old, next, next's index; ARGV now sec, now nsec,
 // oldUntil encoded, oldUntil sec, oldUntil nsec, old hex, then the put
-// arguments of next. Returns 0 when old is not live, unless next, whose
+// arguments of next (ARGV[7] to ARGV[20]), then oldUntil in Unix ms rounded
+// up. An old session kept for its grace period is scored by its new end in
+// its subject's index, so that it leaves the index with it: scored by its
+// former end, every refresh left a dead member for a whole token lifetime.
+// Returns 0 when old is not live, unless next, whose
 // digest is new to every call, names old as its predecessor: then this is
 // the same rotation run again after it dropped old (see idempotent in the
 // package documentation).
@@ -90,6 +94,10 @@ if before(us, un, es, en) then
   if before(ns, nn, us, un) then
     redis.call('HSET', KEYS[1], 'exp', ARGV[3])
     redis.call('PEXPIRE', KEYS[1], millis(ns, nn, us, un) + tonumber(ARGV[20]))
+    local sub = redis.call('HGET', KEYS[1], 'sub')
+    if sub then
+      redis.call('ZADD', ARGV[11] .. sub, 'XX', 'LT', ARGV[21], ARGV[6])
+    end
   else
     drop(KEYS[1], ARGV[6], ARGV[11])
   end

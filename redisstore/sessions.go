@@ -187,6 +187,7 @@ func (s *SessionStore) Rotate(ctx context.Context, old middleware.TokenDigest, o
 		encodeTime(oldUntil), oldUntil.Unix(), oldUntil.Nanosecond(),
 		oldHex,
 	}, put...)
+	args = append(args, ceilMillis(oldUntil))
 	keys := []string{s.keyPrefix + oldHex, s.keyPrefix + nextHex, s.idxPrefix + sess.Subject}
 	rotated, err := rotateScript.Run(ctx, s.client, keys, args...).Int()
 	if err != nil {
