@@ -80,8 +80,9 @@ func recordFields(sess middleware.Session) []any {
 
 // FuzzDecodeSession: a session hash read back with HMGET (any strings, any
 // field missing, a reply of the wrong length or with a value of the wrong
-// type) is decoded without panicking into exactly one of: not found (only
-// when "exp" is missing), errCorrupt with a zero session, or a session
+// type) is decoded without panicking into exactly one of: not found (when
+// "exp" is missing: no such key), errCorrupt with a zero session (any other
+// field missing but "prev", which older records lack), or a session
 // whose every field is what the record holds in its one canonical form:
 // encoding the session again gives back the record's strings (the
 // predecessor up to hex case). A corrupt record is never half read.
@@ -94,6 +95,8 @@ func FuzzDecodeSession(f *testing.F) {
 	f.Add("u1", "user", "", "", "1.000000000", "2.000000000", "", d[:63], uint8(0), uint8(0))
 	f.Add("u1", "user", "", "", "1.000000000", "2.000000000", "", "", uint8(1<<7), uint8(1))
 	f.Add("u1", "user", "", "", "1.000000000", "2.000000000", "", "", uint8(0), uint8(3))
+	f.Add("u1", "user", "app-1", "", "1.000000000", "2.000000000", "", "", uint8(1<<2), uint8(0)) // no "app"
+	f.Add("u1", "user", "", "", "1.000000000", "2.000000000", "", "", uint8(1<<7), uint8(0))      // no "prev": an older record
 	f.Fuzz(func(t *testing.T, sub, act, app, roles, iat, exp, abs, prev string, nils, shape uint8) {
 		strs := []string{sub, act, app, roles, iat, exp, abs, prev}
 		vals := make([]any, len(strs))
@@ -117,17 +120,15 @@ func FuzzDecodeSession(f *testing.F) {
 
 		// The expected outcome, from the reply's shape alone.
 		want := "found"
-		if len(vals) != len(hmgetFields) {
+		switch {
+		case len(vals) != len(hmgetFields):
 			want = "corrupt"
-		} else {
+		case vals[expField] == nil: // HMGET of a key that does not exist
+			want = "missing"
+		default:
 			for i, v := range vals {
-				if _, ok := v.(int64); ok {
-					want = "corrupt"
-					break
-				}
-				if v == nil && i == expField {
-					want = "missing"
-					break
+				if _, ok := v.(int64); ok || (v == nil && i != prevField) {
+					want = "corrupt" // only "prev" may be missing: older records lack it
 				}
 			}
 		}
@@ -302,6 +303,7 @@ func FuzzDecodeRotation(f *testing.F) {
 	f.Add(int64(1), uint8(3), uint8(1), ok[0], ok[1], int64(0), int64(5))
 	f.Add(int64(1), uint8(2), uint8(0), ok[0], ok[1], int64(0), int64(5))
 	f.Add(int64(2), uint8(3), uint8(0), ok[0], ok[1], int64(0), int64(5))
+	f.Add(int64(1), uint8(0), uint8(0), ok[0], ok[1], int64(0), int64(5)) // an empty reply
 	f.Fuzz(func(t *testing.T, code int64, length, kinds uint8, iat, exp string, created, expires int64) {
 		r := bearer.Rotation{Family: "fam-1", Subject: "u1"}
 		full := []any{code, iat, exp, "extra"}

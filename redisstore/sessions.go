@@ -29,8 +29,12 @@ const indexSlack = clockSlack
 // them, boxed once: Lookup is the hot path of a cache miss.
 var hmgetFields = []any{"sub", "act", "app", "roles", "iat", "exp", "abs", "prev"}
 
-// expField is the index of "exp" in hmgetFields.
-const expField = 5
+// expField and prevField are the indexes of "exp" and "prev" in
+// hmgetFields.
+const (
+	expField  = 5
+	prevField = 7
+)
 
 // SessionStore is a middleware.SessionStore in Redis, shared by every
 // replica. See the package documentation for the keys it writes.
@@ -140,17 +144,24 @@ func (s *SessionStore) sessionKey(d middleware.TokenDigest) string {
 // decodeSession reads the HMGET answer for hmgetFields. A key that is
 // not there has no "exp".
 func decodeSession(vals []any) (middleware.Session, bool, error) {
-	var f [8]string // a record written before "prev" existed has none: nil, read as "".
+	var f [8]string
 	if len(vals) != len(f) {
 		return middleware.Session{}, false, errCorrupt
+	}
+	if vals[expField] == nil {
+		return middleware.Session{}, false, nil // no such key
 	}
 	for i, v := range vals {
 		switch v := v.(type) {
 		case string:
 			f[i] = v
 		case nil:
-			if i == expField {
-				return middleware.Session{}, false, nil
+			// Every field is written with the record, but "prev", which a
+			// record written before it existed lacks (read as ""). A record
+			// missing another is corrupt: a missing "app" read as "" made an
+			// app's session pass for the service's own.
+			if i != prevField {
+				return middleware.Session{}, false, errCorrupt
 			}
 		default:
 			return middleware.Session{}, false, errCorrupt
