@@ -118,7 +118,8 @@ func newTokenVerifier(c *common, keys *KeySet, fetched keySource) *tokenVerifier
 // the keys' (and then pinned per key by pick), base64url is strict (no
 // padding, no non-canonical trailing bits: one spelling per token, RFC 7515
 // §2), iss and aud must match, iat and nbf must not be in the future, all
-// within the leeway, on the configured clock.
+// within the leeway, on the configured clock. (logoutClaims shows the
+// parser no iat or nbf, so a logout judges neither.)
 func (v *tokenVerifier) parserOptions(c *common) []jwt.ParserOption {
 	return []jwt.ParserOption{
 		jwt.WithValidMethods(v.methods),

@@ -155,6 +155,7 @@ func TestRefreshParserNeverJudgesExpiry(t *testing.T) {
 		"expired, another issuer":                    {internalToken(t, internalSecret, "exp", long, "iss", "https://evil.example"), reasonIssuer},
 		"expired, another audience":                  {internalToken(t, internalSecret, "exp", long, "aud", "other"), reasonAudience},
 		"expired, iat in the future":                 {internalToken(t, internalSecret, "exp", long, "iat", internalNow.Add(time.Hour).Unix()), reasonNotYet},
+		"expired, nbf in the future":                 {internalToken(t, internalSecret, "exp", long, "nbf", internalNow.Add(time.Hour).Unix()), reasonNotYet},
 		"no exp at all":                              {internalToken(t, internalSecret, "exp", nil), reasonClaims},
 		"expired, no iat":                            {internalToken(t, internalSecret, "exp", long, "iat", nil), reasonClaims},
 		"expired, no sub":                            {internalToken(t, internalSecret, "exp", long, "sub", nil), reasonClaims},

@@ -737,7 +737,8 @@ func unindexLocked(e *cacheEntry) {
 // A two-part credential may be cached under either form of key: its parts
 // (when it was built by hand) or the Basic token68 it arrived as (when an
 // extractor built it). Both are forgotten, whichever form cred has.
-// (Deleting another kind's entry that shares a key string costs it one
+// (Deleting another entry that shares the key string, of another kind or
+// another form (a token "a:b" beside the parts ("a", "b")), costs it one
 // verification, nothing more.)
 func (c *Cache) Invalidate(cred Credential) {
 	if !c.built() {

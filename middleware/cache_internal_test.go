@@ -273,10 +273,12 @@ func TestSharedRefusalIsEachCallersOwn(t *testing.T) {
 	<-entered
 	go verify() // a waiter
 	sh := c.shard("bad-token")
+	var flight *flight
 	joined := func() bool {
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		for _, f := range sh.flights {
+			flight = f
 			return f.done != nil // made by the first waiter
 		}
 		return false
@@ -289,6 +291,8 @@ func TestSharedRefusalIsEachCallersOwn(t *testing.T) {
 	require.ErrorAs(t, first, &e1)
 	require.ErrorAs(t, second, &e2)
 	require.NotSame(t, e1, e2)
+	require.NotSame(t, flight.err, e1, "the leader and the waiter each get a copy, not the flight's")
+	require.NotSame(t, flight.err, e2, "the leader and the waiter each get a copy, not the flight's")
 	e1.Reason = "changed by a renderer"
 	require.Equal(t, "unknown", e2.Reason)
 }

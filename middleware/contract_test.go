@@ -574,6 +574,35 @@ func TestRendererOption(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestRendererGetsItsOwnError: a Verifier may return one *Error to many
+// callers (a package-level value, or a singleflight of its own); a renderer
+// may change what it is given. Each request's renderer gets a copy, so the
+// next request, and the Verifier's own value, see nothing of the change.
+func TestRendererGetsItsOwnError(t *testing.T) {
+	refused := middleware.Invalid("revoked") // shared by every call
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		return middleware.Principal{}, refused
+	})
+	var got []*middleware.Error
+	render := func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
+		got = append(got, e)
+		e.Reason = "changed by a renderer"
+		middleware.JSONRenderer(w, r, e)
+	}
+	s, err := middleware.NewScheme(kindBearer, bearerSpec.extractor(t), v, bearerSpec.challenge, middleware.WithRenderer(render))
+	require.NoError(t, err)
+	h := middleware.Require(s)(principalHandler(&seen{}))
+	for range 2 {
+		req := newRequest()
+		bearerSpec.set(req.Header, tokRevoked)
+		require.Equal(t, http.StatusUnauthorized, serve(h, req).Code)
+	}
+	require.Len(t, got, 2)
+	require.NotSame(t, got[0], got[1])
+	require.NotSame(t, refused, got[0])
+	require.Equal(t, "revoked", refused.Reason, "the Verifier's own value is untouched")
+}
+
 // TestSchemeReject: kind packages answer their own endpoints' failures with
 // Reject, which must match the middleware byte for byte.
 func TestSchemeReject(t *testing.T) {

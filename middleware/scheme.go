@@ -246,7 +246,12 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 	}()
 	got, err := v.Verify(ctx, cred)
 	if err != nil {
-		return Principal{}, AsError(err)
+		// The caller's own copy: a Verifier may hand one *Error to many
+		// callers (a package-level value, or a singleflight of its own, as
+		// RemoteVerifier's login is), and a renderer may change what it is
+		// given while other requests log and render theirs.
+		e := *AsError(err)
+		return Principal{}, &e
 	}
 	if got.Subject == "" {
 		return Principal{}, Internal("principal without subject")
