@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"sync"
 
 	"github.com/tidegate/tidegate/middleware"
@@ -112,7 +113,7 @@ func NewMemoryRegistry(apps ...AppSpec) (*MemoryRegistry, error) {
 	}
 	for i, spec := range apps {
 		if err := m.Register(context.Background(), spec); err != nil {
-			return nil, errors.Join(errors.New("basicauth: app #"+itoa(i)), err)
+			return nil, fmt.Errorf("basicauth: app #%d: %w", i, err) // one line, naming the app
 		}
 	}
 	return m, nil

@@ -3,7 +3,6 @@ package basicauth
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"strconv"
 )
 
 // Token formats.
@@ -68,5 +67,3 @@ func isLowerHex(s string, n int) bool {
 	}
 	return ok
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }

@@ -19,11 +19,11 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
+
+	"github.com/tidegate/tidegate/internal/demoserver"
 
 	"github.com/gin-gonic/gin"
 )
@@ -31,7 +31,9 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	switch err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); {
+	case errors.Is(err, flag.ErrHelp): // -h: the usage is printed
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "gin:", err)
 		os.Exit(1)
 	}
@@ -45,6 +47,16 @@ func run(ctx context.Context, args []string, out, logs io.Writer) error {
 	addr := flags.String("addr", "127.0.0.1:8082", "address to listen on")
 	if err := flags.Parse(args); err != nil {
 		return err
+	}
+	if flags.NArg() > 0 {
+		// flag stops at the first argument that is not a flag, and would
+		// silently ignore every flag after it.
+		return fmt.Errorf("unexpected argument %q", flags.Arg(0))
+	}
+	// The demo's passwords, the admin's included, are printed and in the
+	// source: never on the network.
+	if err := demoserver.RequireLoopback(*addr); err != nil {
+		return fmt.Errorf("-addr: the demo set has public secrets, so it %w", err)
 	}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	gin.SetMode(gin.ReleaseMode) // no route listing on stdout
@@ -60,52 +72,13 @@ func run(ctx context.Context, args []string, out, logs io.Writer) error {
 	if err != nil {
 		return err
 	}
-	where := dialAddr(ln.Addr())
+	where := ln.Addr().String()
 	fmt.Fprintf(out, "tidegate gin example listening on http://%s (Ctrl-C to stop)\n", where)
 	fmt.Fprintf(out, "demo users: %s / %q (roles %v), %s / %q (roles %v); app %q\n\n",
 		mary.Username, mary.Password, mary.Roles, admin.Username, admin.Password, admin.Roles, demo.ID)
 	for _, line := range curlLines(where) {
 		fmt.Fprintln(out, line)
 	}
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
-	return serve(ctx, srv, ln)
-}
-
-// serve runs srv on ln until ctx is done, then lets requests in flight
-// finish (at most 10 s).
-func serve(ctx context.Context, srv *http.Server, ln net.Listener) error {
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// dialAddr is where a client on this machine reaches a listener: its own
-// address, or loopback when it listens on every address.
-func dialAddr(a net.Addr) string {
-	tcp, ok := a.(*net.TCPAddr)
-	if !ok || !tcp.IP.IsUnspecified() {
-		return a.String()
-	}
-	loopback := net.IPv4(127, 0, 0, 1)
-	if tcp.IP.To4() == nil {
-		loopback = net.IPv6loopback
-	}
-	return net.JoinHostPort(loopback.String(), fmt.Sprint(tcp.Port))
+	srv := demoserver.New(handler, slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
+	return demoserver.Serve(ctx, srv, ln)
 }

@@ -66,27 +66,17 @@ func TestRunRefusesBadArguments(t *testing.T) {
 		err  string
 	}{
 		{"unknown flag", []string{"-nope"}, "flag provided but not defined: -nope"},
-		{"bad address", []string{"-addr", "not an address"}, "listen tcp: address not an address: missing port in address"},
+		{"bad address", []string{"-addr", "not an address"}, "-addr: the demo set has public secrets, so it must be host:port on a loopback address: address not an address: missing port in address"},
+		{"every interface", []string{"-addr", "0.0.0.0:0"}, "-addr: the demo set has public secrets, so it must be on a loopback address"},
+		{"every interface, no host", []string{"-addr", ":0"}, "-addr: the demo set has public secrets, so it must be on a loopback address"},
+		{"every IPv6 interface", []string{"-addr", "[::]:0"}, "-addr: the demo set has public secrets, so it must be on a loopback address"},
+		{"another interface", []string{"-addr", "192.0.2.7:80"}, "-addr: the demo set has public secrets, so it must be on a loopback address"},
+		{"a stray argument", []string{"-addr", "127.0.0.1:0", "extra"}, `unexpected argument "extra"`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			err := run(context.Background(), c.args, io.Discard, io.Discard)
 			require.EqualError(t, err, c.err)
 		})
-	}
-}
-
-func TestDialAddr(t *testing.T) {
-	cases := []struct {
-		addr net.Addr
-		want string
-	}{
-		{&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 8082}, "127.0.0.1:8082"},
-		{&net.TCPAddr{IP: net.IPv4zero, Port: 8082}, "127.0.0.1:8082"},
-		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 8082}, "[::1]:8082"},
-		{&net.TCPAddr{IP: net.ParseIP("192.0.2.7"), Port: 80}, "192.0.2.7:80"},
-	}
-	for _, c := range cases {
-		assert.Equal(t, c.want, dialAddr(c.addr))
 	}
 }

@@ -10,12 +10,10 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"log"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -25,6 +23,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/examples/server/app"
+	"github.com/tidegate/tidegate/internal/demoserver"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
 )
@@ -64,7 +63,7 @@ func run(args []string) error {
 		return errors.New("-tls-cert and -tls-key go together")
 	}
 	if *seedPath == "" {
-		if err := requireLoopback(*addr); err != nil {
+		if err := demoserver.RequireLoopback(*addr); err != nil {
 			return fmt.Errorf("-addr: the built-in demo set has public secrets, so without -seed it %w", err)
 		}
 	}
@@ -121,6 +120,9 @@ func run(args []string) error {
 	}
 	a, err := app.New(cfg)
 	if err != nil {
+		if *seedPath != "" { // the seed may be what it refused: name the file
+			return fmt.Errorf("starting with seed file %s: %w", *seedPath, err)
+		}
 		return err
 	}
 	defer a.Close()
@@ -143,7 +145,7 @@ func run(args []string) error {
 	} else {
 		fmt.Println("state is in memory: this process only, gone when it stops")
 	}
-	srv := newHTTPServer(a.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
+	srv := demoserver.New(a.Handler(), slog.NewLogLogger(logger.Handler(), slog.LevelWarn))
 	if tlsConfig != nil {
 		srv.TLSConfig = tlsConfig
 		ln = tls.NewListener(ln, srv.TLSConfig)
@@ -155,22 +157,7 @@ func run(args []string) error {
 func serve(srv *http.Server, ln net.Listener) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(shutdown); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return demoserver.Serve(ctx, srv, ln)
 }
 
 // demoRedisPrefix prefixes the Redis keys of a server running the demo set.
@@ -189,24 +176,11 @@ func redisPrefix(seedPath string) string {
 	return ""
 }
 
-// requireLoopback returns an error unless addr (host:port) is on a loopback
-// address: a loopback IP or localhost.
-func requireLoopback(addr string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return err
-	}
-	if ip, err := netip.ParseAddr(host); host != "localhost" && (err != nil || !ip.IsLoopback()) {
-		return errors.New("must be on a loopback address")
-	}
-	return nil
-}
-
 // serveDebug serves net/http/pprof (goroutine counts, heap and CPU
 // profiles) on addr, which must be a loopback address: the profiles show
 // the program's internals, so they are never served beside the API.
 func serveDebug(addr string) (stop func(), err error) {
-	if err := requireLoopback(addr); err != nil {
+	if err := demoserver.RequireLoopback(addr); err != nil {
 		return nil, fmt.Errorf("%w, such as 127.0.0.1:6060", err)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -222,24 +196,6 @@ func serveDebug(addr string) (stop func(), err error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	return func() { _ = srv.Close() }, nil
-}
-
-// newHTTPServer returns the server of h, bounded against clients that
-// hold connections open: net/http sets no deadline on a request body or
-// between keep-alive requests unless told to, so without these a client
-// could keep a connection and its goroutine for ever by sending a body one
-// byte at a time, or by sending nothing at all. Credential headers are at
-// most 8 KiB; a request's headers together may take 64 KiB.
-func newHTTPServer(h http.Handler, errorLog *log.Logger) *http.Server {
-	return &http.Server{
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          errorLog,
-	}
 }
 
 func printWelcome(base string, data *seed.File, demo bool) {

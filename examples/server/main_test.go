@@ -2,16 +2,20 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/basicauth"
 )
 
 // A seed file that is missing, unreadable or invalid stops the server at
@@ -116,23 +120,19 @@ func TestDebugAddrServesGoroutineCounts(t *testing.T) {
 	assert.Regexp(t, `^goroutine profile: total \d+\n`, string(body))
 }
 
-// TestHTTPServerBoundsSlowAndIdleClients: the server sets a deadline on
-// reading a whole request, on writing a response and between keep-alive
-// requests, and bounds the request headers. net/http sets none of these
-// by default (only ReadHeaderTimeout was set before), so a client sending
-// a body one byte at a time, or an idle keep-alive connection, held a
-// connection and its goroutine for ever.
-func TestHTTPServerBoundsSlowAndIdleClients(t *testing.T) {
-	srv := newHTTPServer(http.NotFoundHandler(), nil)
-	for name, d := range map[string]time.Duration{
-		"ReadHeaderTimeout": srv.ReadHeaderTimeout, "ReadTimeout": srv.ReadTimeout,
-		"WriteTimeout": srv.WriteTimeout, "IdleTimeout": srv.IdleTimeout,
-	} {
-		if d <= 0 || d > 5*time.Minute {
-			t.Errorf("%s = %v, want a bound of at most 5 minutes", name, d)
-		}
+// TestSeedRefusedLaterIsNamed: a seed file that passes seed.Validate but
+// that app.New refuses (more apps than the in-memory registry holds) stops
+// the server with a message naming the file and the problem, on one line.
+func TestSeedRefusedLaterIsNamed(t *testing.T) {
+	var apps []string
+	for i := 0; i <= basicauth.MaxMemoryApps; i++ {
+		apps = append(apps, fmt.Sprintf(`{"name":"app%d","app_token":"%032x","backend_token":"%044x"}`, i, 2*i+1, 2*i+2))
 	}
-	if srv.MaxHeaderBytes <= 8<<10 || srv.MaxHeaderBytes > 1<<20 {
-		t.Errorf("MaxHeaderBytes = %d, want room for an 8 KiB credential and less than net/http's 1 MiB default", srv.MaxHeaderBytes)
-	}
+	path := filepath.Join(t.TempDir(), "many-apps.json")
+	require.NoError(t, os.WriteFile(path, []byte(`{"apps":[`+strings.Join(apps, ",")+`]}`), 0o600))
+
+	err := refusedAtStart(t, "-addr", "127.0.0.1:0", "-seed", path)
+	assert.Contains(t, err.Error(), path, "the message names the seed file")
+	assert.ErrorIs(t, err, basicauth.ErrRegistryFull, "and the problem")
+	assert.NotContains(t, err.Error(), "\n")
 }
