@@ -9,6 +9,7 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
+	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/tidegate/tidegate/basicauth"
 	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/middleware"
@@ -70,8 +71,10 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 
 	r := chi.NewRouter()
 	// Strict-Transport-Security on every response to an HTTPS request, as
-	// basicauth requires of routes that accept its credentials.
-	r.Use(svc.apps.HSTS)
+	// basicauth requires of routes that accept its credentials. GetHead
+	// serves HEAD wherever GET is served, as net/http's ServeMux does (RFC
+	// 9110 §9.1: every general-purpose server supports GET and HEAD).
+	r.Use(svc.apps.HSTS, chimw.GetHead)
 
 	// Public routes. /hello greets a session user by name and anyone else
 	// as anonymous: Optional lets a request without a token through, but

@@ -79,24 +79,29 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	// Public routes. /hello greets a session user by name and anyone else
 	// as anonymous: Optional lets a request without a token through, but
 	// never one with a bad token.
-	r.GET("/healthz", healthz)
-	r.GET("/hello", tidegin.Wrap(middleware.Optional(svc.sessions.Scheme())), hello)
+	r.Match(getHead, "/healthz", healthz)
+	r.Match(getHead, "/hello", tidegin.Wrap(middleware.Optional(svc.sessions.Scheme())), hello)
 
 	// The login endpoints of each kind, mounted where their APIs live.
 	mount(r, "/auth", svc.sessions.Handler())
 	mount(r, "/api/v1", svc.jwts.Handler())
-	r.GET("/.well-known/jwks.json", gin.WrapH(svc.jwts.JWKSHandler()))
+	r.Match(getHead, "/.well-known/jwks.json", gin.WrapH(svc.jwts.JWKSHandler()))
 	mount(r, "/0.4", svc.apps.Handler())
 
 	// One kind only: session tokens.
-	r.GET("/session/whoami", tidegin.Wrap(middleware.Require(svc.sessions.Scheme())), whoami)
+	r.Match(getHead, "/session/whoami", tidegin.Wrap(middleware.Require(svc.sessions.Scheme())), whoami)
 
 	// Any kind, and any kind with the admin role.
 	authed := r.Group("/", tidegin.Wrap(anyKind))
-	authed.GET("/whoami", whoami)
-	authed.GET("/admin/stats", tidegin.Wrap(middleware.RequireRole("admin")), adminStats)
+	authed.Match(getHead, "/whoami", whoami)
+	authed.Match(getHead, "/admin/stats", tidegin.Wrap(middleware.RequireRole("admin")), adminStats)
 	return r, svc.Close, nil
 }
+
+// getHead are the methods of a read-only route: HEAD wherever GET is
+// served, as net/http's ServeMux does (RFC 9110 §9.1: every
+// general-purpose server supports GET and HEAD).
+var getHead = []string{http.MethodGet, http.MethodHead}
 
 // mount serves h under prefix for every method, with the prefix stripped:
 // tidegate's handlers route by their own paths and answer 405 themselves.
