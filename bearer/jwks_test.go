@@ -5,6 +5,8 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -491,4 +493,36 @@ func TestJWKSVerifierBoundsEveryFetch(t *testing.T) {
 	case <-time.After(middleware.DefaultVerifyTimeout + 5*time.Second):
 		t.Fatal("the request is still waiting for the issuer, past the verify timeout")
 	}
+}
+
+// TestES256SignatureTwin pins what SECURITY.md says of ECDSA signatures: an
+// ES256 signature (r, s) has a twin (r, n-s) over the same claims, which
+// verifies too (RFC 7518 does not ask for low S, and refusing the twin
+// would refuse half the tokens of other ES256 issuers). Both spellings
+// carry the same jti and login, so a logout with either ends both.
+func TestES256SignatureTwin(t *testing.T) {
+	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	es, err := bearer.NewES256Key("es1", ecPriv)
+	require.NoError(t, err)
+	keys, err := bearer.NewKeySet(es)
+	require.NoError(t, err)
+	e := newEnvWithKeys(t, keys)
+	token := e.authenticate(t, "mary@example.com").AccessToken
+
+	dot := strings.LastIndexByte(token, '.')
+	sig, err := base64.RawURLEncoding.DecodeString(token[dot+1:])
+	require.NoError(t, err)
+	require.Len(t, sig, 64)
+	n := elliptic.P256().Params().N
+	s := new(big.Int).SetBytes(sig[32:])
+	twinSig := append(append([]byte{}, sig[:32]...), new(big.Int).Sub(n, s).FillBytes(make([]byte, 32))...)
+	twin := token[:dot+1] + base64.RawURLEncoding.EncodeToString(twinSig)
+	require.NotEqual(t, token, twin)
+
+	assert.Equal(t, http.StatusOK, e.whoami(token).Code)
+	assert.Equal(t, http.StatusOK, e.whoami(twin).Code, "the twin verifies")
+	require.Equal(t, http.StatusOK, e.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+twin).Code)
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(token).Code, "a logout with the twin ends the token")
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(twin).Code)
 }

@@ -77,7 +77,7 @@ func NewEd25519Key(kid string, priv ed25519.PrivateKey) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.signer = priv
+	k.signer = append(ed25519.PrivateKey(nil), priv...) // Keys are immutable: not the caller's slice
 	return k, nil
 }
 
@@ -101,7 +101,18 @@ func NewES256Key(kid string, priv *ecdsa.PrivateKey) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.signer = priv
+	// A copy of its own, as Keys are immutable: not the caller's, which
+	// the caller may wipe or change.
+	raw, err := priv.Bytes()
+	if err != nil {
+		return nil, errors.New("bearer: invalid ES256 private key")
+	}
+	own, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), raw)
+	clear(raw)
+	if err != nil || !own.PublicKey.Equal(k.public) {
+		return nil, errors.New("bearer: invalid ES256 private key")
+	}
+	k.signer = own
 	return k, nil
 }
 
@@ -113,6 +124,9 @@ func NewES256VerificationKey(kid string, pub *ecdsa.PublicKey) (*Key, error) {
 	}
 	point, err := pub.Bytes() // validates the point
 	if err != nil {
+		return nil, errors.New("bearer: invalid P-256 public key")
+	}
+	if pub, err = ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point); err != nil { // a copy of its own
 		return nil, errors.New("bearer: invalid P-256 public key")
 	}
 	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub, verification: pub}
@@ -159,16 +173,19 @@ func GenerateKey(kid, alg string) (*Key, error) {
 // Hex text (openssl rand -hex 32) is also base64 text, and what it decodes
 // to as base64 is not random-looking: about one such file in a hundred
 // decodes to bytes CheckHMACSecret refuses. When the decoded bytes are
-// refused but the text itself passes, the text is the secret.
+// refused but the text is hex and itself passes, the text is the secret.
+// Any other text is not: the base64 of a password (echo -n password... |
+// base64) looks random to CheckHMACSecret, while its decoding, the
+// password, is refused, and so is the file.
 func ParseHMACKey(kid string, data []byte) (*Key, error) {
 	if text := trimSpace(data); len(text) > 0 {
 		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.URLEncoding,
 			base64.RawStdEncoding, base64.RawURLEncoding} {
 			if b, err := enc.DecodeString(string(text)); err == nil && len(b) >= minSecretBytes {
-				if CheckHMACSecret(b) == nil || CheckHMACSecret(text) != nil {
+				if CheckHMACSecret(b) == nil || !isHex(text) || CheckHMACSecret(text) != nil {
 					return NewHMACKey(kid, b)
 				}
-				break // the text is a sound secret, its decoding is not
+				break // hex text that is a sound secret, whose decoding is not
 			}
 		}
 		if isText(data) {
@@ -307,6 +324,16 @@ func quote(s string) string {
 		s = s[:64] + "..."
 	}
 	return `"` + s + `"`
+}
+
+// isHex reports whether b is hex digits only.
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') && (c < 'A' || c > 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 func trimSpace(b []byte) []byte {

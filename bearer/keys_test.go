@@ -2,11 +2,13 @@ package bearer_test
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	mrand "math/rand/v2"
+	"net/http"
 	"strings"
 	"testing"
 
@@ -150,6 +152,28 @@ func TestParseHMACKey(t *testing.T) {
 	assert.ErrorIs(t, err, bearer.ErrShortSecret)
 }
 
+// TestParseHMACKeyRefusesAnEncodedPassword: a key file holding the base64
+// of an obvious password (echo -n passwordpassword... | base64 > key)
+// decodes to bytes CheckHMACSecret refuses, and the text, which looks
+// random to it, was taken as the secret instead: a password-grade secret,
+// crackable offline from any one token, through the documented key-file
+// route. Only hex text falls back to the text.
+func TestParseHMACKeyRefusesAnEncodedPassword(t *testing.T) {
+	for _, password := range []string{
+		"passwordpasswordpasswordpassword",
+		"changemechangemechangemechangeme",
+		"my-super-secret-jwt-key-for-prod",
+		"abcdefghijklmnopqrstuvwxyz012345",
+	} {
+		require.Error(t, bearer.CheckHMACSecret([]byte(password)), "the password itself is refused: %s", password)
+		for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawURLEncoding} {
+			file := enc.EncodeToString([]byte(password)) + "\n"
+			_, err := bearer.ParseHMACKey("", []byte(file))
+			assert.ErrorIs(t, err, bearer.ErrWeakSecret, "key file %q (the base64 of %q)", file, password)
+		}
+	}
+}
+
 // TestParseHMACKeyAcceptsHexFiles: a hex key file (openssl rand -hex 32)
 // is also base64 text, and about one in a hundred decodes, as base64, to
 // bytes CheckHMACSecret refuses; such a file is then read as text. Files
@@ -268,4 +292,35 @@ func TestKeyRotation(t *testing.T) {
 	h, _ := decodeJWT(t, fresh)
 	assert.Equal(t, "hs2", h["kid"])
 	assert.Equal(t, 401, old.whoami(fresh).Code, "the old service does not know the new key")
+}
+
+// TestKeysOwnTheirMaterial: "Keys are immutable", and NewHMACKey copies
+// its secret; the asymmetric constructors kept the caller's private key. A
+// caller that wipes or reuses its copy after building the key (ordinary key
+// hygiene) made the Service sign every token with another key, which its
+// own verifier then refused.
+func TestKeysOwnTheirMaterial(t *testing.T) {
+	t.Run("EdDSA", func(t *testing.T) {
+		priv := append(ed25519.PrivateKey(nil), edPrivate...)
+		key, err := bearer.NewEd25519Key(edKID, priv)
+		require.NoError(t, err)
+		keys, err := bearer.NewKeySet(key)
+		require.NoError(t, err)
+		e := newEnvWithKeys(t, keys)
+		clear(priv) // the caller wipes its copy
+		assert.Equal(t, http.StatusOK, e.whoami(e.authenticate(t, "mary@example.com").AccessToken).Code)
+	})
+	t.Run("ES256", func(t *testing.T) {
+		priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		key, err := bearer.NewES256Key("es1", priv)
+		require.NoError(t, err)
+		keys, err := bearer.NewKeySet(key)
+		require.NoError(t, err)
+		e := newEnvWithKeys(t, keys)
+		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		priv.PublicKey = other.PublicKey // the caller reuses its key value
+		assert.Equal(t, http.StatusOK, e.whoami(e.authenticate(t, "mary@example.com").AccessToken).Code)
+	})
 }

@@ -117,7 +117,8 @@ func newTokenVerifier(c *common, keys *KeySet, fetched keySource) *tokenVerifier
 // parserOptions are the options both parsers share: the algorithm is one of
 // the keys' (and then pinned per key by pick), base64url is strict (no
 // padding, no non-canonical trailing bits: one spelling per token, RFC 7515
-// §2), iss and aud must match, iat and nbf must not be in the future, all
+// §2, but for the twin every ECDSA signature has: see TestES256SignatureTwin),
+// iss and aud must match, iat and nbf must not be in the future, all
 // within the leeway, on the configured clock. (logoutClaims shows the
 // parser no iat or nbf, so a logout judges neither.)
 func (v *tokenVerifier) parserOptions(c *common) []jwt.ParserOption {
