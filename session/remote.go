@@ -83,8 +83,8 @@ type RemoteVerifier struct {
 // RemoteOption configures NewRemoteVerifier.
 type RemoteOption func(*RemoteVerifier) error
 
-// WithHTTPClient sets the HTTP client (default a client on
-// http.DefaultTransport). The client is copied: its redirect policy is
+// WithHTTPClient sets the HTTP client (default a client on a clone of
+// http.DefaultTransport, its own). The client is copied: its redirect policy is
 // replaced by "never follow", and WithRemoteTimeout (or
 // DefaultRemoteTimeout when the client has none) sets its timeout.
 func WithHTTPClient(c *http.Client) RemoteOption {
@@ -160,7 +160,10 @@ func NewRemoteVerifier(baseURL, serverName, serverSecret string, opts ...RemoteO
 		}
 	}
 	if v.client == nil {
-		v.client = &http.Client{}
+		// A transport of its own, as http.DefaultTransport's: Close then
+		// releases this verifier's idle connections, never those of every
+		// other user of the default transport in the process.
+		v.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
 	}
 	if v.timeoutSet || v.client.Timeout == 0 {
 		v.client.Timeout = v.timeout
@@ -471,8 +474,8 @@ func transportError(ctx context.Context, err error) error {
 	}
 }
 
-// Close releases the client's idle connections. The verifier keeps working
-// afterwards.
+// Close releases the client's idle connections (with WithHTTPClient, those
+// of that client's transport). The verifier keeps working afterwards.
 func (v *RemoteVerifier) Close() error {
 	v.client.CloseIdleConnections()
 	return nil

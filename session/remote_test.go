@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -663,4 +664,35 @@ func switchedLogin(fail *atomic.Bool, logins *atomic.Int64) http.HandlerFunc {
 		}
 		goodLogin(w, r)
 	}
+}
+
+// TestRemoteVerifierCloseLeavesOthersConnections: a RemoteVerifier built
+// without WithHTTPClient has a transport of its own, so its Close does not
+// close the idle connections of every other user of http.DefaultTransport
+// in the process, as it did.
+func TestRemoteVerifierCloseLeavesOthersConnections(t *testing.T) {
+	var conns atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	srv.Config.ConnState = func(_ net.Conn, state http.ConnState) {
+		if state == http.StateNew {
+			conns.Add(1)
+		}
+	}
+	srv.Start()
+	defer srv.Close()
+	get := func() {
+		t.Helper()
+		res, err := http.Get(srv.URL) // http.DefaultClient, on http.DefaultTransport
+		require.NoError(t, err)
+		_, _ = io.Copy(io.Discard, res.Body)
+		require.NoError(t, res.Body.Close())
+	}
+	get() // leaves an idle keep-alive connection in the default transport
+
+	v, err := session.NewRemoteVerifier(srv.URL+"/auth", "uploader", "a server secret for the test")
+	require.NoError(t, err)
+	require.NoError(t, v.Close())
+
+	get()
+	assert.EqualValues(t, 1, conns.Load(), "the idle connection was reused, not closed by the verifier")
 }
