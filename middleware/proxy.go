@@ -85,7 +85,7 @@ func (t *TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 	for i := len(hops) - 1; i >= 0; i-- {
 		parts := strings.Split(hops[i], ",")
 		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := netip.ParseAddr(strings.TrimSpace(parts[j]))
+			a, err := hopAddr(parts[j])
 			if err != nil {
 				return peer // unreadable chain: fall back to what we know
 			}
@@ -97,6 +97,20 @@ func (t *TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 		}
 	}
 	return peer
+}
+
+// hopAddr reads one X-Forwarded-For entry: an address, or an address and
+// a port ("203.0.113.7:51234", "[2001:db8::7]:443"), as some proxies
+// append them. Refusing the port made every client behind such a proxy
+// the proxy itself, one throttling counter for all of them, which any one
+// client could use up.
+func hopAddr(entry string) (netip.Addr, error) {
+	entry = strings.TrimSpace(entry)
+	if a, err := netip.ParseAddr(entry); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(entry)
+	return ap.Addr(), err
 }
 
 // IsHTTPS reports whether r reached the server over TLS, or came from a

@@ -126,8 +126,11 @@ func TestTrustedProxiesClientAddr(t *testing.T) {
 		{"garbage in the last place: the peer", proxy, []string{"198.51.100.1, garbage"}, "10.0.0.1"},
 		{"garbage behind a trusted hop: that hop", proxy, []string{"garbage, 10.0.0.2"}, "10.0.0.2"},
 		{"garbage left of the client is never read", proxy, []string{"garbage, 198.51.100.1"}, "198.51.100.1"},
-		{"port in an entry: the peer", proxy, []string{"198.51.100.1:5555"}, "10.0.0.1"},
-		{"bracketed IPv6: the peer", proxy, []string{"[2001:db8:1::9]"}, "10.0.0.1"},
+		{"port in an entry: its address", proxy, []string{"198.51.100.1:5555"}, "198.51.100.1"},
+		{"bracketed IPv6 and port: its address", proxy, []string{"[2001:db8:1::9]:443"}, "2001:db8:1::9"},
+		{"a trusted hop with a port is skipped", proxy, []string{"198.51.100.1, 10.0.0.2:8080"}, "198.51.100.1"},
+		{"bracketed IPv6 without a port: the peer", proxy, []string{"[2001:db8:1::9]"}, "10.0.0.1"},
+		{"a port out of range: the peer", proxy, []string{"198.51.100.1:99999"}, "10.0.0.1"},
 		{"empty entry: the peer", proxy, []string{"198.51.100.1, "}, "10.0.0.1"},
 		{"empty header: the peer", proxy, []string{""}, "10.0.0.1"},
 		{"obfuscated identifier: the peer", proxy, []string{"unknown"}, "10.0.0.1"},
@@ -262,7 +265,11 @@ func FuzzTrustedProxiesClientAddr(f *testing.F) {
 func inForwardedFor(a netip.Addr, lines []string) bool {
 	for _, line := range lines {
 		for _, part := range strings.Split(line, ",") {
-			if b, err := netip.ParseAddr(strings.TrimSpace(part)); err == nil && b.Unmap() == a {
+			part = strings.TrimSpace(part)
+			if b, err := netip.ParseAddr(part); err == nil && b.Unmap() == a {
+				return true
+			}
+			if b, err := netip.ParseAddrPort(part); err == nil && b.Addr().Unmap() == a {
 				return true
 			}
 		}
