@@ -202,8 +202,10 @@ end
 // runs behind the writer's must still find a used token, or a reuse in the
 // token's last seconds would be answered "invalid" and go undetected. The
 // expiry itself is judged from the record's exp, never from the key's
-// existence. The family key lives as long as its longest-lived token
-// (rotations extend it). The index scores each family by that same time and lives as
+// existence.
+//
+// The family key lives as long as its longest-lived token (rotations
+// extend it). The index scores each family by that same time and lives as
 // long as its longest-lived family key: a family whose tokens have all
 // expired leaves the index on the next write to it. A family of the same
 // generation, which is random per call, is this very call run again

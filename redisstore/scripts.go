@@ -75,13 +75,14 @@ return 1
 // rotateScript: KEYS old, next, next's index; ARGV now sec, now nsec,
 // oldUntil encoded, oldUntil sec, oldUntil nsec, old hex, then the put
 // arguments of next (ARGV[7] to ARGV[20]), then oldUntil in Unix ms rounded
-// up. An old session kept for its grace period is scored by its new end in
-// its subject's index, so that it leaves the index with it: scored by its
+// up. Returns 0 when old is not live, unless next, whose digest is new to
+// every call, names old as its predecessor: then this is the same rotation
+// run again after it dropped old (see idempotent in the package
+// documentation).
+//
+// An old session kept for its grace period is scored by its new end in its
+// subject's index, so that it leaves the index with it: scored by its
 // former end, every refresh left a dead member for a whole token lifetime.
-// Returns 0 when old is not live, unless next, whose
-// digest is new to every call, names old as its predecessor: then this is
-// the same rotation run again after it dropped old (see idempotent in the
-// package documentation).
 var rotateScript = redis.NewScript(luaLib + `
 local es, en = tm(redis.call('HGET', KEYS[1], 'exp'))
 local ns, nn = tonumber(ARGV[1]), tonumber(ARGV[2])
