@@ -35,10 +35,11 @@ func (t *transport) allowed(r *http.Request) bool {
 // hops before it in X-Forwarded-For, each of them loopback too. A proxy on
 // loopback forwarding a remote client does not make the request local; nor
 // does one that forwards for a proxy on another host naming 127.0.0.1 (its
-// own loopback), one whose X-Forwarded-For cannot be read ("unknown", an
-// address with a port), or one that names no client at all.
-// (TrustedProxies.ClientAddr falls back to the peer in those last cases,
-// which suits the login throttle but would call them local here.)
+// own loopback), one whose X-Forwarded-For cannot be read ("unknown"), or
+// one that names no client at all. (TrustedProxies.ClientAddr falls back
+// to the peer in those last cases, which suits the login throttle but would
+// call them local here.) An entry with a port, which ClientAddr reads, is
+// not read here: plain HTTP is then refused, which fails safe.
 func loopbackAllTheWay(r *http.Request, proxies *middleware.TrustedProxies) bool {
 	peer := middleware.RemoteAddr(r)
 	if !peer.IsLoopback() {

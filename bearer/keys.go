@@ -204,9 +204,27 @@ func (k *Key) Algorithm() string { return k.alg }
 // CanSign reports whether the key holds private (or secret) material.
 func (k *Key) CanSign() bool { return k.secret != nil || k.signer != nil }
 
-// Public returns the public key (ed25519.PublicKey or *ecdsa.PublicKey), or
-// nil for an HS256 key, whose secret is never handed out.
-func (k *Key) Public() crypto.PublicKey { return k.public }
+// Public returns a copy of the public key (ed25519.PublicKey or
+// *ecdsa.PublicKey), or nil for an HS256 key, whose secret is never handed
+// out. A copy, as Keys are immutable: writing into the key it verifies with
+// changed which tokens it accepted.
+func (k *Key) Public() crypto.PublicKey {
+	switch pub := k.public.(type) {
+	case ed25519.PublicKey:
+		return append(ed25519.PublicKey(nil), pub...)
+	case *ecdsa.PublicKey:
+		point, err := pub.Bytes()
+		if err != nil {
+			return nil // not reached: the constructor checked the point
+		}
+		own, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point)
+		if err != nil {
+			return nil
+		}
+		return own
+	}
+	return nil
+}
 
 // setID sets the kid, deriving one from material when kid is empty.
 func (k *Key) setID(kid string, material []byte) error {

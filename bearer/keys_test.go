@@ -294,6 +294,33 @@ func TestKeyRotation(t *testing.T) {
 	assert.Equal(t, 401, old.whoami(fresh).Code, "the old service does not know the new key")
 }
 
+// TestPublicIsACopy: Public hands out a copy: writing into what it
+// returned changed the key the Service verifies with, and so which tokens
+// it accepted.
+func TestPublicIsACopy(t *testing.T) {
+	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	es, err := bearer.NewES256Key("es1", ecPriv)
+	require.NoError(t, err)
+	ed, err := bearer.NewEd25519Key(edKID, edPrivate)
+	require.NoError(t, err)
+	for _, key := range []*bearer.Key{ed, es} {
+		keys, err := bearer.NewKeySet(key)
+		require.NoError(t, err)
+		e := newEnvWithKeys(t, keys)
+		token := e.authenticate(t, "mary@example.com").AccessToken
+		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		switch pub := key.Public().(type) {
+		case ed25519.PublicKey:
+			clear(pub)
+		case *ecdsa.PublicKey:
+			*pub = other.PublicKey
+		}
+		assert.Equal(t, http.StatusOK, e.whoami(token).Code, "%s: the Service's own token still verifies", key.Algorithm())
+	}
+}
+
 // TestKeysOwnTheirMaterial: "Keys are immutable", and NewHMACKey copies
 // its secret; the asymmetric constructors kept the caller's private key. A
 // caller that wipes or reuses its copy after building the key (ordinary key
@@ -320,7 +347,7 @@ func TestKeysOwnTheirMaterial(t *testing.T) {
 		e := newEnvWithKeys(t, keys)
 		other, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 		require.NoError(t, err)
-		priv.PublicKey = other.PublicKey // the caller reuses its key value
+		*priv = *other // the caller reuses its key value
 		assert.Equal(t, http.StatusOK, e.whoami(e.authenticate(t, "mary@example.com").AccessToken).Code)
 	})
 }

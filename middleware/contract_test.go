@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -601,6 +602,42 @@ func TestRendererGetsItsOwnError(t *testing.T) {
 	require.NotSame(t, got[0], got[1])
 	require.NotSame(t, refused, got[0])
 	require.Equal(t, "revoked", refused.Reason, "the Verifier's own value is untouched")
+}
+
+// TestRendererGetsItsOwnExtractorError: an Extractor's *Error, and one
+// handed to Scheme.Reject, reach the renderer as a copy too, under Require
+// and under Any: they reached it as the very same pointer, so a renderer
+// that changed it changed every later request's error and log line.
+func TestRendererGetsItsOwnExtractorError(t *testing.T) {
+	malformed := middleware.Malformed("bad header") // shared by every call
+	ex := middleware.ExtractorFunc(func(*http.Request) (middleware.Credential, error) {
+		return middleware.Credential{}, malformed
+	})
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		return middleware.Principal{Subject: "u"}, nil
+	})
+	var got []*middleware.Error
+	render := func(w http.ResponseWriter, r *http.Request, e *middleware.Error) {
+		got = append(got, e)
+		e.Reason = "changed by a renderer"
+		middleware.JSONRenderer(w, r, e)
+	}
+	s, err := middleware.NewScheme("custom", ex, v, middleware.Challenge{Scheme: "Custom", Realm: "api"},
+		middleware.WithRenderer(render), middleware.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	h := middleware.Require(s)(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	anyMW, err := middleware.Any(s)
+	require.NoError(t, err)
+	for _, handler := range []http.Handler{h, anyMW(h)} {
+		require.Equal(t, http.StatusBadRequest, serve(handler, newRequest()).Code)
+	}
+	s.Reject(httptest.NewRecorder(), newRequest(), malformed)
+
+	require.Len(t, got, 3)
+	for i, e := range got {
+		assert.NotSame(t, malformed, e, "render %d got the extractor's own *Error", i)
+	}
+	assert.Equal(t, "bad header", malformed.Reason, "the extractor's own value is untouched")
 }
 
 // TestSchemeReject: kind packages answer their own endpoints' failures with

@@ -128,6 +128,11 @@ func (s *Scheme) observe(ctx context.Context, outcome Outcome, reason string) {
 // respond writes e through the renderer. A renderer that panics is
 // contained as observe explains, and the answer becomes the generic 500
 // (if the renderer had written nothing yet, that is what the client gets).
+//
+// The renderer gets a copy of its own: a renderer may change what it is
+// given, and e may be shared, by every request with the same credential (a
+// Verifier's or an Extractor's package-level value, a singleflight) or
+// with the caller of Reject.
 func (s *Scheme) respond(w http.ResponseWriter, r *http.Request, e *Error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -135,7 +140,7 @@ func (s *Scheme) respond(w http.ResponseWriter, r *http.Request, e *Error) {
 			JSONRenderer(w, r, Internal("renderer panicked"))
 		}
 	}()
-	s.render(w, r, e)
+	s.render(w, r, e.shared())
 }
 
 // contain recovers a panic of the application's code named what, and logs
@@ -246,12 +251,7 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 	}()
 	got, err := v.Verify(ctx, cred)
 	if err != nil {
-		// The caller's own copy: a Verifier may hand one *Error to many
-		// callers (a package-level value, or a singleflight of its own, as
-		// RemoteVerifier's login is), and a renderer may change what it is
-		// given while other requests log and render theirs.
-		e := *AsError(err)
-		return Principal{}, &e
+		return Principal{}, AsError(err) // may be shared: respond renders a copy
 	}
 	if got.Subject == "" {
 		return Principal{}, Internal("principal without subject")

@@ -84,7 +84,8 @@ type RemoteVerifier struct {
 type RemoteOption func(*RemoteVerifier) error
 
 // WithHTTPClient sets the HTTP client (default a client on a clone of
-// http.DefaultTransport, its own). The client is copied: its redirect policy is
+// http.DefaultTransport, its own; on http.DefaultTransport itself when a
+// program replaced it by another kind of RoundTripper). The client is copied: its redirect policy is
 // replaced by "never follow", and WithRemoteTimeout (or
 // DefaultRemoteTimeout when the client has none) sets its timeout.
 func WithHTTPClient(c *http.Client) RemoteOption {
@@ -160,16 +161,25 @@ func NewRemoteVerifier(baseURL, serverName, serverSecret string, opts ...RemoteO
 		}
 	}
 	if v.client == nil {
-		// A transport of its own, as http.DefaultTransport's: Close then
-		// releases this verifier's idle connections, never those of every
-		// other user of the default transport in the process.
-		v.client = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+		v.client = &http.Client{Transport: ownTransport()}
 	}
 	if v.timeoutSet || v.client.Timeout == 0 {
 		v.client.Timeout = v.timeout
 	}
 	v.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return v, nil
+}
+
+// ownTransport returns a clone of http.DefaultTransport, so that Close
+// releases this verifier's idle connections, never those of every other
+// user of the default transport in the process. A program that replaced
+// the default transport (a tracing or proxy wrapper) gets that transport,
+// as http.Client would have used it.
+func ownTransport() http.RoundTripper {
+	if t, ok := http.DefaultTransport.(*http.Transport); ok {
+		return t.Clone()
+	}
+	return http.DefaultTransport
 }
 
 // parseBaseURL accepts an absolute http(s) URL without credentials, query

@@ -696,3 +696,28 @@ func TestRemoteVerifierCloseLeavesOthersConnections(t *testing.T) {
 	get()
 	assert.EqualValues(t, 1, conns.Load(), "the idle connection was reused, not closed by the verifier")
 }
+
+type roundTripperFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripperFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestRemoteVerifierOnAWrappedDefaultTransport: a program that wrapped
+// http.DefaultTransport (tracing, a proxy) can still build a RemoteVerifier
+// without WithHTTPClient, and its requests go through the wrapper. Cloning
+// the default transport panicked on anything but an *http.Transport.
+func TestRemoteVerifierOnAWrappedDefaultTransport(t *testing.T) {
+	a := newAuthServer(t)
+	orig := http.DefaultTransport
+	t.Cleanup(func() { http.DefaultTransport = orig })
+	var wrapped atomic.Int64
+	http.DefaultTransport = roundTripperFunc(func(r *http.Request) (*http.Response, error) {
+		wrapped.Add(1)
+		return orig.RoundTrip(r)
+	})
+
+	v := a.remote(t)
+	p, err := v.Verify(t.Context(), cred(a.login(maryLogin, maryPassword)))
+	require.NoError(t, err)
+	assert.Equal(t, maryID, p.Subject)
+	assert.Positive(t, wrapped.Load(), "through the program's transport")
+}
