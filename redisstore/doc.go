@@ -125,7 +125,9 @@
 // Redis persistence is the operator's choice, with one exception. With
 // appendonly, everything survives a Redis restart. Without it, a restart
 // forgets sessions, refresh tokens and apps' sessions, which logs every
-// user out and fails safe, and resets throttle counts; but it also forgets
+// user out and fails safe, resets throttle counts, and forgets the apps an
+// AppRegistry holds, whose tokens are then refused (401) until they are
+// registered again; but it also forgets
 // the RevocationList, which fails open: an access token revoked by logout,
 // by refresh-token reuse or by RevokeSubject is accepted again until its
 // own exp (the access TTL, 8 hours by default). Run the Redis that holds a
