@@ -160,6 +160,18 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, err)
 		return
 	}
+	// The account may have been disabled, or its password changed, and its
+	// subject revoked while the password was checked (see
+	// middleware.PasswordLogin.Confirm): the session is then never handed
+	// out, and revoked.
+	if err := s.login.Confirm(ctx, account); err != nil {
+		_ = s.sessions.Revoke(ctx, middleware.DigestToken(token))
+		if errors.Is(err, middleware.ErrInvalidCredential) {
+			err = middleware.Invalid(reasonLoginFailed)
+		}
+		s.reject(w, r, err)
+		return
+	}
 	s.logger.LogAttrs(ctx, slog.LevelDebug, "basicauth login",
 		slog.String("app", p.App), slog.String("subject", account.UserID))
 	out := userOf(account)

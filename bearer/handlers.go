@@ -52,6 +52,18 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "authenticate", err)
 		return
 	}
+	// The account may have been disabled, or its password changed, and its
+	// subject revoked while the password was checked (see
+	// middleware.PasswordLogin.Confirm): the tokens are then never handed
+	// out, and their login is revoked.
+	if err := s.login.Confirm(ctx, account); err != nil {
+		var c Claims
+		if s.verifier.parse(ctx, tokens.AccessToken, &c, forLogout) == nil {
+			_ = s.revokeLogin(ctx, middleware.Credential{Kind: Kind, Token: tokens.AccessToken}, &c)
+		}
+		s.fail(w, r, "authenticate", withoutErrorCode(err))
+		return
+	}
 	s.logEvent(ctx, "authenticate", slog.LevelInfo, "issued", account.UserID)
 	s.writeTokens(w, tokens, "")
 }

@@ -185,6 +185,35 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 	return account, nil
 }
 
+// Confirm reports, after a login's credential was issued, whether the
+// account is still what Login checked: found, not disabled, with the same
+// password hash. It returns nil, ErrInvalidCredential (the login's generic
+// 401), or ErrUnavailable when the accounts cannot answer.
+//
+// A login reads the account before its password check, which takes tens
+// of milliseconds or waits for a hash slot: an operator who disables the
+// account or changes its password, then revokes the subject, meanwhile
+// saw the login issue a credential after the revocation, which lived on.
+// Each kind therefore issues, then confirms, and revokes what it issued
+// when the account changed. In that order nothing is missed: a change the
+// confirmation does not see came after the credential existed, so the
+// revocation that follows it ends the credential.
+func (l *PasswordLogin) Confirm(ctx context.Context, account Account) error {
+	if !l.built() {
+		return notBuilt("PasswordLogin")
+	}
+	now, err := l.accounts.FindByID(ctx, account.UserID)
+	switch {
+	case errors.Is(err, ErrAccountNotFound):
+		return Invalid("login failed")
+	case err != nil:
+		return Unavailable("accounts", err)
+	case now.Disabled || now.PasswordHash != account.PasswordHash:
+		return Invalid("login failed")
+	}
+	return nil
+}
+
 // attemptAccount counts the attempt against the account itself when the
 // limiter is an AccountLimiter, and reports whether the account has used up
 // its attempts: the caller then checks the password against the dummy hash

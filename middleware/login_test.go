@@ -116,6 +116,36 @@ func TestPasswordLoginSuccess(t *testing.T) {
 	assert.Same(t, f.accounts, f.login.Accounts())
 }
 
+// TestPasswordLoginConfirm: after a login, Confirm says whether the
+// account is still the one Login checked: found, enabled, with the same
+// password hash; an accounts outage is a 503, never a 401 or a yes.
+func TestPasswordLoginConfirm(t *testing.T) {
+	ctx := context.Background()
+	f := newLoginFixture(t, generous)
+	mary, err := f.login.Login(ctx, clientA, "mary", rightPassword)
+	require.NoError(t, err)
+	require.NoError(t, f.login.Confirm(ctx, mary))
+
+	for name, change := range map[string]func(*middleware.Account){
+		"disabled":         func(a *middleware.Account) { a.Disabled = true },
+		"password changed": func(a *middleware.Account) { a.PasswordHash = "$argon2id$another" },
+	} {
+		changed := mary
+		change(&changed)
+		require.NoError(t, f.accounts.Update(ctx, changed))
+		assert.ErrorIs(t, f.login.Confirm(ctx, mary), middleware.ErrInvalidCredential, name)
+		require.NoError(t, f.accounts.Update(ctx, mary))
+	}
+	assert.ErrorIs(t, f.login.Confirm(ctx, middleware.Account{UserID: "u-gone"}), middleware.ErrInvalidCredential, "deleted")
+
+	down, err := middleware.NewPasswordLogin(brokenAccounts{err: errors.New("database down")}, middleware.WithHasher(f.hasher))
+	require.NoError(t, err)
+	err = down.Confirm(ctx, mary)
+	assert.ErrorIs(t, err, middleware.ErrUnavailable)
+	assert.NotErrorIs(t, err, middleware.ErrInvalidCredential)
+	assert.Error(t, (&middleware.PasswordLogin{}).Confirm(ctx, mary), "a zero PasswordLogin refuses")
+}
+
 func TestPasswordLoginFailuresAreIndistinguishable(t *testing.T) {
 	for _, tc := range []struct {
 		name, login, password string

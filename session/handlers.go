@@ -107,6 +107,14 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, "login", middleware.AsError(err), nil, "")
 		return
 	}
+	// The account may have been disabled, or its password changed, and its
+	// subject revoked while the password was checked (see Confirm): the
+	// token is then never handed out, and revoked.
+	if err := s.login.Confirm(r.Context(), account); err != nil {
+		_ = s.revoke(r.Context(), middleware.Credential{Kind: Kind, Token: token}, account.UserID)
+		s.fail(w, r, "login", middleware.AsError(err), bodyLoginFailed, basicChallenge)
+		return
+	}
 	emails := account.Emails
 	if emails == nil {
 		emails = []string{}

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -273,6 +274,12 @@ func newMiniApp(t *testing.T) *miniApp { return newMiniAppStore(t, false) }
 // Tapglue app sessions live in one store, as basicauth.WithSessionStore's
 // documentation allows.
 func newMiniAppStore(t *testing.T, shared bool) *miniApp {
+	return newMiniAppLogin(t, shared, testHasher())
+}
+
+// newMiniAppLogin is newMiniAppStore whose logins check passwords with
+// loginHasher (the accounts' hashes are testHasher's).
+func newMiniAppLogin(t *testing.T, shared bool, loginHasher middleware.PasswordHasher) *miniApp {
 	t.Helper()
 	clock := tidegatetest.NewClock(time.Time{})
 	accounts := middleware.NewMemoryAccounts()
@@ -284,7 +291,7 @@ func newMiniAppStore(t *testing.T, shared bool) *miniApp {
 	}
 	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{}, middleware.WithStoreClock(clock.Now))
 	require.NoError(t, err)
-	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(testHasher()), middleware.WithLimiter(limiter))
+	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(loginHasher), middleware.WithLimiter(limiter))
 	require.NoError(t, err)
 	sessionOpts := []session.Option{session.WithLogger(suiteLogger), session.WithClock(clock.Now)}
 	appOpts := []basicauth.Option{basicauth.WithLogger(suiteLogger), basicauth.WithClock(clock.Now)}
@@ -554,4 +561,69 @@ func TestBearerLogoutOfATokenNotYetValidHere(t *testing.T) {
 	clock.Set(start.Add(time.Minute))
 	s.check(t, s.get(t, "/api/v1/ping", "Authorization", "Bearer "+tk.Access), wantBearerInvalid, "a minute later")
 	s.check(t, s.bearerRefresh(t, tk.Access, tk.Refresh), wantBearerInvalid, "refresh after logout")
+}
+
+// gateHasher is testHasher whose Verify, once armed, says it has started
+// and waits to be let go: a login whose password check (tens of
+// milliseconds of argon2id, or a wait for a hash slot) is under way.
+type gateHasher struct {
+	middleware.PasswordHasher
+	armed            atomic.Bool
+	entered, release chan struct{}
+}
+
+func (h *gateHasher) Verify(encoded, password string) (bool, error) {
+	ok, err := h.PasswordHasher.Verify(encoded, password)
+	if h.armed.CompareAndSwap(true, false) {
+		h.entered <- struct{}{}
+		<-h.release
+	}
+	return ok, err
+}
+
+// TestDisabledDuringLogin: the account is disabled (or its password
+// changed) and revoked, as SECURITY.md asks, while a login of every kind
+// is checking the password. The login then hands out no credential: it
+// used to issue one after the revocation, which lived on.
+func TestDisabledDuringLogin(t *testing.T) {
+	for name, change := range map[string]func(*middleware.Account){
+		"disabled": func(a *middleware.Account) { a.Disabled = true },
+		"password changed": func(a *middleware.Account) {
+			a.PasswordHash = "$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHRzYWx0c2FsdA$a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2V5a2U"
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			gate := &gateHasher{PasswordHasher: testHasher(), entered: make(chan struct{}), release: make(chan struct{})}
+			m := newMiniAppLogin(t, false, gate)
+			account, err := m.accounts.FindByID(context.Background(), mary.UserID)
+			require.NoError(t, err)
+			logins := map[string]req{
+				"session": {method: http.MethodPost, path: "/auth/login", header: h("Authorization", basicAuth(mary.Username, mary.Password))},
+				"bearer": {method: http.MethodPost, path: "/api/v1/authenticate", header: h("Content-Type", "application/json"),
+					body: `{"username":"` + mary.Username + `","password":"` + mary.Password + `"}`},
+				"tapglue": {method: http.MethodPost, path: "/0.4/me/login", header: h("Authorization", basicAuth(demoApp.AppToken, ""), "Content-Type", "application/json"),
+					body: `{"user_name":"` + mary.Username + `","password":"` + mary.Password + `"}`},
+			}
+			for kind, login := range logins {
+				gate.armed.Store(true)
+				done := make(chan reply, 1)
+				go func() { done <- m.send(t, login) }()
+				<-gate.entered // the password is being checked
+
+				changed := account
+				change(&changed)
+				require.NoError(t, m.accounts.Update(context.Background(), changed))
+				m.revokeUser(t, mary.UserID)
+				gate.release <- struct{}{}
+
+				got := <-done
+				assert.Equal(t, http.StatusUnauthorized, got.status, "%s: %s", kind, got.body)
+				for _, leaked := range []string{"session_token", "access_token", "refresh_token"} {
+					assert.NotContains(t, got.body, leaked, kind)
+				}
+				assert.Empty(t, got.header.Get("X-Tidepool-Session-Token"), kind)
+				require.NoError(t, m.accounts.Update(context.Background(), account)) // for the next kind
+			}
+		})
+	}
 }
