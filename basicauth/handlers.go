@@ -147,17 +147,12 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	account, err := s.login.Login(ctx, s.proxies.ClientAddr(r), login, in.Password)
 	if err != nil {
-		if errors.Is(err, middleware.ErrInvalidCredential) {
-			err = middleware.Invalid(reasonLoginFailed)
-		}
-		s.logger.LogAttrs(ctx, slog.LevelInfo, "basicauth login failed",
-			slog.String("app", p.App), slog.String("reason", middleware.AsError(err).Reason))
-		s.reject(w, r, err)
+		s.loginFailed(w, r, p.App, err)
 		return
 	}
 	token, err := s.newSession(r, p.App, account)
 	if err != nil {
-		s.reject(w, r, err)
+		s.loginFailed(w, r, p.App, err)
 		return
 	}
 	// The account may have been disabled, or its password changed, and its
@@ -166,10 +161,7 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	// out, and revoked.
 	if err := s.login.Confirm(ctx, account); err != nil {
 		_ = s.sessions.Revoke(ctx, middleware.DigestToken(token))
-		if errors.Is(err, middleware.ErrInvalidCredential) {
-			err = middleware.Invalid(reasonLoginFailed)
-		}
-		s.reject(w, r, err)
+		s.loginFailed(w, r, p.App, err)
 		return
 	}
 	s.logger.LogAttrs(ctx, slog.LevelDebug, "basicauth login",
@@ -177,6 +169,22 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	out := userOf(account)
 	out.SessionToken = token
 	writeJSON(w, http.StatusCreated, out)
+}
+
+// loginFailed logs a refused login, one event (Warn when the backend
+// failed), and answers it: a wrong input is the one generic login failure.
+func (s *Service) loginFailed(w http.ResponseWriter, r *http.Request, app string, err error) {
+	if errors.Is(err, middleware.ErrInvalidCredential) {
+		err = middleware.Invalid(reasonLoginFailed)
+	}
+	e := middleware.AsError(err)
+	level := slog.LevelInfo
+	if e.Status >= http.StatusInternalServerError {
+		level = slog.LevelWarn
+	}
+	s.logger.LogAttrs(r.Context(), level, "basicauth login failed",
+		slog.String("app", app), slog.String("reason", e.Reason), slog.Int("status", e.Status))
+	s.reject(w, r, err)
 }
 
 // newSession stores a fresh session of account in app and returns its token.

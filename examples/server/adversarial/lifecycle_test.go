@@ -266,6 +266,7 @@ type miniApp struct {
 	sessions *session.Service
 	jwts     *bearer.Service
 	apps     *basicauth.Service
+	refresh  *bearer.MemoryRefreshStore
 }
 
 func newMiniApp(t *testing.T) *miniApp { return newMiniAppStore(t, false) }
@@ -308,7 +309,9 @@ func newMiniAppLogin(t *testing.T, shared bool, loginHasher middleware.PasswordH
 	require.NoError(t, err)
 	keys, err := bearer.NewKeySet(key)
 	require.NoError(t, err)
-	jwts, err := bearer.New(login, keys, bearer.WithLogger(suiteLogger), bearer.WithClock(clock.Now))
+	refresh, err := bearer.NewMemoryRefreshStore(bearer.WithStoreClock(clock.Now))
+	require.NoError(t, err)
+	jwts, err := bearer.New(login, keys, bearer.WithLogger(suiteLogger), bearer.WithClock(clock.Now), bearer.WithRefreshStore(refresh))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = jwts.Close() })
 	registry, err := basicauth.NewMemoryRegistry(basicauth.AppSpec{ID: demoApp.Name, Name: demoApp.Name, AppToken: demoApp.AppToken, BackendToken: demoApp.BackendToken})
@@ -329,7 +332,7 @@ func newMiniAppLogin(t *testing.T, shared bool, loginHasher middleware.PasswordH
 	srv := httptest.NewTLSServer(apps.HSTS(mux))
 	t.Cleanup(srv.Close)
 	return &miniApp{server: &server{Server: srv, tls: true, clock: clock}, accounts: accounts, hasher: testHasher(),
-		sessions: sessions, jwts: jwts, apps: apps}
+		sessions: sessions, jwts: jwts, apps: apps, refresh: refresh}
 }
 
 // revokeUser is what an application must do after a password change or
@@ -594,7 +597,8 @@ func TestDisabledDuringLogin(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			gate := &gateHasher{PasswordHasher: testHasher(), entered: make(chan struct{}), release: make(chan struct{})}
-			m := newMiniAppLogin(t, false, gate)
+			m := newMiniAppLogin(t, true, gate) // session and app sessions in one store
+			sessions := m.sessions.Store().(*middleware.MemorySessionStore)
 			account, err := m.accounts.FindByID(context.Background(), mary.UserID)
 			require.NoError(t, err)
 			logins := map[string]req{
@@ -605,6 +609,7 @@ func TestDisabledDuringLogin(t *testing.T) {
 					body: `{"user_name":"` + mary.Username + `","password":"` + mary.Password + `"}`},
 			}
 			for kind, login := range logins {
+				heldSessions, heldRefresh := sessions.Len(), m.refresh.Len()
 				gate.armed.Store(true)
 				done := make(chan reply, 1)
 				go func() { done <- m.send(t, login) }()
@@ -622,6 +627,8 @@ func TestDisabledDuringLogin(t *testing.T) {
 					assert.NotContains(t, got.body, leaked, kind)
 				}
 				assert.Empty(t, got.header.Get("X-Tidepool-Session-Token"), kind)
+				assert.Equal(t, heldSessions, sessions.Len(), "%s: what the login issued was revoked", kind)
+				assert.Equal(t, heldRefresh, m.refresh.Len(), "%s: what the login issued was revoked", kind)
 				require.NoError(t, m.accounts.Update(context.Background(), account)) // for the next kind
 			}
 		})
