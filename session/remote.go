@@ -484,8 +484,11 @@ func transportError(ctx context.Context, err error) error {
 	}
 }
 
-// Close releases the client's idle connections (with WithHTTPClient, those
-// of that client's transport). The verifier keeps working afterwards.
+// Close releases the client's idle connections: its own transport's by
+// default, but that client's transport's with WithHTTPClient, and the
+// program's default transport's when it replaced http.DefaultTransport by
+// another kind of RoundTripper (see ownTransport). The verifier keeps
+// working afterwards.
 func (v *RemoteVerifier) Close() error {
 	v.client.CloseIdleConnections()
 	return nil
