@@ -29,10 +29,12 @@ import (
 // Peers keep no cache: each request is a full verification, so their valid
 // path is compared with tidegate's first sight and its cache hit.
 //
-// Versions are the latest the Go module proxy serves: auth0/go-jwt-middleware
-// v2.3.1 (no v3 is served), go-chi/jwtauth v5.3.3, labstack/echo-jwt v4.4.0
-// on echo v4.16.0 (echo-jwt has no v5), appleboy/gin-jwt v2.10.3 (no v3 is
-// served) on gin v1.12.0.
+// Versions: auth0/go-jwt-middleware v2.3.1 (no v3 is served), go-chi/jwtauth
+// v5.3.3, appleboy/gin-jwt v2.10.3 (no v3 is served) on gin v1.12.0, the
+// latest the Go module proxy served when they were chosen; labstack/echo-jwt
+// v4.4.0 on echo v4.16.0, where echo's own BasicAuth is measured too: echo
+// v5 exists, but echo-jwt has no v5, and one echo serves all three echo
+// peers.
 
 // leeway is the clock skew every JWT checker allows (tidegate's default).
 const leeway = 30 * time.Second

@@ -65,7 +65,9 @@ func (r *report) markdown() string {
 		"The `/whoami` mix (`middleware.Any` over the three kinds) is %s, shuffled and sent round robin after a %s unmeasured warm-up; "+
 		"then `/whoami` and `/healthz` alternate in %s slices (so that drift in the machine's speed hits both alike) until each has had its time; "+
 		"minting them through the login endpoints took %s. An error is a valid credential not answered 200, "+
-		"an invalid one not answered 401, or a failed exchange.\n\n",
+		"an invalid one not answered 401, or a failed exchange. The warm-up sends the whole mix many times over, so the measured "+
+		"phases are the steady state: every valid credential is a cache hit and every invalid one a remembered refusal "+
+		"(a credential never seen before costs what BENCHMARKS.md's first-sight rows show).\n\n",
 		r.cfg.duration, r.cfg.healthzDuration, r.cfg.conns, r.cfg.credentials, r.cfg.users, runtime.GOMAXPROCS(0), r.cfg.conns, r.mix, r.cfg.warmup, r.cfg.slice, r.mintTime.Round(time.Second))
 	w("| endpoint | duration | requests | requests/s | p50 | p99 | errors | responses |\n")
 	w("|---|---:|---:|---:|---:|---:|---:|---|\n")
@@ -92,7 +94,7 @@ func (r *report) markdown() string {
 	for _, row := range []struct {
 		name, phase string
 		m           memory
-	}{{"warm-up (right after minting)", "warm-up", r.before}, {"measured load (both endpoints)", "load", r.after}} {
+	}{{"minting and warm-up (memory read at the end of the warm-up)", "warm-up", r.before}, {"measured load (both endpoints)", "load", r.after}} {
 		w("| %s | %s | %s | %s | %d | %d |\n", row.name, mib(row.m.rssKiB), mib(row.m.peakKiB), mib(r.sampled.maxRSS[row.phase]), row.m.threads, row.m.goroutines)
 	}
 	if r.cfg.duration >= time.Minute {
