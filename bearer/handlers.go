@@ -180,10 +180,10 @@ func ping(w http.ResponseWriter, _ *http.Request) {
 
 // logout is POST /logout: it revokes the login of the bearer token (which
 // may be expired or not yet valid on this replica's clock, but must be
-// genuine) and the token itself. It answers 200
-// whatever the token, so that logging out never fails for the user; only
-// a revocation store that cannot record the revocation makes it 503, since
-// answering 200 then would claim a logout that did not happen.
+// genuine) and the token itself. It answers 200 whatever the token, so
+// that logging out never fails for the user; only a revocation store that
+// cannot record the revocation makes it 503, since answering 200 then
+// would claim a logout that did not happen.
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var c Claims
