@@ -195,6 +195,7 @@ func measure(ctx context.Context, cfg config, srv *server, creds *credentials, r
 				p.left = 0
 				continue
 			}
+			sampler.mark(p.name) // the largest RSS of each endpoint's slices, apart
 			res, err := drive(ctx, srv.addr, p.reqs, cfg.conns, d, budget)
 			if err != nil {
 				return fmt.Errorf("%s: %w", p.name, err)

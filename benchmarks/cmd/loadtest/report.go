@@ -69,15 +69,15 @@ func (r *report) markdown() string {
 		"phases are the steady state: every valid credential is a cache hit and every invalid one a remembered refusal "+
 		"(a credential never seen before costs what BENCHMARKS.md's first-sight rows show).\n\n",
 		r.cfg.duration, r.cfg.healthzDuration, r.cfg.conns, r.cfg.credentials, r.cfg.users, runtime.GOMAXPROCS(0), r.cfg.conns, r.mix, r.cfg.warmup, r.cfg.slice, r.mintTime.Round(time.Second))
-	w("| endpoint | duration | requests | requests/s | p50 | p99 | errors | responses |\n")
-	w("|---|---:|---:|---:|---:|---:|---:|---|\n")
+	w("| endpoint | duration | requests | requests/s | p50 | p99 | peak RSS (largest sampled) | errors | responses |\n")
+	w("|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, row := range []struct {
-		name string
-		res  *result
-	}{{"GET /whoami (authenticated)", r.whoami}, {"GET /healthz (no auth)", r.healthz}} {
-		w("| %s | %s | %d | %.0f | %s | %s | %d | %s |\n", row.name, row.res.duration.Round(time.Millisecond),
+		name, phase string
+		res         *result
+	}{{"GET /whoami (authenticated)", "/whoami", r.whoami}, {"GET /healthz (no auth)", "/healthz", r.healthz}} {
+		w("| %s | %s | %d | %.0f | %s | %s | %s | %d | %s |\n", row.name, row.res.duration.Round(time.Millisecond),
 			row.res.requests, row.res.rate(), ms(row.res.latency.quantile(0.50)), ms(row.res.latency.quantile(0.99)),
-			row.res.errors, statuses(row.res))
+			mib(r.sampled.maxRSS[row.phase]), row.res.errors, statuses(row.res))
 	}
 	ratio := r.whoami.rate() / r.healthz.rate()
 	w("\nAuthenticated throughput is **%.1f%%** of `/healthz`'s (target ≥ %.0f%%: %s).\n\n",
@@ -95,7 +95,11 @@ func (r *report) markdown() string {
 		name, phase string
 		m           memory
 	}{{"minting and warm-up (memory read at the end of the warm-up)", "warm-up", r.before}, {"measured load (both endpoints)", "load", r.after}} {
-		w("| %s | %s | %s | %s | %d | %d |\n", row.name, mib(row.m.rssKiB), mib(row.m.peakKiB), mib(r.sampled.maxRSS[row.phase]), row.m.threads, row.m.goroutines)
+		largest := r.sampled.maxRSS[row.phase]
+		if row.phase == "load" { // its slices were sampled per endpoint
+			largest = max(largest, r.sampled.maxRSS["/whoami"], r.sampled.maxRSS["/healthz"])
+		}
+		w("| %s | %s | %s | %s | %d | %d |\n", row.name, mib(row.m.rssKiB), mib(row.m.peakKiB), mib(largest), row.m.threads, row.m.goroutines)
 	}
 	if r.cfg.duration >= time.Minute {
 		r.soak(w)
