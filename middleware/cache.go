@@ -240,20 +240,22 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 func (c *Cache) built() bool { return c.shards != nil }
 
 // Verify returns the cached principal of c, or asks the wrapped Verifier.
-// The returned principal is the caller's own copy.
+// The returned principal, or error, is the caller's own copy.
 func (c *Cache) Verify(ctx context.Context, cred Credential) (Principal, error) {
 	if !c.built() {
 		return Principal{}, notBuilt("Cache")
 	}
 	p, e := c.verifyShared(ctx, cred, false)
 	if e != nil {
-		return Principal{}, e
+		return Principal{}, e.shared() // every caller that joined the flight got the same one
 	}
 	return p.Clone(), nil
 }
 
-// verifyShared is Verify without the copy: the returned principal belongs to
-// the cache and must not be changed.
+// verifyShared is Verify without the copies: the returned principal belongs
+// to the cache, and the error to every request that joined the same
+// verification; neither may be changed. (A Scheme changes neither: its
+// renderer gets a copy of the error, see Scheme.respond.)
 //
 // missed says the caller has just looked cred up (Scheme's cache-first
 // path) and found nothing: the lookup is not repeated. Should the entry
@@ -425,7 +427,7 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 		return nil, Unavailable("timeout", context.DeadlineExceeded)
 	}
 	if f.err != nil {
-		return nil, f.err.shared()
+		return nil, f.err
 	}
 	return &f.entry.principal, nil
 }
@@ -495,7 +497,7 @@ func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
 		}
 	}
 	if f.err != nil {
-		return nil, f.err.shared()
+		return nil, f.err
 	}
 	return &f.entry.principal, nil
 }

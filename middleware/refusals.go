@@ -46,9 +46,10 @@ func (c *Cache) rememberLocked(fk flightKey, hash uint64, e *Error, start time.T
 	c.refusalSlot(hash).Store(r)
 }
 
-// shared returns the caller's own copy of e, the refusal of a verification
-// every request with the same credential shares: a renderer may change what
-// it is given, and the others' requests are logging and rendering it.
+// shared returns the caller's own copy of e, an error other requests may
+// hold too (the refusal of a verification every request with the same
+// credential shares, a Verifier's package-level value): a renderer may
+// change what it is given while the others log and render theirs.
 func (e *Error) shared() *Error {
 	c := *e
 	return &c

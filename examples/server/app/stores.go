@@ -103,8 +103,9 @@ func appSpecs(apps []seed.App) []basicauth.AppSpec {
 // accepting the old token once its cache entry for it expires.)
 // The file is the list of apps: an app registered earlier that it no longer
 // lists is revoked. (The demo set, run without a seed file, keeps to Redis
-// keys of its own: see the example server's redisPrefix.) Registering is bounded so that a replica started
-// while Redis is down says so instead of hanging.
+// keys of its own: see the example server's redisPrefix.) Registering is
+// bounded so that a replica started while Redis is down says so instead of
+// hanging.
 func registerApps(r *redisstore.AppRegistry, apps []seed.App) error {
 	listed := map[string]bool{}
 	for _, spec := range appSpecs(apps) {
