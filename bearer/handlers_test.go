@@ -346,7 +346,8 @@ func TestRefreshBadRequests(t *testing.T) {
 		want      string
 	}{
 		{"no bearer token", []string{"Content-Type", jsonCT}, `{"refresh_token":"` + *tok.RefreshToken + `"}`, 401, challengeMissing, genericBody},
-		{"malformed bearer token", []string{"Content-Type", jsonCT, "Authorization", "Bearer x"}, `{"refresh_token":"` + *tok.RefreshToken + `"}`, 400, challengeRequest, genericBody},
+		{"malformed bearer token", []string{"Content-Type", jsonCT, "Authorization", "Bearer x y"}, `{"refresh_token":"` + *tok.RefreshToken + `"}`, 400, challengeRequest, genericBody},
+		{"bearer token not a JWT", []string{"Content-Type", jsonCT, "Authorization", "Bearer x"}, `{"refresh_token":"` + *tok.RefreshToken + `"}`, 401, challengeInvalid, genericBody},
 		{"not JSON", []string{"Content-Type", jsonCT, "Authorization", auth}, `refresh_token=x`, 400, "", badRefreshBody},
 		{"missing member", []string{"Content-Type", jsonCT, "Authorization", auth}, `{}`, 400, "", badRefreshBody},
 		{"number", []string{"Content-Type", jsonCT, "Authorization", auth}, `{"refresh_token":1}`, 400, "", badRefreshBody},

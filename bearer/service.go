@@ -132,8 +132,13 @@ func newScheme(c *common, v middleware.Verifier, ttl time.Duration) (*middleware
 // schemeAround builds the bearer extractor, challenge and renderer of c
 // around v; extra options apply last.
 func schemeAround(c *common, v middleware.Verifier, extra []middleware.SchemeOption) (*middleware.Scheme, error) {
+	// The extractor checks the RFC 6750 §2.1 grammar only (a b64token, the
+	// core's default): a request that breaks it is malformed, 400
+	// invalid_request. A b64token that is not a JWS (two segments, an opaque
+	// refresh token sent by mistake) is a malformed token, which RFC 6750
+	// §3.1 names invalid_token, 401, so that the client drops it and logs in
+	// again: the Verifier refuses it (isCompactJWS) before golang-jwt sees it.
 	ex, err := middleware.NewAuthorizationExtractor(Kind, "Bearer",
-		middleware.WithTokenSyntax(isJWSToken),
 		middleware.WithMaxHeaderBytes(len("Bearer ")+c.maxTokenBytes))
 	if err != nil {
 		return nil, err

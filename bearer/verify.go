@@ -399,13 +399,3 @@ var notBase64URL = func() (t [256]byte) {
 	return t
 }()
 
-// isJWSToken is the bearer extractor's syntax check, run on every request,
-// cached or not: the token must be an RFC 6750 §2.1 b64token (token68) with
-// exactly two dots, the shape of a JWS compact serialization. Anything else
-// (a space, a quote, an HTAB, a byte over 0x7f) is a malformed request, 400
-// invalid_request (RFC 6750 §3.1), before golang-jwt sees it. Everything
-// else about the token is checked by the Verifier on a cache miss, and only
-// a token that passed it is ever cached.
-func isJWSToken(token string) bool {
-	return strings.Count(token, ".") == 2 && middleware.IsToken68(token)
-}

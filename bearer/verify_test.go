@@ -184,9 +184,9 @@ func TestVerificationRules(t *testing.T) {
 		{"space inside", valid[:10] + " " + valid[10:], 400, "syntax"},
 		{"another header over a token's payload and signature", b64.EncodeToString([]byte(`{"alg":"HS256","kid":"hs1","typ":"at+jwt","x":"`+strings.Repeat("a", 800)+`"}`)) + valid[strings.IndexByte(valid, '.'):], 401, "signature"},
 
-		{"two segments", valid[:dot], 400, "syntax"},
-		{"four segments", valid + ".x", 400, "syntax"},
-		{"an opaque refresh token", "p6iW0uD1jQm7n0cGsBeCkNU2y8fYyX5kWc3hQ0t7g7U", 400, "syntax"},
+		{"two segments", valid[:dot], 401, "malformed"},
+		{"four segments", valid + ".x", 401, "malformed"},
+		{"an opaque refresh token", "p6iW0uD1jQm7n0cGsBeCkNU2y8fYyX5kWc3hQ0t7g7U", 401, "malformed"},
 		{"oversized", forgeHS(t, with(good, "roles", []string{strings.Repeat("r", 9000)}), nil), 400, "oversized"},
 	}
 	for _, tc := range tests {

@@ -280,12 +280,14 @@ func TestJWTForgery(t *testing.T) {
 		{"duplicate/header kid unknown then right", jws(`{"alg":"HS256","kid":"other","kid":"`+serverKID()+`","typ":"at+jwt"}`, claims, key), ok},
 		{"duplicate/header typ JWT last", jws(`{"alg":"HS256","kid":"`+serverKID()+`","typ":"at+jwt","typ":"JWT"}`, claims, key), wantBearerInvalid},
 
-		// Segment counts: anything but three is malformed (400) before
-		// any decoding; three empty or undecodable segments are 401.
-		{"segments/one", parts[0], wantBearerMalformed},
-		{"segments/two", parts[0] + "." + parts[1], wantBearerMalformed},
-		{"segments/four", issued + "." + parts[2], wantBearerMalformed},
-		{"segments/five (JWE)", parts[0] + "." + parts[1] + "." + parts[1] + "." + parts[1] + "." + parts[2], wantBearerMalformed},
+		// Segment counts: a b64token with anything but three segments is a
+		// well-formed request with a malformed token, 401 invalid_token
+		// (RFC 6750 §3.1), refused before any decoding, as are three
+		// empty or undecodable segments.
+		{"segments/one", parts[0], wantBearerInvalid},
+		{"segments/two", parts[0] + "." + parts[1], wantBearerInvalid},
+		{"segments/four", issued + "." + parts[2], wantBearerInvalid},
+		{"segments/five (JWE)", parts[0] + "." + parts[1] + "." + parts[1] + "." + parts[1] + "." + parts[2], wantBearerInvalid},
 		{"segments/three empty", "..", wantBearerInvalid},
 		{"segments/only a header", parts[0] + "..", wantBearerInvalid},
 		{"segments/empty payload", secret(parts[0] + ".." + parts[2]), wantBearerInvalid},
