@@ -57,14 +57,14 @@ func mustScheme(s *Scheme) {
 func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handler, optional bool) {
 	missed := false
 	if s.peeker != nil {
-		if peek := s.peeker.Peek(r); peek.Found() {
+		if peek := s.peek(r); peek.Found() {
 			if s.serveCached(w, r, next, peek) {
 				return
 			}
 			missed = true
 		}
 	}
-	cred, err := s.extractor.Extract(r)
+	cred, err := s.extract(r)
 	if noCredential(err) {
 		if optional {
 			if s.observed {
@@ -152,7 +152,7 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		cred  Credential
 	)
 	for i, s := range schemes {
-		c, err := s.extractor.Extract(r)
+		c, err := s.extract(r)
 		if noCredential(err) {
 			continue
 		}
@@ -212,7 +212,7 @@ func malformedAnswer(s, found *Scheme, rest []*Scheme, r *http.Request) *Scheme 
 		if !other.challenge.rfc6750 {
 			continue
 		}
-		if _, err := other.extractor.Extract(r); !noCredential(err) {
+		if _, err := other.extract(r); !noCredential(err) {
 			return other
 		}
 	}
@@ -231,7 +231,7 @@ func peekAny(schemes []*Scheme, r *http.Request) (*Scheme, Peek) {
 		if s.peeker == nil {
 			return nil, Peek{}
 		}
-		switch peek := s.peeker.Peek(r); {
+		switch peek := s.peek(r); {
 		case peek.None():
 		case peek.Found() && found == nil:
 			found, seen = s, peek

@@ -84,8 +84,9 @@ func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Out
 		if e.Err != nil {
 			attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
 		}
-		if vp, ok := e.Err.(*verifierPanic); ok {
-			attrs = append(attrs, slog.String("panic_type", vp.valueType), slog.String("stack", string(vp.stack)))
+		if vp, ok := e.Err.(*codePanic); ok {
+			attrs = append(attrs, slog.String("panic_in", vp.what), slog.String("panic_type", vp.valueType),
+				slog.String("stack", string(vp.stack)))
 		}
 	}
 	if p != nil {

@@ -93,7 +93,7 @@ func (s *Scheme) Extract(r *http.Request) (Credential, error) {
 	if !s.built() {
 		return Credential{}, notBuilt("Scheme")
 	}
-	return s.extractor.Extract(r)
+	return s.extract(r)
 }
 
 // Reject answers a failed request the way the scheme's middleware does: the
@@ -166,7 +166,7 @@ func (s *Scheme) Authenticate(r *http.Request) (Principal, error) {
 	if !s.built() {
 		return Principal{}, notBuilt("Scheme")
 	}
-	cred, err := s.extractor.Extract(r)
+	cred, err := s.extract(r)
 	if err != nil {
 		return Principal{}, err
 	}
@@ -245,8 +245,7 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 			// logger, in the one event of this authentication (logOutcome);
 			// logging here went to slog.Default instead of WithLogger's
 			// logger, as a second event.
-			p, e = Principal{}, Internal("panic")
-			e.Err = &verifierPanic{valueType: fmt.Sprintf("%T", r), stack: debug.Stack()}
+			p, e = Principal{}, panicked("verifier", r)
 		}
 	}()
 	got, err := v.Verify(ctx, cred)
@@ -262,15 +261,52 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 	return got, nil
 }
 
-// verifierPanic is the cause of the ErrInternal error of a Verifier that
-// panicked. It holds the panic value's type and the stack, never the value,
-// which may quote the credential.
-type verifierPanic struct {
+// codePanic is the cause of the ErrInternal error of the application's code
+// (a Verifier, an Extractor) that panicked. It holds what panicked, the
+// panic value's type and the stack, never the value, which may quote the
+// credential.
+type codePanic struct {
+	what      string
 	valueType string
 	stack     []byte
 }
 
-func (p *verifierPanic) Error() string { return "tidegate: verifier panicked with a " + p.valueType }
+func (p *codePanic) Error() string { return "tidegate: " + p.what + " panicked with a " + p.valueType }
+
+// panicked returns the 500 of a contained panic of what, with value v: the
+// request gets the generic body, and the log event of the authentication
+// names v's type and the stack (see logOutcome), never v.
+func panicked(what string, v any) *Error {
+	e := Internal("panic")
+	e.Err = &codePanic{what: what, valueType: fmt.Sprintf("%T", v), stack: debug.Stack()}
+	return e
+}
+
+// extract runs the scheme's Extractor, which may be the application's code,
+// as a Verifier may: a panic is the generic 500, logged by its type. Left
+// to net/http, it dropped the connection without an answer and logged the
+// panic's value, which may quote the credential, in the server's ErrorLog.
+func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			cred, err = Credential{}, panicked("extractor", v)
+		}
+	}()
+	return s.extractor.Extract(r)
+}
+
+// peek runs the scheme's Peeker, containing its panic as extract does. A
+// Peek only spares work, so a panicking one counts as unsure (the zero
+// Peek): it is logged by its type, and Extract decides.
+func (s *Scheme) peek(r *http.Request) (p Peek) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.logPanic(r.Context(), "peeker", v)
+			p = Peek{}
+		}
+	}()
+	return s.peeker.Peek(r)
+}
 
 // fail renders a failure with this scheme's challenge and logs it.
 func (s *Scheme) fail(w http.ResponseWriter, r *http.Request, e *Error, cred *Credential) {

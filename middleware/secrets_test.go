@@ -6,6 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -311,4 +313,105 @@ func TestCredentialNeverPrints(t *testing.T) {
 	require.NotContains(t, e.Error(), secret)
 	e = middleware.AsError(errors.New("dial " + secret))
 	require.NotContains(t, e.Error(), secret)
+}
+
+// panickyExtractor is application code with a bug: its Extract panics,
+// quoting the credential, when told to, and so does its Peek (which
+// otherwise delegates, as a Peeker must).
+type panickyExtractor struct {
+	inner        middleware.Extractor
+	extractPanic bool
+	peekPanic    bool
+}
+
+func (x *panickyExtractor) Extract(r *http.Request) (middleware.Credential, error) {
+	if x.extractPanic {
+		panic("extractor bug with " + r.Header.Get("Authorization"))
+	}
+	return x.inner.Extract(r)
+}
+
+func (x *panickyExtractor) Peek(r *http.Request) middleware.Peek {
+	if x.peekPanic {
+		panic("peeker bug with " + r.Header.Get("Authorization"))
+	}
+	return x.inner.(middleware.Peeker).Peek(r)
+}
+
+// TestExtractorAndPeekerPanicsAreContained: an Extractor (and its Peeker)
+// may be the application's code, like a Verifier, and is contained like
+// one. A panicking Extractor used to reach net/http, which dropped the
+// connection without an answer and logged the panic's value, credential
+// included, in the server's ErrorLog. Now the request gets the generic 500
+// and one log event naming the panic's type; a panicking Peeker only costs
+// the cache-first path, and Extract decides.
+func TestExtractorAndPeekerPanicsAreContained(t *testing.T) {
+	build := func(t *testing.T, x *panickyExtractor, logger *slog.Logger) (*middleware.Scheme, map[string]http.Handler) {
+		x.inner = bearerSpec.extractor(t)
+		s, err := middleware.NewScheme(bearerSpec.kind, x, newTestCache(t, &testVerifier{}, time.Minute),
+			bearerSpec.challenge, middleware.WithLogger(logger))
+		require.NoError(t, err)
+		anyKind, err := middleware.Any(s)
+		require.NoError(t, err)
+		ok := principalHandler(&seen{})
+		return s, map[string]http.Handler{
+			"Require": middleware.Require(s)(ok), "Optional": middleware.Optional(s)(ok), "Any": anyKind(ok),
+		}
+	}
+	t.Run("extractor", func(t *testing.T) {
+		defaultLog := captureDefaultLogger(t)
+		logger, schemeLog := debugLogger()
+		s, handlers := build(t, &panickyExtractor{extractPanic: true}, logger)
+		for name, h := range handlers {
+			t.Run(name, func(t *testing.T) {
+				serverLog := &syncBuffer{}
+				srv := httptest.NewUnstartedServer(h)
+				srv.Config.ErrorLog = log.New(serverLog, "", 0)
+				srv.Start()
+				defer srv.Close()
+				req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+				require.NoError(t, err)
+				bearerSpec.set(req.Header, secret)
+				resp, err := srv.Client().Do(req)
+				require.NoError(t, err, "the client got an answer")
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				assert.Equal(t, http.StatusInternalServerError, resp.StatusCode)
+				assert.NotContains(t, string(body), secret)
+				srv.Close()
+				assert.Empty(t, serverLog.String(), "nothing reached net/http")
+			})
+		}
+		_, err := s.Authenticate(requestWith(secret))
+		assert.ErrorIs(t, err, middleware.ErrInternal, "Authenticate")
+		_, err = s.Extract(requestWith(secret))
+		assert.ErrorIs(t, err, middleware.ErrInternal, "Extract")
+		assert.Contains(t, schemeLog.String(), "panic_in=extractor")
+		assert.Contains(t, schemeLog.String(), "panic_type=string")
+		assert.NotContains(t, schemeLog.String()+defaultLog.String(), secret)
+	})
+	t.Run("peeker", func(t *testing.T) {
+		defaultLog := captureDefaultLogger(t)
+		logger, schemeLog := debugLogger()
+		_, handlers := build(t, &panickyExtractor{peekPanic: true}, logger)
+		for name, h := range handlers {
+			t.Run(name, func(t *testing.T) {
+				for range 2 { // a miss, then what would be a hit
+					var rec *httptest.ResponseRecorder
+					require.NotPanics(t, func() { rec = serve(h, requestWith(tokGood)) })
+					assert.Equal(t, http.StatusOK, rec.Code, "Extract decides")
+				}
+			})
+		}
+		assert.Contains(t, schemeLog.String(), "tidegate peeker panicked")
+		assert.Contains(t, schemeLog.String(), "panic_type=string")
+		assert.NotContains(t, schemeLog.String()+defaultLog.String(), tokGood)
+	})
+}
+
+// requestWith returns a request carrying token as a bearer credential.
+func requestWith(token string) *http.Request {
+	req := newRequest()
+	bearerSpec.set(req.Header, token)
+	return req
 }
