@@ -10,8 +10,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash"
+	"io"
+	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -52,6 +56,31 @@ type Key struct {
 	// macs holds *macState values of an HS256 key (see verify), so that
 	// verifying neither keys a new HMAC nor allocates.
 	macs *sync.Pool
+}
+
+// String describes the key by its kid and algorithm, never its material:
+// whoever has an HS256 secret or a private key can mint any token.
+func (k *Key) String() string {
+	if k == nil {
+		return "bearer key <nil>"
+	}
+	return "bearer key " + strconv.Quote(k.id) + " (" + k.alg + ")"
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (k *Key) GoString() string { return k.String() }
+
+// Format implements fmt.Formatter so that every verb prints String. Without
+// it, fmt printed the key field by field, secret and private key included.
+func (k *Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+
+// LogValue implements slog.LogValuer: a logged key shows its kid and
+// algorithm only.
+func (k *Key) LogValue() slog.Value {
+	if k == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("kid", k.id), slog.String("alg", k.alg))
 }
 
 // NewHMACKey returns an HS256 key. The secret must be at least 32 bytes

@@ -398,4 +398,3 @@ var notBase64URL = func() (t [256]byte) {
 	}
 	return t
 }()
-

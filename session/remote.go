@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -136,6 +137,33 @@ func WithRemoteLogger(l *slog.Logger) RemoteOption {
 		v.logger = l
 		return nil
 	}
+}
+
+// String describes the verifier by its auth server and server name, never
+// its server secret or server token: either lets anyone look up any user's
+// session token.
+func (v *RemoteVerifier) String() string {
+	if v == nil {
+		return "session remote verifier <nil>"
+	}
+	return "session remote verifier of " + strconv.Quote(v.base) + " as " + strconv.Quote(v.name)
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (v *RemoteVerifier) GoString() string { return v.String() }
+
+// Format implements fmt.Formatter so that every verb prints String. Without
+// it, fmt printed the verifier field by field, secrets included (and read
+// the server token without its lock).
+func (v *RemoteVerifier) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, v.String()) }
+
+// LogValue implements slog.LogValuer: a logged verifier shows its auth
+// server and server name only.
+func (v *RemoteVerifier) LogValue() slog.Value {
+	if v == nil {
+		return slog.StringValue("<nil>")
+	}
+	return slog.GroupValue(slog.String("base", v.base), slog.String("server", v.name))
 }
 
 // NewRemoteVerifier returns a verifier that asks the auth server mounted at
