@@ -215,7 +215,10 @@ func (s *Service) revokeLogin(ctx context.Context, cred middleware.Credential, c
 			return err
 		}
 	}
-	if until := c.ExpiresAt.Add(s.cfg.leeway); now.Before(until) {
+	// Kept until no verifier could accept the token any more: one sharing
+	// this revocation list (a JWKSVerifier) may allow up to MaxLeeway,
+	// more than this service's own leeway.
+	if until := c.ExpiresAt.Add(MaxLeeway); now.Before(until) {
 		if err := s.cfg.revocations.RevokeToken(ctx, c.ID, until); err != nil {
 			return err
 		}

@@ -256,9 +256,11 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 
 // revokedUntil is how long a login or subject revocation must be kept once
 // its refresh tokens are gone: no new access token can be minted, and every
-// existing one expires within the access lifetime (plus leeway).
+// existing one expires within the access lifetime, plus the largest leeway
+// any verifier sharing the revocation list may allow (a JWKSVerifier's
+// WithLeeway goes up to MaxLeeway, beyond this service's own).
 func (s *Service) revokedUntil(now time.Time) time.Time {
-	return now.Add(s.cfg.accessTTL + s.cfg.leeway + revocationMargin)
+	return now.Add(s.cfg.accessTTL + MaxLeeway + revocationMargin)
 }
 
 // invalidateSubject evicts the subject's cached tokens here and, through
