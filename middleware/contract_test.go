@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -653,6 +654,9 @@ func TestSchemeReject(t *testing.T) {
 		{middleware.Malformed("x"), wantMalformed(bearerSpec)},
 		{middleware.RateLimited("x", 1500*time.Millisecond), expectation{status: 429, retryAfter: "2", body: bodyRateLimited}},
 		{middleware.RateLimited("x", 0), expectation{status: 429, retryAfter: "1", body: bodyRateLimited}},
+		{middleware.RateLimited("x", -time.Second), expectation{status: 429, retryAfter: "1", body: bodyRateLimited}},
+		{middleware.RateLimited("x", math.MaxInt64), expectation{status: 429, retryAfter: "9223372037", body: bodyRateLimited}},
+		{middleware.RateLimited("x", math.MaxInt64-999_999_999), expectation{status: 429, retryAfter: "9223372036", body: bodyRateLimited}},
 		{context.DeadlineExceeded, wantUnavailable(bearerSpec)},
 		{nil, wantInternal(bearerSpec)},
 	}

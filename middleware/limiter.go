@@ -73,14 +73,22 @@ type LimiterPolicy struct {
 	Window time.Duration
 }
 
+// MaxLimiterWindow is the longest Window a LimiterPolicy accepts: a longer
+// one would be a lock-out in all but name, which issue 3 rules out (an
+// attacker who knows a user's login name could keep them out for good).
+const MaxLimiterWindow = 24 * time.Hour
+
 // DefaultLimiterPolicy is the policy used for zero fields.
 var DefaultLimiterPolicy = LimiterPolicy{AccountAttempts: 10, AddressAttempts: 100, Window: 15 * time.Minute}
 
 // WithDefaults returns p with zero fields set from DefaultLimiterPolicy, or
-// an error for negative fields.
+// an error for negative fields or a Window over MaxLimiterWindow.
 func (p LimiterPolicy) WithDefaults() (LimiterPolicy, error) {
 	if p.AccountAttempts < 0 || p.AddressAttempts < 0 || p.Window < 0 {
 		return p, errors.New("tidegate: limiter policy fields must not be negative")
+	}
+	if p.Window > MaxLimiterWindow {
+		return p, errors.New("tidegate: limiter window must be at most 24h (MaxLimiterWindow)")
 	}
 	if p.AccountAttempts == 0 {
 		p.AccountAttempts = DefaultLimiterPolicy.AccountAttempts

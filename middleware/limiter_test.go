@@ -3,6 +3,7 @@ package middleware_test
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"sync"
 	"testing"
@@ -53,7 +54,16 @@ func TestLimiterPolicyWithDefaults(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, middleware.LimiterPolicy{AccountAttempts: 3, AddressAttempts: d.AddressAttempts, Window: time.Second}, got)
 
-	for _, bad := range []middleware.LimiterPolicy{{AccountAttempts: -1}, {AddressAttempts: -1}, {Window: -time.Second}} {
+	got, err = middleware.LimiterPolicy{Window: middleware.MaxLimiterWindow}.WithDefaults()
+	require.NoError(t, err)
+	assert.Equal(t, middleware.MaxLimiterWindow, got.Window)
+
+	// A window over a day would be a lock-out in all but name (issue 3:
+	// none), and one near the largest Duration overflowed Retry-After.
+	for _, bad := range []middleware.LimiterPolicy{
+		{AccountAttempts: -1}, {AddressAttempts: -1}, {Window: -time.Second},
+		{Window: middleware.MaxLimiterWindow + 1}, {Window: math.MaxInt64},
+	} {
 		_, err := bad.WithDefaults()
 		require.Error(t, err, "%+v", bad)
 		_, err = middleware.NewMemoryLimiter(bad)

@@ -187,11 +187,13 @@ func setFailureHeaders(w http.ResponseWriter, e *Error, challenges ...string) {
 }
 
 // retryAfterSeconds renders a delay as whole seconds (RFC 9110 §10.2.3),
-// rounded up, at least 1.
+// rounded up, at least 1. It rounds without adding to d: d + time.Second - 1
+// overflowed for a delay within a second of the largest Duration, which
+// then read as "1".
 func retryAfterSeconds(d time.Duration) string {
-	secs := int64((d + time.Second - 1) / time.Second)
-	if secs < 1 {
-		secs = 1
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
 	}
-	return strconv.FormatInt(secs, 10)
+	return strconv.FormatInt(max(1, secs), 10)
 }

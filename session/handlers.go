@@ -465,12 +465,17 @@ func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error
 }
 
 // retryAfter renders a delay as whole seconds, rounded up, at least 1
-// (RFC 9110 §10.2.3).
+// (RFC 9110 §10.2.3), without adding to d, which overflowed near the
+// largest Duration.
 func retryAfter(d time.Duration) string {
 	if d <= 0 {
 		d = middleware.DefaultRetryAfter
 	}
-	return strconv.FormatInt(max(1, int64((d+time.Second-1)/time.Second)), 10)
+	secs := int64(d / time.Second)
+	if d%time.Second > 0 {
+		secs++
+	}
+	return strconv.FormatInt(max(1, secs), 10)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
