@@ -100,7 +100,8 @@ func (x *httpsExtractor) Peek(r *http.Request) middleware.Peek {
 // Extract implements middleware.Extractor. A request without Basic
 // credentials passes through as ErrNoCredential, so other schemes combined
 // with middleware.Any are unaffected; one with Basic credentials over plain
-// HTTP, well-formed or not, is 403.
+// HTTP, well-formed or not, is 403, unless Authorization also carries
+// another value, which is 400 whatever the transport (issue 2).
 //
 // Authorization is a singleton field (RFC 9110 §11.6.2): Basic credentials
 // in two Authorization headers are 400 even when the two are identical,
@@ -110,6 +111,13 @@ func (x *httpsExtractor) Peek(r *http.Request) middleware.Peek {
 func (x *httpsExtractor) Extract(r *http.Request) (middleware.Credential, error) {
 	c, err := x.inner.Extract(r)
 	if err == middleware.ErrNoCredential {
+		return c, err
+	}
+	if err != nil && len(r.Header["Authorization"]) > 1 {
+		// Doubled with different values: issue 2's 400, which every scheme
+		// reading Authorization answers alike, so that middleware.Any's
+		// answer does not depend on the order of its schemes. Nothing is
+		// looked up either way.
 		return c, err
 	}
 	if err == nil && len(r.Header["Authorization"]) > 1 {

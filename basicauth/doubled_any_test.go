@@ -1,0 +1,45 @@
+package basicauth_test
+
+import (
+	"context"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// TestDoubledAuthorizationUnderAnyDoesNotDependOnOrder: issue 2 says
+// a request carrying the same header twice with different values gets 400
+// (RFC 6750 invalid_request) from Any, and Any's doc (and
+// TestAnyMalformedAnswerDoesNotDependOnOrder) says the answer does not
+// depend on the order the schemes are listed in. With a Bearer scheme and
+// the basicauth scheme, an Authorization header doubled as Bearer + Basic
+// over plain HTTP gets 400 invalid_request when Bearer is listed first but
+// 403 "HTTPS required" (Tapglue code 4xx body, no challenge) when Basic is
+// listed first.
+func TestDoubledAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	require.NoError(t, err)
+	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
+		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "b-" + c.Token}, nil
+		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
+	require.NoError(t, err)
+
+	bearerFirst, err := middleware.Any(bearer, f.svc.Scheme())
+	require.NoError(t, err)
+	basicFirst, err := middleware.Any(f.svc.Scheme(), bearer)
+	require.NoError(t, err)
+
+	doubled := []string{"Authorization", "Bearer tok", "Authorization", basic(appA + ":" + maryID)}
+	for _, overTLS := range []bool{false, true} {
+		a := serve(bearerFirst(http.HandlerFunc(echoPrincipal)), "", overTLS, doubled...)
+		b := serve(basicFirst(http.HandlerFunc(echoPrincipal)), "", overTLS, doubled...)
+		assert.Equal(t, http.StatusBadRequest, a.Code, "bearer first, TLS %v: %s", overTLS, a.Body)
+		assert.Equal(t, http.StatusBadRequest, b.Code, "basic first, TLS %v: %s", overTLS, b.Body)
+		assert.Equal(t, a.Header().Values("WWW-Authenticate"), b.Header().Values("WWW-Authenticate"), "TLS %v", overTLS)
+	}
+}
