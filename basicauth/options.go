@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -87,7 +88,7 @@ func (c *config) hstsValue() string {
 // App: those are refused here anyway.
 func WithSessionStore(s middleware.SessionStore) Option {
 	return func(c *config) error {
-		if s == nil {
+		if nilness.Is(s) {
 			return errors.New("basicauth: session store must not be nil")
 		}
 		c.sessions = s
@@ -208,7 +209,7 @@ func WithHSTS(maxAge time.Duration, includeSubDomains bool) Option {
 // credentials until their cache TTL runs out.
 func WithInvalidator(inv middleware.Invalidator) Option {
 	return func(c *config) error {
-		if inv == nil {
+		if nilness.Is(inv) {
 			return errors.New("basicauth: invalidator must not be nil")
 		}
 		c.invalidator = inv

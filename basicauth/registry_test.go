@@ -144,6 +144,8 @@ func TestNewValidates(t *testing.T) {
 	assert.Error(t, err)
 	_, err = basicauth.New(reg, nil, login)
 	assert.Error(t, err)
+	_, err = basicauth.New((*basicauth.MemoryRegistry)(nil), accounts, login)
+	assert.Error(t, err, "a nil registry pointer (a constructor's error ignored)")
 	_, err = basicauth.New(reg, accounts, nil)
 	assert.Error(t, err)
 	_, err = basicauth.New(reg, accounts, otherLogin)
@@ -152,6 +154,7 @@ func TestNewValidates(t *testing.T) {
 	for name, opt := range map[string]basicauth.Option{
 		"nil option":         nil,
 		"nil store":          basicauth.WithSessionStore(nil),
+		"nil store pointer":  basicauth.WithSessionStore((*middleware.MemorySessionStore)(nil)),
 		"zero session TTL":   basicauth.WithSessionTTL(0),
 		"negative cache TTL": basicauth.WithCacheTTL(-time.Second),
 		"zero cache entries": basicauth.WithCacheMaxEntries(0),

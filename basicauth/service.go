@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -37,7 +38,7 @@ type Service struct {
 // counts attempts on all login endpoints together) and use the same
 // accounts.
 func New(apps AppRegistry, accounts middleware.AccountWriter, login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
-	if apps == nil || accounts == nil || login == nil {
+	if nilness.Is(apps) || nilness.Is(accounts) || login == nil {
 		return nil, errors.New("basicauth: New needs an app registry, accounts and a password login")
 	}
 	if !sameAccounts(accounts, login.Accounts()) {
@@ -137,7 +138,7 @@ func (s *Service) buildSchemes(cfg *config) error {
 // Strict-Transport-Security header (a Service's HSTS and RequireUser do):
 // set it as your server does.
 func NewScheme(v middleware.Verifier, opts ...Option) (*middleware.Scheme, error) {
-	if v == nil {
+	if nilness.Is(v) {
 		return nil, errors.New("basicauth: NewScheme needs a verifier")
 	}
 	cfg, err := newConfig(opts)

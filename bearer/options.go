@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -182,7 +183,7 @@ func WithClock(now func() time.Time) Option {
 // share one for a revocation to reach all of them.
 func WithRevocationList(l RevocationList) Option {
 	return commonOption(func(c *common) error {
-		if l == nil {
+		if nilness.Is(l) {
 			return errors.New("bearer: revocation list must not be nil")
 		}
 		c.revocations = l
@@ -324,7 +325,7 @@ func WithoutRotation() ServiceOption {
 // MemoryRefreshStore). Replicas must share one.
 func WithRefreshStore(s RefreshStore) ServiceOption {
 	return serviceOption(func(c *serviceConfig) error {
-		if s == nil {
+		if nilness.Is(s) {
 			return errors.New("bearer: refresh store must not be nil")
 		}
 		c.refreshStore = s
@@ -336,7 +337,7 @@ func WithRefreshStore(s RefreshStore) ServiceOption {
 // service's own cache, for example one that broadcasts to other replicas.
 func WithInvalidator(inv middleware.Invalidator) ServiceOption {
 	return serviceOption(func(c *serviceConfig) error {
-		if inv == nil {
+		if nilness.Is(inv) {
 			return errors.New("bearer: invalidator must not be nil")
 		}
 		c.invalidator = inv

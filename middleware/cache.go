@@ -13,6 +13,7 @@ import (
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // Cache defaults.
@@ -172,7 +173,7 @@ func (e *cacheEntry) deadline() time.Time { return e.born.Add(e.life) }
 // NewCache wraps next in a cache whose entries live at most ttl. ttl must be
 // positive: go-cache would read zero as "never expires".
 func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, error) {
-	if next == nil {
+	if nilness.Is(next) {
 		return nil, errors.New("tidegate: cache needs a verifier")
 	}
 	if ttl <= 0 {

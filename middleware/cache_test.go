@@ -62,6 +62,8 @@ func TestNewCacheValidates(t *testing.T) {
 		opts []middleware.CacheOption
 	}{
 		{"nil verifier", nil, time.Minute, nil},
+		{"nil verifier pointer", (*testVerifier)(nil), time.Minute, nil},
+		{"nil verifier func", middleware.VerifierFunc(nil), time.Minute, nil},
 		// go-cache reads a zero TTL as "never expires".
 		{"zero TTL", v, 0, nil},
 		{"negative TTL", v, -time.Second, nil},
@@ -74,6 +76,7 @@ func TestNewCacheValidates(t *testing.T) {
 		{"nil option", v, time.Minute, []middleware.CacheOption{nil}},
 		{"nil clock", v, time.Minute, []middleware.CacheOption{middleware.WithClock(nil)}},
 		{"nil observer", v, time.Minute, []middleware.CacheOption{middleware.WithObserver(nil)}},
+		{"nil observer pointer", v, time.Minute, []middleware.CacheOption{middleware.WithObserver((*middleware.NopObserver)(nil))}},
 	}
 	before := runtime.NumGoroutine()
 	for _, tc := range cases {

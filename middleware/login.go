@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"runtime"
 	"strings"
+
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // MaxLoginBytes bounds a login name. Longer names are refused before any
@@ -41,7 +43,7 @@ type LoginOption func(*PasswordLogin) error
 // DefaultArgon2Params). It must read the hashes stored in the accounts.
 func WithHasher(h PasswordHasher) LoginOption {
 	return func(l *PasswordLogin) error {
-		if h == nil {
+		if nilness.Is(h) {
 			return errors.New("tidegate: hasher must not be nil")
 		}
 		l.hasher = h
@@ -53,7 +55,7 @@ func WithHasher(h PasswordHasher) LoginOption {
 // DefaultLimiterPolicy). Share one limiter between every login endpoint.
 func WithLimiter(lim LoginLimiter) LoginOption {
 	return func(l *PasswordLogin) error {
-		if lim == nil {
+		if nilness.Is(lim) {
 			return errors.New("tidegate: limiter must not be nil")
 		}
 		if m, ok := lim.(*MemoryLimiter); ok && (m == nil || m.counts == nil) {
@@ -78,7 +80,7 @@ func WithHashConcurrency(n int) LoginOption {
 
 // NewPasswordLogin returns a PasswordLogin over accounts.
 func NewPasswordLogin(accounts Accounts, opts ...LoginOption) (*PasswordLogin, error) {
-	if accounts == nil {
+	if nilness.Is(accounts) {
 		return nil, errors.New("tidegate: password login needs accounts")
 	}
 	l := &PasswordLogin{accounts: accounts, slots: make(chan struct{}, runtime.NumCPU())}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"strconv"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // SchemeOption configures NewScheme.
@@ -54,7 +56,7 @@ func WithClock(now func() time.Time) Option {
 // (default NopObserver).
 func WithObserver(o Observer) Option {
 	check := func() error {
-		if o == nil {
+		if nilness.Is(o) {
 			return errors.New("tidegate: observer must not be nil")
 		}
 		return nil

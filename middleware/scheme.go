@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"runtime/debug"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // Scheme is one credential kind, ready to authenticate requests: how to find
@@ -43,7 +45,7 @@ func NewScheme(kind Kind, ex Extractor, v Verifier, ch Challenge, opts ...Scheme
 	if kind == "" {
 		return nil, errors.New("tidegate: scheme kind must not be empty")
 	}
-	if ex == nil || v == nil {
+	if nilness.Is(ex) || nilness.Is(v) {
 		return nil, errors.New("tidegate: scheme needs an extractor and a verifier")
 	}
 	if c, ok := v.(*Cache); ok && (c == nil || !c.built()) {

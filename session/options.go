@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -85,7 +86,7 @@ func positive(d time.Duration, what string) error {
 // WithClock, for example through middleware.WithStoreClock.
 func WithStore(s middleware.SessionStore) Option {
 	return func(c *config) error {
-		if s == nil {
+		if nilness.Is(s) {
 			return errors.New("session: store must not be nil")
 		}
 		c.store = s
@@ -197,7 +198,7 @@ func CheckServer(name, secret string) error {
 // logins shares their address counts.
 func WithServerLoginLimiter(l middleware.LoginLimiter) Option {
 	return func(c *config) error {
-		if l == nil {
+		if nilness.Is(l) {
 			return errors.New("session: server login limiter must not be nil")
 		}
 		c.serverLimiter = l
@@ -220,7 +221,7 @@ func WithTrustedProxies(t *middleware.TrustedProxies) Option {
 // make them verify that subject's cached credentials again.
 func WithInvalidator(inv middleware.Invalidator) Option {
 	return func(c *config) error {
-		if inv == nil {
+		if nilness.Is(inv) {
 			return errors.New("session: invalidator must not be nil")
 		}
 		c.invalidator = inv

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -102,7 +103,7 @@ func NewScheme(v middleware.Verifier, opts ...middleware.SchemeOption) (*middlew
 // store by digest. It is not cached: wrap it in middleware.NewCache for a
 // request path (a Service does).
 func NewStoreVerifier(store middleware.SessionStore) (middleware.Verifier, error) {
-	if store == nil {
+	if nilness.Is(store) {
 		return nil, errors.New("session: store must not be nil")
 	}
 	return storeVerifier{store: store}, nil
