@@ -1,15 +1,16 @@
 package redisstore_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tidegate/tidegate/bearer"
-	"github.com/tidegate/tidegate/internal/redistest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
 )
@@ -18,7 +19,7 @@ func Example() {
 	ctx := context.Background()
 	// A replica's client: bound how long a request waits for Redis.
 	client := redis.NewClient(&redis.Options{
-		Addr:        redistest.MainAddr(), // e.g. "localhost:6379"
+		Addr:        cmp.Or(os.Getenv("TIDEGATE_REDIS_ADDR"), "localhost:6379"),
 		DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second,
 	})
 	defer client.Close()
@@ -69,9 +70,9 @@ func Example() {
 // whole family revoked, everywhere.
 func ExampleRefreshStore() {
 	ctx := context.Background()
-	replicaA := redis.NewClient(&redis.Options{Addr: redistest.MainAddr()})
+	replicaA := redis.NewClient(&redis.Options{Addr: cmp.Or(os.Getenv("TIDEGATE_REDIS_ADDR"), "localhost:6379")})
 	defer replicaA.Close()
-	replicaB := redis.NewClient(&redis.Options{Addr: redistest.MainAddr()})
+	replicaB := redis.NewClient(&redis.Options{Addr: cmp.Or(os.Getenv("TIDEGATE_REDIS_ADDR"), "localhost:6379")})
 	defer replicaB.Close()
 	prefix := redisstore.WithPrefix("example:" + middleware.NewToken()[:8] + ":")
 	a, err := redisstore.NewRefreshStore(replicaA, prefix)

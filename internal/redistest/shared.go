@@ -41,6 +41,12 @@ func Main(m *testing.M) int {
 	}
 	defer s.Stop()
 	mainAddr = s.Addr()
+	// Example functions, which users copy, cannot import this package:
+	// they read the address from the environment, as a user's program would.
+	if err := os.Setenv(EnvAddr, mainAddr); err != nil {
+		fmt.Fprintln(os.Stderr, "redistest:", err)
+		return 1
+	}
 	return m.Run()
 }
 
