@@ -182,7 +182,7 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 	c := &Cache{
 		next:       next,
 		ttl:        ttl,
-		cleanup:    min(ttl, time.Minute),
+		cleanup:    defaultCleanup(ttl),
 		timeout:    DefaultVerifyTimeout,
 		maxEntries: DefaultMaxEntries,
 		refusalTTL: DefaultRefusalTTL,
@@ -234,6 +234,14 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 	}
 	go c.janitor()
 	return c, nil
+}
+
+// defaultCleanup is the janitor's interval unless WithCleanupInterval says
+// otherwise: the TTL, between one second and one minute. Entries are judged
+// on every hit, so the sweep only gives memory back; a TTL of a microsecond
+// made a janitor that woke a million times a second.
+func defaultCleanup(ttl time.Duration) time.Duration {
+	return min(max(ttl, time.Second), time.Minute)
 }
 
 // built reports whether c was made by NewCache. The methods of a zero

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -295,4 +296,23 @@ func TestSharedRefusalIsEachCallersOwn(t *testing.T) {
 	require.NotSame(t, flight.err, e2, "the leader and the waiter each get a copy, not the flight's")
 	e1.Reason = "changed by a renderer"
 	require.Equal(t, "unknown", e2.Reason)
+}
+
+// TestDefaultCleanupInterval: the janitor sweeps every TTL, but never more
+// often than once a second (a microsecond TTL woke it a million times a
+// second) nor less often than once a minute.
+func TestDefaultCleanupInterval(t *testing.T) {
+	for ttl, want := range map[time.Duration]time.Duration{
+		time.Microsecond: time.Second,
+		time.Second:      time.Second,
+		30 * time.Second: 30 * time.Second,
+		time.Hour:        time.Minute,
+	} {
+		c, err := NewCache(VerifierFunc(func(context.Context, Credential) (Principal, error) {
+			return Principal{Subject: "s"}, nil
+		}), ttl)
+		require.NoError(t, err)
+		assert.Equal(t, want, c.cleanup, "TTL %v", ttl)
+		require.NoError(t, c.Close())
+	}
 }

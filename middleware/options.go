@@ -127,8 +127,8 @@ func WithMaxEntries(n int) CacheOption {
 }
 
 // WithCleanupInterval sets how often expired entries are swept from memory
-// (default: the TTL, at most one minute). It must be positive: go-cache
-// would read zero as "never".
+// (default: the TTL, at least one second and at most one minute). It must
+// be positive: go-cache would read zero as "never".
 func WithCleanupInterval(d time.Duration) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		if d <= 0 {
