@@ -127,7 +127,8 @@ func (l *PasswordLogin) built() bool { return l.accounts != nil && l.limiter != 
 // input (the same for an unknown account, a wrong password, a disabled
 // account or an oversized field), ErrRateLimited with RetryAfter, or
 // ErrUnavailable when the accounts or the limiter failed.
-func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (Account, error) {
+func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, password string) (_ Account, err error) {
+	defer containPanic("password login", &err)
 	if !l.built() {
 		return Account{}, notBuilt("PasswordLogin")
 	}
@@ -200,7 +201,8 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 // when the account changed. In that order nothing is missed: a change the
 // confirmation does not see came after the credential existed, so the
 // revocation that follows it ends the credential.
-func (l *PasswordLogin) Confirm(ctx context.Context, account Account) error {
+func (l *PasswordLogin) Confirm(ctx context.Context, account Account) (err error) {
+	defer containPanic("password login", &err)
 	if !l.built() {
 		return notBuilt("PasswordLogin")
 	}
@@ -214,6 +216,17 @@ func (l *PasswordLogin) Confirm(ctx context.Context, account Account) error {
 		return Invalid("login failed")
 	}
 	return nil
+}
+
+// containPanic, deferred, turns a panic of the application's code that a
+// login calls (its accounts, limiter or hasher) into the generic 500, as a
+// Verifier's is: left to net/http, the connection was dropped without an
+// answer and the panic's value, which may quote the login or the password,
+// was logged in the server's ErrorLog.
+func containPanic(what string, err *error) {
+	if v := recover(); v != nil {
+		*err = panicked(what, v)
+	}
 }
 
 // attemptAccount counts the attempt against the account itself when the
@@ -264,7 +277,8 @@ func (l *PasswordLogin) verify(ctx context.Context, hash, password string) (bool
 
 // HashPassword hashes a new password under the same concurrency limit as
 // logins, refusing one over MaxPasswordBytes or empty.
-func (l *PasswordLogin) HashPassword(ctx context.Context, password string) (string, error) {
+func (l *PasswordLogin) HashPassword(ctx context.Context, password string) (_ string, err error) {
+	defer containPanic("password hasher", &err)
 	if !l.built() {
 		return "", notBuilt("PasswordLogin")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -667,4 +668,58 @@ func TestNewPasswordLoginValidates(t *testing.T) {
 			assert.Nil(t, l)
 		})
 	}
+}
+
+// panickyHasher is a PasswordHasher with a bug that quotes the password.
+type panickyHasher struct{ middleware.PasswordHasher }
+
+func (panickyHasher) Verify(_, password string) (bool, error) {
+	panic("hasher bug with " + password)
+}
+
+// Hash panics on the test's secret only: NewPasswordLogin hashes its dummy
+// password with it.
+func (h panickyHasher) Hash(password string) (string, error) {
+	if password == secret {
+		panic("hasher bug with " + password)
+	}
+	return h.PasswordHasher.Hash(password)
+}
+
+// panickyAccounts is an accounts store with a bug: every lookup panics.
+type panickyAccounts struct{ middleware.Accounts }
+
+func (panickyAccounts) FindByLogin(_ context.Context, login string) (middleware.Account, error) {
+	panic("accounts bug with " + login)
+}
+
+func (panickyAccounts) FindByID(_ context.Context, id string) (middleware.Account, error) {
+	panic("accounts bug with " + id)
+}
+
+// TestPasswordLoginContainsPanics: a login calls the application's code
+// (its accounts, limiter and hasher), which is contained like a Verifier:
+// the generic 500 (ErrInternal), never a panic that net/http would log,
+// password and all. The hashing slot a panicking hasher held is given back.
+func TestPasswordLoginContainsPanics(t *testing.T) {
+	ctx := context.Background()
+	hashing, err := middleware.NewPasswordLogin(middleware.NewMemoryAccounts(),
+		middleware.WithHasher(panickyHasher{argonTestHasher(t)}))
+	require.NoError(t, err)
+	for range runtime.NumCPU() + 1 { // more than the hashing slots
+		var err error
+		require.NotPanics(t, func() { _, err = hashing.Login(ctx, clientA, "mary", secret) })
+		require.ErrorIs(t, err, middleware.ErrInternal)
+		assert.NotContains(t, err.Error(), secret)
+	}
+	require.NotPanics(t, func() { _, err = hashing.HashPassword(ctx, secret) })
+	require.ErrorIs(t, err, middleware.ErrInternal)
+
+	lookups, err := middleware.NewPasswordLogin(panickyAccounts{middleware.NewMemoryAccounts()},
+		middleware.WithHasher(argonTestHasher(t)))
+	require.NoError(t, err)
+	require.NotPanics(t, func() { _, err = lookups.Login(ctx, clientA, "mary", secret) })
+	require.ErrorIs(t, err, middleware.ErrInternal)
+	require.NotPanics(t, func() { err = lookups.Confirm(ctx, middleware.Account{UserID: "u-mary"}) })
+	require.ErrorIs(t, err, middleware.ErrInternal)
 }
