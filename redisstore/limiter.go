@@ -77,7 +77,11 @@ func (l *LoginLimiter) SucceededAccount(ctx context.Context, key string) error {
 	return wrap("succeeded account", l.client.Del(ctx, counterKey(l.prefix, key)).Err())
 }
 
-// Succeeded implements middleware.LoginLimiter.
+// Succeeded implements middleware.LoginLimiter: it clears the account's
+// count and forgives one attempt of the address, as
+// middleware.MemoryLimiter does. The call carries a random tag, so that
+// go-redis sending it again (a late answer) forgives no second attempt.
 func (l *LoginLimiter) Succeeded(ctx context.Context, account string, client netip.Addr) error {
-	return wrap("succeeded", succeededScript.Run(ctx, l.client, l.keys(account, client)).Err())
+	err := succeededScript.Run(ctx, l.client, l.keys(account, client), randomTag()).Err()
+	return wrap("succeeded", err)
 }

@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"io"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -208,4 +209,46 @@ func TestRefreshReuseRunTwiceIsStillAReuse(t *testing.T) {
 	r.proxy.delayNextAnswer()
 	require.ErrorIs(t, r.rotate("t0", "t2"), bearer.ErrRefreshReused, "the victim's refresh, answered late, run twice")
 	require.ErrorIs(t, r.rotate("t1", "t3"), bearer.ErrRefreshInvalid, "the login is revoked")
+}
+
+// TestRetriedSucceededForgivesOneAttemptOnly: a successful login forgives
+// its own attempt, the address count going down by one. Run twice (its
+// answer late, go-redis sending the script again), it must still go down
+// by one only: else the address gets one more guess than its limit for
+// every such success.
+func TestRetriedSucceededForgivesOneAttemptOnly(t *testing.T) {
+	client, proxy, prefix := retryingClient(t)
+	const limit = 4
+	l, err := redisstore.NewLoginLimiter(client, middleware.LimiterPolicy{AccountAttempts: 100, AddressAttempts: limit},
+		redisstore.WithPrefix(prefix))
+	require.NoError(t, err)
+	addr := netip.MustParseAddr("198.51.100.9")
+	other := netip.MustParseAddr("198.51.100.10")
+	// Redis learns both scripts on other keys first (see delayNextAnswer).
+	_, err = l.Attempt(ctx, "warm", other)
+	require.NoError(t, err)
+	require.NoError(t, l.Succeeded(ctx, "warm", other))
+
+	// Two wrong guesses, then a login that succeeds: 3 attempts, 1 forgiven.
+	for range 2 {
+		wait, err := l.Attempt(ctx, "victim", addr)
+		require.NoError(t, err)
+		require.Zero(t, wait)
+	}
+	wait, err := l.Attempt(ctx, "owner", addr)
+	require.NoError(t, err)
+	require.Zero(t, wait)
+	proxy.delayNextAnswer()
+	require.NoError(t, l.Succeeded(ctx, "owner", addr), "answered late, sent again")
+
+	// The address has used 2 of its 4: two more attempts, then 429.
+	allowed := 0
+	for range 5 {
+		wait, err := l.Attempt(ctx, "victim", addr)
+		require.NoError(t, err)
+		if wait == 0 {
+			allowed++
+		}
+	}
+	assert.Equal(t, limit-2, allowed, "attempts the address still had")
 }

@@ -156,11 +156,14 @@ if wait > 0 then return wait end
 return count(KEYS[2], tonumber(ARGV[6]))
 `)
 
-// succeededScript: KEYS address counter, account counter.
+// succeededScript: KEYS address counter, account counter; ARGV a random
+// tag of the call. It forgives one attempt of the address, and marks the
+// counter with the tag (a field "ok:<tag>", gone with the window) so that
+// the same call run again by a go-redis retry forgives nothing more.
 var succeededScript = redis.NewScript(`
 redis.call('DEL', KEYS[2])
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
-if n and n > 0 then
+if n and n > 0 and redis.call('HSETNX', KEYS[1], 'ok:' .. ARGV[1], 1) == 1 then
   redis.call('HINCRBY', KEYS[1], 'n', -1)
 end
 return 1
