@@ -37,6 +37,11 @@ const subjectTag = "sub:"
 // not a subject's does, so older replicas obey it too).
 const purgeMessage = "purge"
 
+// maxPendingMessages bounds the messages kept for publishing again. One
+// more turns them all into a single purge, which stands for every one of
+// them: it is published after each of their revocations was stored.
+const maxPendingMessages = 64
+
 // Broadcaster is a middleware.Invalidator for several replicas: it applies
 // an invalidation to this replica's caches at once and publishes it on a
 // Redis channel, and it applies what other replicas publish.
@@ -67,9 +72,30 @@ const purgeMessage = "purge"
 // removes the cap with CapTTL(0).
 //
 // It reconnects by itself, waiting between attempts from 50 ms doubling up
-// to 2 s (WithReconnectBackoff). Close stops it and leaves the caches
-// capped: a closed Broadcaster hears nothing more. InvalidateSubject still
-// evicts locally and publishes after Close.
+// to 2 s (WithReconnectBackoff).
+//
+// # When a publish fails
+//
+// The other replicas' subscriptions may well stay up while Redis refuses
+// a PUBLISH (a failover pauses writes, not PINGs), so they would not cap
+// their caches: a message is therefore not dropped. One whose PUBLISH
+// fails (an error, or no answer within WithPublishTimeout, default 1 s) is
+// kept and published again by a goroutine, waiting between attempts from
+// the minimum reconnect backoff (50 ms) doubling up to the smaller of its
+// maximum and the fallback TTL (2 s with the defaults), until Redis takes
+// it. At most 64 messages are kept; one more turns them all into a single
+// purge. So every replica still subscribed evicts the revocation's entries
+// at the latest that retry cap after Redis takes writes again, plus the
+// publish timeout when an attempt was hanging on a dead connection then.
+// Messages may arrive out of order or twice (a PUBLISH that timed out may
+// still have run): each only evicts, so neither matters. This replica's
+// own caches were invalidated at once.
+//
+// Close stops both goroutines, tries once more (within the publish
+// timeout) to publish what is still pending, logs what it could not, and
+// leaves the caches capped: a closed Broadcaster hears nothing more.
+// InvalidateSubject and Purge still evict locally and publish after Close,
+// once, without retrying.
 type Broadcaster struct {
 	client redis.UniversalClient
 	cfg    config
@@ -79,12 +105,24 @@ type Broadcaster struct {
 	subscribed bool
 	closed     bool
 	ps         *redis.PubSub // the current subscription, for Close
+	pending    []pendingMessage
+	sequence   uint64 // of the last pending message
 
-	watchdog  *time.Timer
-	ctx       context.Context
-	cancel    context.CancelFunc
-	done      chan struct{}
-	closeOnce sync.Once
+	watchdog    *time.Timer
+	ctx         context.Context
+	cancel      context.CancelFunc
+	done        chan struct{} // closed when run returns
+	wake        chan struct{} // tells republish that a message is pending
+	republished chan struct{} // closed when republish returns
+	closeOnce   sync.Once
+}
+
+// pendingMessage is a message whose PUBLISH failed. Its sequence number
+// tells it from a later message with the same payload, which must still be
+// published after it.
+type pendingMessage struct {
+	sequence uint64
+	payload  string
 }
 
 var _ middleware.Invalidator = (*Broadcaster)(nil)
@@ -101,11 +139,13 @@ func NewBroadcaster(client redis.UniversalClient, opts ...Option) (*Broadcaster,
 	if err != nil {
 		return nil, err
 	}
-	b := &Broadcaster{client: client, cfg: cfg, done: make(chan struct{})}
+	b := &Broadcaster{client: client, cfg: cfg, done: make(chan struct{}),
+		wake: make(chan struct{}, 1), republished: make(chan struct{})}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.watchdog = time.AfterFunc(time.Hour, b.silent)
 	b.watchdog.Stop()
 	go b.run()
+	go b.republish()
 	return b, nil
 }
 
@@ -153,7 +193,7 @@ func (b *Broadcaster) Invalidate(cred middleware.Credential) {
 
 // InvalidateSubject evicts every entry of subject from this replica's
 // caches at once, then publishes it for every other replica. A publish
-// that fails is logged; the store revocation that came before it stands.
+// that fails is logged and published again later (see the type's doc).
 func (b *Broadcaster) InvalidateSubject(subject string) {
 	for _, c := range b.snapshot() {
 		c.InvalidateSubject(subject)
@@ -173,18 +213,136 @@ func (b *Broadcaster) Purge() {
 	b.publish(purgeMessage)
 }
 
-// publish sends payload on the channel, bounded by the publish timeout. A
-// publish that fails is logged; the store revocation before it stands.
+// publish sends payload on the channel. One that fails is logged and kept
+// for republish, unless the Broadcaster is closed.
 func (b *Broadcaster) publish(payload string) {
+	err := b.send(payload)
+	if err == nil {
+		return
+	}
+	if b.enqueue(payload) {
+		b.cfg.logger.Warn("tidegate: revocation not published to other replicas yet; retrying",
+			"error_type", fmt.Sprintf("%T", err))
+		return
+	}
+	b.cfg.logger.Warn("tidegate: revocation not published to other replicas; broadcaster closed",
+		"error_type", fmt.Sprintf("%T", err))
+}
+
+// send publishes payload once, bounded by the publish timeout.
+func (b *Broadcaster) send(payload string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.publishTimeout)
 	defer cancel()
-	if err := b.client.Publish(ctx, b.cfg.channel, payload).Err(); err != nil {
-		b.cfg.logger.Warn("tidegate: revocation not published to other replicas", "error_type", fmt.Sprintf("%T", err))
+	return b.client.Publish(ctx, b.cfg.channel, payload).Err()
+}
+
+// enqueue keeps payload for republish and wakes it; it reports false, and
+// keeps nothing, once closed. A purge stands for every message before it,
+// and so replaces them; so does a purge in place of the message that
+// would overflow the queue.
+func (b *Broadcaster) enqueue(payload string) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	if len(b.pending) >= maxPendingMessages {
+		b.cfg.logger.Warn("tidegate: too many revocations pending; they will be published as one purge",
+			"pending", len(b.pending))
+		payload = purgeMessage
+	}
+	if payload == purgeMessage {
+		b.pending = nil
+	}
+	b.sequence++
+	b.pending = append(b.pending, pendingMessage{sequence: b.sequence, payload: payload})
+	select {
+	case b.wake <- struct{}{}:
+	default: // already woken
+	}
+	return true
+}
+
+// republish publishes the pending messages again until Close: when one is
+// pending, it retries after the minimum backoff, doubling the wait up to
+// retryCap, until all are published.
+func (b *Broadcaster) republish() {
+	defer close(b.republished)
+	for b.awaitPending() {
+		wait := b.cfg.minBackoff
+		for b.sleep(wait) && !b.flush() {
+			wait = min(2*wait, b.retryCap())
+		}
+		if b.ctx.Err() == nil {
+			b.cfg.logger.Info("tidegate: pending revocations published to other replicas")
+		}
 	}
 }
 
-// Close stops the subscription goroutine and waits for it. The caches stay
-// capped; the client is the caller's to close. Close is idempotent.
+// awaitPending waits until a message is pending, or returns false once
+// closed. A wake may be stale: its message went out with an earlier flush.
+func (b *Broadcaster) awaitPending() bool {
+	for {
+		select {
+		case <-b.wake:
+			if _, ok := b.firstPending(); ok {
+				return b.ctx.Err() == nil
+			}
+		case <-b.ctx.Done():
+			return false
+		}
+	}
+}
+
+// retryCap is the longest wait between two attempts to publish a pending
+// message. Capped by the fallback TTL, a message whose PUBLISH failed
+// reaches the other replicas no later, once Redis takes writes again, than
+// a message missed by an unsubscribed replica stops mattering to it.
+func (b *Broadcaster) retryCap() time.Duration {
+	return min(b.cfg.maxBackoff, b.cfg.fallbackTTL)
+}
+
+// flush publishes the pending messages in order, and stops at the first
+// that fails. It reports whether none is left.
+func (b *Broadcaster) flush() bool {
+	for {
+		m, ok := b.firstPending()
+		if !ok {
+			return true
+		}
+		if b.send(m.payload) != nil {
+			return false
+		}
+		b.published(m)
+	}
+}
+
+// firstPending returns the oldest pending message, if any.
+func (b *Broadcaster) firstPending() (pendingMessage, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.pending) == 0 {
+		return pendingMessage{}, false
+	}
+	return b.pending[0], true
+}
+
+// published forgets m, unless a purge replaced it meanwhile: that purge
+// was enqueued after m was sent, and must still go out.
+func (b *Broadcaster) published(m pendingMessage) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.pending) > 0 && b.pending[0].sequence == m.sequence {
+		b.pending = b.pending[1:]
+	}
+	if len(b.pending) == 0 {
+		b.pending = nil // let the array go
+	}
+}
+
+// Close stops the subscription and republishing goroutines and waits for
+// them, then tries once more to publish the pending messages. The caches
+// stay capped; the client is the caller's to close. Close is idempotent.
 func (b *Broadcaster) Close() error {
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
@@ -196,10 +354,27 @@ func (b *Broadcaster) Close() error {
 			_ = ps.Close() // unblocks a pending receive
 		}
 		<-b.done
+		<-b.republished
 		b.watchdog.Stop()
 		b.down(nil)
+		b.flushOnClose()
 	})
 	return nil
+}
+
+// flushOnClose makes a last attempt to publish the pending messages (at
+// most one failure, so at most one publish timeout), and logs how many it
+// had to drop.
+func (b *Broadcaster) flushOnClose() {
+	if b.flush() {
+		return
+	}
+	b.mu.Lock()
+	dropped := len(b.pending)
+	b.pending = nil
+	b.mu.Unlock()
+	b.cfg.logger.Warn("tidegate: broadcaster closed with revocations not published to other replicas",
+		"dropped", dropped)
 }
 
 // run keeps a subscription up until Close.

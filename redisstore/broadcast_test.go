@@ -2,12 +2,16 @@ package redisstore_test
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,6 +190,156 @@ func TestPurgeReachesOtherReplicas(t *testing.T) {
 	assert.Zero(t, b.cache.capped(), "a purge is not a loss of the subscription")
 }
 
+// publishGate is a go-redis hook that, while shut, fails every PUBLISH
+// with an error, as a Redis that takes no writes does (CLIENT PAUSE WRITE
+// during a failover, a replica promoted late), while the subscriptions,
+// whose PINGs are not writes, stay up.
+type publishGate struct {
+	shut   atomic.Bool
+	failed atomic.Int32 // PUBLISHes refused so far
+}
+
+var errWritesPaused = errors.New("test: Redis takes no writes")
+
+func gatedClient(t *testing.T, addr string) (*redis.Client, *publishGate) {
+	t.Helper()
+	client := redistest.NewClient(t, addr)
+	gate := &publishGate{}
+	client.AddHook(gate)
+	return client, gate
+}
+
+func (g *publishGate) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (g *publishGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (g *publishGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if cmd.Name() == "publish" && g.shut.Load() {
+			g.failed.Add(1)
+			cmd.SetErr(errWritesPaused)
+			return errWritesPaused
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// A revocation whose PUBLISH failed reaches the other replicas once Redis
+// takes writes again, although their subscriptions never dropped (so they
+// never capped their caches).
+func TestFailedPublishReachesOtherReplicasLater(t *testing.T) {
+	cases := map[string]struct {
+		revoke  func(*redisstore.Broadcaster)
+		reached func(*fakeCache, int) bool
+	}{
+		"InvalidateSubject": {
+			revoke:  func(b *redisstore.Broadcaster) { b.InvalidateSubject("alice") },
+			reached: func(c *fakeCache, _ int) bool { return c.got("alice") },
+		},
+		"Purge": {
+			revoke:  func(b *redisstore.Broadcaster) { b.Purge() },
+			reached: func(c *fakeCache, before int) bool { return c.purged() > before },
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			tg := redistest.Shared(t)
+			client, gate := gatedClient(t, tg.Addr)
+			a := newReplica(t, client, tg.Prefix)
+			b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+			a.requireSubscribed(t)
+			b.requireSubscribed(t)
+			before := b.cache.purged()
+
+			gate.shut.Store(true)
+			tc.revoke(a.b)
+			require.Eventually(t, func() bool { return gate.failed.Load() >= 3 }, eventual, tick,
+				"A publishes again while Redis refuses")
+			assert.False(t, tc.reached(b.cache, before), "nothing was published")
+			assert.True(t, b.b.Subscribed(), "B's subscription is up: B is not capped")
+
+			gate.shut.Store(false)
+			require.Eventually(t, func() bool { return tc.reached(b.cache, before) }, eventual, tick,
+				"B hears the revocation once Redis takes writes again")
+		})
+	}
+}
+
+// While Redis refuses writes, the pending messages are bounded: a purge
+// stands for every message before it, and one message too many turns them
+// all into a purge.
+func TestPendingMessagesCoalesceIntoOnePurge(t *testing.T) {
+	cases := map[string]func(*redisstore.Broadcaster){
+		"a purge replaces them": func(b *redisstore.Broadcaster) {
+			b.InvalidateSubject("alice")
+			b.Purge()
+		},
+		"one too many": func(b *redisstore.Broadcaster) {
+			for i := range redisstore.MaxPendingMessages + 1 {
+				b.InvalidateSubject(fmt.Sprint("user-", i))
+			}
+		},
+	}
+	for name, revoke := range cases {
+		t.Run(name, func(t *testing.T) {
+			tg := redistest.Shared(t)
+			sub := tg.Client.Subscribe(ctx, tg.Prefix+"revocations")
+			t.Cleanup(func() { _ = sub.Close() })
+			_, err := sub.Receive(ctx) // the subscription's confirmation
+			require.NoError(t, err)
+			client, gate := gatedClient(t, tg.Addr)
+			a := newReplica(t, client, tg.Prefix)
+
+			gate.shut.Store(true)
+			revoke(a.b)
+			gate.shut.Store(false)
+			msg, err := sub.ReceiveMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "purge", msg.Payload)
+			a.b.InvalidateSubject("marker")
+			msg, err = sub.ReceiveMessage(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, "sub:marker", msg.Payload, "nothing but the purge was pending")
+		})
+	}
+}
+
+// Close tries once more to publish what is pending, and logs how many
+// messages it dropped when that fails too.
+func TestClosePublishesPendingMessagesOnce(t *testing.T) {
+	for _, redisBack := range []bool{true, false} {
+		t.Run(fmt.Sprint("Redis back: ", redisBack), func(t *testing.T) {
+			tg := redistest.Shared(t)
+			var logs bytes.Buffer
+			var mu sync.Mutex
+			logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
+			client, gate := gatedClient(t, tg.Addr)
+			// No retry before Close: the first would come an hour later.
+			a := newReplica(t, client, tg.Prefix, redisstore.WithLogger(logger),
+				redisstore.WithReconnectBackoff(time.Hour, time.Hour))
+			b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+			b.requireSubscribed(t)
+
+			gate.shut.Store(true)
+			a.b.InvalidateSubject("leaving")
+			gate.shut.Store(!redisBack)
+			require.NoError(t, a.b.Close())
+			mu.Lock()
+			defer mu.Unlock()
+			if redisBack {
+				require.Eventually(t, func() bool { return b.cache.got("leaving") }, eventual, tick)
+				assert.NotContains(t, logs.String(), "dropped")
+				return
+			}
+			assert.EqualValues(t, 2, gate.failed.Load(), "one attempt, one last attempt")
+			assert.Contains(t, logs.String(), "dropped=1")
+			assert.NotContains(t, logs.String(), "leaving")
+		})
+	}
+}
+
 func TestChannelOption(t *testing.T) {
 	tg := redistest.Shared(t)
 	a := newReplica(t, tg.Client, tg.Prefix, redisstore.WithChannel(tg.Prefix+"custom"))
@@ -250,10 +404,12 @@ func TestSilentSubscriptionIsDown(t *testing.T) {
 	b.requireSubscribed(t) // the pause ends
 }
 
+// broadcasterGoroutines counts the Broadcasters' goroutines: two each.
 func broadcasterGoroutines() int {
 	buf := make([]byte, 1<<20)
 	n := runtime.Stack(buf, true)
-	return bytes.Count(buf[:n], []byte("redisstore.(*Broadcaster).run"))
+	return bytes.Count(buf[:n], []byte("redisstore.(*Broadcaster).run")) +
+		bytes.Count(buf[:n], []byte("redisstore.(*Broadcaster).republish"))
 }
 
 func TestCloseStopsEverything(t *testing.T) {
@@ -261,7 +417,7 @@ func TestCloseStopsEverything(t *testing.T) {
 	before := broadcasterGoroutines()
 	b := newReplica(t, tg.Client, tg.Prefix)
 	b.requireSubscribed(t)
-	assert.Equal(t, before+1, broadcasterGoroutines())
+	assert.Equal(t, before+2, broadcasterGoroutines())
 	channel := tg.Prefix + "revocations"
 	require.EqualValues(t, 1, tg.Client.PubSubNumSub(ctx, channel).Val()[channel])
 

@@ -14,7 +14,8 @@
 //     tokens). App sessions are a SessionStore of their own prefix.
 //   - Broadcaster implements middleware.Invalidator across replicas: a
 //     revocation on one replica evicts the subject from every replica's
-//     local verification cache, over Redis Pub/Sub.
+//     local verification cache, over Redis Pub/Sub; a message Redis
+//     refuses is published again until it takes it.
 //
 // They pass the same conformance suite as the in-memory stores of packages
 // middleware, bearer and basicauth (internal/storetest).
