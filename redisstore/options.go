@@ -164,8 +164,9 @@ func WithChannel(name string) Option {
 
 // WithFallbackTTL sets how old a local cache entry may be while the
 // Broadcaster is not subscribed (default 2 s): the longest a revocation
-// whose message was missed can stay cached on this replica. It must be
-// positive.
+// whose message was missed can stay cached on this replica. It also caps
+// the wait between attempts to publish again a message whose PUBLISH
+// failed (see Broadcaster). It must be positive.
 func WithFallbackTTL(d time.Duration) Option {
 	return func(c *config) error {
 		if d <= 0 {
@@ -192,8 +193,10 @@ func WithHealthInterval(d time.Duration) Option {
 	}
 }
 
-// WithReconnectBackoff bounds the wait between attempts to resubscribe: it
-// starts at lo and doubles up to hi (defaults 50 ms and 2 s).
+// WithReconnectBackoff bounds the wait between attempts to resubscribe, and
+// between attempts to publish again a message whose PUBLISH failed: it
+// starts at lo and doubles up to hi (defaults 50 ms and 2 s; the second
+// also up to the fallback TTL).
 func WithReconnectBackoff(lo, hi time.Duration) Option {
 	return func(c *config) error {
 		if lo <= 0 || hi < lo {
