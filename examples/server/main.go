@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -85,12 +86,17 @@ func run(args []string) error {
 	}
 	cfg := app.Config{Seed: data, Logger: logger, InsecureBasic: *insecureBasic}
 	if *jwtKeyFile != "" {
+		// The errors do not echo the flag's value: given the key itself
+		// instead of a path, the server would print the key.
 		key, err := os.ReadFile(*jwtKeyFile)
+		if pathErr := (*fs.PathError)(nil); errors.As(err, &pathErr) {
+			return fmt.Errorf("-jwt-key-file: cannot read the file: %w", pathErr.Err)
+		}
 		if err == nil {
-			_, err = bearer.ParseHMACKey("", key) // refused here, the error names the file
+			_, err = bearer.ParseHMACKey("", key) // refused here, the error names the flag
 		}
 		if err != nil {
-			return fmt.Errorf("-jwt-key-file %s: %w", *jwtKeyFile, err)
+			return fmt.Errorf("-jwt-key-file: %w", err)
 		}
 		cfg.JWTKey = key
 	}

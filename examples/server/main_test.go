@@ -81,7 +81,9 @@ func TestStartRefusals(t *testing.T) {
 	for _, addr := range []string{"0.0.0.0:0", ":0", "[::]:0", "192.0.2.1:0"} {
 		assert.ErrorContains(t, refusedAtStart(t, "-addr", addr), "-seed", addr)
 	}
-	// A key file that is read but refused is named, as a missing one is.
+	// A key file that is read but refused names the flag, as a missing one
+	// does; neither echoes the flag's value, which may be the key itself
+	// given by mistake instead of a path.
 	dir := t.TempDir()
 	for name, content := range map[string]string{
 		"short.key":    "too short",
@@ -89,8 +91,14 @@ func TestStartRefusals(t *testing.T) {
 	} {
 		path := filepath.Join(dir, name)
 		require.NoError(t, os.WriteFile(path, []byte(content), 0o600))
-		assert.ErrorContains(t, refusedAtStart(t, "-addr", "127.0.0.1:0", "-jwt-key-file", path), "-jwt-key-file "+path)
+		err := refusedAtStart(t, "-addr", "127.0.0.1:0", "-jwt-key-file", path)
+		assert.ErrorContains(t, err, "-jwt-key-file: ")
+		assert.NotContains(t, err.Error(), path)
 	}
+	const keyNotPath = "kR3v9wQ2mZ7xT1yB8nC4hJ6pL0sD5fG3aE2uI9oW7qY"
+	err = refusedAtStart(t, "-addr", "127.0.0.1:0", "-jwt-key-file", keyNotPath)
+	assert.ErrorContains(t, err, "-jwt-key-file: cannot read the file")
+	assert.NotContains(t, err.Error(), keyNotPath)
 	// A certificate that cannot be loaded stops the server before it listens.
 	assert.ErrorContains(t, refusedAtStart(t, "-addr", "127.0.0.1:0",
 		"-tls-cert", filepath.Join(dir, "none.pem"), "-tls-key", filepath.Join(dir, "none.key")), "-tls-cert")
