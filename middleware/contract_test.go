@@ -690,6 +690,10 @@ func TestNewSchemeValidates(t *testing.T) {
 		{"nil observer", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithObserver(nil)}},
 		{"no identity header", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{})}},
 		{"bad identity header", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "X Bad"})}},
+		{"identity header twice", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "X-User", Roles: "x-user"})}},
+		{"identity header Authorization", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "authorization"})}},
+		{"identity header Cookie", kindBearer, ex, v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{App: "Cookie"})}},
+		{"identity header the credential's own", kindSession, sessionSpec.extractor(t), v, good, []middleware.SchemeOption{middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "X-Tidepool-Session-Token"})}},
 	}
 	for _, tc := range cases {
 		_, err := middleware.NewScheme(tc.kind, tc.ex, tc.v, tc.ch, tc.opts...)

@@ -106,3 +106,21 @@ func (h IdentityHeaders) set(hdr http.Header, p *Principal) {
 	put(h.App, p.App)
 	put(h.Roles, strings.Join(p.Roles, ","))
 }
+
+// carriesCredentials reports whether the canonical header name c carries
+// credentials of some scheme, and so must never be an identity header.
+func carriesCredentials(c string) bool {
+	switch c {
+	case "Authorization", "Proxy-Authorization", "Cookie":
+		return true
+	default:
+		return false
+	}
+}
+
+// extractorReads reports whether the scheme's extractor reads its
+// credential from the canonical header name c (a NewHeaderExtractor's).
+func (s *Scheme) extractorReads(c string) bool {
+	x, ok := s.extractor.(*headerExtractor)
+	return ok && x.name == c
+}

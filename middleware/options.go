@@ -3,6 +3,7 @@ package middleware
 import (
 	"errors"
 	"log/slog"
+	"net/textproto"
 	"strconv"
 	"time"
 
@@ -95,16 +96,31 @@ func WithRenderer(r Renderer) SchemeOption {
 // WithIdentityHeaders makes a Scheme pass the principal to downstream
 // handlers in request headers as well as in the context (useful in front of
 // a reverse proxy). Whatever a client sent under these names, in any
-// spelling, is removed first, so the headers cannot be forged.
+// spelling, is removed first, so the headers cannot be forged. The names
+// must differ, and none may be a header that carries credentials
+// (Authorization, Proxy-Authorization, Cookie, the scheme's own header),
+// which would be removed before it is read.
 func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
 	return schemeOption(func(s *Scheme) error {
 		names := h.names()
 		if len(names) == 0 {
 			return errors.New("tidegate: identity headers name no header")
 		}
+		seen := map[string]bool{}
 		for _, n := range names {
 			if !validHeaderName(n) {
 				return errors.New("tidegate: invalid identity header name " + quoteForError(n))
+			}
+			c := textproto.CanonicalMIMEHeaderKey(n)
+			if seen[c] {
+				return errors.New("tidegate: identity header " + quoteForError(n) + " named twice")
+			}
+			seen[c] = true
+			// Identity headers are stripped from every request before it is
+			// read: one named like a credential header removed every
+			// credential, and every request was refused.
+			if carriesCredentials(c) || s.extractorReads(c) {
+				return errors.New("tidegate: identity header " + quoteForError(n) + " would strip the credentials")
 			}
 		}
 		s.identity = h.canonical()
