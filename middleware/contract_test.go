@@ -434,6 +434,12 @@ func TestAnyConstruction(t *testing.T) {
 	require.Error(t, err, "nil scheme")
 	_, err = middleware.Any(s, newScheme(t, bearerSpec, v))
 	require.Error(t, err, "two schemes of one kind")
+	// Any strips every scheme's identity headers before any scheme reads
+	// its credential: one named like another scheme's credential header
+	// would remove that credential from every request.
+	_, err = middleware.Any(newScheme(t, sessionSpec, v),
+		newScheme(t, bearerSpec, v, middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "x-tidepool-session-token"})))
+	require.Error(t, err, "an identity header another scheme reads")
 
 	// Any copies its arguments: changing the caller's slice later changes nothing.
 	schemes := []*middleware.Scheme{s}

@@ -111,7 +111,8 @@ func noCredential(err error) bool {
 //     RFC 6750 challenge, which can say invalid_request.
 //   - Exactly one: verified by its scheme, failures rendered by it.
 //
-// It returns an error when no scheme is given, one is nil, or two share a kind.
+// It returns an error when no scheme is given, one is nil, two share a kind,
+// or one's identity header is another's credential header.
 func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 	if len(schemes) == 0 {
 		return nil, errors.New("tidegate: Any needs at least one scheme")
@@ -130,6 +131,14 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 		}
 		seen[s.kind] = true
 		names = append(names, s.identity.names()...)
+	}
+	for _, n := range names {
+		for _, s := range schemes {
+			if s.extractorReads(n) {
+				return nil, errors.New("tidegate: Any given an identity header " + quoteForError(n) +
+					" that another scheme reads its credential from")
+			}
+		}
 	}
 	schemes = append([]*Scheme(nil), schemes...) // the caller may reuse its slice
 	return func(next http.Handler) http.Handler {
