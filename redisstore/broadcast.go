@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -152,7 +153,7 @@ func NewBroadcaster(client redis.UniversalClient, opts ...Option) (*Broadcaster,
 // Register adds a cache to those the Broadcaster invalidates. While the
 // subscription is down, the cache is capped at once.
 func (b *Broadcaster) Register(c LocalCache) error {
-	if c == nil {
+	if nilness.Is(c) { // a nil *middleware.Cache too: its first eviction would panic
 		return errors.New("redisstore: nil cache")
 	}
 	b.mu.Lock()

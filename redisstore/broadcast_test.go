@@ -471,6 +471,7 @@ func TestBroadcasterValidates(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = b.Close() })
 	require.Error(t, b.Register(nil))
+	require.Error(t, b.Register((*middleware.Cache)(nil)), "a nil cache pointer")
 }
 
 func TestPublishFailureIsLoggedWithoutSubject(t *testing.T) {
