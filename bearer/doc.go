@@ -73,10 +73,13 @@
 // the login's access token too, which may have expired but must be genuine.
 // Each refresh token is single-use: presenting one again revokes the whole
 // login, its access tokens included (RFC 9700 §4.14.2), and of two
-// concurrent refreshes with one token exactly one succeeds. A login ends
-// after DefaultFamilyLifetime however often it is refreshed. WithoutRotation
-// keeps the first refresh token valid instead, as some Tidal clients
-// expect, at the cost of reuse detection.
+// concurrent refreshes with one token exactly one succeeds. A reuse whose
+// access tokens cannot be revoked is answered 503, and every later
+// presentation of the login's refresh tokens (until they expire) is a reuse
+// again, which tries again. A login ends after DefaultFamilyLifetime
+// however often it is refreshed. WithoutRotation keeps the first refresh
+// token valid instead, as some Tidal clients expect, at the cost of reuse
+// detection.
 //
 // # Other services
 //

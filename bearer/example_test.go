@@ -244,9 +244,11 @@ func ExampleNewMemoryRefreshStore() {
 	}
 	fmt.Println("refresh:", refresh(tokens), "tokens held:", store.Len())
 	fmt.Println("same token again:", refresh(tokens), "tokens held:", store.Len())
+	// The login is over, but its tokens are held until they expire, so that
+	// presenting any of them is answered as a reuse again.
 	// Output:
 	// refresh: 200 tokens held: 2
-	// same token again: 401 tokens held: 0
+	// same token again: 401 tokens held: 2
 }
 
 // NewMemoryRevocationList records revoked access tokens in one process.

@@ -131,23 +131,33 @@ func (s *Service) rotate(ctx context.Context, c *Claims, refreshToken string) (T
 	return Tokens{AccessToken: access, RefreshToken: next, ExpiresIn: s.cfg.accessTTL}, nil
 }
 
-// rotationFailed classifies a failed rotation. A reused refresh token means
-// it was stolen, or the client is broken: the store has revoked the family,
-// and every access token of the login is revoked too, so that whoever
-// refreshed with it first loses what they got (RFC 9700 §4.14.2).
+// rotationFailed classifies a failed rotation.
 func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) error {
 	switch {
 	case errors.Is(err, ErrRefreshReused):
-		s.logEvent(ctx, "refresh", slog.LevelWarn, "refresh token reused: login revoked", c.Subject)
-		if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now())); err != nil {
-			s.logEvent(ctx, "refresh", slog.LevelError, "revoking the login failed", c.Subject)
-		}
-		s.invalidateSubject(c.Subject)
-		return middleware.Invalid("refresh token reused")
+		return s.revokeReusedLogin(ctx, c)
 	case errors.Is(err, ErrRefreshInvalid):
 		return middleware.Invalid("refresh token")
 	}
 	return middleware.Unavailable("refresh store", err)
+}
+
+// revokeReusedLogin answers a reused refresh token. It was stolen, or the
+// client is broken: the store has revoked the family, and every access
+// token of the login is revoked too, so that whoever refreshed with it
+// first loses what they got (RFC 9700 §4.14.2). If that revocation fails,
+// the answer is 503, not 401: the store answers every later presentation of
+// the family's tokens as a reuse again, so the client's retry revokes the
+// login then, while a 401 would end the exchange with the access tokens
+// still working.
+func (s *Service) revokeReusedLogin(ctx context.Context, c *Claims) error {
+	defer s.invalidateSubject(c.Subject) // even on an error, which may come after the work was done
+	if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now())); err != nil {
+		s.logEvent(ctx, "refresh", slog.LevelError, "refresh token reused: revoking the login failed", c.Subject)
+		return middleware.Unavailable("revocation", err)
+	}
+	s.logEvent(ctx, "refresh", slog.LevelWarn, "refresh token reused: login revoked", c.Subject)
+	return middleware.Invalid("refresh token reused")
 }
 
 // validRefreshToken reports whether t has the shape of middleware.NewToken:

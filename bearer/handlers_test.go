@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -714,4 +715,49 @@ func TestRevocationWithUnknownOutcomeForgetsTheCache(t *testing.T) {
 
 	require.ErrorIs(t, e.svc.RevokeSubject(t.Context(), "u-admin"), context.DeadlineExceeded)
 	assert.Equal(t, http.StatusUnauthorized, e.whoami(revoked).Code, "RevokeSubject failed late")
+}
+
+// revocationsDown is a revocation list whose RevokeLogin fails while down
+// is set (Redis refusing writes during a failover), while reads still work.
+type revocationsDown struct {
+	bearer.RevocationList
+	down atomic.Bool
+}
+
+func (l *revocationsDown) RevokeLogin(ctx context.Context, login string, until time.Time) error {
+	if l.down.Load() {
+		return errDown
+	}
+	return l.RevocationList.RevokeLogin(ctx, login, until)
+}
+
+// TestRefreshReuseWhoseRevocationFailedIsRevokedNextTime: the store revokes
+// the family when it detects a reuse, but the access token the thief bought
+// with the first use lives until the login is revoked (RFC 9700 §4.14.2).
+// When that revocation fails, the reuse is answered 503, not as a refusal
+// the client would accept, and the next presentation of any of the login's
+// refresh tokens is a reuse again, which revokes the login then.
+func TestRefreshReuseWhoseRevocationFailedIsRevokedNextTime(t *testing.T) {
+	list, err := bearer.NewMemoryRevocationList()
+	require.NoError(t, err)
+	revocations := &revocationsDown{RevocationList: list}
+	e := newEnv(t, bearer.WithRevocationList(revocations))
+	victim := e.authenticate(t, "mary@example.com")
+	rec := e.refresh(victim.AccessToken, *victim.RefreshToken)
+	require.Equal(t, http.StatusOK, rec.Code)
+	thief := decodeTokens(t, rec) // the thief refreshed first
+
+	revocations.down.Store(true)
+	rec = e.refresh(victim.AccessToken, *victim.RefreshToken) // the reuse
+	require.Equal(t, http.StatusServiceUnavailable, rec.Code, "the login could not be revoked: retry later")
+	assert.Equal(t, unavailableBody, rec.Body.String())
+	assert.Equal(t, http.StatusServiceUnavailable, e.refresh(thief.AccessToken, *thief.RefreshToken).Code,
+		"the thief's refresh token is a reuse too, and buys nothing")
+
+	revocations.down.Store(false)
+	rec = e.refresh(victim.AccessToken, *victim.RefreshToken) // the client retries
+	assert.Equal(t, http.StatusUnauthorized, rec.Code, "the reuse, revoked this time")
+	assert.Equal(t, challengeInvalid, rec.Header().Get("WWW-Authenticate"))
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(thief.AccessToken).Code, "what the first use bought is revoked")
+	assert.Equal(t, http.StatusUnauthorized, e.whoami(victim.AccessToken).Code)
 }

@@ -17,7 +17,9 @@ var (
 	ErrRefreshInvalid = errors.New("bearer: invalid refresh token")
 	// ErrRefreshReused: the refresh token was already used. The store has
 	// revoked the token's whole family before returning this (RFC 9700
-	// §4.14.2).
+	// §4.14.2), and returns it again for every later presentation of any
+	// of the family's tokens, so that a caller who failed to revoke what
+	// the family's tokens bought is told again.
 	ErrRefreshReused = errors.New("bearer: refresh token reused")
 	// ErrRefreshStoreFull: a bounded store has no room for another token.
 	ErrRefreshStoreFull = errors.New("bearer: refresh store full")
@@ -67,13 +69,17 @@ type RefreshStore interface {
 	// Rotate exchanges a refresh token, atomically:
 	//   - unknown, expired, of an expired family, or of another family or
 	//     subject than r names: ErrRefreshInvalid, nothing changes;
-	//   - already used: the whole family is deleted, ErrRefreshReused;
+	//   - of a family revoked by a reuse: ErrRefreshReused, nothing changes;
+	//   - already used: the whole family is revoked by the reuse (no token
+	//     of it rotates any more; each is kept until it expires, so that
+	//     presenting it is ErrRefreshReused again), ErrRefreshReused;
 	//   - otherwise, with a non-zero r.Next, the presented token is marked
 	//     used (kept until it expires, to detect its reuse) and r.Next is
 	//     stored in the family; the family is returned.
 	Rotate(ctx context.Context, r Rotation) (Family, error)
-	// RevokeFamily deletes a family and all its tokens. An unknown id is
-	// not an error.
+	// RevokeFamily deletes a family and all its tokens, a family revoked by
+	// a reuse included: its tokens are then ErrRefreshInvalid. An unknown
+	// id is not an error.
 	RevokeFamily(ctx context.Context, id string) error
 	// RevokeSubject deletes every family of a subject.
 	RevokeSubject(ctx context.Context, subject string) error
@@ -111,6 +117,7 @@ type memFamily struct {
 	Family
 	tokens map[middleware.TokenDigest]struct{}
 	used   []middleware.TokenDigest // in the order they were used
+	reused bool                     // revoked by a reuse
 }
 
 type memToken struct {
@@ -183,8 +190,12 @@ func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, erro
 	case !r.Now.Before(tok.expiresAt):
 		m.deleteToken(r.Presented, tok)
 		return Family{}, ErrRefreshInvalid
+	case fam.reused:
+		return Family{}, ErrRefreshReused
 	case tok.used:
-		m.deleteFamily(fam)
+		// The family stays, refusing every token as a reuse, so that the
+		// caller is told again if it failed to revoke the login.
+		fam.reused = true
 		return Family{}, ErrRefreshReused
 	}
 	if r.Next == (middleware.TokenDigest{}) {

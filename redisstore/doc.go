@@ -33,8 +33,8 @@
 //	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset [ok:<tag>...]; TTL = the window
 //	<prefix>refresh:token:<hex SHA-256>          hash: fam gen exp [used reuse]; TTL = its
 //	                                             expiry (capped at the family's end) + 1 min
-//	<prefix>refresh:family:<family id>           hash: sub gen iat exp; TTL = its
-//	                                             longest-lived token's
+//	<prefix>refresh:family:<family id>           hash: sub gen iat exp [reused]; TTL =
+//	                                             its longest-lived token's
 //	<prefix>refresh:subject:<subject>            sorted set of family ids, scored by
 //	                                             their longest token's expiry (ms);
 //	                                             TTL = the latest of those
@@ -59,11 +59,14 @@
 //
 // A refresh token is live only while the family it names exists with the
 // generation (a random tag drawn at Create) the token carries: revoking a
-// family, or detecting a reuse, deletes one key and so kills every token
-// of the family at once, and a family created again under a revoked id
-// never adopts the old tokens, whose keys expire by their TTLs. A used
-// token keeps its key, marked used, until it expires, so that its reuse is
-// detected (RFC 9700 §4.14.2). Revocation entries need no index: Revoked
+// family deletes one key and so kills every token of the family at once,
+// and a family created again under a revoked id never adopts the old
+// tokens, whose keys expire by their TTLs. A used token keeps its key,
+// marked used, until it expires, so that its reuse is detected (RFC 9700
+// §4.14.2). Detecting a reuse marks the family reused instead of deleting
+// it: none of its tokens rotates any more, and each is answered as a reuse
+// again until it expires, so that a caller who failed to revoke the
+// login's access tokens is told again. Revocation entries need no index: Revoked
 // is one MGET of the token's, the login's and the subject's keys. An app's
 // keys are renewed to the full idle TTL when one of its tokens is looked
 // up with less than half of it left, so an app in use never expires.

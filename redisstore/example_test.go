@@ -104,5 +104,5 @@ func ExampleRefreshStore() {
 	// login: <nil>
 	// refresh on A: <nil>
 	// replay on B: bearer: refresh token reused
-	// the new token on A: bearer: invalid refresh token
+	// the new token on A: bearer: refresh token reused
 }

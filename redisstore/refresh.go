@@ -241,12 +241,22 @@ return 1
 // to rotate ("" to check only), NextExpiresAt encoded, sec, nsec, family
 // key prefix, subject index prefix, clock slack ms (see
 // createFamilyScript). Returns {1, CreatedAt, ExpiresAt},
-// {0} invalid, {-1} reused (the family is deleted), {-2} next is taken.
+// {0} invalid, {-1} reused (the family is marked reused), {-2} next is
+// taken.
 //
 // The checks run in the order of the bearer.RefreshStore contract: a
 // token of another family or subject, or of a revoked family, is invalid
 // and changes nothing; then expiry (of the family, then of the token);
-// only then does a used token count as reused.
+// only then does a token of a family marked reused, or a used token, count
+// as reused.
+//
+// A reuse marks the family rather than deleting it: its tokens no longer
+// rotate, and each of them, presented until it expires, is a reuse again.
+// The caller revokes the login's access tokens on a reuse; if that fails,
+// the next presentation must tell it again, not answer invalid. The family
+// stays in its subject's index, so that RevokeSubject deletes it as it
+// deletes the others, and RevokeFamily deletes it too (both revoke the
+// login's access tokens themselves).
 //
 // A used token records the key of its successor, and a reused one the key
 // of the successor the reuse was refused, so that the script run again
@@ -260,7 +270,7 @@ local t = redis.call('HMGET', KEYS[1], 'fam', 'gen', 'exp', 'used', 'reuse')
 if t[1] ~= ARGV[1] then return {0} end
 if ARGV[5] ~= '' and t[5] == KEYS[2] then return {-1} end
 local fkey = ARGV[9] .. ARGV[1]
-local f = redis.call('HMGET', fkey, 'sub', 'gen', 'iat', 'exp')
+local f = redis.call('HMGET', fkey, 'sub', 'gen', 'iat', 'exp', 'reused')
 if f[2] ~= t[2] or f[1] ~= ARGV[2] then return {0} end
 local ns, nn = tonumber(ARGV[3]), tonumber(ARGV[4])
 local es, en = tm(f[4])
@@ -269,13 +279,13 @@ if not es or not en or not ts or not tn then
   return redis.error_reply('malformed refresh record')
 end
 if not before(ns, nn, es, en) or not before(ns, nn, ts, tn) then return {0} end
+if f[5] then return {-1} end
 if t[4] then
   if ARGV[5] ~= '' and t[4] == KEYS[2] and liveToken(KEYS[2], ARGV[9]) then
     return {1, f[3], f[4]}
   end
   redis.call('HSET', KEYS[1], 'reuse', KEYS[2])
-  redis.call('DEL', fkey)
-  redis.call('ZREM', ARGV[10] .. ARGV[2], ARGV[1])
+  redis.call('HSET', fkey, 'reused', '1')
   return {-1}
 end
 if ARGV[5] ~= '' then

@@ -197,10 +197,10 @@ func TestAppRotationRunTwiceIsOneRotation(t *testing.T) {
 		basicauth.ErrAppExists, "a digest in use as the other type is still refused")
 }
 
-// TestRefreshReuseRunTwiceIsStillAReuse: the reuse detection deletes the
-// family, so its second run used to find no family and answer "invalid",
-// and bearer then did not revoke the login's access tokens (RFC 9700
-// §4.14.2).
+// TestRefreshReuseRunTwiceIsStillAReuse: the reuse detection used to
+// delete the family, so its second run found no family and answered
+// "invalid", and bearer then did not revoke the login's access tokens (RFC
+// 9700 §4.14.2).
 func TestRefreshReuseRunTwiceIsStillAReuse(t *testing.T) {
 	r := newRetryingRefresh(t)
 	require.NoError(t, r.create("t0"))
@@ -208,7 +208,7 @@ func TestRefreshReuseRunTwiceIsStillAReuse(t *testing.T) {
 
 	r.proxy.delayNextAnswer()
 	require.ErrorIs(t, r.rotate("t0", "t2"), bearer.ErrRefreshReused, "the victim's refresh, answered late, run twice")
-	require.ErrorIs(t, r.rotate("t1", "t3"), bearer.ErrRefreshInvalid, "the login is revoked")
+	require.ErrorIs(t, r.rotate("t1", "t3"), bearer.ErrRefreshReused, "the login is revoked")
 }
 
 // TestRetriedSucceededForgivesOneAttemptOnly: a successful login forgives

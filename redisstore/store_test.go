@@ -172,12 +172,13 @@ func TestEveryKeyHasTTLPrefixAndNoSecret(t *testing.T) {
 	// 1 more revoked with user2. Indexes: user0's and user1's. Counters: 1
 	// address and 2 accounts, one of them cleared by Succeeded.
 	// Refresh: 4 tokens (those of revoked families expire by their TTLs),
-	// f2's family, u-1001's index (bob's emptied with f3). Revoked: a token,
+	// f2's family and f1's, marked reused, u-1001's index (bob's emptied
+	// with f3). Revoked: a token,
 	// a login, a subject; none for an until already past. Apps: one's
 	// record and two tokens, and the index; two is revoked.
 	assert.Equal(t, map[string]int{
 		"session": 5, "subject": 2, "limit": 2,
-		"refresh:token": 4, "refresh:family": 1, "refresh:subject": 1,
+		"refresh:token": 4, "refresh:family": 2, "refresh:subject": 1,
 		"revoked:token": 1, "revoked:login": 1, "revoked:subject": 1,
 		"appreg:id": 1, "appreg:app": 1, "appreg:backend": 1, "appreg:ids": 1,
 	}, kinds, "%v", keys)

@@ -39,6 +39,7 @@ func RefreshStore(t *testing.T, newStore NewRefreshStore) {
 		{"reuse_revokes_family", testRefreshReuse},
 		{"reuse_of_checked_token", testRefreshReuseWhenChecking},
 		{"reuse_spares_other_families", testRefreshReuseSparesOthers},
+		{"reuse_reported_until_revoked_or_expired", testRefreshReuseReportedAgain},
 		{"unknown_token", testRefreshUnknown},
 		{"wrong_family_or_subject", testRefreshWrongFamilyOrSubject},
 		{"used_token_wrong_family_revokes_nothing", testRefreshUsedWrongFamily},
@@ -126,6 +127,14 @@ func (x *refreshFixture) invalid(f bearer.Family, presented string, msg string) 
 	require.ErrorIs(x.t, x.rotate(f, presented, presented+"-next"), bearer.ErrRefreshInvalid, msg)
 }
 
+// reused requires that presented is refused as ErrRefreshReused in f,
+// whether checked or rotated.
+func (x *refreshFixture) reused(f bearer.Family, presented string, msg string) {
+	x.t.Helper()
+	require.ErrorIs(x.t, x.rotate(f, presented, ""), bearer.ErrRefreshReused, msg)
+	require.ErrorIs(x.t, x.rotate(f, presented, presented+"-next"), bearer.ErrRefreshReused, msg)
+}
+
 // assertFamily checks that got is want: times compare with Equal (a store
 // may change the location but must not round).
 func assertFamily(t *testing.T, want, got bearer.Family) {
@@ -163,10 +172,12 @@ func testRefreshReuse(t *testing.T, x *refreshFixture) {
 	x.works(f, "t1", "t2")
 	x.c.Advance(time.Minute)
 	require.ErrorIs(t, x.rotate(f, "t0", "stolen"), bearer.ErrRefreshReused, "a used token is detected")
-	// The whole family is gone: the live token, the used ones, and the
-	// Next the reuse asked for.
-	x.invalid(f, "t2", "the family's live token died with it")
-	x.invalid(f, "t1", "a used token of a revoked family is just invalid")
+	// The whole family is revoked: its live token and its used ones no
+	// longer rotate, and each is a reuse again, so that a caller who could
+	// not act on the first report (revoke the login) is told again.
+	x.reused(f, "t2", "the family's live token died with it")
+	x.reused(f, "t1", "a used token of the family")
+	x.reused(f, "t0", "the reused token itself")
 	x.invalid(f, "stolen", "the reuse stored nothing")
 }
 
@@ -175,7 +186,7 @@ func testRefreshReuseWhenChecking(t *testing.T, x *refreshFixture) {
 	x.create(f, "t0")
 	x.works(f, "t0", "t1")
 	require.ErrorIs(t, x.rotate(f, "t0", ""), bearer.ErrRefreshReused, "checking a used token is a reuse too")
-	x.invalid(f, "t1", "the family is revoked")
+	x.reused(f, "t1", "the family is revoked")
 }
 
 func testRefreshReuseSparesOthers(t *testing.T, x *refreshFixture) {
@@ -189,6 +200,32 @@ func testRefreshReuseSparesOthers(t *testing.T, x *refreshFixture) {
 	require.ErrorIs(t, x.rotate(a1, "a1", ""), bearer.ErrRefreshReused)
 	x.works(a2, "a2", "a2-next") // another login of the same user
 	x.works(b, "b", "b-next")
+}
+
+// testRefreshReuseReportedAgain: a family revoked by a reuse answers every
+// later presentation of its tokens as a reuse, until they expire or the
+// family is revoked outright (by logout or RevokeSubject, which revoke the
+// login's access tokens themselves).
+func testRefreshReuseReportedAgain(t *testing.T, x *refreshFixture) {
+	f := x.family("fam-1", "alice", familyLife)
+	g := x.family("fam-2", "alice", familyLife)
+	h := x.family("fam-3", "alice", familyLife)
+	for _, fam := range []bearer.Family{f, g, h} {
+		x.create(fam, fam.ID+"-t0")
+		x.works(fam, fam.ID+"-t0", fam.ID+"-t1")
+		require.ErrorIs(t, x.rotate(fam, fam.ID+"-t0", ""), bearer.ErrRefreshReused)
+	}
+	for range 3 {
+		x.reused(f, "fam-1-t1", "the live token, presented again and again")
+	}
+	require.NoError(t, x.s.RevokeFamily(ctx, g.ID))
+	x.invalid(g, "fam-2-t1", "revoked outright: invalid")
+	x.invalid(g, "fam-2-t0", "revoked outright: invalid")
+	require.NoError(t, x.s.RevokeSubject(ctx, h.Subject))
+	x.invalid(h, "fam-3-t1", "revoked with its subject: invalid")
+	x.c.Advance(refreshTTL)
+	x.invalid(f, "fam-1-t1", "expired: invalid, not a reuse")
+	x.invalid(f, "fam-1-t0", "expired: invalid, not a reuse")
 }
 
 func testRefreshUnknown(t *testing.T, x *refreshFixture) {
@@ -438,13 +475,23 @@ func testRefreshConcurrentRotation(t *testing.T, x *refreshFixture) {
 		}
 	}
 	// One rotation wins; the first one after it finds the token used and
-	// revokes the family; the rest find a revoked family.
+	// revokes the family; the rest find it revoked by a reuse, a reuse too.
 	assert.Equal(t, 1, won, "exactly one rotation of the same token succeeds")
-	assert.Equal(t, 1, reused, "the first loser detects the reuse")
-	assert.Equal(t, racers-2, invalid, "the others find the family revoked")
+	assert.Equal(t, racers-1, reused, "every loser is a reuse")
+	assert.Zero(t, invalid)
+	reused, invalid = 0, 0
 	for i := range racers {
-		x.invalid(f, fmt.Sprint("racer-", i), "the winner's token died with the family")
+		switch err := x.rotate(f, fmt.Sprint("racer-", i), ""); {
+		case errors.Is(err, bearer.ErrRefreshReused):
+			reused++
+		case errors.Is(err, bearer.ErrRefreshInvalid):
+			invalid++
+		default:
+			t.Errorf("racer %d's token: %v", i, err)
+		}
 	}
+	assert.Equal(t, 1, reused, "the winner's token died with the family, a reuse")
+	assert.Equal(t, racers-1, invalid, "the losers' tokens were never stored")
 	x.works(bystander, "b0", "b1")
 }
 

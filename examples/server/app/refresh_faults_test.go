@@ -1,0 +1,124 @@
+package app_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/examples/server/app"
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Refresh-token rotation while Redis misbehaves: each test stalls or pauses
+// a Redis of its own (redistest.Start), so no other test waits on it. The
+// hooks inject no error: every error the server gets is Redis's own.
+
+// faultyReplica starts one example server on Redis at addr, its client
+// (redistest.ClientOptions: 1 s ReadTimeout, one go-redis retry) carrying
+// hook.
+func faultyReplica(t *testing.T, addr string, hook redis.Hook) *replica {
+	t.Helper()
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	client := redis.NewClient(redistest.ClientOptions(addr))
+	t.Cleanup(func() { _ = client.Close() })
+	client.AddHook(hook)
+	a, err := app.New(app.Config{Hasher: hasher, JWTKey: []byte(testJWTKey), InsecureBasic: true,
+		Redis: client, RedisPrefix: "faults:"})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = a.Close() })
+	srv := httptest.NewServer(a.Handler())
+	t.Cleanup(srv.Close)
+	return &replica{srv}
+}
+
+// commandHook calls before with each command the client sends (once per
+// command: go-redis's own retries happen inside it) and after with its
+// outcome.
+type commandHook struct {
+	before func(redis.Cmder)
+	after  func(redis.Cmder, error)
+}
+
+func (h *commandHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (h *commandHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
+func (h *commandHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if h.before != nil {
+			h.before(cmd)
+		}
+		err := next(ctx, cmd)
+		if h.after != nil {
+			h.after(cmd, err)
+		}
+		return err
+	}
+}
+
+// rotation reports whether cmd is a refresh-token script.
+func rotation(cmd redis.Cmder) bool {
+	for _, a := range cmd.Args() {
+		if s, ok := a.(string); ok && strings.Contains(s, "refresh:token:") {
+			return true
+		}
+	}
+	return false
+}
+
+// answeredReuse reports whether cmd is a rotation Redis answered {-1}.
+func answeredReuse(cmd redis.Cmder, err error) bool {
+	c, ok := cmd.(*redis.Cmd)
+	if err != nil || !ok || !rotation(cmd) {
+		return false
+	}
+	res, _ := c.Val().([]any)
+	return len(res) == 1 && res[0] == int64(-1)
+}
+
+// TestARefreshReuseWhoseLoginRevocationFailedIsRevokedOnRetry: a thief
+// refreshes first; the victim's refresh with the same token is a reuse, and
+// Redis pauses writes (a failover) just after detecting it, so the login
+// revocation fails. The reuse is answered 503, and the victim's retry, once
+// Redis takes writes again, is a reuse again and revokes the login: the
+// access token the thief bought stops working (RFC 9700 §4.14.2).
+func TestARefreshReuseWhoseLoginRevocationFailedIsRevokedOnRetry(t *testing.T) {
+	server := redistest.Start(t)
+	admin := redis.NewClient(redistest.ClientOptions(server.Addr()))
+	t.Cleanup(func() { _ = admin.Close() })
+	var armed atomic.Bool
+	r := faultyReplica(t, server.Addr(), &commandHook{after: func(cmd redis.Cmder, err error) {
+		if answeredReuse(cmd, err) && armed.CompareAndSwap(true, false) {
+			// longer than the revocation's two attempts of 1 s
+			assert.NoError(t, admin.Do(context.Background(), "client", "pause", 2500, "write").Err())
+		}
+	}})
+
+	victim := r.bearerLogin(t)
+	status, thief := r.refresh(t, victim) // with the stolen refresh token
+	require.Equal(t, http.StatusOK, status)
+	armed.Store(true)
+	status, _ = r.refresh(t, victim)
+	require.False(t, armed.Load(), "the reuse was detected")
+	assert.Equal(t, http.StatusServiceUnavailable, status, "the login could not be revoked: retry later")
+
+	require.Eventually(t, func() bool {
+		return admin.Set(context.Background(), "faults:probe", "1", time.Minute).Err() == nil
+	}, 5*time.Second, 50*time.Millisecond, "Redis takes writes again")
+	status, _ = r.refresh(t, victim) // as the 503 invites
+	assert.Equal(t, http.StatusUnauthorized, status, "the reuse, revoked this time")
+	assert.Equal(t, http.StatusUnauthorized, r.ping(t, thief.Access),
+		"the access token bought with the reused refresh token is revoked")
+}
