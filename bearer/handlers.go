@@ -5,8 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/middleware"
@@ -121,7 +124,7 @@ func (s *Service) rotate(ctx context.Context, c *Claims, refreshToken string) (T
 		next = middleware.NewToken()
 		rot.Next, rot.NextExpiresAt = middleware.DigestToken(next), now.Add(s.cfg.refreshTTL)
 	}
-	if _, err := s.cfg.refreshStore.Rotate(ctx, rot); err != nil {
+	if err := s.rotateInStore(ctx, rot); err != nil {
 		return Tokens{}, s.rotationFailed(ctx, c, err)
 	}
 	access, err := s.mint(account, c.LoginID, now)
@@ -129,6 +132,51 @@ func (s *Service) rotate(ctx context.Context, c *Claims, refreshToken string) (T
 		return Tokens{}, err
 	}
 	return Tokens{AccessToken: access, RefreshToken: next, ExpiresIn: s.cfg.accessTTL}, nil
+}
+
+// rotationRetryTimeout bounds the second run of a rotation whose first run
+// failed in a way that may have come after the store did the work.
+const rotationRetryTimeout = time.Second
+
+// rotateInStore runs the rotation, and runs it once more when the store's
+// error may have come after the store did the work: a timeout, or a
+// connection lost while waiting for the answer. Redis may then have
+// rotated the token all the same, and a client told 503 would retry with
+// its used token: a reuse, which ends its login. The store answers the
+// same Rotation run again as its first run did (see RefreshStore.Rotate),
+// so the second run learns the outcome. It runs on a context of its own,
+// since the request's may be what ended the first run. A Redis silent for
+// longer than that still leaves the outcome unknown (see SECURITY.md).
+func (s *Service) rotateInStore(ctx context.Context, rot Rotation) error {
+	_, err := s.cfg.refreshStore.Rotate(ctx, rot)
+	if err == nil || !mayHaveLanded(err) {
+		return err
+	}
+	retryCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), rotationRetryTimeout)
+	defer cancel()
+	_, err = s.cfg.refreshStore.Rotate(retryCtx, rot)
+	return err
+}
+
+// mayHaveLanded reports whether a failed store call may have reached the
+// store and been carried out, only its answer lost: a timeout (of the
+// connection, or of a context that ran out while go-redis waited to send
+// the call again), or a connection lost mid-call. A connection never made,
+// or an answer from the store (an error reply, a full store), says it did
+// nothing. A cancelled request is not asked again: its client has gone,
+// and would not get the answer.
+func mayHaveLanded(err error) bool {
+	var op *net.OpError
+	switch {
+	case errors.Is(err, context.Canceled):
+		return false
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return true
+	case errors.As(err, &op):
+		return op.Op != "dial"
+	}
+	var ne net.Error
+	return errors.As(err, &ne)
 }
 
 // rotationFailed classifies a failed rotation.

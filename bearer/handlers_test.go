@@ -4,12 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -760,4 +765,74 @@ func TestRefreshReuseWhoseRevocationFailedIsRevokedNextTime(t *testing.T) {
 	assert.Equal(t, challengeInvalid, rec.Header().Get("WWW-Authenticate"))
 	assert.Equal(t, http.StatusUnauthorized, e.whoami(thief.AccessToken).Code, "what the first use bought is revoked")
 	assert.Equal(t, http.StatusUnauthorized, e.whoami(victim.AccessToken).Code)
+}
+
+// lateRotations is a memory refresh store whose Rotate fails with err for
+// its first failures calls; when landed is set those rotations were carried
+// out all the same (a timeout after Redis ran the script).
+type lateRotations struct {
+	*bearer.MemoryRefreshStore
+	err      error
+	landed   bool
+	failures atomic.Int32
+	calls    atomic.Int32
+}
+
+func (l *lateRotations) Rotate(ctx context.Context, r bearer.Rotation) (bearer.Family, error) {
+	l.calls.Add(1)
+	if l.failures.Add(-1) < 0 {
+		return l.MemoryRefreshStore.Rotate(ctx, r)
+	}
+	if l.landed {
+		_, _ = l.MemoryRefreshStore.Rotate(ctx, r)
+	}
+	return bearer.Family{}, l.err
+}
+
+// TestRefreshRetriesARotationWhoseAnswerWasLost: a rotation the store may
+// have carried out before failing (a timeout, a lost connection) is run
+// once more, the same Rotation, which the store answers as it did the first
+// run. Answered 503 instead, the rotation may have used the token up, and
+// the client's retry with it would be a reuse that ends the login. A
+// refusal is not run again.
+func TestRefreshRetriesARotationWhoseAnswerWasLost(t *testing.T) {
+	timeout := &net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}
+	refused := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
+	tests := []struct {
+		name      string
+		err       error
+		landed    bool
+		failures  int32
+		wantCode  int
+		wantCalls int32
+	}{
+		{"read timeout after the rotation", fmt.Errorf("redisstore: rotate: %w", timeout), true, 1, http.StatusOK, 2},
+		{"read timeout before the rotation", timeout, false, 1, http.StatusOK, 2},
+		{"connection lost", io.ErrUnexpectedEOF, true, 1, http.StatusOK, 2},
+		{"context deadline", context.DeadlineExceeded, true, 1, http.StatusOK, 2},
+		{"late twice", timeout, true, 2, http.StatusServiceUnavailable, 2},
+		{"connection refused", refused, false, 1, http.StatusServiceUnavailable, 1},
+		{"request cancelled", fmt.Errorf("%w: %w", context.Canceled, timeout), false, 1, http.StatusServiceUnavailable, 1},
+		{"backend error", errDown, false, 1, http.StatusServiceUnavailable, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			mem, err := bearer.NewMemoryRefreshStore()
+			require.NoError(t, err)
+			store := &lateRotations{MemoryRefreshStore: mem, err: tc.err, landed: tc.landed}
+			e := newEnv(t, bearer.WithRefreshStore(store))
+			tok := e.authenticate(t, "mary@example.com")
+			store.failures.Store(tc.failures)
+			rec := e.refresh(tok.AccessToken, *tok.RefreshToken)
+			require.Equal(t, tc.wantCode, rec.Code)
+			assert.Equal(t, tc.wantCalls, store.calls.Load(), "rotations asked of the store")
+			if tc.wantCode != http.StatusOK {
+				return
+			}
+			next := decodeTokens(t, rec)
+			assert.Equal(t, http.StatusOK, e.whoami(next.AccessToken).Code)
+			assert.Equal(t, http.StatusOK, e.refresh(next.AccessToken, *next.RefreshToken).Code,
+				"the login lives: the retry was not taken for a reuse")
+		})
+	}
 }

@@ -76,6 +76,10 @@ type RefreshStore interface {
 	//   - otherwise, with a non-zero r.Next, the presented token is marked
 	//     used (kept until it expires, to detect its reuse) and r.Next is
 	//     stored in the family; the family is returned.
+	// The same r run again (same Next), after its answer was lost, answers
+	// as its first run did rather than as a reuse: Service runs a rotation
+	// again when the store's error may have come after the store did the
+	// work (a timeout).
 	Rotate(ctx context.Context, r Rotation) (Family, error)
 	// RevokeFamily deletes a family and all its tokens, a family revoked by
 	// a reuse included: its tokens are then ErrRefreshInvalid. An unknown
@@ -124,6 +128,7 @@ type memToken struct {
 	family    *memFamily
 	expiresAt time.Time
 	used      bool
+	next      middleware.TokenDigest // of a used token: its successor
 }
 
 // NewMemoryRefreshStore returns an empty store.
@@ -192,6 +197,8 @@ func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, erro
 		return Family{}, ErrRefreshInvalid
 	case fam.reused:
 		return Family{}, ErrRefreshReused
+	case tok.used && r.Next != (middleware.TokenDigest{}) && r.Next == tok.next:
+		return fam.Family, nil // this very rotation, run again
 	case tok.used:
 		// The family stays, refusing every token as a reuse, so that the
 		// caller is told again if it failed to revoke the login.
@@ -213,7 +220,7 @@ func (m *MemoryRefreshStore) Rotate(_ context.Context, r Rotation) (Family, erro
 	if err := m.makeRoom(earliest(m.cfg.now(), r.Now)); err != nil {
 		return Family{}, err
 	}
-	tok.used = true
+	tok.used, tok.next = true, r.Next
 	m.add(fam, r.Next, r.NextExpiresAt)
 	m.keepUsed(fam, r.Presented)
 	return fam.Family, nil

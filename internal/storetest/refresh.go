@@ -40,6 +40,7 @@ func RefreshStore(t *testing.T, newStore NewRefreshStore) {
 		{"reuse_of_checked_token", testRefreshReuseWhenChecking},
 		{"reuse_spares_other_families", testRefreshReuseSparesOthers},
 		{"reuse_reported_until_revoked_or_expired", testRefreshReuseReportedAgain},
+		{"rotation_run_again", testRefreshRotationRunAgain},
 		{"unknown_token", testRefreshUnknown},
 		{"wrong_family_or_subject", testRefreshWrongFamilyOrSubject},
 		{"used_token_wrong_family_revokes_nothing", testRefreshUsedWrongFamily},
@@ -226,6 +227,27 @@ func testRefreshReuseReportedAgain(t *testing.T, x *refreshFixture) {
 	x.c.Advance(refreshTTL)
 	x.invalid(f, "fam-1-t1", "expired: invalid, not a reuse")
 	x.invalid(f, "fam-1-t0", "expired: invalid, not a reuse")
+}
+
+// testRefreshRotationRunAgain: the same Rotation (same Next) run again,
+// after its answer was lost, is answered as its first run was, and is not a
+// reuse; any other presentation of the used token still is.
+func testRefreshRotationRunAgain(t *testing.T, x *refreshFixture) {
+	f := x.family("fam-1", "alice", familyLife)
+	x.create(f, "t0")
+	r := x.rotation(f, "t0", "t1", refreshTTL)
+	for i := range 2 {
+		got, err := x.s.Rotate(ctx, r)
+		require.NoError(t, err, "run %d", i+1)
+		assertFamily(t, f, got)
+	}
+	x.works(f, "t1", "t2")
+	got, err := x.s.Rotate(ctx, r)
+	require.NoError(t, err, "run again after its successor rotated")
+	assertFamily(t, f, got)
+	require.ErrorIs(t, x.rotate(f, "t0", "t1-other"), bearer.ErrRefreshReused, "another Next is a reuse")
+	_, err = x.s.Rotate(ctx, r)
+	require.ErrorIs(t, err, bearer.ErrRefreshReused, "once a reuse revoked the family, so is the run again")
 }
 
 func testRefreshUnknown(t *testing.T, x *refreshFixture) {

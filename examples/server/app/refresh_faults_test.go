@@ -122,3 +122,48 @@ func TestARefreshReuseWhoseLoginRevocationFailedIsRevokedOnRetry(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, r.ping(t, thief.Access),
 		"the access token bought with the reused refresh token is revoked")
 }
+
+// TestARefreshWhoseAnswerRedisDelayedIsNotAReuse: Redis stalls (a slow
+// script, a fork) past both of go-redis's attempts at a rotation, then runs
+// them. The service asks once more, the same rotation, and gets the answer
+// of the one that ran: the refresh succeeds and the login lives. Answered
+// 503, the client's retry with its now used refresh token would have been a
+// reuse, revoking the login. (A stall longer than that retry still ends so:
+// see SECURITY.md.)
+func TestARefreshWhoseAnswerRedisDelayedIsNotAReuse(t *testing.T) {
+	server := redistest.Start(t)
+	var armed atomic.Bool
+	var rotations atomic.Int32
+	r := faultyReplica(t, server.Addr(), &commandHook{before: func(cmd redis.Cmder) {
+		if !rotation(cmd) {
+			return
+		}
+		rotations.Add(1)
+		if armed.CompareAndSwap(true, false) {
+			go func() {
+				// A 2.5 s busy script: Redis answers nothing meanwhile, then
+				// runs what it was sent. The go-redis attempts time out at
+				// 1 s and 2 s; the service's retry is answered.
+				busy := redis.NewClient(&redis.Options{Addr: server.Addr(), ReadTimeout: 5 * time.Second})
+				defer busy.Close()
+				_ = busy.Eval(context.Background(), `local s = redis.call('TIME'); local e = s[1]*1000000 + s[2] + 2500000
+					 while true do local n = redis.call('TIME'); if n[1]*1000000 + n[2] >= e then break end end
+					 return 1`, nil).Err()
+			}()
+			time.Sleep(100 * time.Millisecond) // the script has started
+		}
+	}})
+	warm := r.bearerLogin(t)
+	status, _ := r.refresh(t, warm) // Redis learns the rotation script
+	require.Equal(t, http.StatusOK, status)
+	tok := r.bearerLogin(t)
+
+	armed.Store(true)
+	rotations.Store(0)
+	status, next := r.refresh(t, tok)
+	require.Equal(t, http.StatusOK, status, "the rotation Redis ran late is the answer")
+	assert.Equal(t, int32(2), rotations.Load(), "the service asked twice")
+	assert.Equal(t, http.StatusOK, r.ping(t, next.Access))
+	status, _ = r.refresh(t, next)
+	assert.Equal(t, http.StatusOK, status, "the login lives")
+}
