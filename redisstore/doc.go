@@ -30,7 +30,7 @@
 //	<prefix>subject:<subject>                    sorted set of the subject's session
 //	                                             digests, scored by expiry (ms);
 //	                                             TTL = its longest session's
-//	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset [ok:<tag>...]; TTL = the window
+//	<prefix>limit:<hex SHA-256 of counter name>  hash: n reset [ok]; TTL = the window
 //	<prefix>refresh:token:<hex SHA-256>          hash: fam gen exp [used reuse]; TTL = its
 //	                                             expiry (capped at the family's end) + 1 min
 //	<prefix>refresh:family:<family id>           hash: sub gen iat exp [reused]; TTL =
@@ -97,9 +97,9 @@
 // its successor (a reused one the successor it was refused), a rotated
 // session names its predecessor, a new family holds its generation, an
 // app record the tag of its latest rotation and an address counter the tag
-// of each successful login that forgave one of its attempts (one field per
-// such login, gone with the window), each random per call: the second run
-// recognises its own work, and no other call can pass for it.
+// of the last successful login that forgave one of its attempts, each
+// random per call: the second run recognises its own work, and no other
+// call can pass for it.
 // Two exceptions err on the safe side: a retried Register reports
 // basicauth.ErrAppExists though the app is registered, and a retried login
 // attempt is counted twice.

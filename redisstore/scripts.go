@@ -157,13 +157,18 @@ return count(KEYS[2], tonumber(ARGV[6]))
 `)
 
 // succeededScript: KEYS address counter, account counter; ARGV a random
-// tag of the call. It forgives one attempt of the address, and marks the
-// counter with the tag (a field "ok:<tag>", gone with the window) so that
-// the same call run again by a go-redis retry forgives nothing more.
+// tag of the call. It forgives one attempt of the address and records the
+// tag in the counter's one field "ok", so that the same call run again by a
+// go-redis retry forgives nothing more. One field, not one per login: a
+// field per tag grew without bound under steady logins from one address (a
+// NAT), and a new window kept them all. A retry that comes after another
+// login from the same address forgave again; it errs by one attempt at
+// most, and only then.
 var succeededScript = redis.NewScript(`
 redis.call('DEL', KEYS[2])
 local n = tonumber(redis.call('HGET', KEYS[1], 'n'))
-if n and n > 0 and redis.call('HSETNX', KEYS[1], 'ok:' .. ARGV[1], 1) == 1 then
+if n and n > 0 and redis.call('HGET', KEYS[1], 'ok') ~= ARGV[1] then
+  redis.call('HSET', KEYS[1], 'ok', ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'n', -1)
 end
 return 1
