@@ -270,7 +270,7 @@ func (b *Broadcaster) enqueue(payload string) bool {
 func (b *Broadcaster) republish() {
 	defer close(b.republished)
 	for b.awaitPending() {
-		wait := b.cfg.minBackoff
+		wait := min(b.cfg.minBackoff, b.retryCap())
 		for b.sleep(wait) && !b.flush() {
 			wait = min(2*wait, b.retryCap())
 		}

@@ -316,9 +316,10 @@ func TestClosePublishesPendingMessagesOnce(t *testing.T) {
 			var mu sync.Mutex
 			logger := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
 			client, gate := gatedClient(t, tg.Addr)
-			// No retry before Close: the first would come an hour later.
+			// No retry before Close: the first would come an hour later
+			// (the backoff and the fallback TTL both cap the wait).
 			a := newReplica(t, client, tg.Prefix, redisstore.WithLogger(logger),
-				redisstore.WithReconnectBackoff(time.Hour, time.Hour))
+				redisstore.WithReconnectBackoff(time.Hour, time.Hour), redisstore.WithFallbackTTL(time.Hour))
 			b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
 			b.requireSubscribed(t)
 
@@ -499,4 +500,24 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// TestRepublishWaitIsCappedByFallbackTTL: the wait between attempts to
+// publish a message again is capped by the fallback TTL from the first
+// attempt on, even with a minimum reconnect backoff above it.
+func TestRepublishWaitIsCappedByFallbackTTL(t *testing.T) {
+	tg := redistest.Shared(t)
+	client, gate := gatedClient(t, tg.Addr)
+	const fallback = 200 * time.Millisecond
+	a := newReplica(t, client, tg.Prefix, redisstore.WithFallbackTTL(fallback),
+		redisstore.WithReconnectBackoff(time.Minute, time.Minute))
+	b := newReplica(t, redistest.NewClient(t, tg.Addr), tg.Prefix)
+	a.requireSubscribed(t)
+	b.requireSubscribed(t)
+
+	gate.shut.Store(true)
+	a.b.InvalidateSubject("alice")
+	gate.shut.Store(false) // Redis takes writes again at once
+	require.Eventually(t, func() bool { return b.cache.got("alice") }, 5*fallback, tick,
+		"B hears the revocation within the fallback TTL of Redis taking writes again")
 }
