@@ -243,13 +243,12 @@ func (b *Broadcaster) send(payload string) error {
 // would overflow the queue.
 func (b *Broadcaster) enqueue(payload string) bool {
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return false
 	}
-	if len(b.pending) >= maxPendingMessages {
-		b.cfg.logger.Warn("tidegate: too many revocations pending; they will be published as one purge",
-			"pending", len(b.pending))
+	overflow := len(b.pending) >= maxPendingMessages
+	if overflow {
 		payload = purgeMessage
 	}
 	if payload == purgeMessage {
@@ -257,9 +256,14 @@ func (b *Broadcaster) enqueue(payload string) bool {
 	}
 	b.sequence++
 	b.pending = append(b.pending, pendingMessage{sequence: b.sequence, payload: payload})
+	b.mu.Unlock()
 	select {
 	case b.wake <- struct{}{}:
 	default: // already woken
+	}
+	if overflow { // logged outside the lock, which every invalidation takes
+		b.cfg.logger.Warn("tidegate: too many revocations pending; they will be published as one purge",
+			"pending", maxPendingMessages)
 	}
 	return true
 }
