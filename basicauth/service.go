@@ -75,7 +75,7 @@ func New(apps AppRegistry, accounts middleware.AccountWriter, login *middleware.
 		_ = s.Close()
 		return nil, err
 	}
-	s.handler = s.routes()
+	s.handler = s.userScheme.Contain(s.routes())
 	if cfg.insecureLoopback {
 		cfg.logger.Warn("basicauth: WithInsecureLoopback is set: app credentials are accepted over plain HTTP " +
 			"from loopback peers; this is for local development only and must never reach production")

@@ -78,7 +78,7 @@ func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (
 		_ = s.cache.Close()
 		return nil, err
 	}
-	s.handler = s.routes()
+	s.handler = s.scheme.Contain(s.routes())
 	return s, nil
 }
 

@@ -116,6 +116,35 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	s.respond(w, r, e)
 }
 
+// Contain returns h with its panics contained as the scheme contains its
+// Verifier's: the request gets the generic 500 in the scheme's body
+// (Reject), and the scheme's logger one Error event naming the panic's type
+// and stack, never its value, which may quote a credential or a password.
+// A panic with http.ErrAbortHandler, which aborts a response on purpose,
+// goes on to net/http. The kind packages wrap their endpoints in it: they
+// call the application's stores and accounts, whose panic net/http would
+// answer by dropping the connection and logging the value.
+func (s *Scheme) Contain(h http.Handler) http.Handler {
+	mustScheme(s)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			e := panicked("endpoint", v)
+			cause := e.Err.(*codePanic)
+			s.logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint panicked", slog.String("kind", string(s.kind)),
+				slog.String("panic_type", cause.valueType), slog.String("stack", string(cause.stack)))
+			s.Reject(w, r, e)
+		}()
+		h.ServeHTTP(w, r)
+	})
+}
+
 // observe tells the observer of an outcome. Observers and renderers are
 // the application's code, like Verifiers, and are contained like them: a
 // panic in a metrics hook must not take a request down (a refused one
@@ -291,6 +320,9 @@ func panicked(what string, v any) *Error {
 func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { // an abort on purpose, for net/http
+				panic(v)
+			}
 			cred, err = Credential{}, panicked("extractor", v)
 		}
 	}()
@@ -303,6 +335,9 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 func (s *Scheme) peek(r *http.Request) (p Peek) {
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler { // an abort on purpose, for net/http
+				panic(v)
+			}
 			s.logPanic(r.Context(), "peeker", v)
 			p = Peek{}
 		}

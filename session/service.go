@@ -66,7 +66,7 @@ func New(login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
 	if err := s.buildScheme(cfg); err != nil {
 		return nil, err
 	}
-	s.handler = s.routes()
+	s.handler = s.scheme.Contain(s.routes())
 	return s, nil
 }
 
