@@ -16,6 +16,7 @@ import (
 
 // panickyAccounts panics in FindByID once armed, as a buggy accounts
 // store would, quoting what it was given.
+// panickyAccounts panics on FindByID once armed, quoting the user id.
 type panickyAccounts struct {
 	middleware.Accounts
 	armed *atomic.Bool
@@ -28,10 +29,6 @@ func (a panickyAccounts) FindByID(ctx context.Context, id string) (middleware.Ac
 	return a.Accounts.FindByID(ctx, id)
 }
 
-// PasswordLogin now contains a panic of its accounts (cca42e5), but the
-// session refresh (GET /login) calls the same accounts directly
-// (stillAllowed): the panic escapes to net/http, which drops the connection
-// and logs the panic's value.
 // TestEndpointsContainPanickingAccounts: the service's endpoints call the
 // application's accounts and stores directly too (a refresh re-reads the
 // account), and are contained as the middleware is: the generic 500, not a
