@@ -101,10 +101,12 @@ func (c *serviceConfig) defaultStores() error {
 // NewScheme returns the bearer scheme around any Verifier, as Service and
 // NewJWKSVerifier build it around theirs: the Authorization: Bearer
 // extractor (scheme word in any case, RFC 6750 §2.1; the token bounded by
-// DefaultMaxTokenBytes and shaped like a JWS), the RFC 6750 challenge with
-// realm DefaultRealm, and the bearer renderer. It is for a Verifier of
-// your own, such as tidegatetest.NewStaticVerifier in tests; put a
-// middleware.Cache in front of one that is costly. opts apply after those.
+// DefaultMaxTokenBytes and an RFC 6750 b64token, else 400), the RFC 6750
+// challenge with realm DefaultRealm, and the bearer renderer. It is for a
+// Verifier of your own, such as tidegatetest.NewStaticVerifier in tests;
+// put a middleware.Cache in front of one that is costly. Your Verifier sees
+// every b64token, JWS or not, and answers middleware.Invalid for one it
+// does not know (401 invalid_token). opts apply after those.
 func NewScheme(v middleware.Verifier, opts ...middleware.SchemeOption) (*middleware.Scheme, error) {
 	c := defaultCommon()
 	return schemeAround(&c, v, opts)
