@@ -5,9 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -139,10 +137,9 @@ func (s *Service) rotate(ctx context.Context, c *Claims, refreshToken string) (T
 const rotationRetryTimeout = time.Second
 
 // rotateInStore runs the rotation, and runs it once more when the store's
-// error may have come after the store did the work: a timeout, or a
-// connection lost while waiting for the answer. Redis may then have
-// rotated the token all the same, and a client told 503 would retry with
-// its used token: a reuse, which ends its login. The store answers the
+// error may have come after the store did the work (see mayHaveLanded):
+// Redis may then have rotated the token all the same, and a client told
+// 503 would retry with its used token: a reuse, which ends its login. The store answers the
 // same Rotation run again as its first run did (see RefreshStore.Rotate),
 // so the second run learns the outcome. It runs on a context of its own,
 // since the request's may be what ended the first run. A Redis silent for
@@ -158,25 +155,23 @@ func (s *Service) rotateInStore(ctx context.Context, rot Rotation) error {
 	return err
 }
 
-// mayHaveLanded reports whether a failed store call may have reached the
-// store and been carried out, only its answer lost: a timeout (of the
-// connection, or of a context that ran out while go-redis waited to send
-// the call again), or a connection lost mid-call. A connection never made,
-// or an answer from the store (an error reply, a full store), says it did
-// nothing. A cancelled request is not asked again: its client has gone,
-// and would not get the answer.
+// mayHaveLanded reports whether a failed store call may have been carried
+// out, only its answer lost. go-redis retries a command itself (MaxRetries)
+// and returns the last attempt's error only: an earlier attempt may have
+// reached Redis and run even when the last one timed out, never got a
+// connection (a dial error, a pool timeout under load) or got a failover's
+// error reply (READONLY, LOADING). So every error may have landed but the
+// store's own answers, which say what it did (an invalid or reused token, a
+// full store), and a cancelled request: its client has gone, and would not
+// get the answer. Asking again is safe, the store answering the same
+// Rotation run again as its first run.
 func mayHaveLanded(err error) bool {
-	var op *net.OpError
-	switch {
-	case errors.Is(err, context.Canceled):
-		return false
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
-		return true
-	case errors.As(err, &op):
-		return op.Op != "dial"
+	for _, nothingHappened := range []error{ErrRefreshInvalid, ErrRefreshReused, ErrRefreshStoreFull, context.Canceled} {
+		if errors.Is(err, nothingHappened) {
+			return false
+		}
 	}
-	var ne net.Error
-	return errors.As(err, &ne)
+	return true
 }
 
 // rotationFailed classifies a failed rotation.

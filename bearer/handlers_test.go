@@ -811,9 +811,15 @@ func TestRefreshRetriesARotationWhoseAnswerWasLost(t *testing.T) {
 		{"connection lost", io.ErrUnexpectedEOF, true, 1, http.StatusOK, 2},
 		{"context deadline", context.DeadlineExceeded, true, 1, http.StatusOK, 2},
 		{"late twice", timeout, true, 2, http.StatusServiceUnavailable, 2},
-		{"connection refused", refused, false, 1, http.StatusServiceUnavailable, 1},
+		// go-redis returns its last attempt's error only: an earlier one may
+		// have run, whatever the last one met.
+		{"connection refused after an attempt that ran", refused, true, 1, http.StatusOK, 2},
+		{"pool timeout after an attempt that ran", errors.New("redis: connection pool timeout"), true, 1, http.StatusOK, 2},
+		{"failover reply after an attempt that ran", errors.New("READONLY You can't write against a read only replica."), true, 1, http.StatusOK, 2},
+		{"backend error before the rotation", errDown, false, 1, http.StatusOK, 2},
+		{"down twice", errDown, false, 2, http.StatusServiceUnavailable, 2},
 		{"request cancelled", fmt.Errorf("%w: %w", context.Canceled, timeout), false, 1, http.StatusServiceUnavailable, 1},
-		{"backend error", errDown, false, 1, http.StatusServiceUnavailable, 1},
+		{"store full", bearer.ErrRefreshStoreFull, false, 1, http.StatusServiceUnavailable, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
