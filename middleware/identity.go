@@ -107,11 +107,12 @@ func (h IdentityHeaders) set(hdr http.Header, p *Principal) {
 	put(h.Roles, strings.Join(p.Roles, ","))
 }
 
-// carriesCredentials reports whether the canonical header name c carries
-// credentials of some scheme, and so must never be an identity header.
-func carriesCredentials(c string) bool {
-	switch c {
-	case "Authorization", "Proxy-Authorization", "Cookie":
+// carriesCredentials reports whether the header named folded (see
+// foldHeaderName) carries credentials of some scheme, and so must never be
+// an identity header.
+func carriesCredentials(folded string) bool {
+	switch folded {
+	case "authorization", "proxy-authorization", "cookie":
 		return true
 	default:
 		return false
@@ -119,8 +120,19 @@ func carriesCredentials(c string) bool {
 }
 
 // extractorReads reports whether the scheme's extractor reads its
-// credential from the canonical header name c (a NewHeaderExtractor's).
-func (s *Scheme) extractorReads(c string) bool {
+// credential from a header that stripIdentity would take name for (a
+// NewHeaderExtractor's).
+func (s *Scheme) extractorReads(name string) bool {
 	x, ok := s.extractor.(*headerExtractor)
-	return ok && x.name == c
+	return ok && sameHeaderName(x.name, name)
+}
+
+// foldHeaderName returns name as sameHeaderName compares it: lower case,
+// '_' as '-'.
+func foldHeaderName(name string) string {
+	b := []byte(name)
+	for i, c := range b {
+		b[i] = foldHeaderByte(c)
+	}
+	return string(b)
 }

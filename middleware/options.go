@@ -3,7 +3,6 @@ package middleware
 import (
 	"errors"
 	"log/slog"
-	"net/textproto"
 	"strconv"
 	"time"
 
@@ -106,20 +105,22 @@ func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
 		if len(names) == 0 {
 			return errors.New("tidegate: identity headers name no header")
 		}
+		// Names are compared as stripIdentity matches them: in any case,
+		// '_' as '-' (what CGI and many proxies do).
 		seen := map[string]bool{}
 		for _, n := range names {
 			if !validHeaderName(n) {
 				return errors.New("tidegate: invalid identity header name " + quoteForError(n))
 			}
-			c := textproto.CanonicalMIMEHeaderKey(n)
-			if seen[c] {
+			folded := foldHeaderName(n)
+			if seen[folded] {
 				return errors.New("tidegate: identity header " + quoteForError(n) + " named twice")
 			}
-			seen[c] = true
+			seen[folded] = true
 			// Identity headers are stripped from every request before it is
 			// read: one named like a credential header removed every
 			// credential, and every request was refused.
-			if carriesCredentials(c) || s.extractorReads(c) {
+			if carriesCredentials(folded) || s.extractorReads(n) {
 				return errors.New("tidegate: identity header " + quoteForError(n) + " would strip the credentials")
 			}
 		}
