@@ -16,7 +16,6 @@ import (
 
 // panickyAccounts panics in FindByID once armed, as a buggy accounts
 // store would, quoting what it was given.
-// panickyAccounts panics on FindByID once armed, quoting the user id.
 type panickyAccounts struct {
 	middleware.Accounts
 	armed *atomic.Bool
