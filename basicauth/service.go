@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/contain"
 	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
@@ -75,7 +76,7 @@ func New(apps AppRegistry, accounts middleware.AccountWriter, login *middleware.
 		_ = s.Close()
 		return nil, err
 	}
-	s.handler = s.userScheme.Contain(s.routes())
+	s.handler = contain.Endpoints(s.routes(), s.userScheme, s.logger)
 	if cfg.insecureLoopback {
 		cfg.logger.Warn("basicauth: WithInsecureLoopback is set: app credentials are accepted over plain HTTP " +
 			"from loopback peers; this is for local development only and must never reach production")

@@ -76,9 +76,9 @@
 // concurrent refreshes with one token exactly one succeeds. A reuse whose
 // access tokens cannot be revoked is answered 503, and every later
 // presentation of the login's refresh tokens (until they expire) is a reuse
-// again, which tries again. A rotation whose store call timed out is run
-// once more, the same rotation, since the store may have carried it out
-// (see RefreshStore.Rotate). A login ends after DefaultFamilyLifetime
+// again, which tries again. A rotation whose store call failed for any
+// reason but the store's own answer is run once more, the same rotation,
+// since the store may have carried it out (see RefreshStore.Rotate). A login ends after DefaultFamilyLifetime
 // however often it is refreshed. WithoutRotation keeps the first refresh
 // token valid instead, as some Tidal clients expect, at the cost of reuse
 // detection.

@@ -79,7 +79,8 @@ type RefreshStore interface {
 	// The same r run again (same Next), after its answer was lost, answers
 	// as its first run did rather than as a reuse: Service runs a rotation
 	// again when the store's error may have come after the store did the
-	// work (a timeout).
+	// work (any error but ErrRefreshInvalid, ErrRefreshReused and
+	// ErrRefreshStoreFull).
 	Rotate(ctx context.Context, r Rotation) (Family, error)
 	// RevokeFamily deletes a family and all its tokens, a family revoked by
 	// a reuse included: its tokens are then ErrRefreshInvalid. An unknown

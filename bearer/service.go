@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+	"github.com/tidegate/tidegate/internal/contain"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -78,7 +79,7 @@ func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (
 		_ = s.cache.Close()
 		return nil, err
 	}
-	s.handler = s.scheme.Contain(s.routes())
+	s.handler = contain.Endpoints(s.routes(), s.scheme, s.cfg.logger)
 	return s, nil
 }
 

@@ -116,68 +116,6 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	s.respond(w, r, e)
 }
 
-// Contain returns h with its panics contained as the scheme contains its
-// Verifier's: the request gets the generic 500 in the scheme's body
-// (Reject), and the scheme's logger one Error event naming the panic's type
-// and stack, never its value, which may quote a credential or a password.
-// A response already begun cannot become a 500: it is aborted (as with
-// http.ErrAbortHandler), so that the client sees it broken rather than a
-// truncated body that looks whole. A panic with http.ErrAbortHandler, an
-// abort on purpose, goes on to net/http. The kind packages wrap their
-// endpoints in it: they call the application's stores and accounts, whose
-// panic net/http would answer by dropping the connection and logging the
-// value.
-func (s *Scheme) Contain(h http.Handler) http.Handler {
-	mustScheme(s)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		sw := &startedWriter{ResponseWriter: w}
-		defer func() {
-			v := recover()
-			if v == nil {
-				return
-			}
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			e := panicked("endpoint", v)
-			cause := e.Err.(*codePanic)
-			s.logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint panicked", slog.String("kind", string(s.kind)),
-				slog.String("panic_type", cause.valueType), slog.String("stack", string(cause.stack)))
-			if sw.started {
-				panic(http.ErrAbortHandler)
-			}
-			s.Reject(w, r, e)
-		}()
-		h.ServeHTTP(sw, r)
-	})
-}
-
-// startedWriter records whether a response was begun, for Contain. It
-// flushes through, and unwraps for http.ResponseController.
-type startedWriter struct {
-	http.ResponseWriter
-	started bool
-}
-
-func (w *startedWriter) WriteHeader(code int) {
-	w.started = true
-	w.ResponseWriter.WriteHeader(code)
-}
-
-func (w *startedWriter) Write(b []byte) (int, error) {
-	w.started = true
-	return w.ResponseWriter.Write(b)
-}
-
-// Flush implements http.Flusher.
-func (w *startedWriter) Flush() {
-	w.started = true
-	_ = http.NewResponseController(w.ResponseWriter).Flush()
-}
-
-// Unwrap returns the wrapped writer, for http.ResponseController.
-func (w *startedWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
-
 // observe tells the observer of an outcome. Observers and renderers are
 // the application's code, like Verifiers, and are contained like them: a
 // panic in a metrics hook must not take a request down (a refused one

@@ -416,30 +416,6 @@ func requestWith(token string) *http.Request {
 	return req
 }
 
-// TestContain: Scheme.Contain answers a panicking endpoint with the
-// scheme's generic 500 and one log event naming the panic's type, never
-// its value; http.ErrAbortHandler, an abort on purpose, goes on to
-// net/http; an endpoint that does not panic is untouched.
-func TestContain(t *testing.T) {
-	logger, schemeLog := debugLogger()
-	s := newScheme(t, bearerSpec, &testVerifier{}, middleware.WithLogger(logger))
-	panicking := s.Contain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
-		panic("store bug with " + secret)
-	}))
-	var rec *httptest.ResponseRecorder
-	require.NotPanics(t, func() { rec = serve(panicking, newRequest()) })
-	assertResponse(t, wantInternal(bearerSpec), rec)
-	assert.Contains(t, schemeLog.String(), "tidegate endpoint panicked")
-	assert.Contains(t, schemeLog.String(), "panic_type=string")
-	assert.NotContains(t, schemeLog.String()+rec.Body.String(), secret)
-
-	aborting := s.Contain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic(http.ErrAbortHandler) }))
-	require.PanicsWithValue(t, http.ErrAbortHandler, func() { serve(aborting, newRequest()) })
-
-	fine := s.Contain(principalHandler(&seen{}))
-	assert.Equal(t, http.StatusOK, serve(fine, newRequest()).Code)
-}
-
 // TestExtractorAbortGoesOn: an Extractor that panics with
 // http.ErrAbortHandler aborts the response on purpose; it is not contained.
 func TestExtractorAbortGoesOn(t *testing.T) {

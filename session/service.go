@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/contain"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -66,7 +67,7 @@ func New(login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
 	if err := s.buildScheme(cfg); err != nil {
 		return nil, err
 	}
-	s.handler = s.scheme.Contain(s.routes())
+	s.handler = contain.Endpoints(s.routes(), s.scheme, s.logger)
 	return s, nil
 }
 
