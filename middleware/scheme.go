@@ -264,7 +264,8 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 }
 
 // codePanic is the cause of the ErrInternal error of the application's code
-// (a Verifier, an Extractor) that panicked. It holds what panicked, the
+// that panicked (a Verifier, an Extractor, a login's accounts, limiter or
+// hasher). It holds what panicked, the
 // panic value's type and the stack, never the value, which may quote the
 // credential.
 type codePanic struct {
