@@ -47,7 +47,9 @@ const (
 // still works, requests use it and do not wait for its renewal). After a
 // failed server login, no other is tried for a while (from 1 s, doubling up
 // to a minute, or the auth server's Retry-After, at most 15 minutes):
-// meanwhile a request that needs a new server token gets a 503 at once.
+// meanwhile a request that needs a new server token gets a 503 at once. A
+// server token the auth server refuses right after issuing it counts as a
+// failed login; the backoff ends when the auth server accepts one.
 //
 // Put it behind middleware.NewCache, so that only the first request with a
 // token, and one per cache TTL after, costs a call. The auth server failing
@@ -237,15 +239,32 @@ func (v *RemoteVerifier) Verify(ctx context.Context, c middleware.Credential) (m
 		}
 		p, err := v.lookup(ctx, serverToken, c.Token)
 		if !errors.Is(err, errCallerRefused) {
+			if err == nil || errors.Is(err, middleware.ErrInvalidCredential) {
+				v.serverTokenAccepted() // the auth server answered as to a server
+			}
 			return p, err
 		}
 		// The auth server forgot or revoked our server token (a restart
 		// with an in-memory store, say): log in again, once.
 		v.forget(serverToken)
 		if attempt > 0 {
+			// It refuses the very token it just issued (replicas without a
+			// shared store, say): a failed login, for the backoff. Logging
+			// in again for every request made two logins per request, each
+			// a server session in the auth server's store.
+			v.loginFailed(0)
 			return middleware.Principal{}, middleware.Unavailable("server token refused", nil)
 		}
 	}
+}
+
+// serverTokenAccepted ends the login backoff once the auth server has
+// accepted a server token: a login alone does not, since the server may
+// refuse the token it issued (see Verify).
+func (v *RemoteVerifier) serverTokenAccepted() {
+	v.mu.Lock()
+	v.backoff = 0
+	v.mu.Unlock()
 }
 
 // issuedTokenSyntax reports whether t could be a token of middleware.NewToken:
@@ -421,7 +440,7 @@ func (v *RemoteVerifier) login(ctx context.Context) (string, error) {
 	v.mu.Lock()
 	v.token, v.expires = token, expires
 	v.refreshAt = expires.Add(-min(v.margin, expires.Sub(now)/2))
-	v.loginAfter, v.backoff = time.Time{}, 0
+	v.loginAfter = time.Time{} // the backoff itself ends when the token is accepted
 	v.mu.Unlock()
 	return token, nil
 }
