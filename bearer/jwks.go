@@ -22,6 +22,9 @@ type jwk struct {
 	Kid string `json:"kid"`
 	Alg string `json:"alg,omitempty"`
 	Use string `json:"use,omitempty"`
+	// KeyOps is read only: a key whose key_ops leave out "verify" is not a
+	// verification key (RFC 7517 §4.3), whatever its use says.
+	KeyOps []string `json:"key_ops,omitempty"`
 	// Read only to refuse keys that carry private or symmetric material.
 	D string `json:"d,omitempty"`
 	K string `json:"k,omitempty"`
@@ -116,13 +119,14 @@ func decodeJWKS(data []byte) (map[string]*Key, error) {
 }
 
 // key returns the verification key of j, nil for a key tidegate does not
-// use (another type, curve, algorithm or use, or no kid to select it by), or
+// use (another type, curve, algorithm, use or key_ops, or no kid to select
+// it by), or
 // an error for a key it must not use.
 func (j *jwk) key() (*Key, error) {
 	if j.D != "" || j.K != "" || j.Kty == "oct" {
 		return nil, errJWKS // never accept secret material from a document
 	}
-	if j.Kid == "" || j.Use != "" && j.Use != "sig" {
+	if j.Kid == "" || j.Use != "" && j.Use != "sig" || j.KeyOps != nil && !slices.Contains(j.KeyOps, "verify") {
 		return nil, nil
 	}
 	dec := base64.RawURLEncoding.Strict().DecodeString
