@@ -40,7 +40,7 @@ func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
 				// Optional let the request through anonymously after an
 				// earlier Wrap stored a principal: the request has none
 				// now, and Principal must not say otherwise.
-				c.Set(PrincipalKey, nil)
+				c.Delete(PrincipalKey) // gone, so that c.Get reports no principal either
 			}
 			c.Next()
 		})

@@ -72,9 +72,7 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
-	// Strict-Transport-Security on every response to an HTTPS request, as
-	// basicauth requires of routes that accept its credentials.
-	r.Use(gin.Recovery(), tidegin.Wrap(svc.apps.HSTS))
+	r.Use(gin.Recovery())
 
 	// Public routes. /hello greets a session user by name and anyone else
 	// as anonymous: Optional lets a request without a token through, but
@@ -95,7 +93,11 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	authed := r.Group("/", tidegin.Wrap(anyKind))
 	authed.Match(getHead, "/whoami", whoami)
 	authed.Match(getHead, "/admin/stats", tidegin.Wrap(middleware.RequireRole("admin")), adminStats)
-	return r, svc.Close, nil
+	// Strict-Transport-Security on every response to an HTTPS request, as
+	// basicauth requires of routes that accept its credentials: around the
+	// engine, not in it, since gin answers its redirects (a trailing slash,
+	// a mount point) before any of its handlers runs.
+	return svc.apps.HSTS(r), svc.Close, nil
 }
 
 // getHead are the methods of a read-only route: HEAD wherever GET is

@@ -1,0 +1,35 @@
+package main
+
+import (
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestHSTSOnEveryHTTPSResponse: every response to an HTTPS request carries
+// Strict-Transport-Security, gin's own redirects (a trailing slash, the
+// /auth and /0.4 mount points) included, which gin answers before any of
+// its handlers runs: HSTS wraps the engine, not a gin handler in it.
+func TestHSTSOnEveryHTTPSResponse(t *testing.T) {
+	h := newTestHandler(t)
+	for _, c := range []struct{ method, target string }{
+		{http.MethodGet, "/whoami"},          // 401: has it
+		{http.MethodGet, "/nope"},            // 404: has it
+		{http.MethodPost, "/whoami"},         // 405: has it
+		{http.MethodGet, "/whoami/"},         // 301 from gin
+		{http.MethodGet, "/session/whoami/"}, // 301 from gin
+		{http.MethodPost, "/0.4"},            // 307 from gin
+		{http.MethodGet, "/auth"},            // 301 from gin
+	} {
+		req := httptest.NewRequest(c.method, "https://example.com"+c.target, nil)
+		req.TLS = &tls.ConnectionState{}
+		req.RemoteAddr = loopback
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assert.NotEmpty(t, rec.Header().Get("Strict-Transport-Security"),
+			"%s %s over HTTPS -> %d (Location %q) without HSTS", c.method, c.target, rec.Code, rec.Header().Get("Location"))
+	}
+}
