@@ -9,7 +9,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	chimw "github.com/go-chi/chi/v5/middleware"
 	"github.com/tidegate/tidegate/basicauth"
 	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/middleware"
@@ -71,33 +70,40 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 
 	r := chi.NewRouter()
 	// Strict-Transport-Security on every response to an HTTPS request, as
-	// basicauth requires of routes that accept its credentials. GetHead
-	// serves HEAD wherever GET is served, as net/http's ServeMux does (RFC
-	// 9110 §9.1: every general-purpose server supports GET and HEAD).
-	r.Use(svc.apps.HSTS, chimw.GetHead)
+	// basicauth requires of routes that accept its credentials.
+	r.Use(svc.apps.HSTS)
 
 	// Public routes. /hello greets a session user by name and anyone else
 	// as anonymous: Optional lets a request without a token through, but
 	// never one with a bad token.
-	r.Get("/healthz", healthz)
-	r.With(middleware.Optional(svc.sessions.Scheme())).Get("/hello", hello)
+	getHead(r, "/healthz", healthz)
+	getHead(r.With(middleware.Optional(svc.sessions.Scheme())), "/hello", hello)
 
 	// The login endpoints of each kind, mounted where their APIs live.
 	r.Mount("/auth", http.StripPrefix("/auth", svc.sessions.Handler()))
 	r.Mount("/api/v1", http.StripPrefix("/api/v1", svc.jwts.Handler()))
-	r.Method(http.MethodGet, "/.well-known/jwks.json", svc.jwts.JWKSHandler())
+	getHead(r, "/.well-known/jwks.json", svc.jwts.JWKSHandler().ServeHTTP)
 	r.Mount("/0.4", http.StripPrefix("/0.4", svc.apps.Handler()))
 
 	// One kind only: session tokens.
-	r.With(middleware.Require(svc.sessions.Scheme())).Get("/session/whoami", whoami)
+	getHead(r.With(middleware.Require(svc.sessions.Scheme())), "/session/whoami", whoami)
 
 	// Any kind, and any kind with the admin role.
 	r.Group(func(r chi.Router) {
 		r.Use(anyKind)
-		r.Get("/whoami", whoami)
-		r.With(middleware.RequireRole("admin")).Get("/admin/stats", adminStats)
+		getHead(r, "/whoami", whoami)
+		getHead(r.With(middleware.RequireRole("admin")), "/admin/stats", adminStats)
 	})
 	return r, svc.Close, nil
+}
+
+// getHead serves h for GET and HEAD at pattern, as net/http's ServeMux does
+// for a GET pattern (RFC 9110 §9.1: every general-purpose server supports
+// both), so that a 405 lists both in Allow (§15.5.6). chi's GetHead
+// middleware served HEAD but left it out of Allow.
+func getHead(r chi.Router, pattern string, h http.HandlerFunc) {
+	r.Get(pattern, h)
+	r.Head(pattern, h)
 }
 
 // newServices builds the three kinds over one PasswordLogin, so that the
