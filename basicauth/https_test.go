@@ -358,3 +358,20 @@ func TestInsecureLoopbackNeedsLoopbackAllTheWay(t *testing.T) {
 		assert.Equal(t, http.StatusOK, send("127.0.0.1:40000", xff...), "X-Forwarded-For %q: local all the way", xff)
 	}
 }
+
+// TestTLSHopBehindAProxyThatSaysHTTP: a trusted proxy that reaches us over
+// TLS but says the client came in over plain HTTP (X-Forwarded-Proto: http)
+// tells us the credentials crossed the network in clear text: 403 before
+// any lookup, and no HSTS towards a client on plain HTTP (RFC 6797 §7.2).
+// The TLS of the last hop used to decide alone.
+func TestTLSHopBehindAProxyThatSaysHTTP(t *testing.T) {
+	loopback, err := middleware.NewTrustedProxies("127.0.0.1/32", "::1")
+	require.NoError(t, err)
+	f := newFixture(t, fixtureConfig{opts: []basicauth.Option{basicauth.WithTrustedProxies(loopback)}})
+	for _, proto := range []string{"http", "http, https"} {
+		res := f.do(t, http.MethodGet, "/whoami", basic(backendA+":"+maryID), "", "X-Forwarded-Proto", proto)
+		requireError(t, res, http.StatusForbidden, bodyHTTPSRequired)
+		assert.Empty(t, res.header.Get("Strict-Transport-Security"))
+	}
+	assert.Zero(t, f.registry.lookups.Load(), "credentials a trusted proxy says came in clear text are not looked up")
+}

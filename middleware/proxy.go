@@ -115,7 +115,9 @@ func hopAddr(entry string) (netip.Addr, error) {
 
 // IsHTTPS reports whether r reached the server over TLS, or came from a
 // trusted proxy that says (X-Forwarded-Proto: https) it did. The header from
-// anyone else is ignored.
+// anyone else is ignored. A trusted proxy's word decides over TLS too: one
+// that took the request in clear text and re-encrypts it to this server
+// says "http", and the credentials crossed the network in clear.
 //
 // Proxies in a chain append their value: "http, https" says the request
 // reached the edge in clear text and then travelled on over TLS. Every
@@ -123,16 +125,16 @@ func hopAddr(entry string) (netip.Addr, error) {
 // is taken for a secure one; a client can only add values in front, which
 // can make the answer false, never true.
 func (t *TrustedProxies) IsHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	// The cheap checks first: this runs on every plain-HTTP request behind
+	// The cheap checks first: this runs on every request behind
 	// basicauth's HSTS wrapper, and parsing RemoteAddr is the dear one.
 	if t == nil || len(t.prefixes) == 0 {
-		return false
+		return r.TLS != nil
 	}
 	protos := r.Header.Values("X-Forwarded-Proto")
-	if len(protos) != 1 || !t.Trusts(RemoteAddr(r)) {
+	if len(protos) == 0 || !t.Trusts(RemoteAddr(r)) {
+		return r.TLS != nil
+	}
+	if len(protos) != 1 {
 		return false
 	}
 	for value := range strings.SplitSeq(protos[0], ",") {

@@ -158,7 +158,14 @@ func TestTrustedProxiesIsHTTPS(t *testing.T) {
 		want   bool
 	}{
 		{"TLS", "203.0.113.5:1", true, nil, true},
-		{"TLS whatever the header says", "203.0.113.5:1", true, []string{"http"}, true},
+		{"TLS whatever an untrusted peer's header says", "203.0.113.5:1", true, []string{"http"}, true},
+		// A trusted proxy's word decides over TLS too: it took the request
+		// in clear text and re-encrypted it to us.
+		{"TLS from a trusted proxy that says http", "10.0.0.1:1", true, []string{"http"}, false},
+		{"TLS from a trusted proxy: the edge in clear text", "10.0.0.1:1", true, []string{"http, https"}, false},
+		{"TLS from a trusted proxy that says https", "10.0.0.1:1", true, []string{"https"}, true},
+		{"TLS from a trusted proxy that says nothing", "10.0.0.1:1", true, nil, true},
+		{"TLS from a trusted proxy, two headers", "10.0.0.1:1", true, []string{"https", "https"}, false},
 		{"plain", "203.0.113.5:1", false, nil, false},
 		{"untrusted peer's header ignored", "203.0.113.5:1", false, []string{"https"}, false},
 		{"trusted https", "10.0.0.1:1", false, []string{"https"}, true},
