@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
@@ -353,11 +354,14 @@ func validUserName(s string) bool {
 }
 
 // validEmail is a deliberately simple check: bounded, valid UTF-8, no
-// white space or control characters, one "@" with something on each side.
-// Whether the address works is for a confirmation mail to find out.
+// white space or control characters (Unicode's too: a no-break space
+// stored an address that logs in without it), one "@" with something on
+// each side. Whether the address works is for a confirmation mail to find
+// out.
 func validEmail(s string) bool {
 	at := strings.IndexByte(s, '@')
-	return len(s) <= MaxEmailBytes && utf8.ValidString(s) && !hasControl(s) && !strings.ContainsRune(s, ' ') &&
+	return len(s) <= MaxEmailBytes && utf8.ValidString(s) &&
+		!strings.ContainsFunc(s, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) &&
 		at > 0 && at == strings.LastIndexByte(s, '@') && at < len(s)-1
 }
 

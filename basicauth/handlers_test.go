@@ -43,3 +43,25 @@ func TestBodiesMustBeJSON(t *testing.T) {
 		assert.Equal(t, http.StatusCreated, res.status, "%s: %s", contentType, res.body)
 	}
 }
+
+// TestSignUpEmailWhiteSpace: an email holding Unicode white space (a
+// no-break space, an em space, a line separator, an ideographic space) is
+// refused, as an ASCII space is. It was stored and echoed with the
+// invisible character, while logins, which trim white space, matched it
+// without.
+func TestSignUpEmailWhiteSpace(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	for i, email := range []string{
+		"bob0@example.com\u00a0", // no-break space, trailing
+		"bob1@exa\u2003mple.com", // em space inside
+		"bob2@example.com\u2028", // line separator
+		"\u3000bob3@example.com", // ideographic space, leading
+	} {
+		name := "bob" + string(rune('0'+i))
+		res := f.do(t, http.MethodPost, "/0.4/users", basic(appA+":"),
+			`{"user_name":"`+name+`","email":"`+email+`","password":"a long enough password"}`)
+		assert.Equal(t, http.StatusBadRequest, res.status, "email %q: %s", email, res.body)
+	}
+	_, err := f.accounts.FindByLogin(t.Context(), "bob0@example.com")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "an email with white space was stored")
+}
