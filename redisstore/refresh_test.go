@@ -275,6 +275,26 @@ func TestRevocationMalformedEntryFailsClosed(t *testing.T) {
 	require.Error(t, err, "a damaged entry is an error (503), never a 'not revoked'")
 }
 
+// TestRevokingOverAWrongTypeKeyRevokes: a revocation written over a key of
+// another type (foreign or damaged data) that outlives it replaces the key.
+// It was left as it was: RevokeToken reported success, and Revoked, whose
+// MGET reads a key of another type as no entry, answered "not revoked".
+func TestRevokingOverAWrongTypeKeyRevokes(t *testing.T) {
+	tg := redistest.Shared(t)
+	l := newRevocationList(t, tg.Client, redisstore.WithPrefix(tg.Prefix))
+	ref := bearer.TokenRef{ID: "jti-1", Subject: "alice", IssuedAt: time.Now().Add(-time.Minute)}
+	key := tg.Prefix + "revoked:token:jti-1"
+	require.NoError(t, tg.Client.HSet(ctx, key, "x", "1").Err())
+	require.NoError(t, tg.Client.Expire(ctx, key, 24*time.Hour).Err())
+	require.NoError(t, l.RevokeToken(ctx, "jti-1", time.Now().Add(time.Hour)))
+	revoked, err := l.Revoked(ctx, ref)
+	require.NoError(t, err)
+	assert.True(t, revoked)
+	ttl, err := tg.Client.PTTL(ctx, key).Result()
+	require.NoError(t, err)
+	assert.Greater(t, ttl, 23*time.Hour, "the longer TTL is kept")
+}
+
 // A revocation recorded through one replica is seen by the other at once.
 func TestReplicasShareRevocations(t *testing.T) {
 	tg := redistest.Shared(t)

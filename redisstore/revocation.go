@@ -149,11 +149,13 @@ func (l *RevocationList) Revoked(ctx context.Context, t bearer.TokenRef) (bool, 
 }
 
 // revokeUntilScript: KEYS entry; ARGV ttl ms. The entry's TTL only grows.
+// The entry is written whatever the key held: a key of another type
+// (foreign or damaged data) that outlived the TTL was left as it was, and
+// Revoked's MGET reads such a key as no entry, so the revocation reported
+// success and revoked nothing.
 var revokeUntilScript = redis.NewScript(`
-local ttl = tonumber(ARGV[1])
-if redis.call('PTTL', KEYS[1]) < ttl then
-  redis.call('SET', KEYS[1], '1', 'PX', ttl)
-end
+local ttl = math.max(tonumber(ARGV[1]), redis.call('PTTL', KEYS[1]))
+redis.call('SET', KEYS[1], '1', 'PX', ttl)
 return 1
 `)
 
