@@ -262,13 +262,14 @@ return 1
 // of the successor the reuse was refused, so that the script run again
 // with the same arguments answers as it did the first time (see the package
 // documentation): go-redis sends a command again when its answer comes
-// late. A second run found its own rotation's token used, and revoked the
-// login; or found the family its reuse detection had deleted, and answered
-// invalid, so that bearer did not revoke the login's access tokens.
+// late, and without the marks a second run found its own rotation's token
+// used, and revoked the login. The reuse mark is read only after the
+// family, subject and expiry checks, as the contract orders them: a token
+// of a family revoked since, or expired, is invalid however often its
+// reuse is repeated.
 var rotateRefreshScript = redis.NewScript(luaRefresh + `
 local t = redis.call('HMGET', KEYS[1], 'fam', 'gen', 'exp', 'used', 'reuse')
 if t[1] ~= ARGV[1] then return {0} end
-if ARGV[5] ~= '' and t[5] == KEYS[2] then return {-1} end
 local fkey = ARGV[9] .. ARGV[1]
 local f = redis.call('HMGET', fkey, 'sub', 'gen', 'iat', 'exp', 'reused')
 if f[2] ~= t[2] or f[1] ~= ARGV[2] then return {0} end
@@ -279,7 +280,7 @@ if not es or not en or not ts or not tn then
   return redis.error_reply('malformed refresh record')
 end
 if not before(ns, nn, es, en) or not before(ns, nn, ts, tn) then return {0} end
-if f[5] then return {-1} end
+if f[5] or (ARGV[5] ~= '' and t[5] == KEYS[2]) then return {-1} end
 if t[4] then
   if ARGV[5] ~= '' and t[4] == KEYS[2] and liveToken(KEYS[2], ARGV[9]) then
     return {1, f[3], f[4]}
