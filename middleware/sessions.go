@@ -58,7 +58,11 @@ type SessionStore interface {
 	// Rotate atomically replaces old by next: old must be live (else
 	// ErrSessionNotFound and nothing changes); its ExpiresAt becomes
 	// min(its ExpiresAt, oldUntil), a grace window for requests in
-	// flight; next is stored with s.
+	// flight; next is stored with s. A store whose calls may be sent twice
+	// (redisstore, through go-redis's retries) may answer the same rotation
+	// run again as a success once next exists as old's successor, whatever
+	// old has become: next is fresh and random per call, so only the first
+	// run can have made it.
 	Rotate(ctx context.Context, old TokenDigest, oldUntil time.Time, next TokenDigest, s Session) error
 	// Revoke deletes one session. Revoking an unknown digest is not an error.
 	Revoke(ctx context.Context, d TokenDigest) error
