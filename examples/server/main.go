@@ -10,6 +10,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -86,17 +87,9 @@ func run(args []string) error {
 	}
 	cfg := app.Config{Seed: data, Logger: logger, InsecureBasic: *insecureBasic}
 	if *jwtKeyFile != "" {
-		// The errors do not echo the flag's value: given the key itself
-		// instead of a path, the server would print the key.
-		key, err := os.ReadFile(*jwtKeyFile)
-		if pathErr := (*fs.PathError)(nil); errors.As(err, &pathErr) {
-			return fmt.Errorf("-jwt-key-file: cannot read the file: %w", pathErr.Err)
-		}
-		if err == nil {
-			_, err = bearer.ParseHMACKey("", key) // refused here, the error names the flag
-		}
+		key, err := readJWTKey(*jwtKeyFile)
 		if err != nil {
-			return fmt.Errorf("-jwt-key-file: %w", err)
+			return err
 		}
 		cfg.JWTKey = key
 	}
@@ -108,6 +101,9 @@ func run(args []string) error {
 		cfg.TrustedProxies = trusted
 	}
 	if *redisAddr != "" {
+		if err := checkRedisAddr(*redisAddr); err != nil {
+			return err
+		}
 		client := redis.NewClient(&redis.Options{
 			Addr: *redisAddr,
 			// Fail fast: a request that needs Redis answers 503 rather than hang.
@@ -229,4 +225,45 @@ func printWelcome(base string, data *seed.File, demo bool) {
 		}
 	}
 	fmt.Printf("try: curl -i %s/healthz\n", base)
+}
+
+// maxJWTKeyFileBytes bounds the read of -jwt-key-file: a key is at most
+// 1,024 bytes (base64 of it a little more). An endless file (/dev/urandom,
+// a slip for "a random key") grew the server until it ran out of memory.
+const maxJWTKeyFileBytes = 4096
+
+// readJWTKey reads and checks the key of -jwt-key-file. Its errors name the
+// flag but never echo its value: given the key itself instead of a path,
+// the server would print the key.
+func readJWTKey(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if pathErr := (*fs.PathError)(nil); errors.As(err, &pathErr) {
+		return nil, fmt.Errorf("-jwt-key-file: cannot read the file: %w", pathErr.Err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("-jwt-key-file: %w", err)
+	}
+	defer f.Close()
+	key, err := io.ReadAll(io.LimitReader(f, maxJWTKeyFileBytes+1))
+	switch {
+	case err != nil:
+		return nil, errors.New("-jwt-key-file: cannot read the file")
+	case len(key) > maxJWTKeyFileBytes:
+		return nil, fmt.Errorf("-jwt-key-file: larger than %d bytes", maxJWTKeyFileBytes)
+	}
+	if _, err := bearer.ParseHMACKey("", key); err != nil {
+		return nil, fmt.Errorf("-jwt-key-file: %w", err)
+	}
+	return key, nil
+}
+
+// checkRedisAddr refuses a -redis that is not host:port, without echoing
+// it: a Redis URL (redis://user:password@host) carries the password, which
+// go-redis's dial errors printed.
+func checkRedisAddr(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "@/") {
+		return errors.New("-redis: want host:port (a URL, or a password in it, is not accepted)")
+	}
+	return nil
 }
