@@ -345,12 +345,13 @@ func checkMembers(data []byte) error {
 	return nil
 }
 
-// validUserName: non-empty, bounded, valid UTF-8, no control characters and
-// no surrounding white space (logins match after trimming it, so " bob"
-// and "bob" would be the same login).
+// validUserName: non-empty, bounded, valid UTF-8, no control characters
+// (Unicode's C1 too: NEL, the 8-bit CSI of terminal escapes) and no
+// surrounding white space (logins match after trimming it, so " bob" and
+// "bob" would be the same login).
 func validUserName(s string) bool {
 	return s != "" && len(s) <= MaxUserNameBytes && utf8.ValidString(s) &&
-		!hasControl(s) && strings.TrimSpace(s) == s
+		!strings.ContainsFunc(s, unicode.IsControl) && strings.TrimSpace(s) == s
 }
 
 // validEmail is a deliberately simple check: bounded, valid UTF-8, no
@@ -368,12 +369,3 @@ func validEmail(s string) bool {
 // validPassword applies the core's password rules (middleware.PasswordLogin
 // HashPassword checks them again): not empty, at most MaxPasswordBytes.
 func validPassword(s string) bool { return s != "" && len(s) <= middleware.MaxPasswordBytes }
-
-func hasControl(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == 0x7f {
-			return true
-		}
-	}
-	return false
-}

@@ -65,3 +65,16 @@ func TestSignUpEmailWhiteSpace(t *testing.T) {
 	_, err := f.accounts.FindByLogin(t.Context(), "bob0@example.com")
 	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "an email with white space was stored")
 }
+
+// TestSignUpRefusesC1ControlsInUserName: a user name holding a C1 control
+// character (NEL, the 8-bit CSI that starts a terminal escape) is refused,
+// as an ASCII one is. The check read bytes, and the UTF-8 of a C1 control
+// (C2 80 to C2 9F) passed it.
+func TestSignUpRefusesC1ControlsInUserName(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	for i, name := range []string{"bob\u0085evil", "bob\u009b31m", "\u0082bob"} {
+		res := f.do(t, http.MethodPost, "/0.4/users", basic(appA+":"),
+			`{"user_name":"`+name+`","email":"c1-`+string(rune('a'+i))+`@example.com","password":"a long enough password"}`)
+		assert.Equal(t, http.StatusBadRequest, res.status, "user_name %q: %s", name, res.body)
+	}
+}
