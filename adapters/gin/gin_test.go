@@ -168,19 +168,27 @@ func serve(h http.Handler, authorization string) *httptest.ResponseRecorder {
 	return rec
 }
 
+// newSessionScheme is a second scheme, of another kind than newScheme's,
+// that accepts any X-Session header as user u9.
+func newSessionScheme(t *testing.T) *middleware.Scheme {
+	t.Helper()
+	ex, err := middleware.NewHeaderExtractor("session", "X-Session")
+	require.NoError(t, err)
+	s, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
+		func(context.Context, middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "u9"}, nil
+		}), middleware.Challenge{Scheme: "Session", Realm: "test"}, middleware.WithLogger(discard()))
+	require.NoError(t, err)
+	return s
+}
+
 // TestPrincipalAgreesWithTheRequestAfterOptional: a later Optional that
 // lets the request through anonymously leaves no principal on the request;
 // Principal used to return the one an earlier Wrap had stored in the gin
 // context, while middleware.FromRequest and RequireRole saw none.
 func TestPrincipalAgreesWithTheRequestAfterOptional(t *testing.T) {
 	first := newScheme(t)
-	ex, err := middleware.NewHeaderExtractor("session", "X-Session")
-	require.NoError(t, err)
-	second, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
-		func(context.Context, middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "u9"}, nil
-		}), middleware.Challenge{Scheme: "Session", Realm: "test"}, middleware.WithLogger(discard()))
-	require.NoError(t, err)
+	second := newSessionScheme(t)
 	r := gin.New()
 	r.GET("/", tidegin.Wrap(middleware.Require(first)), tidegin.Wrap(middleware.Optional(second)), func(c *gin.Context) {
 		p, ok := tidegin.Principal(c)

@@ -1,7 +1,6 @@
 package tidegin_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -20,13 +19,7 @@ import (
 // an anonymous request for an authenticated one.
 func TestPrincipalKeyAbsentAfterOptional(t *testing.T) {
 	first := newScheme(t)
-	ex, err := middleware.NewHeaderExtractor("session", "X-Session")
-	require.NoError(t, err)
-	second, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
-		func(context.Context, middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "u9"}, nil
-		}), middleware.Challenge{Scheme: "Session", Realm: "test"}, middleware.WithLogger(discard()))
-	require.NoError(t, err)
+	second := newSessionScheme(t)
 
 	r := gin.New()
 	r.GET("/", tidegin.Wrap(middleware.Require(first)), tidegin.Wrap(middleware.Optional(second)),
