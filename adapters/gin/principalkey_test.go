@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 	tidegin "github.com/tidegate/tidegate/adapters/gin"
 	"github.com/tidegate/tidegate/middleware"
 )
