@@ -259,11 +259,15 @@ func (v *RemoteVerifier) Verify(ctx context.Context, c middleware.Credential) (m
 }
 
 // serverTokenAccepted ends the login backoff once the auth server has
-// accepted a server token: a login alone does not, since the server may
-// refuse the token it issued (see Verify).
+// accepted a server token got by a login since the last failure: a login
+// alone does not, since the server may refuse the token it issued (see
+// Verify), and neither does the old token still working while renewals
+// fail, or the backoff would never grow past its first step.
 func (v *RemoteVerifier) serverTokenAccepted() {
 	v.mu.Lock()
-	v.backoff = 0
+	if v.loginAfter.IsZero() { // login clears it, loginFailed sets it
+		v.backoff = 0
+	}
 	v.mu.Unlock()
 }
 

@@ -261,8 +261,8 @@ func readJWTKey(path string) ([]byte, error) {
 // it: a Redis URL (redis://user:password@host) carries the password, which
 // go-redis's dial errors printed.
 func checkRedisAddr(addr string) error {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil || host == "" || port == "" || strings.ContainsAny(addr, "@/") {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" || strings.ContainsAny(addr, "@/") {
 		return errors.New("-redis: want host:port (a URL, or a password in it, is not accepted)")
 	}
 	return nil
