@@ -58,8 +58,8 @@ func serveString(status int, body string) http.Handler {
 }
 
 // asymmetricEnv is an issuing service that signs with Ed25519 and also
-// publishes a P-256 key.
-func asymmetricEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
+// publishes a P-256 key; opts configure the service.
+func asymmetricEnv(t *testing.T, opts ...bearer.ServiceOption) (*env, *ecdsa.PrivateKey) {
 	ed, err := bearer.NewEd25519Key(edKID, edPrivate)
 	require.NoError(t, err)
 	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -70,7 +70,7 @@ func asymmetricEnv(t *testing.T) (*env, *ecdsa.PrivateKey) {
 	require.NoError(t, err)
 	set, err := bearer.NewKeySet(ed, es, hs)
 	require.NoError(t, err)
-	return newEnvWithKeys(t, set), ecPriv
+	return newEnvWithKeys(t, set, opts...), ecPriv
 }
 
 func newJWKSVerifier(t *testing.T, e *env, url string, opts ...bearer.JWKSOption) (*bearer.JWKSVerifier, http.Handler) {

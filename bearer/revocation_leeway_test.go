@@ -2,9 +2,6 @@ package bearer_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"net/http"
 	"testing"
 	"time"
@@ -25,15 +22,7 @@ func TestRevocationOutlastsEveryVerifiersLeeway(t *testing.T) {
 	list, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(listClock.Now))
 	require.NoError(t, err)
 
-	ed, err := bearer.NewEd25519Key(edKID, edPrivate)
-	require.NoError(t, err)
-	ecPriv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	es, err := bearer.NewES256Key("es1", ecPriv)
-	require.NoError(t, err)
-	set, err := bearer.NewKeySet(ed, es)
-	require.NoError(t, err)
-	issuerEnv := newEnvWithKeys(t, set, bearer.WithRevocationList(list)) // default leeway, 30 s
+	issuerEnv, _ := asymmetricEnv(t, bearer.WithRevocationList(list)) // default leeway, 30 s
 
 	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
 	_, h := newJWKSVerifier(t, issuerEnv, srv.URL,
