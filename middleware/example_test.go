@@ -374,3 +374,15 @@ func ExampleNewMemorySessionStore() {
 	// 88144f5ea3 <nil> 1
 	// true
 }
+
+// ExampleRetryAfterSeconds renders delays as Retry-After values: whole
+// seconds, rounded up, at least one.
+func ExampleRetryAfterSeconds() {
+	fmt.Println(middleware.RetryAfterSeconds(1500 * time.Millisecond))
+	fmt.Println(middleware.RetryAfterSeconds(15 * time.Minute))
+	fmt.Println(middleware.RetryAfterSeconds(0))
+	// Output:
+	// 2
+	// 900
+	// 1
+}

@@ -181,16 +181,17 @@ func setFailureHeaders(w http.ResponseWriter, e *Error, challenges ...string) {
 		}
 	}
 	if e.Status == http.StatusTooManyRequests || e.Status == http.StatusServiceUnavailable {
-		h.Set("Retry-After", retryAfterSeconds(e.RetryAfter))
+		h.Set("Retry-After", RetryAfterSeconds(e.RetryAfter))
 	}
 	h["Cache-Control"] = headerNoStore
 }
 
-// retryAfterSeconds renders a delay as whole seconds (RFC 9110 §10.2.3),
-// rounded up, at least 1. It rounds without adding to d: d + time.Second - 1
-// overflowed for a delay within a second of the largest Duration, which
-// then read as "1".
-func retryAfterSeconds(d time.Duration) string {
+// RetryAfterSeconds renders a delay as the value of a Retry-After header:
+// whole seconds (RFC 9110 §10.2.3), rounded up, at least 1. It rounds
+// without adding to d: d + time.Second - 1 overflowed for a delay within a
+// second of the largest Duration, which then read as "1". Kind packages
+// use it for the headers of their own endpoints.
+func RetryAfterSeconds(d time.Duration) string {
 	secs := int64(d / time.Second)
 	if d%time.Second > 0 {
 		secs++

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -464,18 +463,13 @@ func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error
 	s.logger.LogAttrs(ctx, level, "tidegate session", attrs...)
 }
 
-// retryAfter renders a delay as whole seconds, rounded up, at least 1
-// (RFC 9110 §10.2.3), without adding to d, which overflowed near the
-// largest Duration.
+// retryAfter renders a delay as a Retry-After value (see
+// middleware.RetryAfterSeconds), the default delay when d is not positive.
 func retryAfter(d time.Duration) string {
 	if d <= 0 {
 		d = middleware.DefaultRetryAfter
 	}
-	secs := int64(d / time.Second)
-	if d%time.Second > 0 {
-		secs++
-	}
-	return strconv.FormatInt(max(1, secs), 10)
+	return middleware.RetryAfterSeconds(d)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
