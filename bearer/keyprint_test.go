@@ -49,11 +49,13 @@ func TestKeyNeverPrintsItsSecret(t *testing.T) {
 	} {
 		var outs []string
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
-			outs = append(outs, fmt.Sprintf(verb, c.key))
+			// By value too: *key has no String method of its own unless
+			// a method has a value receiver, and fmt then printed fields.
+			outs = append(outs, fmt.Sprintf(verb, c.key), fmt.Sprintf(verb, *c.key))
 		}
 		var buf bytes.Buffer
-		slog.New(slog.NewTextHandler(&buf, nil)).Info("bearer key loaded", "key", c.key)
-		slog.New(slog.NewJSONHandler(&buf, nil)).Info("bearer key loaded", "key", c.key)
+		slog.New(slog.NewTextHandler(&buf, nil)).Info("bearer key loaded", "key", c.key, "by_value", *c.key)
+		slog.New(slog.NewJSONHandler(&buf, nil)).Info("bearer key loaded", "key", c.key, "by_value", *c.key)
 		outs = append(outs, buf.String())
 		for _, out := range outs {
 			if !strings.Contains(out, c.key.ID()) {

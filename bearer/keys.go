@@ -72,7 +72,10 @@ func (k *Key) GoString() string { return k.String() }
 
 // Format implements fmt.Formatter so that every verb prints String. Without
 // it, fmt printed the key field by field, secret and private key included.
-func (k *Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
+// Its receiver is a value, so that a dereferenced key (fmt.Print(*k)) is
+// covered too: a Key value has none of the pointer receivers' methods. (fmt
+// prints a nil *Key as "<nil>".)
+func (k Key) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, k.String()) }
 
 // LogValue implements slog.LogValuer: a logged key shows its kid and
 // algorithm only.
