@@ -34,6 +34,29 @@ type jwkSet struct {
 	Keys []jwk `json:"keys"`
 }
 
+// jwkNames and jwkSetNames are the JSON names of jwk's and jwkSet's members
+// (TestExactNamesCoverTheStructs keeps them in step with the struct tags).
+var (
+	jwkNames    = []string{"kty", "crv", "x", "y", "kid", "alg", "use", "key_ops", "d", "k"}
+	jwkSetNames = []string{"keys"}
+)
+
+// UnmarshalJSON decodes a JWK with exact member names (see unmarshalExact):
+// a "USE":"sig" must not overrule "use":"enc", and an unknown member such as
+// "D" is ignored (RFC 7517 §4), not read as private material.
+func (j *jwk) UnmarshalJSON(data []byte) error {
+	type plain jwk // without this method
+	_, err := unmarshalExact(data, (*plain)(j), jwkNames)
+	return err
+}
+
+// UnmarshalJSON decodes a JWK Set with exact member names.
+func (s *jwkSet) UnmarshalJSON(data []byte) error {
+	type plain jwkSet
+	_, err := unmarshalExact(data, (*plain)(s), jwkSetNames)
+	return err
+}
+
 // encodeJWKS returns the JWKS document of the public keys of set, sorted by
 // kid. HS256 keys are never published; a set of HS256 keys only gives an
 // empty document.

@@ -1,0 +1,53 @@
+package bearer
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestExactNamesCoverTheStructs: the name lists unmarshalExact is given
+// must be exactly the JSON names of the structs' fields, or a member added
+// to a struct would be matched case-insensitively again, and a member
+// listed but gone would be dropped for nothing.
+func TestExactNamesCoverTheStructs(t *testing.T) {
+	for _, c := range []struct {
+		of    any
+		names []string
+	}{{Claims{}, claimNames}, {jwk{}, jwkNames}, {jwkSet{}, jwkSetNames}} {
+		assert.ElementsMatch(t, jsonNames(reflect.TypeOf(c.of)), c.names, "%T", c.of)
+	}
+}
+
+// jsonNames returns the JSON member names of struct type t's fields,
+// embedded structs' included.
+func jsonNames(t reflect.Type) []string {
+	var names []string
+	for f := range t.Fields() {
+		if f.Anonymous && f.Type.Kind() == reflect.Struct {
+			names = append(names, jsonNames(f.Type)...)
+			continue
+		}
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		names = append(names, name)
+	}
+	return names
+}
+
+// TestDecodeClaimsIgnoresNamesThatOnlyFold: a member whose name only folds
+// to a claim's is ignored; a claim of the wrong JSON type is refused.
+func TestDecodeClaimsIgnoresNamesThatOnlyFold(t *testing.T) {
+	var c Claims
+	err := decodeClaims([]byte(`{"sub":"a","SUB":"b","Jti":"j","roles":["r"],"ROLES":["admin"],"exp":1}`), &c)
+	assert.NoError(t, err)
+	assert.Equal(t, "a", c.Subject)
+	assert.Empty(t, c.ID)
+	assert.Equal(t, []string{"r"}, c.Roles)
+
+	for _, bad := range []string{`[]`, `{"exp":"1"}`, `{"iat":true}`, `{"nbf":{}}`, `{"sub":1}`, `{`} {
+		assert.Error(t, decodeClaims([]byte(bad), &Claims{}), bad)
+	}
+	assert.NoError(t, decodeClaims([]byte(`{"exp":null,"iat":-1.5}`), &Claims{}))
+}

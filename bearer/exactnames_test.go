@@ -1,0 +1,84 @@
+package bearer_test
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+)
+
+// TestClaimNamesAreMatchedExactly: RFC 7519 §7.3 compares claim names as
+// RFC 7159 §8.3 does, code unit by code unit, so "EXP" or "AUD" are
+// unknown claims, ignored (RFC 7519 §4), never read as exp or aud.
+// encoding/json folds case, and let a token signed by a trusted key carry
+// an expired exp and a live "Exp", or a wrong aud and a right "AUD".
+func TestClaimNamesAreMatchedExactly(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now()
+	header := `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`
+	payload := payloadOf(t, validClaims(now))
+	future := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	past := strconv.FormatInt(now.Add(-time.Hour).Unix(), 10)
+	for name, c := range map[string]struct {
+		payload string
+		want    int
+	}{
+		"EXP and no exp":          {strings.Replace(payload, `"exp":`, `"EXP":`, 1), http.StatusUnauthorized},
+		"expired exp, then Exp":   {strings.Replace(payload, `"exp":`+future, `"exp":`+past+`,"Exp":`+future, 1), http.StatusUnauthorized},
+		"wrong aud, then AUD":     {strings.Replace(payload, `"aud":["tidal-api"]`, `"aud":["other"],"AUD":["tidal-api"]`, 1), http.StatusUnauthorized},
+		"ſub (folds to sub) only": {strings.Replace(payload, `"sub":`, `"ſub":`, 1), http.StatusUnauthorized},
+		// An unknown member is ignored, not refused.
+		"live exp, then an expired Exp": {strings.Replace(payload, `"exp":`+future, `"exp":`+future+`,"Exp":`+past, 1), http.StatusOK},
+		"aud, then a wrong AUD":         {strings.Replace(payload, `"aud":["tidal-api"]`, `"aud":["tidal-api"],"AUD":["other"]`, 1), http.StatusOK},
+	} {
+		rec := e.whoami(rawToken(header, c.payload))
+		assert.Equal(t, c.want, rec.Code, "%s: %s", name, c.payload)
+	}
+}
+
+// TestNumericDateMustBeANumber: RFC 7519 §2 defines a NumericDate as "a
+// JSON numeric value"; golang-jwt also read one from a string of digits.
+func TestNumericDateMustBeANumber(t *testing.T) {
+	e := newEnv(t)
+	now := e.clock.Now()
+	header := `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`
+	payload := payloadOf(t, validClaims(now))
+	exp := strconv.FormatInt(now.Add(time.Hour).Unix(), 10)
+	iat := strconv.FormatInt(now.Unix(), 10)
+	for name, p := range map[string]string{
+		"exp a string": strings.Replace(payload, `"exp":`+exp, `"exp":"`+exp+`"`, 1),
+		"iat a string": strings.Replace(payload, `"iat":`+iat, `"iat":"`+iat+`"`, 1),
+		"nbf a string": strings.Replace(payload, `"iat":`, `"nbf":"`+iat+`","iat":`, 1),
+	} {
+		rec := e.whoami(rawToken(header, p))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s: %s", name, p)
+	}
+	rec := e.whoami(rawToken(header, strings.Replace(payload, `"iat":`, `"nbf":`+iat+`.5,"iat":`, 1)))
+	assert.Equal(t, http.StatusOK, rec.Code, "a number with a fraction is a NumericDate")
+}
+
+// TestJWKMemberNamesAreMatchedExactly: RFC 7517 §4 ignores unknown JWK
+// members, and names compare exactly: a "USE":"sig" must not make a
+// "use":"enc" key a verification key, and a "D" is not private material.
+func TestJWKMemberNamesAreMatchedExactly(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	tok := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	x := b64.EncodeToString(edPublic)
+	for name, c := range map[string]struct {
+		members string
+		want    int
+	}{
+		"use enc, then USE sig":                {`"use":"enc","USE":"sig"`, http.StatusUnauthorized},
+		"key_ops encrypt, then KEY_OPS verify": {`"key_ops":["encrypt"],"KEY_OPS":["verify"]`, http.StatusUnauthorized},
+		"use sig, then USE enc":                {`"use":"sig","USE":"enc"`, http.StatusOK},
+		"an unknown member D":                  {`"D":"AAAA"`, http.StatusOK},
+	} {
+		doc := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"` + x + `",` + c.members + `}]}`
+		srv := newJWKSServer(t, serveString(http.StatusOK, doc))
+		_, h := newJWKSVerifier(t, issuerEnv, srv.URL)
+		assert.Equal(t, c.want, get(h, tok).Code, name)
+	}
+}
