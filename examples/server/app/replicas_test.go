@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -239,4 +241,78 @@ func TestADemoReplicaLeavesOtherReplicasAlone(t *testing.T) {
 
 	assert.Equal(t, http.StatusUnauthorized, whoami(prod, demo.Apps[0].BackendToken), "the demo app's public token")
 	assert.Equal(t, http.StatusOK, whoami(prod, prodApp.BackendToken), "the seed file's app")
+}
+
+// TestASeedFileChangeReachesRunningReplicas: a replica started with a seed
+// file that changes an app's token, or drops an app, changes the shared
+// registry; replicas already running must stop accepting the old
+// credentials they cached (within the promise of the revocation channel,
+// here 3 s), not when their cache entries expire a minute later. The
+// fallback TTL is a minute too, so that a replica not yet subscribed,
+// whose cache entries are capped by it, cannot pass for one that was told.
+func TestASeedFileChangeReachesRunningReplicas(t *testing.T) {
+	target := redistest.Shared(t)
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	require.NoError(t, err)
+	start := func(data *seed.File) *app.App {
+		subscribed := &subscriptionSignal{up: make(chan struct{})}
+		a, err := app.New(app.Config{Seed: data, Hasher: hasher, JWTKey: []byte(testJWTKey),
+			Redis: redistest.NewClient(t, target.Addr), RedisPrefix: target.Prefix, FallbackTTL: time.Minute,
+			Logger: slog.New(subscribed)})
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = a.Close() })
+		// A replica purges its caches once its subscription is up: one
+		// coming up after the credential was cached would pass for a
+		// replica that was told.
+		select {
+		case <-subscribed.up:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the replica's revocation subscription never came up")
+		}
+		return a
+	}
+	whoami := func(a *app.App, backendToken string) int {
+		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
+		req.TLS = &tls.ConnectionState{}
+		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
+		rec := httptest.NewRecorder()
+		a.Handler().ServeHTTP(rec, req)
+		return rec.Code
+	}
+	demo := seed.Demo()
+	old := demo.Apps[0].BackendToken
+	running := start(demo)
+	require.Equal(t, http.StatusOK, whoami(running, old), "cached on the running replica")
+
+	rotated := *demo
+	rotated.Apps = []seed.App{demo.Apps[0]}
+	rotated.Apps[0].BackendToken = strings.Repeat("3c", 22)
+	require.NoError(t, rotated.Validate())
+	start(&rotated)
+	assert.Eventually(t, func() bool { return whoami(running, old) == http.StatusUnauthorized },
+		3*time.Second, 10*time.Millisecond, "the rotated token still works on the running replica")
+	require.Equal(t, http.StatusOK, whoami(running, rotated.Apps[0].BackendToken), "the new token, now cached")
+
+	start(&seed.File{Users: demo.Users}) // no app at all
+	assert.Eventually(t, func() bool { return whoami(running, rotated.Apps[0].BackendToken) == http.StatusUnauthorized },
+		3*time.Second, 10*time.Millisecond, "the dropped app still works on the running replica")
+}
+
+// subscriptionSignal is a slog.Handler that closes up when the example
+// server's broadcaster logs that its revocation subscription is up, and
+// drops every record.
+type subscriptionSignal struct {
+	up   chan struct{}
+	once sync.Once
+}
+
+func (s *subscriptionSignal) Enabled(context.Context, slog.Level) bool { return true }
+func (s *subscriptionSignal) WithAttrs([]slog.Attr) slog.Handler       { return s }
+func (s *subscriptionSignal) WithGroup(string) slog.Handler            { return s }
+
+func (s *subscriptionSignal) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, "revocation subscription up") {
+		s.once.Do(func() { close(s.up) })
+	}
+	return nil
 }

@@ -71,13 +71,22 @@ func newStores(cfg Config) (*stores, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redis app registry: %w", err)
 	}
-	if err := registerApps(apps, cfg.Seed.Apps); err != nil {
-		return nil, err
-	}
 	broadcaster, err := redisstore.NewBroadcaster(cfg.Redis,
 		redisstore.WithPrefix(prefix), redisstore.WithFallbackTTL(cfg.FallbackTTL), redisstore.WithLogger(cfg.Logger))
 	if err != nil {
 		return nil, fmt.Errorf("redis broadcaster: %w", err)
+	}
+	changed, err := registerApps(apps, cfg.Seed.Apps)
+	if changed {
+		// Replicas already running hold the old tokens in their caches
+		// (even when a later step failed): an app's entries cannot be
+		// picked out by subject, so they purge, as
+		// basicauth.Service.RotateToken and RevokeApp make them do.
+		broadcaster.Purge()
+	}
+	if err != nil {
+		_ = broadcaster.Close()
+		return nil, err
 	}
 	return &stores{
 		limiter: limiter, sessions: sessions, appSessions: appSessions,
@@ -99,42 +108,45 @@ func appSpecs(apps []seed.App) []basicauth.AppSpec {
 // another replica registered first (ErrAppExists) is not an error; but its
 // tokens are brought to the file's, so that a token changed in the seed
 // file (a leaked one rotated) takes effect, and the old one stops working,
-// when a replica starts with it. (A replica already running stops
-// accepting the old token once its cache entry for it expires.)
+// when a replica starts with it.
 // The file is the list of apps: an app registered earlier that it no longer
 // lists is revoked. (The demo set, run without a seed file, keeps to Redis
 // keys of its own: see the example server's redisPrefix.) Registering is
 // bounded so that a replica started while Redis is down says so instead of
-// hanging.
-func registerApps(r *redisstore.AppRegistry, apps []seed.App) error {
+// hanging. changed reports a token rotated or an app revoked: replicas
+// already running must then be told (see newStores).
+func registerApps(r *redisstore.AppRegistry, apps []seed.App) (changed bool, err error) {
 	listed := map[string]bool{}
 	for _, spec := range appSpecs(apps) {
 		listed[spec.ID] = true
 		err := bounded(func(ctx context.Context) error {
 			err := r.Register(ctx, spec)
 			if errors.Is(err, basicauth.ErrAppExists) {
-				err = adoptTokens(ctx, r, spec)
+				var rotated bool
+				rotated, err = adoptTokens(ctx, r, spec)
+				changed = changed || rotated
 			}
 			return err
 		})
 		if err != nil {
-			return fmt.Errorf("redis app registry: app %s: %w", spec.ID, err)
+			return changed, fmt.Errorf("redis app registry: app %s: %w", spec.ID, err)
 		}
 	}
 	var ids []string
-	err := bounded(func(ctx context.Context) (err error) { ids, err = r.IDs(ctx); return err })
+	err = bounded(func(ctx context.Context) (err error) { ids, err = r.IDs(ctx); return err })
 	if err != nil {
-		return fmt.Errorf("redis app registry: %w", err)
+		return changed, fmt.Errorf("redis app registry: %w", err)
 	}
 	for _, id := range ids {
 		if listed[id] {
 			continue
 		}
 		if err := bounded(func(ctx context.Context) error { return r.Revoke(ctx, id) }); err != nil {
-			return fmt.Errorf("redis app registry: revoking app %s, which the seed file does not list: %w", id, err)
+			return changed, fmt.Errorf("redis app registry: revoking app %s, which the seed file does not list: %w", id, err)
 		}
+		changed = true
 	}
-	return nil
+	return changed, nil
 }
 
 // bounded runs f with a context that ends after 5 seconds.
@@ -147,7 +159,7 @@ func bounded(f func(ctx context.Context) error) error {
 // adoptTokens makes the registered app spec.ID hold spec's tokens. A token
 // that already belongs to another app is an error (the file and the
 // registry disagree about who owns it), never a silent move.
-func adoptTokens(ctx context.Context, r *redisstore.AppRegistry, spec basicauth.AppSpec) error {
+func adoptTokens(ctx context.Context, r *redisstore.AppRegistry, spec basicauth.AppSpec) (rotated bool, err error) {
 	for _, tok := range []struct {
 		kind  basicauth.TokenType
 		value string
@@ -158,15 +170,16 @@ func adoptTokens(ctx context.Context, r *redisstore.AppRegistry, spec basicauth.
 		case err == nil && owner.ID == spec.ID:
 			continue // already the file's token
 		case err == nil:
-			return fmt.Errorf("a token of the seed file is registered to app %s", owner.ID)
+			return rotated, fmt.Errorf("a token of the seed file is registered to app %s", owner.ID)
 		case !errors.Is(err, basicauth.ErrAppNotFound):
-			return err
+			return rotated, err
 		}
 		if err := r.Rotate(ctx, spec.ID, tok.kind, d); err != nil {
-			return err
+			return rotated, err
 		}
+		rotated = true
 	}
-	return nil
+	return rotated, nil
 }
 
 func newMemoryStores(cfg Config) (*stores, error) {
