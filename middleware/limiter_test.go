@@ -193,6 +193,42 @@ func TestMemoryLimiterFloodCannotResetACountBelowTheLimit(t *testing.T) {
 	assert.Positive(t, attempt(t, l, "victim", clientB))
 }
 
+// TestMemoryLimiterFullTableFreesAnEighthPerWalk: a full limiter walks its
+// whole table, under the lock every login needs, to make room. The walk
+// used to stop at the expired counters whenever it found any, so a client
+// sending new names as fast as old counters expired (one attempt a step
+// here; 55 a second at the defaults) made every attempt walk 100,000
+// counters: 7 ms of lock each. Each walk must free an eighth of the table,
+// so that walks come at most once per maxEntries/8 new counters.
+func TestMemoryLimiterFullTableFreesAnEighthPerWalk(t *testing.T) {
+	const maxEntries = 4096
+	window := middleware.DefaultLimiterPolicy.Window
+	step := 2 * window / maxEntries // two counters per attempt: the table fills in one window
+	l, clock := newTestLimiter(t, middleware.LimiterPolicy{}, middleware.WithStoreMaxEntries(maxEntries))
+	addr := func(i int) netip.Addr { // a /64 of its own per attempt
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, byte(i >> 24), byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	i := 0
+	for ; l.Len() < maxEntries; i++ {
+		require.Zero(t, attempt(t, l, fmt.Sprintf("fill-%d", i), addr(i)))
+		clock.Advance(step)
+	}
+	// Go on at the same pace: each attempt finds about one attempt's
+	// counters expired.
+	const attempts = 2000
+	walks := 0
+	for j := range attempts {
+		full := l.Len() == maxEntries // this attempt's new counters make room first
+		attempt(t, l, fmt.Sprintf("new-%d", j), addr(i+j))
+		clock.Advance(step)
+		if full {
+			walks++
+			require.LessOrEqual(t, l.Len(), maxEntries-maxEntries/8+2, "attempt %d: a walk freed less than an eighth", j)
+		}
+	}
+	assert.LessOrEqual(t, walks, 2*attempts/(maxEntries/8)+1, "walks of the whole table for %d attempts", attempts)
+}
+
 func TestMemoryLimiterThrottledAddressCannotGrowTable(t *testing.T) {
 	// One client address cannot hold more than AddressAttempts account
 	// counters: once it is throttled, its attempts count nowhere else.
