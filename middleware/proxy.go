@@ -83,9 +83,18 @@ func (t *TrustedProxies) ClientAddr(r *http.Request) netip.Addr {
 	}
 	hops := r.Header.Values("X-Forwarded-For")
 	for i := len(hops) - 1; i >= 0; i-- {
-		parts := strings.Split(hops[i], ",")
-		for j := len(parts) - 1; j >= 0; j-- {
-			a, err := hopAddr(parts[j])
+		// Entries are read from the right, without splitting the value:
+		// the client wrote everything left of its proxy's entry, up to
+		// the header limit, and nothing left of the first untrusted
+		// entry is ever used.
+		for rest, more := hops[i], true; more; {
+			var entry string
+			if j := strings.LastIndexByte(rest, ','); j >= 0 {
+				rest, entry = rest[:j], rest[j+1:]
+			} else {
+				entry, more = rest, false
+			}
+			a, err := hopAddr(entry)
 			if err != nil {
 				return peer // unreadable chain: fall back to what we know
 			}
