@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -90,10 +92,17 @@ func (c Credential) LogValue() slog.Value {
 	)
 }
 
-// Fingerprint returns the first 8 hex characters of the SHA-256 of the
-// credential's parts (encoded by encodeKey): enough to correlate log lines,
-// far too little to recover or replay the credential. It is the same for a
-// credential however it was read.
+// Fingerprint returns the first 8 hex characters of an HMAC-SHA-256 of the
+// credential's parts (encoded by encodeKey) under a random key of this
+// process: enough to correlate the log lines of one process, far too
+// little to recover or replay the credential. It is the same for a
+// credential however it was read, within one process; another process (a
+// restart, another replica) gives another.
+//
+// The key is what keeps a low-entropy secret out of the logs: a plain
+// SHA-256 of "user:password" let whoever read one log line test a password
+// dictionary offline, 32 bits being more than enough to single out the
+// right password among millions (OWASP ASVS V7.1.1: no credentials in logs).
 func (c Credential) Fingerprint() string {
 	token, secret := c.Token, c.Secret
 	if c.form == basicKey && c.decoded == "" && token == "" && secret == "" {
@@ -103,8 +112,20 @@ func (c Credential) Fingerprint() string {
 			token, secret = d[:colon], d[colon+1:]
 		}
 	}
-	sum := sha256.Sum256([]byte(encodeKey(token, secret)))
-	return hex.EncodeToString(sum[:4])
+	return fingerprint(&fingerprintKey, token, secret)
+}
+
+// fingerprintKey keys every Fingerprint of this process.
+var fingerprintKey = func() (key [32]byte) {
+	_, _ = rand.Read(key[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return key
+}()
+
+// fingerprint is Fingerprint of the parts token and secret under key.
+func fingerprint(key *[32]byte, token, secret string) string {
+	mac := hmac.New(sha256.New, key[:])
+	_, _ = io.WriteString(mac, encodeKey(token, secret))
+	return hex.EncodeToString(mac.Sum(nil)[:4])
 }
 
 // IsZero reports whether the credential carries no secret at all.
