@@ -1,11 +1,14 @@
 package middleware_test
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/middleware"
 )
@@ -163,4 +166,27 @@ func TestGuardRefusalLogsTheSubject(t *testing.T) {
 	require.NotEmpty(t, refusal, "the 403 is logged: %s", buf.String())
 	require.Contains(t, refusal, "subject="+subjGood)
 	require.Contains(t, refusal, `reason="missing role"`)
+}
+
+// TestSchemeObserveReportsEndpointOutcomes: Observe is how a kind's issuing
+// endpoints (login, refresh, logout) count their outcomes with the scheme's
+// Observer; a panicking Observer is contained, a zero Scheme observes
+// nothing.
+func TestSchemeObserveReportsEndpointOutcomes(t *testing.T) {
+	ex, err := middleware.NewHeaderExtractor("session", "X-Token")
+	require.NoError(t, err)
+	rec := &reasonRecorder{}
+	s, err := middleware.NewScheme("session", ex, trivialVerifier, middleware.Challenge{Scheme: "Token", Realm: "api"},
+		middleware.WithObserver(rec))
+	require.NoError(t, err)
+	s.Observe(context.Background(), middleware.OutcomeOf(nil), "")
+	s.Observe(context.Background(), middleware.OutcomeOf(middleware.Invalid("login failed")), "login failed")
+	s.Observe(context.Background(), middleware.OutcomeOf(middleware.Unavailable("store", nil)), "store")
+	assert.Equal(t, []string{"session/authenticated/", "session/rejected/login failed", "session/error/store"}, rec.reasons)
+
+	panicky, err := middleware.NewScheme("session", ex, trivialVerifier, middleware.Challenge{Scheme: "Token", Realm: "api"},
+		middleware.WithObserver(panickingObserver{}), middleware.WithLogger(slog.New(slog.DiscardHandler)))
+	require.NoError(t, err)
+	assert.NotPanics(t, func() { panicky.Observe(context.Background(), middleware.OutcomeRejected, "x") })
+	assert.NotPanics(t, func() { new(middleware.Scheme).Observe(context.Background(), middleware.OutcomeRejected, "x") })
 }

@@ -116,6 +116,29 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	s.respond(w, r, e)
 }
 
+// Observe tells the scheme's Observer (WithObserver) of an outcome that
+// happened outside its middleware: the login, refresh or logout of one of
+// the kind's issuing endpoints, which authenticate a password or a token
+// themselves. A success is OutcomeAuthenticated, a failure outcomeOf its
+// status (OutcomeRejected, OutcomeError), with the Error's Reason. The
+// Observer is contained as the middleware contains it. A zero Scheme
+// observes nothing.
+func (s *Scheme) Observe(ctx context.Context, outcome Outcome, reason string) {
+	if s.built() && s.observed {
+		s.observe(ctx, outcome, reason)
+	}
+}
+
+// OutcomeOf returns the outcome of an endpoint's failure e for Observe and
+// log events: OutcomeError for a 5xx status, OutcomeRejected otherwise, as
+// the middleware classifies its own; OutcomeAuthenticated for nil.
+func OutcomeOf(e *Error) Outcome {
+	if e == nil {
+		return OutcomeAuthenticated
+	}
+	return outcomeOf(e)
+}
+
 // observe tells the observer of an outcome. Observers and renderers are
 // the application's code, like Verifiers, and are contained like them: a
 // panic in a metrics hook must not take a request down (a refused one
