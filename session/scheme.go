@@ -102,6 +102,12 @@ func NewScheme(v middleware.Verifier, opts ...middleware.SchemeOption) (*middlew
 // NewStoreVerifier returns the Verifier that looks session tokens up in
 // store by digest. It is not cached: wrap it in middleware.NewCache for a
 // request path (a Service does).
+//
+// It refuses app-scoped sessions (Session.App set), which only Tapglue's
+// kind issues: one found in store is a basicauth app session in a store
+// shared with basicauth (basicauth.WithSessionStore allows sharing, and two
+// Redis session stores share one under the same prefix). Accepted as a
+// session token, it would escape its app's scope.
 func NewStoreVerifier(store middleware.SessionStore) (middleware.Verifier, error) {
 	if nilness.Is(store) {
 		return nil, errors.New("session: store must not be nil")
@@ -122,6 +128,9 @@ func (v storeVerifier) Verify(ctx context.Context, c middleware.Credential) (mid
 	}
 	if err != nil {
 		return middleware.Principal{}, middleware.Unavailable("store", err)
+	}
+	if s.App != "" {
+		return middleware.Principal{}, middleware.Invalid("app session")
 	}
 	return principalOf(s), nil
 }

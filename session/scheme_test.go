@@ -258,7 +258,12 @@ func TestStoreVerifier(t *testing.T) {
 	token := middleware.NewToken()
 	exp := clock.Now().Add(time.Minute)
 	require.NoError(t, store.Create(t.Context(), middleware.DigestToken(token), middleware.Session{
-		Subject: "u1", Actor: middleware.ActorServer, App: "app", Roles: []string{"r"}, ExpiresAt: exp,
+		Subject: "u1", Actor: middleware.ActorServer, Roles: []string{"r"}, ExpiresAt: exp,
+	}))
+	// An app session (basicauth's, in a shared store) is never a session token.
+	appToken := middleware.NewToken()
+	require.NoError(t, store.Create(t.Context(), middleware.DigestToken(appToken), middleware.Session{
+		Subject: "u1", App: "app", ExpiresAt: exp,
 	}))
 	v, err := session.NewStoreVerifier(store)
 	require.NoError(t, err)
@@ -266,13 +271,14 @@ func TestStoreVerifier(t *testing.T) {
 	p, err := v.Verify(t.Context(), middleware.Credential{Kind: session.Kind, Token: token})
 	require.NoError(t, err)
 	assert.Equal(t, middleware.Principal{Subject: "u1", Kind: session.Kind, Actor: middleware.ActorServer,
-		App: "app", Roles: []string{"r"}, ExpiresAt: exp}, p)
+		Roles: []string{"r"}, ExpiresAt: exp}, p)
 
 	for _, c := range []middleware.Credential{
 		{Kind: "bearer", Token: token},
 		{Kind: session.Kind, Token: token, Secret: "x"},
 		{Kind: session.Kind, Token: ""},
 		{Kind: session.Kind, Token: token + "x"},
+		{Kind: session.Kind, Token: appToken},
 	} {
 		_, err := v.Verify(t.Context(), c)
 		assert.ErrorIs(t, err, middleware.ErrInvalidCredential, c.String())

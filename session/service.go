@@ -99,17 +99,12 @@ func (s *Service) buildScheme(cfg config) error {
 	return nil
 }
 
-// ownSessions refuses app-scoped sessions, which a Service never issues:
-// one found in its store is a Tapglue app session in a store shared with
-// basicauth (basicauth.WithSessionStore allows sharing), and accepting it
-// as a session token would let it escape its app's scope
-// (examples/server/adversarial, TestSharedSessionStore). NewStoreVerifier
-// itself stays generic and reports Session.App in the principal.
-//
-// It also refuses the token of a server this Service no longer lists
+// ownSessions refuses the token of a server this Service no longer lists
 // (WithServers): a server is removed when its secret leaks, and its token,
 // minted with that secret, lived on for its whole lifetime (24 hours) in a
-// store that outlives the process (Redis).
+// store that outlives the process (Redis). (App sessions, which a store
+// shared with basicauth holds too, NewStoreVerifier refuses itself:
+// examples/server/adversarial, TestSharedSessionStore.)
 type ownSessions struct {
 	next    middleware.Verifier
 	servers serverSecrets
@@ -121,8 +116,6 @@ func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middl
 	switch {
 	case err != nil:
 		return p, err
-	case p.App != "":
-		return middleware.Principal{}, middleware.Invalid("app session")
 	case p.ActingAs() == middleware.ActorServer && !v.servers.has(p.Subject):
 		return middleware.Principal{}, middleware.Invalid("server removed")
 	}
