@@ -295,18 +295,9 @@ func TestPasswordLoginCountsANULNameApart(t *testing.T) {
 	_, err := f.login.Login(ctx, clientA, "gh\x00ost", "wrong")
 	require.ErrorIs(t, err, middleware.ErrRateLimited, "the address is throttled, whatever the name")
 	assert.Positive(t, middleware.AsError(err).RetryAfter)
-
-	lim, err := middleware.NewMemoryLimiter(policy)
-	require.NoError(t, err)
-	login, err := middleware.NewPasswordLogin(f.accounts, middleware.WithHasher(f.hasher), middleware.WithLimiter(lim))
-	require.NoError(t, err)
-	for range 5 {
-		_, _ = login.Login(ctx, clientA, "\x00server:uploader", "wrong")
-		_, _ = login.Login(ctx, clientB, "\x00server:uploader", "wrong")
-	}
-	wait, err := lim.Attempt(ctx, "\x00server:uploader", netip.MustParseAddr("203.0.113.1"))
-	require.NoError(t, err)
-	assert.Zero(t, wait, "the NUL-prefixed counter was never reached")
+	// That the NUL-prefixed counter is never reached:
+	// TestNULNameDoesNotReachTheNULPrefixedCounter, whose account limit is
+	// low enough to see it. (This test's, 1,000, never could.)
 }
 
 // accountFailingLimiter counts names and addresses, but fails to count
