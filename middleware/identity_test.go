@@ -128,3 +128,18 @@ func TestIdentityHeadersApp(t *testing.T) {
 	// Only the configured names are stripped: the scheme does not own X-Auth-Subject.
 	require.Equal(t, []string{"root"}, got.header["X-Auth-Subject"])
 }
+
+// TestIdentityHeadersGivenTwiceAreRefused: a second WithIdentityHeaders
+// (two WithSchemeOptions calls of a kind package append theirs) replaced
+// the first, whose names were then neither set nor stripped: a client's
+// "X-Auth-User: admin" reached the handler. The scheme is now refused.
+func TestIdentityHeadersGivenTwiceAreRefused(t *testing.T) {
+	ex, err := middleware.NewHeaderExtractor("session", "X-Token")
+	require.NoError(t, err)
+	_, err = middleware.NewScheme("session", ex, trivialVerifier, middleware.Challenge{Scheme: "Token", Realm: "api"},
+		middleware.WithIdentityHeaders(middleware.IdentityHeaders{Subject: "X-Auth-User"}),
+		middleware.WithIdentityHeaders(middleware.IdentityHeaders{Roles: "X-Auth-Roles"}),
+	)
+	require.Error(t, err)
+	require.Contains(t, err.Error(), "twice")
+}

@@ -98,9 +98,14 @@ func WithRenderer(r Renderer) SchemeOption {
 // spelling, is removed first, so the headers cannot be forged. The names
 // must differ, and none may be a header that carries credentials
 // (Authorization, Proxy-Authorization, Cookie, the scheme's own header),
-// which would be removed before it is read.
+// which would be removed before it is read. It may be given once per
+// Scheme: a second set replaced the first, whose names were then neither
+// set nor stripped, and a client's own value under them reached the handler.
 func WithIdentityHeaders(h IdentityHeaders) SchemeOption {
 	return schemeOption(func(s *Scheme) error {
+		if s.identity.any() {
+			return errors.New("tidegate: identity headers given twice; give every name in one IdentityHeaders")
+		}
 		names := h.names()
 		if len(names) == 0 {
 			return errors.New("tidegate: identity headers name no header")
