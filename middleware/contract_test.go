@@ -241,6 +241,14 @@ func TestConfiguredHeaderLimit(t *testing.T) {
 	require.Error(t, err)
 }
 
+// TestBasicExtractorRefusesTokenSyntax: a syntax check the Basic extractor
+// would never run is refused, not accepted and ignored (a user-id the
+// check refuses reached the Verifier).
+func TestBasicExtractorRefusesTokenSyntax(t *testing.T) {
+	_, err := middleware.NewBasicExtractor(kindBasic, middleware.WithTokenSyntax(func(string) bool { return false }))
+	require.ErrorContains(t, err, "WithTokenSyntax")
+}
+
 // TestExpiryFollowsTheClock: a principal valid until t0+1m is accepted
 // before and refused from then on, with or without a cache, without
 // sleeping.

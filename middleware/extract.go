@@ -39,8 +39,9 @@ func (f ExtractorFunc) Extract(r *http.Request) (Credential, error) { return f(r
 type ExtractorOption func(*extractorConfig) error
 
 type extractorConfig struct {
-	maxBytes int
-	syntax   func(string) bool
+	maxBytes  int
+	syntax    func(string) bool
+	syntaxSet bool // by WithTokenSyntax, which NewBasicExtractor refuses
 }
 
 // WithMaxHeaderBytes sets the largest header value the extractor accepts
@@ -58,12 +59,14 @@ func WithMaxHeaderBytes(n int) ExtractorOption {
 // WithTokenSyntax replaces the token syntax check of NewHeaderExtractor and
 // NewAuthorizationExtractor (default IsToken68). The check runs after the
 // size limit and before any Verifier call; a token it refuses is malformed.
+// NewBasicExtractor refuses it: Basic credentials follow RFC 7617's syntax,
+// and a check it accepted but never ran would let through what it refuses.
 func WithTokenSyntax(valid func(token string) bool) ExtractorOption {
 	return func(c *extractorConfig) error {
 		if valid == nil {
 			return errors.New("tidegate: token syntax check must not be nil")
 		}
-		c.syntax = valid
+		c.syntax, c.syntaxSet = valid, true
 		return nil
 	}
 }
@@ -390,6 +393,9 @@ func NewBasicExtractor(kind Kind, opts ...ExtractorOption) (Extractor, error) {
 	cfg, err := newExtractorConfig(opts)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.syntaxSet {
+		return nil, errors.New("tidegate: WithTokenSyntax does not apply to Basic credentials; check the user-id in the Verifier")
 	}
 	return &basicExtractor{kind: kind, cfg: cfg}, nil
 }
