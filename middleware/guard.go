@@ -11,6 +11,12 @@ import (
 // Require, Optional or Any: an anonymous request gets 401 with the scheme's
 // challenge, and a request that no tidegate middleware saw gets 500, since
 // that is a wiring mistake that must not let anyone through.
+//
+// A guard's refusal is an outcome of its own, of the authorization: the
+// request's log events and Observer calls are the authentication's
+// (authenticated, or anonymous under Optional), then the guard's
+// (rejected, with the reason "missing role", "missing scope" or
+// "missing"). Count 403s by the guard's event, not by request.
 func RequireRole(role string) func(http.Handler) http.Handler {
 	return guard("role", role, false, (*Principal).HasRole)
 }

@@ -26,6 +26,12 @@ const (
 // cheap and non-blocking. reason is one of the short, fixed strings of
 // Error.Reason, never request data. A panic in an Observer is recovered and
 // logged by its type; the request goes on.
+//
+// Each authentication is observed once: the middleware's, a guard's
+// (RequireRole, RequireScope: see there) and an issuing endpoint's (a
+// login, refresh or logout, through Scheme.Observe) are each an outcome,
+// so a request that meets two of them (a guard's 403 after a valid
+// credential, a login endpoint behind the middleware) is observed twice.
 type Observer interface {
 	ObserveAuth(kind Kind, outcome Outcome, reason string)
 	ObserveCache(kind Kind, hit bool)
