@@ -437,25 +437,28 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	middleware.WriteJSON(w, status, body)
 }
 
-// logEvent writes the one log event of a request to an endpoint. It never
-// logs a token, a password, a secret, or a login name that failed (users
-// sometimes type their password into the name field).
+// logEvent writes the one log event of a request to an endpoint, and tells
+// the scheme's Observer of its outcome once: the endpoints authenticate a
+// password or a token themselves, outside the middleware that observes
+// the others. It never logs a token, a password, a secret, or a login name
+// that failed (users sometimes type their password into the name field).
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	level, outcome := slog.LevelDebug, "ok"
+	ctx := r.Context()
+	outcome, level, reason := middleware.OutcomeOf(e), slog.LevelDebug, ""
 	if e != nil {
-		level, outcome = slog.LevelInfo, "rejected"
-		if e.Status >= http.StatusInternalServerError {
-			level, outcome = slog.LevelWarn, "error"
+		level, reason = slog.LevelInfo, e.Reason
+		if outcome == middleware.OutcomeError {
+			level = slog.LevelWarn
 		}
 	}
-	ctx := r.Context()
+	s.scheme.Observe(ctx, outcome, reason)
 	if !s.logger.Enabled(ctx, level) {
 		return
 	}
 	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
-		slog.String("outcome", outcome)}
+		slog.String("outcome", string(outcome))}
 	if e != nil {
-		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
+		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", e.Status))
 	}
 	if subject != "" {
 		attrs = append(attrs, slog.String("subject", subject))

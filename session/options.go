@@ -254,6 +254,8 @@ func WithCacheOptions(opts ...middleware.CacheOption) Option {
 // WithSchemeOptions passes options to the scheme (for example
 // middleware.WithObserver or middleware.WithIdentityHeaders). They apply
 // after the service's clock, logger and renderer, so they may replace them.
+// An Observer given here also hears, once, the outcome of every request to
+// Handler's endpoints (a login, refresh, logout or token check).
 func WithSchemeOptions(opts ...middleware.SchemeOption) Option {
 	return func(c *config) error {
 		c.schemeOpts = append(c.schemeOpts, opts...)

@@ -79,7 +79,8 @@ func TestSchemeOptionsApply(t *testing.T) {
 	rec := recorder(h, httptestRequest(http.MethodGet, "/", session.HeaderToken, f.login(maryLogin, maryPassword),
 		"X-User-Id", "forged"))
 	assert.Equal(t, maryID, rec.Body.String())
-	assert.Equal(t, []middleware.Outcome{middleware.OutcomeAuthenticated}, observed)
+	assert.Equal(t, []middleware.Outcome{middleware.OutcomeAuthenticated, middleware.OutcomeAuthenticated}, observed,
+		"the login, then the request")
 }
 
 type observerFunc func(middleware.Outcome)
