@@ -18,6 +18,11 @@
 //	POST /serverlogin   x-tidepool-server-name / x-tidepool-server-secret -> a server token
 //	GET  /token/{token} with a server token: {"userid","isserver","expires_at"} of {token}
 //
+// Any other method on these paths is answered 405 with Allow and the body
+// "Method not allowed". Each request writes one log event (attributes kind,
+// endpoint, outcome, and reason and status on failure) and tells the
+// scheme's Observer its outcome once.
+//
 // # Tokens
 //
 // Tokens are middleware.NewToken values (256 bits from crypto/rand,

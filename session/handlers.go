@@ -41,14 +41,40 @@ func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", s.handleLogin)
 	mux.HandleFunc("GET /login", s.handleRefresh)
-	// Every other method, HEAD included (which "GET /login" also matches,
-	// see handleRefresh), gets the same 405: ServeMux's own would list
-	// HEAD in Allow, and HEAD is refused.
-	mux.HandleFunc("/login", loginNotAllowed)
 	mux.HandleFunc("POST /logout", s.handleLogout)
 	mux.HandleFunc("POST /serverlogin", s.handleServerLogin)
 	mux.HandleFunc("GET /token/{token}", s.handleToken)
+	// Every other method gets its 405 from a method-less route, in
+	// Tidepool's JSON rather than ServeMux's text/plain. For /login that
+	// includes HEAD (which "GET /login" also matches, see handleRefresh):
+	// ServeMux's own Allow would list HEAD, and HEAD is refused.
+	mux.HandleFunc("/login", s.notAllowed("login", allowLogin))
+	mux.HandleFunc("/logout", s.notAllowed("logout", "POST"))
+	mux.HandleFunc("/serverlogin", s.notAllowed("serverlogin", "POST"))
+	mux.HandleFunc("/token/{token}", s.notAllowed("token", "GET, HEAD")) // tokenPaths serves HEAD
 	return tokenPaths(cleanpath.Only(mux), s.handleToken)
+}
+
+// allowLogin is the Allow header of /login's 405.
+const allowLogin = "GET, POST"
+
+// notAllowed returns the handler of the methods an endpoint does not serve:
+// 405 with Allow (RFC 9110 §15.5.6), and the endpoint's one event.
+func (s *Service) notAllowed(endpoint, allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { s.refuseMethod(w, r, endpoint, allow) }
+}
+
+// refuseMethod answers a method endpoint does not serve.
+func (s *Service) refuseMethod(w http.ResponseWriter, r *http.Request, endpoint, allow string) {
+	s.logEvent(r, endpoint, errMethodNotAllowed(), "")
+	w.Header().Set("Allow", allow)
+	writeBody(w, http.StatusMethodNotAllowed, []byte(`"Method not allowed"`))
+}
+
+// errMethodNotAllowed is the failure of a 405, for its log event and
+// Observer call: the client's mistake, as a malformed request is.
+func errMethodNotAllowed() *middleware.Error {
+	return &middleware.Error{Kind: middleware.ErrMalformed, Status: http.StatusMethodNotAllowed, Reason: "method not allowed"}
 }
 
 // tokenPaths serves GET /token/{token} itself and everything else with
@@ -122,16 +148,10 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 		loginResponse{UserID: account.UserID, Username: account.Username, Emails: emails})
 }
 
-// loginNotAllowed answers a method /login does not support.
-func loginNotAllowed(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Allow", "GET, POST")
-	writeBody(w, http.StatusMethodNotAllowed, []byte(`"Method not allowed"`))
-}
-
 // handleRefresh serves GET /login: a new token for a live one.
 func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
-		loginNotAllowed(w, r) // a HEAD must not rotate a token
+		s.refuseMethod(w, r, "login", allowLogin) // a HEAD must not rotate a token
 		return
 	}
 	cred, err := s.scheme.Extract(r)

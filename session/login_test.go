@@ -2,6 +2,7 @@ package session_test
 
 import (
 	"encoding/base64"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -143,6 +144,42 @@ func TestLoginMethods(t *testing.T) {
 	assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, "HEAD must not rotate a token")
 	assert.Equal(t, "GET, POST", rec.Header().Get("Allow"), "Allow never lists HEAD, which is refused (RFC 9110 §10.2.1)")
 	assert.Empty(t, rec.Header().Get(session.HeaderToken))
+}
+
+// TestEndpointsRefuseOtherMethods: every endpoint answers a method it
+// does not serve as /login does, with 405, Allow and a Tidepool JSON string
+// body, and one event (rejected, "method not allowed") that the Observer
+// hears too. /logout, /serverlogin and /token/{token} answered net/http's
+// text/plain "Method Not Allowed", and logged nothing.
+func TestEndpointsRefuseOtherMethods(t *testing.T) {
+	events, observer := &eventRecorder{}, &outcomeRecorder{}
+	f := newFixture(t, withService(session.WithLogger(slog.New(events)),
+		session.WithSchemeOptions(middleware.WithObserver(observer))))
+	for _, tc := range []struct{ method, path, allow, endpoint string }{
+		{http.MethodPut, "/auth/login", "GET, POST", "login"},
+		{http.MethodGet, "/auth/logout", "POST", "logout"},
+		{http.MethodHead, "/auth/logout", "POST", "logout"},
+		{http.MethodGet, "/auth/serverlogin", "POST", "serverlogin"},
+		{http.MethodPost, "/auth/token/abc", "GET, HEAD", "token"},
+		{http.MethodDelete, "/auth/token/abc", "GET, HEAD", "token"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			events.take()
+			observer.take()
+			rec := f.do(tc.method, tc.path)
+			require.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+			assert.Equal(t, tc.allow, rec.Header().Get("Allow"))
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+			if tc.method != http.MethodHead {
+				assert.Equal(t, `"Method not allowed"`, rec.Body.String())
+			}
+			got := events.take()
+			require.Len(t, got, 1, "one event per request")
+			assert.Equal(t, map[string]string{"level": "INFO", "kind": "session", "endpoint": tc.endpoint,
+				"outcome": "rejected", "reason": "method not allowed", "status": "405"}, got[0])
+			assert.Equal(t, []string{"session/rejected/method not allowed"}, observer.take())
+		})
+	}
 }
 
 func TestLoginThrottling(t *testing.T) {
