@@ -50,6 +50,8 @@ type config struct {
 	hstsSubdomains   bool
 	invalidator      middleware.Invalidator
 	logger           *slog.Logger
+	cacheOpts        []middleware.CacheOption
+	schemeOpts       []middleware.SchemeOption
 }
 
 func newConfig(opts []Option) (config, error) {
@@ -226,6 +228,27 @@ func WithLogger(l *slog.Logger) Option {
 			return errors.New("basicauth: logger must not be nil")
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// WithCacheOptions passes options to both of the Service's verification
+// caches (for example middleware.WithObserver). They apply after the
+// Service's clock and WithCacheMaxEntries, so they may replace them.
+func WithCacheOptions(opts ...middleware.CacheOption) Option {
+	return func(c *config) error {
+		c.cacheOpts = append(c.cacheOpts, opts...)
+		return nil
+	}
+}
+
+// WithSchemeOptions passes options to both of the Service's schemes, the
+// user and the app scheme, and to NewScheme's (for example
+// middleware.WithObserver or middleware.WithIdentityHeaders). They apply
+// after the Service's clock, logger and renderer, so they may replace them.
+func WithSchemeOptions(opts ...middleware.SchemeOption) Option {
+	return func(c *config) error {
+		c.schemeOpts = append(c.schemeOpts, opts...)
 		return nil
 	}
 }

@@ -165,6 +165,9 @@ func TestNewValidates(t *testing.T) {
 		"negative HSTS":      basicauth.WithHSTS(-time.Second, false),
 		"nil invalidator":    basicauth.WithInvalidator(nil),
 		"nil logger":         basicauth.WithLogger(nil),
+		"nil cache option":   basicauth.WithCacheOptions(nil),
+		"bad cache option":   basicauth.WithCacheOptions(middleware.WithMaxEntries(0)),
+		"nil scheme option":  basicauth.WithSchemeOptions(nil),
 	} {
 		_, err := basicauth.New(reg, accounts, login, opt)
 		assert.Error(t, err, name)

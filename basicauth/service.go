@@ -107,6 +107,7 @@ func (s *Service) buildSchemes(cfg *config) error {
 		// clock once per cache hit instead of twice.
 		cacheOpts = append(cacheOpts, middleware.WithClock(cfg.now))
 	}
+	cacheOpts = append(cacheOpts, cfg.cacheOpts...)
 	build := func(needUser bool) (*middleware.Cache, *middleware.Scheme, error) {
 		cache, err := middleware.NewCache(verifier{s: s, needUser: needUser}, cfg.cacheTTL, cacheOpts...)
 		if err != nil {
@@ -134,8 +135,9 @@ func (s *Service) buildSchemes(cfg *config) error {
 // Basic realm="...", charset="UTF-8", and Tapglue's error bodies. It is for
 // a Verifier of your own, such as tidegatetest.NewStaticVerifier in tests;
 // put a middleware.Cache in front of one that is costly. Of opts, those
-// about transport, realm, logging and the clock apply; the others are
-// accepted and have nothing to act on. The scheme sets no
+// about transport, realm, logging, the clock and the scheme
+// (WithSchemeOptions) apply; the others are accepted and have nothing to
+// act on. The scheme sets no
 // Strict-Transport-Security header (a Service's HSTS and RequireUser do):
 // set it as your server does.
 func NewScheme(v middleware.Verifier, opts ...Option) (*middleware.Scheme, error) {
@@ -163,6 +165,7 @@ func schemeAround(cfg *config, t *transport, v middleware.Verifier) (*middleware
 	if cfg.customClock {
 		opts = append(opts, middleware.WithClock(cfg.now))
 	}
+	opts = append(opts, cfg.schemeOpts...)
 	return middleware.NewScheme(Kind, ex, v, challenge, opts...)
 }
 
