@@ -48,6 +48,20 @@
 // WWW-Authenticate: Basic realm="...", charset="UTF-8". The codes are listed
 // with CodeAppToken. Bodies never echo a credential.
 //
+// # Log events and metrics
+//
+// A request to one of Handler's endpoints has two log events, and tells the
+// Observer (WithSchemeOptions with middleware.WithObserver) twice: the app
+// or user middleware writes its own for the credential it checked
+// ("tidegate auth", a refusal there ends the request), then the endpoint
+// writes one for its answer ("tidegate basicauth": a login's password, an
+// account, a malformed body, a success). The endpoint's has the attributes
+// kind ("basic"), endpoint ("users", "login", "logout", "me"), outcome
+// (a middleware.Outcome), on failure reason and status, and subject, the
+// user's id, when known. Successes are logged at Debug, refusals at Info,
+// a failed backend at Warn. No event carries a token, a password or the
+// login name typed.
+//
 // # Security notes
 //
 //   - Tokens are stored and looked up as SHA-256 digests only

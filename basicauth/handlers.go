@@ -61,9 +61,72 @@ func (s *Service) routes() http.Handler {
 	return s.HSTS(cleanpath.Only(mux)) // no redirect outside the mount point
 }
 
-// reject answers a failure the way the middleware does.
-func (s *Service) reject(w http.ResponseWriter, r *http.Request, err error) {
-	s.userScheme.Reject(w, r, err)
+// The reasons of the refusals that are not about credentials, for the log
+// events and the Observer.
+const (
+	reasonNotJSON  = "not_json"
+	reasonConflict = "conflict"
+)
+
+// refuse answers an endpoint's failure the way the middleware does, after
+// the endpoint's one event. subject is the user the request acts for, ""
+// when not known.
+func (s *Service) refuse(w http.ResponseWriter, r *http.Request, endpoint string, err error, subject string) {
+	e := middleware.AsError(err)
+	s.logEvent(r, endpoint, e, subject)
+	s.userScheme.Reject(w, r, e)
+}
+
+// refuseRequest answers a refusal that is not about credentials (409,
+// 415) in Tapglue's shape with code, whatever renderer WithSchemeOptions
+// gave the schemes, after the endpoint's one event.
+func (s *Service) refuseRequest(w http.ResponseWriter, r *http.Request, endpoint string, status, code int, reason string) {
+	s.logEvent(r, endpoint, &middleware.Error{Kind: middleware.ErrMalformed, Status: status, Reason: reason}, "")
+	writeError(w, status, code)
+}
+
+// succeed answers a success with v as JSON, after the endpoint's one
+// event. Responses may hold a session token, so nothing may store them
+// (RFC 9111 §5.2.2.5; as RFC 6749 §5.1 asks of token responses).
+func (s *Service) succeed(w http.ResponseWriter, r *http.Request, endpoint string, status int, subject string, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		s.refuse(w, r, endpoint, middleware.Internal("encode"), "")
+		return
+	}
+	s.logEvent(r, endpoint, nil, subject)
+	w.Header().Set("Cache-Control", "no-store")
+	middleware.WriteJSON(w, status, append(body, '\n'))
+}
+
+// logEvent writes the one log event of a request an endpoint answered, and
+// tells the Observer of its outcome once: the endpoints check passwords
+// and accounts themselves, after the middleware, which wrote its own event
+// for the credential it checked. Both schemes have the same Observer
+// (WithSchemeOptions). It never logs a token, a password or a login name
+// (users sometimes type their password into the name field).
+func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
+	ctx := r.Context()
+	outcome, level, reason := middleware.OutcomeOf(e), slog.LevelDebug, ""
+	if e != nil {
+		level, reason = slog.LevelInfo, e.Reason
+		if outcome == middleware.OutcomeError {
+			level = slog.LevelWarn
+		}
+	}
+	s.userScheme.Observe(ctx, outcome, reason)
+	if !s.logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
+		slog.String("outcome", string(outcome))}
+	if e != nil {
+		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", e.Status))
+	}
+	if subject != "" {
+		attrs = append(attrs, slog.String("subject", subject))
+	}
+	s.logger.LogAttrs(ctx, level, "tidegate basicauth", attrs...)
 }
 
 // jsonBody reports whether r's body is declared application/json (any
@@ -79,13 +142,13 @@ func jsonBody(r *http.Request) bool {
 // createUser serves POST /users.
 func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 	if !jsonBody(r) {
-		writeError(w, http.StatusUnsupportedMediaType, CodeNotJSON)
+		s.refuseRequest(w, r, "users", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}
 	var in signupRequest
 	if err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in); err != nil ||
 		!validUserName(in.UserName) || !validEmail(in.Email) || !validPassword(in.Password) {
-		s.reject(w, r, middleware.Malformed(reasonBody))
+		s.refuse(w, r, "users", middleware.Malformed(reasonBody), "")
 		return
 	}
 	ctx := r.Context()
@@ -94,17 +157,17 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 	for _, login := range []string{in.UserName, in.Email} {
 		_, err := s.accounts.FindByLogin(ctx, login)
 		if err == nil {
-			writeError(w, http.StatusConflict, CodeConflict)
+			s.refuseRequest(w, r, "users", http.StatusConflict, CodeConflict, reasonConflict)
 			return
 		}
 		if !errors.Is(err, middleware.ErrAccountNotFound) {
-			s.reject(w, r, middleware.Unavailable("accounts", err))
+			s.refuse(w, r, "users", middleware.Unavailable("accounts", err), "")
 			return
 		}
 	}
 	hash, err := s.login.HashPassword(ctx, in.Password)
 	if err != nil {
-		s.reject(w, r, err)
+		s.refuse(w, r, "users", err, "")
 		return
 	}
 	account := middleware.Account{
@@ -113,13 +176,13 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	switch err := s.accounts.Create(ctx, account); {
 	case errors.Is(err, middleware.ErrAccountExists):
-		writeError(w, http.StatusConflict, CodeConflict)
+		s.refuseRequest(w, r, "users", http.StatusConflict, CodeConflict, reasonConflict)
 		return
 	case err != nil:
-		s.reject(w, r, middleware.Unavailable("accounts", err))
+		s.refuse(w, r, "users", middleware.Unavailable("accounts", err), "")
 		return
 	}
-	writeJSON(w, http.StatusCreated, userOf(account))
+	s.succeed(w, r, "users", http.StatusCreated, account.UserID, userOf(account))
 }
 
 // loginUser serves POST /me/login: the shared PasswordLogin checks the
@@ -127,7 +190,7 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 // a session scoped to the authenticated app is issued.
 func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	if !jsonBody(r) {
-		writeError(w, http.StatusUnsupportedMediaType, CodeNotJSON)
+		s.refuseRequest(w, r, "login", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}
 	var in loginRequest
@@ -137,23 +200,23 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 		login = in.Email
 	}
 	if err != nil || (in.UserName != "" && in.Email != "") || login == "" || in.Password == "" {
-		s.reject(w, r, middleware.Malformed(reasonBody))
+		s.refuse(w, r, "login", middleware.Malformed(reasonBody), "")
 		return
 	}
 	p, ok := middleware.FromRequest(r)
 	if !ok {
-		s.reject(w, r, middleware.Internal("no principal"))
+		s.refuse(w, r, "login", middleware.Internal("no principal"), "")
 		return
 	}
 	ctx := r.Context()
 	account, err := s.login.Login(ctx, s.proxies.ClientAddr(r), login, in.Password)
 	if err != nil {
-		s.loginFailed(w, r, p.App, err)
+		s.loginFailed(w, r, err)
 		return
 	}
 	token, err := s.newSession(r, p.App, account)
 	if err != nil {
-		s.loginFailed(w, r, p.App, err)
+		s.loginFailed(w, r, err)
 		return
 	}
 	// The account may have been disabled, or its password changed, and its
@@ -162,30 +225,21 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	// out, and revoked.
 	if err := s.login.Confirm(ctx, account); err != nil {
 		_ = s.sessions.Revoke(ctx, middleware.DigestToken(token))
-		s.loginFailed(w, r, p.App, err)
+		s.loginFailed(w, r, err)
 		return
 	}
-	s.logger.LogAttrs(ctx, slog.LevelDebug, "basicauth login",
-		slog.String("app", p.App), slog.String("subject", account.UserID))
 	out := userOf(account)
 	out.SessionToken = token
-	writeJSON(w, http.StatusCreated, out)
+	s.succeed(w, r, "login", http.StatusCreated, account.UserID, out)
 }
 
-// loginFailed logs a refused login, one event (Warn when the backend
-// failed), and answers it: a wrong input is the one generic login failure.
-func (s *Service) loginFailed(w http.ResponseWriter, r *http.Request, app string, err error) {
+// loginFailed answers a refused login: a wrong input is the one generic
+// login failure.
+func (s *Service) loginFailed(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, middleware.ErrInvalidCredential) {
 		err = middleware.Invalid(reasonLoginFailed)
 	}
-	e := middleware.AsError(err)
-	level := slog.LevelInfo
-	if e.Status >= http.StatusInternalServerError {
-		level = slog.LevelWarn
-	}
-	s.logger.LogAttrs(r.Context(), level, "basicauth login failed",
-		slog.String("app", app), slog.String("reason", e.Reason), slog.Int("status", e.Status))
-	s.reject(w, r, err)
+	s.refuse(w, r, "login", err, "")
 }
 
 // newSession stores a fresh session of account in app and returns its token.
@@ -208,25 +262,26 @@ func (s *Service) newSession(r *http.Request, app string, account middleware.Acc
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	p, ok := middleware.FromRequest(r)
 	if !ok {
-		s.reject(w, r, middleware.Internal("no principal"))
+		s.refuse(w, r, "logout", middleware.Internal("no principal"), "")
 		return
 	}
 	if p.ActingAs() != middleware.ActorUser {
 		// A backend acting for a user holds no session to end.
-		s.reject(w, r, middleware.Invalid(reasonSessionRequired))
+		s.refuse(w, r, "logout", middleware.Invalid(reasonSessionRequired), p.Subject)
 		return
 	}
 	cred, err := s.userScheme.Extract(r)
 	if err != nil || cred.Secret == "" {
-		s.reject(w, r, middleware.Internal("credential vanished"))
+		s.refuse(w, r, "logout", middleware.Internal("credential vanished"), p.Subject)
 		return
 	}
 	err = s.sessions.Revoke(r.Context(), middleware.DigestToken(cred.Secret))
 	s.invalidate(cred, p.Subject) // on an error too, which may come after the work was done
 	if err != nil {
-		s.reject(w, r, middleware.Unavailable("session store", err))
+		s.refuse(w, r, "logout", middleware.Unavailable("session store", err), p.Subject)
 		return
 	}
+	s.logEvent(r, "logout", nil, p.Subject)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -235,19 +290,19 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 func (s *Service) me(w http.ResponseWriter, r *http.Request) {
 	subject, ok := middleware.SubjectFromContext(r.Context())
 	if !ok {
-		s.reject(w, r, middleware.Internal("no principal"))
+		s.refuse(w, r, "me", middleware.Internal("no principal"), "")
 		return
 	}
 	account, err := s.accounts.FindByID(r.Context(), subject)
 	switch {
 	case errors.Is(err, middleware.ErrAccountNotFound) || (err == nil && account.Disabled):
-		s.reject(w, r, middleware.Invalid(reasonUnknownUser))
+		s.refuse(w, r, "me", middleware.Invalid(reasonUnknownUser), subject)
 		return
 	case err != nil:
-		s.reject(w, r, middleware.Unavailable("accounts", err))
+		s.refuse(w, r, "me", middleware.Unavailable("accounts", err), subject)
 		return
 	}
-	writeJSON(w, http.StatusOK, userOf(account))
+	s.succeed(w, r, "me", http.StatusOK, subject, userOf(account))
 }
 
 func userOf(a middleware.Account) userJSON {
@@ -256,19 +311,6 @@ func userOf(a middleware.Account) userJSON {
 		u.Email = a.Emails[0]
 	}
 	return u
-}
-
-// writeJSON writes a success body. Responses may hold a session token, so
-// nothing may store them (RFC 9111 §5.2.2.5; as RFC 6749 §5.1 asks of
-// token responses).
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	body, err := json.Marshal(v)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, CodeInternal)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	middleware.WriteJSON(w, status, append(body, '\n'))
 }
 
 var (

@@ -220,8 +220,8 @@ func WithInvalidator(inv middleware.Invalidator) Option {
 }
 
 // WithLogger sets the logger (default slog.Default()). Authentication
-// outcomes are logged by the middleware schemes, logins by the handlers;
-// no event carries a secret.
+// outcomes are logged by the middleware schemes, the endpoints' answers by
+// the handlers (see the package doc); no event carries a secret.
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
