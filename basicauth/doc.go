@@ -60,7 +60,9 @@
 // (a middleware.Outcome), on failure reason and status, and subject, the
 // user's id, when known. Successes are logged at Debug, refusals at Info,
 // a failed backend at Warn. No event carries a token, a password or the
-// login name typed.
+// login name typed. A method an endpoint does not serve is answered 405
+// (code 4050, with Allow) before any credential is checked: its
+// endpoint's event (reason "method not allowed") is its only one.
 //
 // # Security notes
 //

@@ -135,3 +135,35 @@ func TestEndpointEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestEndpointsRefuseOtherMethods: a method an endpoint does not serve is
+// answered 405 with Allow and Tapglue's error shape, before any
+// credential is checked, with one event (rejected, "method not allowed")
+// that the Observer hears too. It was net/http's text/plain "Method Not
+// Allowed", and logged nothing.
+func TestEndpointsRefuseOtherMethods(t *testing.T) {
+	events, observer := &eventRecorder{}, &recordingObserver{}
+	f := newFixture(t, fixtureConfig{opts: []basicauth.Option{basicauth.WithLogger(slog.New(events)),
+		basicauth.WithSchemeOptions(middleware.WithObserver(observer))}})
+	for _, tc := range []struct{ method, path, allow, endpoint string }{
+		{http.MethodGet, "/0.4/users", "POST", "users"},
+		{http.MethodGet, "/0.4/me/login", "POST", "login"},
+		{http.MethodGet, "/0.4/me/logout", "DELETE", "logout"},
+		{http.MethodPost, "/0.4/me/logout", "DELETE", "logout"},
+		{http.MethodPost, "/0.4/me", "GET, HEAD", "me"},
+		{http.MethodDelete, "/0.4/me", "GET, HEAD", "me"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			events.take()
+			observer.take()
+			res := f.do(t, tc.method, tc.path, basic(appA+":"), "")
+			requireError(t, res, http.StatusMethodNotAllowed, errorBody(basicauth.CodeMethodNotAllowed, "method not allowed"))
+			assert.Equal(t, tc.allow, res.header.Get("Allow"))
+			assert.Equal(t, hstsValue, res.header.Get("Strict-Transport-Security"))
+			assert.Equal(t, []map[string]string{{"level": "INFO", "kind": "basic", "endpoint": tc.endpoint,
+				"outcome": "rejected", "reason": "method not allowed", "status": "405"}}, events.take())
+			auth, _ := observer.take()
+			assert.Equal(t, []string{"basic/rejected/method not allowed"}, auth)
+		})
+	}
+}

@@ -58,7 +58,27 @@ func (s *Service) routes() http.Handler {
 	mux.Handle("POST /me/login", app(http.HandlerFunc(s.loginUser)))
 	mux.Handle("DELETE /me/logout", user(http.HandlerFunc(s.logout)))
 	mux.Handle("GET /me", user(http.HandlerFunc(s.me)))
+	// Every other method gets its 405 from a method-less route, in
+	// Tapglue's shape rather than ServeMux's text/plain, before any
+	// credential is checked, as ServeMux's own 405 was.
+	mux.HandleFunc("/users", s.notAllowed("users", "POST"))
+	mux.HandleFunc("/me/login", s.notAllowed("login", "POST"))
+	mux.HandleFunc("/me/logout", s.notAllowed("logout", "DELETE"))
+	mux.HandleFunc("/me", s.notAllowed("me", "GET, HEAD")) // "GET /me" serves HEAD too
+
 	return s.HSTS(cleanpath.Only(mux)) // no redirect outside the mount point
+}
+
+// reasonMethodNotAllowed is the reason of a 405, as every kind logs it.
+const reasonMethodNotAllowed = "method not allowed"
+
+// notAllowed returns the handler of the methods an endpoint does not
+// serve: 405 with Allow (RFC 9110 §15.5.6), and the endpoint's one event.
+func (s *Service) notAllowed(endpoint, allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", allow)
+		s.refuseRequest(w, r, endpoint, http.StatusMethodNotAllowed, CodeMethodNotAllowed, reasonMethodNotAllowed)
+	}
 }
 
 // The reasons of the refusals that are not about credentials, for the log
@@ -77,8 +97,8 @@ func (s *Service) refuse(w http.ResponseWriter, r *http.Request, endpoint string
 	s.userScheme.Reject(w, r, e)
 }
 
-// refuseRequest answers a refusal that is not about credentials (409,
-// 415) in Tapglue's shape with code, whatever renderer WithSchemeOptions
+// refuseRequest answers a refusal that is not about credentials (405,
+// 409, 415) in Tapglue's shape with code, whatever renderer WithSchemeOptions
 // gave the schemes, after the endpoint's one event.
 func (s *Service) refuseRequest(w http.ResponseWriter, r *http.Request, endpoint string, status, code int, reason string) {
 	s.logEvent(r, endpoint, &middleware.Error{Kind: middleware.ErrMalformed, Status: status, Reason: reason}, "")

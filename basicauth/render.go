@@ -27,6 +27,9 @@ const (
 	CodeHTTPSRequired = 4030
 	// CodeForbidden (403): authenticated but not allowed (RequireRole).
 	CodeForbidden = 4031
+	// CodeMethodNotAllowed (405): the endpoint does not serve the method;
+	// Allow lists those it does.
+	CodeMethodNotAllowed = 4050
 	// CodeConflict (409): the user name or email is taken.
 	CodeConflict = 4090
 	// CodeNotJSON (415): a sign-up or login body whose Content-Type is not
@@ -53,18 +56,19 @@ const (
 )
 
 var messages = map[int]string{
-	CodeAppToken:        "app token missing or invalid",
-	CodeInvalidSession:  "session token or user id invalid",
-	CodeSessionRequired: "session token required",
-	CodeBadRequest:      "malformed request",
-	CodeLoginFailed:     "wrong user name, email or password",
-	CodeHTTPSRequired:   "HTTPS is required for these credentials",
-	CodeForbidden:       "not allowed",
-	CodeConflict:        "user name or email already taken",
-	CodeNotJSON:         "Content-Type must be application/json",
-	CodeRateLimited:     "too many attempts, retry later",
-	CodeInternal:        "internal error",
-	CodeUnavailable:     "temporarily unavailable, retry later",
+	CodeAppToken:         "app token missing or invalid",
+	CodeInvalidSession:   "session token or user id invalid",
+	CodeSessionRequired:  "session token required",
+	CodeBadRequest:       "malformed request",
+	CodeLoginFailed:      "wrong user name, email or password",
+	CodeHTTPSRequired:    "HTTPS is required for these credentials",
+	CodeForbidden:        "not allowed",
+	CodeMethodNotAllowed: "method not allowed",
+	CodeConflict:         "user name or email already taken",
+	CodeNotJSON:          "Content-Type must be application/json",
+	CodeRateLimited:      "too many attempts, retry later",
+	CodeInternal:         "internal error",
+	CodeUnavailable:      "temporarily unavailable, retry later",
 }
 
 // bodies holds each code's response body, encoded once.

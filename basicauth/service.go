@@ -208,6 +208,9 @@ func (s *Service) require(scheme *middleware.Scheme) func(http.Handler) http.Han
 //	POST   /me/login   app only      log in: 201 {"id","user_name","email","session_token"}
 //	DELETE /me/logout  app+session   revoke this session: 204
 //	GET    /me         user          the user: 200 {"id","user_name","email"}
+//
+// Any other method on these paths is answered 405 with Allow and code
+// CodeMethodNotAllowed.
 func (s *Service) Handler() http.Handler { return s.handler }
 
 // RevokeSubject ends every app session of a user and evicts every cached
