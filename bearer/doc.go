@@ -83,6 +83,20 @@
 // token valid instead, as some Tidal clients expect, at the cost of reuse
 // detection.
 //
+// # Events
+//
+// Each request to POST /authenticate, /refresh or /logout writes one log
+// event, "tidegate bearer", in the shape of the middleware's: kind,
+// endpoint, outcome (middleware.OutcomeOf), on failure the reason and the
+// status answered, and the subject (the account's user id) when known,
+// never the username typed, a token or a claim other than the subject. A
+// success is logged at Debug, a refusal at Info, a failing backend at Warn,
+// and so is a reused refresh token, a sign of theft. The endpoint also
+// tells the scheme's Observer (WithSchemeOptions with
+// middleware.WithObserver) of its outcome, once, as the middleware does
+// for the requests it authenticates. GET /ping is authenticated by the
+// middleware, whose event it is.
+//
 // # Other services
 //
 // A service that only accepts tokens uses NewJWKSVerifier with the issuer's

@@ -45,12 +45,12 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	account, err := s.login.Login(ctx, s.cfg.proxies.ClientAddr(r), fields[0], fields[1])
 	if err != nil {
-		s.fail(w, r, "authenticate", withoutErrorCode(err))
+		s.fail(w, r, "authenticate", withoutErrorCode(err), "")
 		return
 	}
 	tokens, err := s.Issue(ctx, account)
 	if err != nil {
-		s.fail(w, r, "authenticate", err)
+		s.fail(w, r, "authenticate", err, account.UserID)
 		return
 	}
 	// The account may have been disabled, or its password changed, and its
@@ -62,10 +62,10 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) {
 		if s.verifier.parse(ctx, tokens.AccessToken, &c, forLogout) == nil {
 			_ = s.revokeLogin(ctx, middleware.Credential{Kind: Kind, Token: tokens.AccessToken}, &c)
 		}
-		s.fail(w, r, "authenticate", withoutErrorCode(err))
+		s.fail(w, r, "authenticate", withoutErrorCode(err), account.UserID)
 		return
 	}
-	s.logEvent(ctx, "authenticate", slog.LevelInfo, "issued", account.UserID)
+	s.endpointEvent(r, "authenticate", nil, http.StatusOK, account.UserID)
 	s.writeTokens(w, tokens, "")
 }
 
@@ -73,9 +73,9 @@ func (s *Service) authenticate(w http.ResponseWriter, r *http.Request) {
 // and a refresh token of the same login buy a new access token and, with
 // rotation, a new refresh token.
 func (s *Service) refresh(w http.ResponseWriter, r *http.Request) {
-	cred, err := s.scheme.Extract(r)
+	cred, err := s.extract(r)
 	if err != nil {
-		s.fail(w, r, "refresh", err)
+		s.fail(w, r, "refresh", err, "")
 		return
 	}
 	fields, err := readFields(w, r, "refresh_token")
@@ -86,16 +86,27 @@ func (s *Service) refresh(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var c Claims
 	if err := s.verifier.parse(ctx, cred.Token, &c, forRefresh); err != nil {
-		s.fail(w, r, "refresh", err)
+		s.fail(w, r, "refresh", err, "")
 		return
 	}
 	tokens, err := s.rotate(ctx, &c, fields[0])
 	if err != nil {
-		s.fail(w, r, "refresh", err)
+		s.fail(w, r, "refresh", err, c.Subject)
 		return
 	}
-	s.logEvent(ctx, "refresh", slog.LevelInfo, "issued", c.Subject)
+	s.endpointEvent(r, "refresh", nil, http.StatusOK, c.Subject)
 	s.writeTokens(w, tokens, refreshScope)
+}
+
+// extract runs the scheme's extractor, and reports a request without a
+// token as middleware.Missing(), as the middleware does, so that the
+// event of the endpoint has a reason.
+func (s *Service) extract(r *http.Request) (middleware.Credential, error) {
+	cred, err := s.scheme.Extract(r)
+	if errors.Is(err, middleware.ErrNoCredential) {
+		return cred, middleware.Missing()
+	}
+	return cred, err
 }
 
 // rotate checks the refresh token against the access token's claims and
@@ -192,16 +203,18 @@ func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) erro
 // the answer is 503, not 401: the store answers every later presentation of
 // the family's tokens as a reuse again, so the client's retry revokes the
 // login then, while a 401 would end the exchange with the access tokens
-// still working.
+// still working. Both answers carry reasonRefreshReused, and the refresh
+// endpoint logs them, with the subject, as its one event (see eventLevel).
 func (s *Service) revokeReusedLogin(ctx context.Context, c *Claims) error {
 	defer s.invalidateSubject(c.Subject) // even on an error, which may come after the work was done
 	if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now())); err != nil {
-		s.logEvent(ctx, "refresh", slog.LevelError, "refresh token reused: revoking the login failed", c.Subject)
-		return middleware.Unavailable("revocation", err)
+		return middleware.Unavailable(reasonRefreshReused, err)
 	}
-	s.logEvent(ctx, "refresh", slog.LevelWarn, "refresh token reused: login revoked", c.Subject)
-	return middleware.Invalid("refresh token reused")
+	return middleware.Invalid(reasonRefreshReused)
 }
+
+// reasonRefreshReused is the reason of a refused reused refresh token.
+const reasonRefreshReused = "refresh token reused"
 
 // validRefreshToken reports whether t has the shape of middleware.NewToken:
 // 43 characters of canonical base64url (middleware.TokenBytes bytes).
@@ -240,13 +253,13 @@ func ping(w http.ResponseWriter, _ *http.Request) {
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var c Claims
-	cred, err := s.scheme.Extract(r)
+	cred, err := s.extract(r)
 	if err == nil && s.verifier.parse(ctx, cred.Token, &c, forLogout) == nil {
 		if err := s.revokeLogin(ctx, cred, &c); err != nil {
-			s.fail(w, r, "logout", middleware.Unavailable("revocation", err))
+			s.fail(w, r, "logout", middleware.Unavailable("revocation", err), c.Subject)
 			return
 		}
-		s.logEvent(ctx, "logout", slog.LevelInfo, "revoked", c.Subject)
+		s.endpointEvent(r, "logout", nil, http.StatusOK, c.Subject)
 	}
 	writeNoStore(w, http.StatusOK, bodyLoggedOut)
 }
@@ -294,23 +307,23 @@ func (s *Service) writeTokens(w http.ResponseWriter, t Tokens, scope string) {
 // badRequest answers a body the endpoint cannot read: 415 for another
 // content type, 400 otherwise, with a message saying what is expected.
 func (s *Service) badRequest(w http.ResponseWriter, r *http.Request, endpoint string, err error, body []byte) {
-	status := http.StatusBadRequest
-	if errors.Is(err, errNotJSON) {
-		status, body = http.StatusUnsupportedMediaType, bodyNotJSON
+	status, reason := http.StatusBadRequest, "bad body"
+	switch {
+	case errors.Is(err, errNotJSON):
+		status, reason, body = http.StatusUnsupportedMediaType, "not json", bodyNotJSON
+	case errors.Is(err, errBodyLarge):
+		reason = "body too large"
 	}
-	s.logEvent(r.Context(), endpoint, slog.LevelInfo, "bad request", "")
+	s.endpointEvent(r, endpoint, middleware.Malformed(reason), status, "")
 	writeNoStore(w, status, body)
 }
 
 // fail answers a failure the way the bearer middleware does (challenge,
-// Retry-After, generic body) and logs it.
-func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
+// Retry-After, generic body) and logs it. subject is the account's user
+// id when it is known, "" otherwise.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, err error, subject string) {
 	e := middleware.AsError(err)
-	level := slog.LevelInfo
-	if e.Status >= 500 {
-		level = slog.LevelWarn
-	}
-	s.logEvent(r.Context(), endpoint, level, e.Reason, "")
+	s.endpointEvent(r, endpoint, e, e.Status, subject)
 	s.scheme.Reject(w, r, e)
 }
 
@@ -327,15 +340,46 @@ func withoutErrorCode(err error) error {
 	return &plain
 }
 
-// logEvent writes one log line of an endpoint. It never logs a secret, a
-// claim other than the subject, or an error's text.
-func (s *Service) logEvent(ctx context.Context, endpoint string, level slog.Level, outcome, subject string) {
+// endpointEvent writes the one log event of a request to an endpoint, in
+// the shape of the middleware's events, and tells the scheme's Observer of
+// its outcome: the endpoints authenticate a password or a token
+// themselves, outside the middleware. e is nil for a success; status is
+// the status answered, logged with a failure. subject is the account's
+// user id when known. It never logs a secret, a login name, a claim other
+// than the subject, or an error's text.
+func (s *Service) endpointEvent(r *http.Request, endpoint string, e *middleware.Error, status int, subject string) {
+	ctx := r.Context()
+	outcome := middleware.OutcomeOf(e)
+	var reason string
+	if e != nil {
+		reason = e.Reason
+	}
+	s.scheme.Observe(ctx, outcome, reason)
+	level := eventLevel(e)
 	if !s.cfg.logger.Enabled(ctx, level) {
 		return
 	}
-	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint), slog.String("outcome", outcome)}
+	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
+		slog.String("outcome", string(outcome))}
+	if e != nil {
+		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", status))
+	}
 	if subject != "" {
 		attrs = append(attrs, slog.String("subject", subject))
 	}
 	s.cfg.logger.LogAttrs(ctx, level, "tidegate bearer", attrs...)
+}
+
+// eventLevel is the level of an endpoint's event, as the middleware's:
+// Debug for a success, Info for a client's failure, Warn for a backend's.
+// A reused refresh token is a Warn too: its token was stolen, or its client
+// is broken (RFC 9700 §4.14.2), and an operator should hear of either.
+func eventLevel(e *middleware.Error) slog.Level {
+	switch {
+	case e == nil:
+		return slog.LevelDebug
+	case e.Status >= http.StatusInternalServerError || e.Reason == reasonRefreshReused:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
 }
