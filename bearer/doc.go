@@ -94,8 +94,9 @@
 // and so is a reused refresh token, a sign of theft. The endpoint also
 // tells the scheme's Observer (WithSchemeOptions with
 // middleware.WithObserver) of its outcome, once, as the middleware does
-// for the requests it authenticates. GET /ping is authenticated by the
-// middleware, whose event it is.
+// for the requests it authenticates. POST /logout answers 200 even to a
+// token it refuses; its event says rejected, with the reason and status
+// 200. GET /ping is authenticated by the middleware, whose event it is.
 //
 // # Other services
 //

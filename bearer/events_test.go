@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/bearer"
@@ -111,15 +112,21 @@ func logoutRequest(authorization string) request {
 
 const maryPassword = "password of mary@example.com"
 
+// newRevocationsDown returns a memory revocation list whose RevokeLogin
+// fails once down is set.
+func newRevocationsDown(t *testing.T) *revocationsDown {
+	list, err := bearer.NewMemoryRevocationList()
+	require.NoError(t, err)
+	return &revocationsDown{RevocationList: list}
+}
+
 // TestEndpointEvents: every request to an endpoint writes exactly one log
 // event, in the shape the middleware's events have (kind, endpoint, an
 // outcome of middleware's vocabulary, and on failure the reason and the
 // status answered; the subject when known, never the login name typed),
 // and tells the scheme's Observer of its outcome exactly once.
 func TestEndpointEvents(t *testing.T) {
-	list, err := bearer.NewMemoryRevocationList()
-	require.NoError(t, err)
-	revocations := &revocationsDown{RevocationList: list}
+	reuseRevocations, logoutRevocations := newRevocationsDown(t), newRevocationsDown(t)
 	for _, tc := range []struct {
 		name string
 		// setup prepares the service and returns the request under test.
@@ -198,10 +205,10 @@ func TestEndpointEvents(t *testing.T) {
 			setup: func(t *testing.T, e *env) request {
 				tok := e.authenticate(t, "mary@example.com")
 				require.Equal(t, http.StatusOK, e.refresh(tok.AccessToken, *tok.RefreshToken).Code)
-				revocations.down.Store(true)
+				reuseRevocations.down.Store(true)
 				return refreshRequest(tok.AccessToken, *tok.RefreshToken)
 			},
-			opts:       []bearer.ServiceOption{bearer.WithRevocationList(revocations)},
+			opts:       []bearer.ServiceOption{bearer.WithRevocationList(reuseRevocations)},
 			wantStatus: http.StatusServiceUnavailable,
 			want:       map[string]string{"level": "WARN", "endpoint": "refresh", "outcome": "error", "reason": "refresh token reused", "status": "503", "subject": "u-mary"},
 			wantSeen:   "bearer/error/refresh token reused",
@@ -221,6 +228,50 @@ func TestEndpointEvents(t *testing.T) {
 			wantStatus: http.StatusOK,
 			want:       map[string]string{"level": "DEBUG", "endpoint": "logout", "outcome": "authenticated", "subject": "u-mary"},
 			wantSeen:   "bearer/authenticated/",
+		},
+		{
+			// Logging out answers 200 whatever the token: the event says
+			// it was refused, with the status answered.
+			name:       "logout without a token",
+			setup:      func(*testing.T, *env) request { return logoutRequest("") },
+			wantStatus: http.StatusOK,
+			want:       map[string]string{"level": "INFO", "endpoint": "logout", "outcome": "rejected", "reason": "missing", "status": "200"},
+			wantSeen:   "bearer/rejected/missing",
+		},
+		{
+			name:       "logout with a token that is no JWS",
+			setup:      func(*testing.T, *env) request { return logoutRequest("Bearer not-a-jwt") },
+			wantStatus: http.StatusOK,
+			want:       map[string]string{"level": "INFO", "endpoint": "logout", "outcome": "rejected", "reason": "malformed", "status": "200"},
+			wantSeen:   "bearer/rejected/malformed",
+		},
+		{
+			name: "logout with a forged token",
+			setup: func(t *testing.T, e *env) request {
+				return logoutRequest("Bearer " + forge(t, jwt.SigningMethodHS256, otherSecret, nil, validClaims(e.clock.Now())))
+			},
+			wantStatus: http.StatusOK,
+			want:       map[string]string{"level": "INFO", "endpoint": "logout", "outcome": "rejected", "reason": "signature", "status": "200"},
+			wantSeen:   "bearer/rejected/signature",
+		},
+		{
+			name:       "logout with a malformed Authorization header",
+			setup:      func(*testing.T, *env) request { return logoutRequest("Bearer a b") },
+			wantStatus: http.StatusOK,
+			want:       map[string]string{"level": "INFO", "endpoint": "logout", "outcome": "rejected", "reason": "syntax", "status": "200"},
+			wantSeen:   "bearer/rejected/syntax",
+		},
+		{
+			name: "logout with the revocation failing",
+			setup: func(t *testing.T, e *env) request {
+				tok := e.authenticate(t, "mary@example.com")
+				logoutRevocations.down.Store(true)
+				return logoutRequest("Bearer " + tok.AccessToken)
+			},
+			opts:       []bearer.ServiceOption{bearer.WithRevocationList(logoutRevocations)},
+			wantStatus: http.StatusServiceUnavailable,
+			want:       map[string]string{"level": "WARN", "endpoint": "logout", "outcome": "error", "reason": "revocation", "status": "503", "subject": "u-mary"},
+			wantSeen:   "bearer/error/revocation",
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -249,18 +249,25 @@ func ping(w http.ResponseWriter, _ *http.Request) {
 // genuine) and the token itself. It answers 200 whatever the token, so
 // that logging out never fails for the user; only a revocation store that
 // cannot record the revocation makes it 503, since answering 200 then
-// would claim a logout that did not happen.
+// would claim a logout that did not happen. A token refused is logged as
+// refused, with the status 200 answered.
 func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	var c Claims
 	cred, err := s.extract(r)
-	if err == nil && s.verifier.parse(ctx, cred.Token, &c, forLogout) == nil {
-		if err := s.revokeLogin(ctx, cred, &c); err != nil {
-			s.fail(w, r, "logout", middleware.Unavailable("revocation", err), c.Subject)
-			return
-		}
-		s.endpointEvent(r, "logout", nil, http.StatusOK, c.Subject)
+	if err == nil {
+		err = s.verifier.parse(ctx, cred.Token, &c, forLogout)
 	}
+	if err != nil {
+		s.endpointEvent(r, "logout", middleware.AsError(err), http.StatusOK, "")
+		writeNoStore(w, http.StatusOK, bodyLoggedOut)
+		return
+	}
+	if err := s.revokeLogin(ctx, cred, &c); err != nil {
+		s.fail(w, r, "logout", middleware.Unavailable("revocation", err), c.Subject)
+		return
+	}
+	s.endpointEvent(r, "logout", nil, http.StatusOK, c.Subject)
 	writeNoStore(w, http.StatusOK, bodyLoggedOut)
 }
 
