@@ -97,6 +97,8 @@
 // for the requests it authenticates. POST /logout answers 200 even to a
 // token it refuses; its event says rejected, with the reason and status
 // 200. GET /ping is authenticated by the middleware, whose event it is.
+// The cache's hits and misses reach an Observer given to the cache with
+// WithCacheOptions(middleware.WithObserver(o)).
 //
 // # Other services
 //

@@ -295,3 +295,28 @@ func TestEndpointEvents(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheLookupsAreObserved: an Observer given to the cache with
+// WithCacheOptions hears of its lookups, here a miss and then a hit; the
+// same Observer given to the scheme hears of the authentications. Given
+// to the scheme only, as before WithCacheOptions, the cache's lookups were
+// never heard of.
+func TestCacheLookupsAreObserved(t *testing.T) {
+	e, _, obs := observedEnv(t)
+	token := e.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, e.whoami(token).Code)
+	_, lookups := obs.take()
+	assert.Empty(t, lookups, "the scheme's Observer is the scheme's only")
+
+	obs = &recordingObserver{}
+	e = newEnv(t, bearer.WithSchemeOptions(middleware.WithObserver(obs)),
+		bearer.WithCacheOptions(middleware.WithObserver(obs)))
+	token = e.authenticate(t, "mary@example.com").AccessToken
+	obs.take()
+	for range 2 {
+		require.Equal(t, http.StatusOK, e.whoami(token).Code)
+	}
+	seen, lookups := obs.take()
+	assert.Equal(t, []string{"bearer/authenticated/", "bearer/authenticated/"}, seen)
+	assert.Equal(t, []string{"bearer/hit=false", "bearer/hit=true"}, lookups, "a miss, then a hit")
+}

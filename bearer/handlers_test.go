@@ -571,6 +571,8 @@ func TestNewValidatesItsConfiguration(t *testing.T) {
 		"max token over header limit":  {bearer.WithMaxTokenBytes(1 << 20)},
 		"zero cache entries":           {bearer.WithCacheMaxEntries(0)},
 		"nil scheme option":            {bearer.WithSchemeOptions(nil)},
+		"nil cache option":             {bearer.WithCacheOptions(nil)},
+		"invalid cache option":         {bearer.WithCacheOptions(middleware.WithVerifyTimeout(0))},
 		"nil trusted proxies":          {bearer.WithTrustedProxies(nil)},
 		"family lifetime under second": {bearer.WithFamilyLifetime(time.Millisecond)},
 	}

@@ -80,6 +80,7 @@ type common struct {
 	realm         string
 	cacheEntries  int
 	cacheTTL      time.Duration
+	cacheOpts     []middleware.CacheOption
 	schemeOpts    []middleware.SchemeOption
 }
 
@@ -255,7 +256,9 @@ func WithCacheTTL(d time.Duration) Option {
 }
 
 // WithSchemeOptions passes options (an observer, identity headers) to the
-// middleware.Scheme built for the bearer kind.
+// middleware.Scheme built for the bearer kind. An Observer given here hears
+// of authentications only; give it to WithCacheOptions too for the cache's
+// hits and misses.
 func WithSchemeOptions(opts ...middleware.SchemeOption) Option {
 	return commonOption(func(c *common) error {
 		for _, o := range opts {
@@ -264,6 +267,28 @@ func WithSchemeOptions(opts ...middleware.SchemeOption) Option {
 			}
 		}
 		c.schemeOpts = append(c.schemeOpts, opts...)
+		return nil
+	})
+}
+
+// WithCacheOptions passes options to the cache of verified tokens behind
+// the scheme, for example middleware.WithObserver, so that an Observer
+// given to the scheme with WithSchemeOptions also counts the cache's hits
+// and misses:
+//
+//	o := middleware.WithObserver(metrics)
+//	bearer.New(login, keys, bearer.WithSchemeOptions(o), bearer.WithCacheOptions(o))
+//
+// They apply after the service's clock and WithCacheMaxEntries, so they may
+// replace them.
+func WithCacheOptions(opts ...middleware.CacheOption) Option {
+	return commonOption(func(c *common) error {
+		for _, o := range opts {
+			if o == nil {
+				return errors.New("bearer: nil cache option")
+			}
+		}
+		c.cacheOpts = append(c.cacheOpts, opts...)
 		return nil
 	})
 }

@@ -120,7 +120,7 @@ func newScheme(c *common, v middleware.Verifier, ttl time.Duration) (*middleware
 	if c.clockSet {
 		cacheOpts = append(cacheOpts, middleware.WithClock(c.now))
 	}
-	cache, err := middleware.NewCache(v, ttl, cacheOpts...)
+	cache, err := middleware.NewCache(v, ttl, append(cacheOpts, c.cacheOpts...)...)
 	if err != nil {
 		return nil, nil, err
 	}
