@@ -97,6 +97,10 @@
 // for the requests it authenticates. POST /logout answers 200 even to a
 // token it refuses; its event says rejected, with the reason and status
 // 200. GET /ping is authenticated by the middleware, whose event it is.
+// A method an endpoint does not serve is answered 405, with Allow and a
+// JSON error body, and is that endpoint's event too (reason "method not
+// allowed", status 405); the JWKS handler answers it alike, without an
+// event.
 // The cache's hits and misses reach an Observer given to the cache with
 // WithCacheOptions(middleware.WithObserver(o)).
 //

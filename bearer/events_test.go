@@ -2,9 +2,11 @@ package bearer_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 
@@ -319,4 +321,53 @@ func TestCacheLookupsAreObserved(t *testing.T) {
 	seen, lookups := obs.take()
 	assert.Equal(t, []string{"bearer/authenticated/", "bearer/authenticated/"}, seen)
 	assert.Equal(t, []string{"bearer/hit=false", "bearer/hit=true"}, lookups, "a miss, then a hit")
+}
+
+// TestWrongMethod: a method an endpoint does not serve is answered 405
+// with Allow and a JSON body in the bearer error style (RFC 9110
+// §15.5.6), not net/http's text/plain, and is the endpoint's one event,
+// observed once.
+func TestWrongMethod(t *testing.T) {
+	for _, tc := range []struct {
+		method, path, endpoint, allow string
+	}{
+		{"GET", "/api/v1/authenticate", "authenticate", "POST"},
+		{"PUT", "/api/v1/authenticate", "authenticate", "POST"},
+		{"GET", "/api/v1/refresh", "refresh", "POST"},
+		{"POST", "/api/v1/ping", "ping", "GET, HEAD"},
+		{"GET", "/api/v1/logout", "logout", "POST"},
+		{"DELETE", "/api/v1/logout", "logout", "POST"},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			e, logs, obs := observedEnv(t)
+			rec := e.call(tc.method, tc.path, "")
+			assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+			assert.Equal(t, tc.allow, rec.Header().Get("Allow"))
+			assertMethodNotAllowedBody(t, rec)
+
+			events := logs.take()
+			require.Len(t, events, 1, "one event per request: %v", events)
+			assert.Equal(t, map[string]string{"level": "INFO", "msg": "tidegate bearer", "kind": "bearer", "endpoint": tc.endpoint,
+				"outcome": "rejected", "reason": "method not allowed", "status": "405"}, events[0])
+			seen, _ := obs.take()
+			assert.Equal(t, []string{"bearer/rejected/method not allowed"}, seen)
+		})
+	}
+	t.Run("JWKS", func(t *testing.T) {
+		e := newEnv(t)
+		rec := e.call("POST", "/.well-known/jwks.json", "")
+		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code)
+		assert.Equal(t, "GET, HEAD", rec.Header().Get("Allow"))
+		assertMethodNotAllowedBody(t, rec)
+	})
+}
+
+// assertMethodNotAllowedBody checks the JSON body of a 405.
+func assertMethodNotAllowedBody(t *testing.T, rec *httptest.ResponseRecorder) {
+	t.Helper()
+	assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+	var body map[string]string
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body), rec.Body.String())
+	assert.Equal(t, "invalid_request", body["error"])
+	assert.NotEmpty(t, body["error_description"])
 }

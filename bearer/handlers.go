@@ -13,15 +13,36 @@ import (
 	"github.com/tidegate/tidegate/middleware"
 )
 
-// routes builds the endpoint mux. Method patterns make the mux answer 405
-// with an Allow header for other methods.
+// routes builds the endpoint mux. Each path has a method-less fallback
+// route, which the mux picks for the other methods: ServeMux's own 405 is
+// text/plain, this one is in the bearer error style.
 func (s *Service) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /authenticate", s.authenticate)
+	mux.HandleFunc("/authenticate", s.methodNotAllowed("authenticate", "POST"))
 	mux.HandleFunc("POST /refresh", s.refresh)
+	mux.HandleFunc("/refresh", s.methodNotAllowed("refresh", "POST"))
 	mux.Handle("GET /ping", middleware.Require(s.scheme)(http.HandlerFunc(ping)))
+	mux.HandleFunc("/ping", s.methodNotAllowed("ping", "GET, HEAD")) // "GET /ping" serves HEAD too
 	mux.HandleFunc("POST /logout", s.logout)
+	mux.HandleFunc("/logout", s.methodNotAllowed("logout", "POST"))
 	return cleanpath.Only(mux) // no redirect outside the mount point
+}
+
+// methodNotAllowed returns the handler of the methods an endpoint does not
+// serve: 405 with Allow, the methods it does (RFC 9110 §15.5.6), and the
+// endpoint's one event.
+func (s *Service) methodNotAllowed(endpoint, allow string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.endpointEvent(r, endpoint, middleware.Malformed("method not allowed"), http.StatusMethodNotAllowed, "")
+		writeMethodNotAllowed(w, allow)
+	}
+}
+
+// writeMethodNotAllowed answers 405 with Allow and a bearer error body.
+func writeMethodNotAllowed(w http.ResponseWriter, allow string) {
+	w.Header().Set("Allow", allow)
+	writeNoStore(w, http.StatusMethodNotAllowed, bodyMethodNotAllowed)
 }
 
 // tokenResponse is the body of a successful authenticate or refresh, in the

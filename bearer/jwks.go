@@ -98,8 +98,7 @@ func publicJWK(k *Key) (jwk, bool) {
 func (s *Service) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
-			w.Header().Set("Allow", "GET, HEAD")
-			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			writeMethodNotAllowed(w, "GET, HEAD") // as the endpoints answer it
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=300")

@@ -54,6 +54,10 @@ var (
 	headerCacheControl = "Cache-Control"
 )
 
+// bodyMethodNotAllowed is the body of a 405, whose Allow header names the
+// methods the endpoint serves.
+var bodyMethodNotAllowed = []byte(`{"error":"invalid_request","error_description":"method not allowed, see the Allow header"}` + "\n")
+
 // writeNoStore writes a JSON response that no cache may keep: token
 // responses carry secrets (RFC 6749 §5.1).
 func writeNoStore(w http.ResponseWriter, status int, body []byte) {
