@@ -244,9 +244,10 @@ func defaultCleanup(ttl time.Duration) time.Duration {
 	return min(max(ttl, time.Second), time.Minute)
 }
 
-// built reports whether c was made by NewCache. The methods of a zero
-// Cache fail safe: Verify refuses with a 500, the others do nothing.
-func (c *Cache) built() bool { return c.shards != nil }
+// built reports whether c was made by NewCache. The methods of a zero or
+// nil Cache fail safe: Verify refuses with a 500, the others do nothing.
+// A nil one is reached through the Cache and Close of a zero Service.
+func (c *Cache) built() bool { return c != nil && c.shards != nil }
 
 // Verify returns the cached principal of c, or asks the wrapped Verifier.
 // The returned principal, or error, is the caller's own copy.
@@ -785,6 +786,9 @@ func (c *Cache) forget(key string) {
 // InvalidateSubject forgets every cached credential of the subject (after a
 // logout everywhere, a password change, a disabled account).
 func (c *Cache) InvalidateSubject(subject string) {
+	if !c.built() {
+		return // nothing is cached
+	}
 	c.generation.Add(1) // before any shard's lock: see settle
 	for i := range c.shards {
 		c.shards[i].forgetSubject(subject)
@@ -806,11 +810,17 @@ func (sh *cacheShard) forgetSubject(subject string) {
 // other replicas' revocations (see redisstore.Broadcaster): a revocation it
 // missed then keeps a credential alive for at most d. Negative d is read as 0.
 func (c *Cache) CapTTL(d time.Duration) {
+	if !c.built() {
+		return // nothing is cached
+	}
 	c.ttlCap.Store(int64(max(d, 0)))
 }
 
 // Purge forgets every entry, and every remembered refusal.
 func (c *Cache) Purge() {
+	if !c.built() {
+		return // nothing is cached
+	}
 	// A verification begun before the Purge stores nothing: the generation
 	// moves on before any shard's lock is taken (see settle). One that
 	// settled in a shard before the Purge reached it is purged with it,
@@ -853,6 +863,9 @@ func (sh *cacheShard) purge() {
 
 // Len returns the number of entries held, expired ones not yet swept included.
 func (c *Cache) Len() int {
+	if !c.built() {
+		return 0
+	}
 	n := 0
 	for i := range c.shards {
 		n += c.shards[i].items.ItemCount()

@@ -58,6 +58,21 @@ func TestZeroValuesFailAtSetupOrSafely(t *testing.T) {
 		require.NoError(t, c.Close())
 	})
 
+	t.Run("nil Cache", func(t *testing.T) {
+		// A Service's Close reaches its cache, nil in a zero Service.
+		var c *middleware.Cache
+		require.NotPanics(t, func() {
+			_, err := c.Verify(ctx, bearerCred("tok"))
+			require.ErrorIs(t, err, middleware.ErrInternal)
+			c.Invalidate(bearerCred("tok"))
+			c.InvalidateSubject("u")
+			c.CapTTL(time.Second)
+			c.Purge()
+			require.Zero(t, c.Len())
+			require.NoError(t, c.Close())
+		})
+	})
+
 	t.Run("PasswordLogin", func(t *testing.T) {
 		l := &middleware.PasswordLogin{}
 		_, err := l.Login(ctx, netip.MustParseAddr("192.0.2.1"), "mary", "pw")
