@@ -40,11 +40,15 @@ type PasswordLogin struct {
 type LoginOption func(*PasswordLogin) error
 
 // WithHasher sets the password hasher (default argon2id with
-// DefaultArgon2Params). It must read the hashes stored in the accounts.
+// DefaultArgon2Params). It must read the hashes stored in the accounts. A
+// zero *Argon2idHasher (not made by NewArgon2idHasher) is refused.
 func WithHasher(h PasswordHasher) LoginOption {
 	return func(l *PasswordLogin) error {
 		if nilness.Is(h) {
 			return errors.New("tidegate: hasher must not be nil")
+		}
+		if a, ok := h.(*Argon2idHasher); ok && !a.built() {
+			return errors.New("tidegate: hasher not built by NewArgon2idHasher")
 		}
 		l.hasher = h
 		return nil

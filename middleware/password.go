@@ -66,8 +66,16 @@ func NewArgon2idHasher(p Argon2Params) (*Argon2idHasher, error) {
 	return &Argon2idHasher{params: p}, nil
 }
 
-// Hash implements PasswordHasher.
+// built reports whether h was made by NewArgon2idHasher: a zero one has no
+// parameters, which argon2 answers with a panic.
+func (h *Argon2idHasher) built() bool { return h != nil && h.params.Iterations != 0 }
+
+// Hash implements PasswordHasher. A zero Argon2idHasher (not made by
+// NewArgon2idHasher) answers ErrInternal.
 func (h *Argon2idHasher) Hash(password string) (string, error) {
+	if !h.built() {
+		return "", notBuilt("Argon2idHasher")
+	}
 	if len(password) > MaxPasswordBytes {
 		return "", errors.New("tidegate: password longer than MaxPasswordBytes")
 	}

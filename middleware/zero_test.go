@@ -73,6 +73,18 @@ func TestZeroValuesFailAtSetupOrSafely(t *testing.T) {
 		})
 	})
 
+	t.Run("Argon2idHasher", func(t *testing.T) {
+		var h middleware.Argon2idHasher
+		require.NotPanics(t, func() {
+			_, err := h.Hash("a password")
+			require.ErrorIs(t, err, middleware.ErrInternal)
+		})
+		require.NotPanics(t, func() {
+			_, err := middleware.NewPasswordLogin(middleware.NewMemoryAccounts(), middleware.WithHasher(&h))
+			require.Error(t, err, "a zero hasher")
+		})
+	})
+
 	t.Run("PasswordLogin", func(t *testing.T) {
 		l := &middleware.PasswordLogin{}
 		_, err := l.Login(ctx, netip.MustParseAddr("192.0.2.1"), "mary", "pw")
