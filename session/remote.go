@@ -223,11 +223,18 @@ func parseBaseURL(raw string) (string, error) {
 	return strings.TrimRight(u.String(), "/"), nil
 }
 
+// built reports whether v was made by NewRemoteVerifier. Verify refuses
+// with ErrInternal on a nil or zero one, and Close does nothing.
+func (v *RemoteVerifier) built() bool { return v != nil && v.client != nil }
+
 // errCallerRefused: the auth server refused our server token.
 var errCallerRefused = errors.New("session: server token refused")
 
 // Verify implements middleware.Verifier.
 func (v *RemoteVerifier) Verify(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+	if !v.built() {
+		return middleware.Principal{}, notBuilt("RemoteVerifier")
+	}
 	if c.Kind != Kind || c.Secret != "" || !issuedTokenSyntax(c.Token) {
 		// Not a token this package could have issued: no call needed.
 		return middleware.Principal{}, middleware.Invalid("syntax")
@@ -541,6 +548,9 @@ func transportError(ctx context.Context, err error) error {
 // another kind of RoundTripper (see ownTransport). The verifier keeps
 // working afterwards.
 func (v *RemoteVerifier) Close() error {
+	if !v.built() {
+		return nil // no client, no connections
+	}
 	v.client.CloseIdleConnections()
 	return nil
 }

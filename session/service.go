@@ -142,6 +142,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // store, then in the cache and the extra Invalidator. Call it after a
 // password change or when disabling an account.
 func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
+	if !s.built() {
+		return notBuilt("Service")
+	}
 	err := s.store.RevokeSubject(ctx, subject)
 	// The caches forget the subject even on an error, which may come after
 	// the store did the work (a late answer from Redis): a cached token must
@@ -250,5 +253,21 @@ func (s *Service) invalidate(cred middleware.Credential, subject string) {
 }
 
 // Close stops the cache's background goroutine. The service keeps
-// answering afterwards. Close is idempotent.
-func (s *Service) Close() error { return s.cache.Close() }
+// answering afterwards. Close is idempotent, and does nothing on a nil or
+// zero Service (so that a deferred Close after a failed New is harmless).
+func (s *Service) Close() error {
+	if !s.built() {
+		return nil // no cache, no goroutine
+	}
+	return s.cache.Close()
+}
+
+// built reports whether s was made by New. Its methods fail safe on a nil
+// or zero Service: they answer ErrInternal, or do nothing.
+func (s *Service) built() bool { return s != nil && s.store != nil && s.cache != nil }
+
+// notBuilt is the error of a method called on a value its constructor did
+// not make (a zero value of typ): a 500, never a panic at request time.
+func notBuilt(typ string) error {
+	return middleware.Internal(typ + " not built by its constructor")
+}
