@@ -168,10 +168,17 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Verify implements middleware.Verifier, without caching.
+// Verify implements middleware.Verifier, without caching. A nil or zero
+// JWKSVerifier (not made by NewJWKSVerifier) answers ErrInternal.
 func (j *JWKSVerifier) Verify(ctx context.Context, cred middleware.Credential) (middleware.Principal, error) {
+	if !j.built() {
+		return middleware.Principal{}, notBuilt("JWKSVerifier")
+	}
 	return j.verifier.Verify(ctx, cred)
 }
+
+// built reports whether j was made by NewJWKSVerifier.
+func (j *JWKSVerifier) built() bool { return j != nil && j.verifier != nil && j.close != nil }
 
 // Scheme returns the bearer scheme of this verifier, for middleware.Require,
 // Optional and Any.
@@ -184,8 +191,12 @@ func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
 func (j *JWKSVerifier) Cache() *middleware.Cache { return j.cache }
 
 // Close stops the scheme cache's background goroutine and any fetch in
-// progress, and waits for a background refresh to end.
+// progress, and waits for a background refresh to end. It does nothing on
+// a nil or zero JWKSVerifier.
 func (j *JWKSVerifier) Close() error {
+	if !j.built() {
+		return nil // no cache, no fetch, no goroutine
+	}
 	j.closeMu.Lock()
 	j.closed = true
 	j.closeMu.Unlock()

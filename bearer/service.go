@@ -173,8 +173,19 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // it at once.
 func (s *Service) Cache() *middleware.Cache { return s.cache }
 
-// Close stops the scheme cache's background goroutine. It is idempotent.
-func (s *Service) Close() error { return s.cache.Close() }
+// Close stops the scheme cache's background goroutine. It is idempotent,
+// and does nothing on a nil or zero Service (so that a deferred Close after
+// a failed New is harmless).
+func (s *Service) Close() error {
+	if !s.built() {
+		return nil // no cache, no goroutine
+	}
+	return s.cache.Close()
+}
+
+// built reports whether s was made by New. Its methods fail safe on a nil
+// or zero Service: they answer ErrInternal, or do nothing.
+func (s *Service) built() bool { return s != nil && s.keys != nil && s.cache != nil }
 
 // Tokens are the tokens of a login or a refresh.
 type Tokens struct {
@@ -191,6 +202,9 @@ type Tokens struct {
 // checking the password: a new family with its first refresh token, and an
 // access token. Use it for logins the password endpoint does not cover.
 func (s *Service) Issue(ctx context.Context, account middleware.Account) (Tokens, error) {
+	if !s.built() {
+		return Tokens{}, notBuilt("Service")
+	}
 	if account.UserID == "" || account.Disabled {
 		return Tokens{}, errors.New("bearer: cannot issue tokens for this account")
 	}
@@ -244,6 +258,9 @@ func newID() string {
 // token's iat its minting replica's: a token minted by a replica whose
 // clock runs more than a second ahead escapes (see SECURITY.md).
 func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
+	if !s.built() {
+		return notBuilt("Service")
+	}
 	if subject == "" {
 		return errors.New("bearer: empty subject")
 	}

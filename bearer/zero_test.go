@@ -38,3 +38,32 @@ func TestZeroValuesAreRefused(t *testing.T) {
 	_, err = revoked.Revoked(ctx, bearer.TokenRef{ID: "jti"})
 	require.ErrorIs(t, err, middleware.ErrInternal, "a list that cannot record revocations must not report tokens valid")
 }
+
+// TestZeroServiceAnswersErrors: a Service or JWKSVerifier its constructor
+// did not make (a zero value, or the nil a failed New returns before a
+// deferred Close) answers ErrInternal, or does nothing; it used to panic.
+func TestZeroServiceAnswersErrors(t *testing.T) {
+	ctx := context.Background()
+	var none *bearer.Service
+	for name, s := range map[string]*bearer.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				require.NoError(t, s.Close())
+				require.ErrorIs(t, s.RevokeSubject(ctx, "u"), middleware.ErrInternal)
+				_, err := s.Issue(ctx, middleware.Account{UserID: "u"})
+				require.ErrorIs(t, err, middleware.ErrInternal)
+			})
+		})
+	}
+
+	var noVerifier *bearer.JWKSVerifier
+	for name, j := range map[string]*bearer.JWKSVerifier{"zero JWKSVerifier": {}, "nil JWKSVerifier": noVerifier} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				_, err := j.Verify(ctx, middleware.Credential{Kind: bearer.Kind, Token: "a.b.c"})
+				require.ErrorIs(t, err, middleware.ErrInternal)
+				require.NoError(t, j.Close())
+			})
+		})
+	}
+}
