@@ -147,7 +147,16 @@ func carriesBasic(h http.Header) bool {
 // Strict-Transport-Security. RequireApp, RequireUser and Handler include
 // it; wrap with it yourself when you use Scheme or AppScheme with
 // middleware.Any.
+//
+// On a nil or zero Service (not made by New) it answers every request 500
+// and never calls next: such a Service knows no HSTS policy, and serving
+// without the header would quietly drop it.
 func (s *Service) HSTS(next http.Handler) http.Handler {
+	if !s.built() {
+		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeError(w, http.StatusInternalServerError, CodeInternal)
+		})
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.transport.setHSTS(w, r)
 		next.ServeHTTP(w, r)

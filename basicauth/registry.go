@@ -222,7 +222,7 @@ func (m *MemoryRegistry) Len() int {
 	return len(m.byID)
 }
 
-// notBuilt is the error of a method called on a store its constructor did
+// notBuilt is the error of a method called on a value its constructor did
 // not make (a zero value of typ): a 500, never a panic at request time.
 func notBuilt(typ string) error {
 	return middleware.Internal(typ + " not built by its constructor")

@@ -169,6 +169,12 @@ func schemeAround(cfg *config, t *transport, v middleware.Verifier) (*middleware
 	return middleware.NewScheme(Kind, ex, v, challenge, opts...)
 }
 
+// built reports whether s was made by New. Its methods fail safe on a nil
+// or zero Service: they answer ErrInternal (a 500), or do nothing.
+func (s *Service) built() bool {
+	return s != nil && s.apps != nil && s.sessions != nil && s.transport != nil
+}
+
 // Scheme returns the user scheme: app token with a session token, or
 // backend token with a user id. Use it with middleware.Require, Optional or
 // Any; wrap the result with HSTS, or use RequireUser, which does.
@@ -220,6 +226,9 @@ func (s *Service) Handler() http.Handler { return s.handler }
 // outlives a disabled account until revoked. (Backend credentials do check
 // the account, once per cache TTL.)
 func (s *Service) RevokeSubject(ctx context.Context, userID string) error {
+	if !s.built() {
+		return notBuilt("Service")
+	}
 	err := s.sessions.RevokeSubject(ctx, userID)
 	// The caches forget the user even on an error, which may come after the
 	// store did the work (a late answer from Redis).
@@ -235,6 +244,9 @@ func (s *Service) RevokeSubject(ctx context.Context, userID string) error {
 // returns (the only time it is seen in plain text). The old token stops
 // working at once; sessions of the app stay valid with the new app token.
 func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (string, error) {
+	if !s.built() {
+		return "", notBuilt("Service")
+	}
 	if !t.valid() {
 		return "", errors.New("basicauth: unknown token type")
 	}
@@ -252,6 +264,9 @@ func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (s
 // would work again with the tokens of an app registered later under the
 // same id: give a new app a new id (or RevokeSubject its users first).
 func (s *Service) RevokeApp(ctx context.Context, appID string) error {
+	if !s.built() {
+		return notBuilt("Service")
+	}
 	err := s.apps.Revoke(ctx, appID)
 	s.purge() // even on an error, which may come after the work was done
 	return err
@@ -282,8 +297,12 @@ func (s *Service) invalidate(c middleware.Credential, subject string) {
 	}
 }
 
-// Close stops the caches' background goroutines. It is idempotent.
+// Close stops the caches' background goroutines. It is idempotent, and
+// does nothing on a nil Service (a deferred Close after a failed New).
 func (s *Service) Close() error {
+	if s == nil {
+		return nil
+	}
 	for _, c := range []*middleware.Cache{s.userCache, s.appCache} {
 		if c != nil {
 			_ = c.Close()

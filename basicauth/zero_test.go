@@ -2,6 +2,9 @@ package basicauth_test
 
 import (
 	"context"
+	"crypto/tls"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -15,4 +18,40 @@ func TestZeroRegistryIsRefused(t *testing.T) {
 	r := &basicauth.MemoryRegistry{}
 	err := r.Register(context.Background(), basicauth.AppSpec{Name: "demo", AppToken: "0123456789abcdef0123456789abcdef"})
 	require.ErrorIs(t, err, middleware.ErrInternal)
+}
+
+// TestZeroServiceAnswersErrors: a Service its constructor did not make (a
+// zero value, or the nil a failed New returns before a deferred Close)
+// answers ErrInternal, or does nothing; it used to panic. Its HSTS used to
+// panic on every request: it now answers 500 and never calls next, since a
+// zero Service knows neither the HSTS policy nor who may pass.
+func TestZeroServiceAnswersErrors(t *testing.T) {
+	ctx := context.Background()
+	var none *basicauth.Service
+	for name, s := range map[string]*basicauth.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				require.ErrorIs(t, s.RevokeSubject(ctx, "u"), middleware.ErrInternal)
+				_, err := s.RotateToken(ctx, "demo", basicauth.AppToken)
+				require.ErrorIs(t, err, middleware.ErrInternal)
+				require.ErrorIs(t, s.RevokeApp(ctx, "demo"), middleware.ErrInternal)
+				require.NoError(t, s.Close())
+			})
+		})
+	}
+
+	for name, https := range map[string]bool{"HSTS over HTTPS": true, "HSTS over HTTP": false} {
+		t.Run(name, func(t *testing.T) {
+			var s basicauth.Service
+			next := http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("a zero Service let a request through") })
+			req := httptest.NewRequest(http.MethodGet, "https://api.example/me", nil)
+			if https {
+				req.TLS = &tls.ConnectionState{}
+			}
+			rec := httptest.NewRecorder()
+			require.NotPanics(t, func() { s.HSTS(next).ServeHTTP(rec, req) })
+			require.Equal(t, http.StatusInternalServerError, rec.Code)
+			require.JSONEq(t, `{"errors":[{"code":5000,"message":"internal error"}]}`, rec.Body.String())
+		})
+	}
 }
