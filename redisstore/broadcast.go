@@ -128,6 +128,12 @@ type pendingMessage struct {
 
 var _ middleware.Invalidator = (*Broadcaster)(nil)
 
+// built reports whether b was made by NewBroadcaster. A nil or zero
+// Broadcaster has no client and no goroutines: Register refuses with
+// ErrInternal, the invalidations publish nothing (no cache can have been
+// registered with it), and Close does nothing.
+func (b *Broadcaster) built() bool { return b != nil && b.client != nil && b.cancel != nil }
+
 // NewBroadcaster starts a Broadcaster on client: a goroutine subscribes to
 // the revocation channel and keeps the subscription up until Close. It
 // accepts WithPrefix, WithChannel, WithFallbackTTL, WithHealthInterval,
@@ -153,6 +159,9 @@ func NewBroadcaster(client redis.UniversalClient, opts ...Option) (*Broadcaster,
 // Register adds a cache to those the Broadcaster invalidates. While the
 // subscription is down, the cache is capped at once.
 func (b *Broadcaster) Register(c LocalCache) error {
+	if !b.built() {
+		return notBuilt("Broadcaster")
+	}
 	if nilness.Is(c) { // a nil *middleware.Cache too: its first eviction would panic
 		return errors.New("redisstore: nil cache")
 	}
@@ -171,6 +180,9 @@ func (b *Broadcaster) Register(c LocalCache) error {
 // Subscribed reports whether the revocation subscription is up (and the
 // caches therefore uncapped).
 func (b *Broadcaster) Subscribed() bool {
+	if b == nil {
+		return false
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.subscribed
@@ -179,6 +191,9 @@ func (b *Broadcaster) Subscribed() bool {
 // snapshot returns the registered caches. Register only appends, so the
 // slice it returns is never changed afterwards.
 func (b *Broadcaster) snapshot() []LocalCache {
+	if b == nil {
+		return nil
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.caches
@@ -217,6 +232,9 @@ func (b *Broadcaster) Purge() {
 // publish sends payload on the channel. One that fails is logged and kept
 // for republish, unless the Broadcaster is closed.
 func (b *Broadcaster) publish(payload string) {
+	if !b.built() {
+		return // nobody to publish to
+	}
 	err := b.send(payload)
 	if err == nil {
 		return
@@ -349,6 +367,9 @@ func (b *Broadcaster) published(m pendingMessage) {
 // them, then tries once more to publish the pending messages. The caches
 // stay capped; the client is the caller's to close. Close is idempotent.
 func (b *Broadcaster) Close() error {
+	if !b.built() {
+		return nil // no subscription, no goroutine
+	}
 	b.closeOnce.Do(func() {
 		b.mu.Lock()
 		b.closed = true

@@ -213,3 +213,10 @@ func wrap(op string, err error) error {
 	}
 	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
+
+// notBuilt is the error of a method called on a value its constructor did
+// not make (a zero value of typ, or nil): a 500, never a panic at request
+// time.
+func notBuilt(typ string) error {
+	return middleware.Internal(typ + " not built by its constructor")
+}

@@ -23,6 +23,10 @@ type LoginLimiter struct {
 
 var _ middleware.AccountLimiter = (*LoginLimiter)(nil)
 
+// built reports whether l was made by NewLoginLimiter. The methods of a
+// nil or zero limiter answer ErrInternal, which refuses the login.
+func (l *LoginLimiter) built() bool { return l != nil && l.client != nil && l.now != nil }
+
 // NewLoginLimiter returns a limiter on client with policy (zero fields take
 // middleware.DefaultLimiterPolicy's). It accepts WithPrefix and WithClock.
 func NewLoginLimiter(client redis.UniversalClient, policy middleware.LimiterPolicy, opts ...Option) (*LoginLimiter, error) {
@@ -48,12 +52,18 @@ func (l *LoginLimiter) keys(account string, client netip.Addr) []string {
 
 // Attempt implements middleware.LoginLimiter.
 func (l *LoginLimiter) Attempt(ctx context.Context, account string, client netip.Addr) (time.Duration, error) {
+	if !l.built() {
+		return 0, notBuilt("LoginLimiter")
+	}
 	return l.attempt(ctx, "attempt", l.keys(account, client))
 }
 
 // AttemptAccount implements middleware.AccountLimiter: the same script,
 // counting the account key alone.
 func (l *LoginLimiter) AttemptAccount(ctx context.Context, key string) (time.Duration, error) {
+	if !l.built() {
+		return 0, notBuilt("LoginLimiter")
+	}
 	return l.attempt(ctx, "attempt account", []string{counterKey(l.prefix, key)})
 }
 
@@ -74,6 +84,9 @@ func (l *LoginLimiter) attempt(ctx context.Context, op string, keys []string) (t
 
 // SucceededAccount implements middleware.AccountLimiter.
 func (l *LoginLimiter) SucceededAccount(ctx context.Context, key string) error {
+	if !l.built() {
+		return notBuilt("LoginLimiter")
+	}
 	return wrap("succeeded account", l.client.Del(ctx, counterKey(l.prefix, key)).Err())
 }
 
@@ -82,6 +95,9 @@ func (l *LoginLimiter) SucceededAccount(ctx context.Context, key string) error {
 // middleware.MemoryLimiter does. The call carries a random tag, so that
 // go-redis sending it again (a late answer) forgives no second attempt.
 func (l *LoginLimiter) Succeeded(ctx context.Context, account string, client netip.Addr) error {
+	if !l.built() {
+		return notBuilt("LoginLimiter")
+	}
 	err := succeededScript.Run(ctx, l.client, l.keys(account, client), randomTag()).Err()
 	return wrap("succeeded", err)
 }

@@ -28,6 +28,10 @@ type RefreshStore struct {
 
 var _ bearer.RefreshStore = (*RefreshStore)(nil)
 
+// built reports whether s was made by NewRefreshStore. The methods of a
+// nil or zero store answer ErrInternal.
+func (s *RefreshStore) built() bool { return s != nil && s.client != nil && s.now != nil }
+
 // NewRefreshStore returns a refresh store on client. It accepts WithPrefix
 // and WithClock (the clock of Create; a rotation is decided at its
 // Rotation.Now). The client must be a single Redis: Redis Cluster is
@@ -61,6 +65,9 @@ var (
 // Create implements bearer.RefreshStore. A family whose first token has
 // already expired is not stored.
 func (s *RefreshStore) Create(ctx context.Context, f bearer.Family, first middleware.TokenDigest, firstExpiresAt time.Time) error {
+	if !s.built() {
+		return notBuilt("RefreshStore")
+	}
 	if f.ID == "" || f.Subject == "" || f.ExpiresAt.IsZero() {
 		return errBadFamily
 	}
@@ -97,6 +104,9 @@ const (
 // r.Now (the store's clock when r.Now is zero), and the key TTLs it sets
 // are durations from that time.
 func (s *RefreshStore) Rotate(ctx context.Context, r bearer.Rotation) (bearer.Family, error) {
+	if !s.built() {
+		return bearer.Family{}, notBuilt("RefreshStore")
+	}
 	now := r.Now
 	if now.IsZero() {
 		now = s.now()
@@ -152,6 +162,9 @@ func decodeRotation(r bearer.Rotation, res []any) (bearer.Family, error) {
 // only while the family it names exists, in the generation it was issued
 // in); the tokens' own keys expire with their TTLs.
 func (s *RefreshStore) RevokeFamily(ctx context.Context, id string) error {
+	if !s.built() {
+		return notBuilt("RefreshStore")
+	}
 	if id == "" {
 		return nil
 	}
@@ -162,6 +175,9 @@ func (s *RefreshStore) RevokeFamily(ctx context.Context, id string) error {
 // RevokeSubject implements bearer.RefreshStore: it deletes every family in
 // the subject's index, and the index.
 func (s *RefreshStore) RevokeSubject(ctx context.Context, subject string) error {
+	if !s.built() {
+		return notBuilt("RefreshStore")
+	}
 	err := revokeFamiliesScript.Run(ctx, s.client, []string{s.subPrefix + subject}, s.famPrefix, subject).Err()
 	return wrap("revoke subject's families", err)
 }

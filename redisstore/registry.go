@@ -34,6 +34,10 @@ type AppRegistry struct {
 
 var _ basicauth.AppRegistry = (*AppRegistry)(nil)
 
+// built reports whether r was made by NewAppRegistry. The methods of a nil
+// or zero registry answer ErrInternal.
+func (r *AppRegistry) built() bool { return r != nil && r.client != nil && r.now != nil }
+
 // NewAppRegistry returns an empty registry on client (apps already in
 // Redis under the same prefix are kept). It accepts WithPrefix, WithClock,
 // WithAppIdleTTL and WithMaxApps.
@@ -77,6 +81,9 @@ func slot(t basicauth.TokenType) (int, bool) {
 // seeding the same apps from several replicas meets it, and may ignore
 // it) and basicauth.ErrRegistryFull past WithMaxApps.
 func (r *AppRegistry) Register(ctx context.Context, spec basicauth.AppSpec) error {
+	if !r.built() {
+		return notBuilt("AppRegistry")
+	}
 	if spec.ID == "" {
 		spec.ID = spec.Name
 	}
@@ -140,6 +147,9 @@ func isLowerHex(s string, n int) bool {
 // its digest (an exact key lookup), and the digest the app's record holds
 // is compared with d in constant time.
 func (r *AppRegistry) Lookup(ctx context.Context, t basicauth.TokenType, d middleware.TokenDigest) (basicauth.App, error) {
+	if !r.built() {
+		return basicauth.App{}, notBuilt("AppRegistry")
+	}
 	i, ok := slot(t)
 	if !ok {
 		return basicauth.App{}, basicauth.ErrAppNotFound
@@ -170,6 +180,9 @@ func (r *AppRegistry) Lookup(ctx context.Context, t basicauth.TokenType, d middl
 // key is deleted and the new one written together, so that no replica
 // ever sees both or neither. It renews the app's TTL.
 func (r *AppRegistry) Rotate(ctx context.Context, appID string, t basicauth.TokenType, d middleware.TokenDigest) error {
+	if !r.built() {
+		return notBuilt("AppRegistry")
+	}
 	i, ok := slot(t)
 	if !ok {
 		return errUnknownTokenType
@@ -201,6 +214,9 @@ func (r *AppRegistry) Rotate(ctx context.Context, appID string, t basicauth.Toke
 // prunes the index). It serves a deployment whose apps come from a file:
 // revoking the apps the file no longer lists.
 func (r *AppRegistry) IDs(ctx context.Context) ([]string, error) {
+	if !r.built() {
+		return nil, notBuilt("AppRegistry")
+	}
 	ids, err := r.client.ZRange(ctx, r.index, 0, -1).Result()
 	return ids, wrap("list apps", err)
 }
@@ -208,6 +224,9 @@ func (r *AppRegistry) IDs(ctx context.Context) ([]string, error) {
 // Revoke implements basicauth.AppRegistry: the app's record and both its
 // token keys go in one script.
 func (r *AppRegistry) Revoke(ctx context.Context, appID string) error {
+	if !r.built() {
+		return notBuilt("AppRegistry")
+	}
 	if appID == "" {
 		return nil
 	}

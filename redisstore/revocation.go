@@ -24,6 +24,11 @@ type RevocationList struct {
 
 var _ bearer.RevocationList = (*RevocationList)(nil)
 
+// built reports whether l was made by NewRevocationList. The methods of a
+// nil or zero list answer ErrInternal: one that records nothing must not
+// report tokens valid either.
+func (l *RevocationList) built() bool { return l != nil && l.client != nil && l.now != nil }
+
 // NewRevocationList returns a revocation list on client. It accepts
 // WithPrefix and WithClock (from which the entries' TTLs are computed).
 func NewRevocationList(client redis.UniversalClient, opts ...Option) (*RevocationList, error) {
@@ -51,11 +56,17 @@ var (
 // RevokeToken implements bearer.RevocationList. An until already past
 // stores nothing: every token the entry could match has expired.
 func (l *RevocationList) RevokeToken(ctx context.Context, id string, until time.Time) error {
+	if !l.built() {
+		return notBuilt("RevocationList")
+	}
 	return l.revokeUntil(ctx, "revoke token", l.jtiPrefix, id, until)
 }
 
 // RevokeLogin implements bearer.RevocationList, as RevokeToken does.
 func (l *RevocationList) RevokeLogin(ctx context.Context, login string, until time.Time) error {
+	if !l.built() {
+		return notBuilt("RevocationList")
+	}
 	return l.revokeUntil(ctx, "revoke login", l.sidPrefix, login, until)
 }
 
@@ -74,6 +85,9 @@ func (l *RevocationList) revokeUntil(ctx context.Context, op, prefix, id string,
 // latest before and the latest until it was ever given. A zero before
 // revokes nothing and stores nothing.
 func (l *RevocationList) RevokeSubject(ctx context.Context, subject string, before, until time.Time) error {
+	if !l.built() {
+		return notBuilt("RevocationList")
+	}
 	if subject == "" {
 		return errEmptyRevocation
 	}
@@ -104,6 +118,9 @@ func (l *RevocationList) ttl(until time.Time) int64 {
 // reads no clock: an entry lives until its until, after which it can only
 // match expired tokens.
 func (l *RevocationList) Revoked(ctx context.Context, t bearer.TokenRef) (bool, error) {
+	if !l.built() {
+		return false, notBuilt("RevocationList")
+	}
 	var buf [4]any
 	args := append(buf[:0], "mget")
 	if t.ID != "" {

@@ -47,6 +47,10 @@ type SessionStore struct {
 
 var _ middleware.SessionStore = (*SessionStore)(nil)
 
+// built reports whether s was made by NewSessionStore. The methods of a
+// nil or zero store answer ErrInternal.
+func (s *SessionStore) built() bool { return s != nil && s.client != nil && s.now != nil }
+
 // NewSessionStore returns a store on client. It accepts WithPrefix and
 // WithClock. The client must be a single Redis (*redis.Client or a
 // Sentinel failover client): Redis Cluster is refused.
@@ -69,6 +73,9 @@ func NewSessionStore(client redis.UniversalClient, opts ...Option) (*SessionStor
 // Create implements middleware.SessionStore. A session already expired is
 // not stored (but still replaces what d held).
 func (s *SessionStore) Create(ctx context.Context, d middleware.TokenDigest, sess middleware.Session) error {
+	if !s.built() {
+		return notBuilt("SessionStore")
+	}
 	hex := hexDigest(d)
 	args := s.putArgs(hex, sess, s.now())
 	keys := []string{s.keyPrefix + hex, s.idxPrefix + sess.Subject}
@@ -109,6 +116,9 @@ func decodePredecessor(s string) (middleware.TokenDigest, bool) {
 
 // Lookup implements middleware.SessionStore: one HMGET.
 func (s *SessionStore) Lookup(ctx context.Context, d middleware.TokenDigest) (middleware.Session, error) {
+	if !s.built() {
+		return middleware.Session{}, notBuilt("SessionStore")
+	}
 	args := make([]any, 2, 2+len(hmgetFields))
 	args[0], args[1] = "hmget", s.sessionKey(d)
 	cmd := redis.NewSliceCmd(ctx, append(args, hmgetFields...)...)
@@ -190,6 +200,9 @@ func decodeSession(vals []any) (middleware.Session, bool, error) {
 // shortened to oldUntil (or deleted when that is not in the future), and
 // next stored, or nothing changes.
 func (s *SessionStore) Rotate(ctx context.Context, old middleware.TokenDigest, oldUntil time.Time, next middleware.TokenDigest, sess middleware.Session) error {
+	if !s.built() {
+		return notBuilt("SessionStore")
+	}
 	now := s.now()
 	oldHex, nextHex := hexDigest(old), hexDigest(next)
 	put := s.putArgs(nextHex, sess, now)
@@ -212,6 +225,9 @@ func (s *SessionStore) Rotate(ctx context.Context, old middleware.TokenDigest, o
 
 // Revoke implements middleware.SessionStore.
 func (s *SessionStore) Revoke(ctx context.Context, d middleware.TokenDigest) error {
+	if !s.built() {
+		return notBuilt("SessionStore")
+	}
 	hex := hexDigest(d)
 	err := revokeScript.Run(ctx, s.client, []string{s.keyPrefix + hex}, hex, s.idxPrefix).Err()
 	return wrap("revoke", err)
@@ -220,6 +236,9 @@ func (s *SessionStore) Revoke(ctx context.Context, d middleware.TokenDigest) err
 // RevokeSubject implements middleware.SessionStore: it deletes every
 // session in the subject's index, and the index.
 func (s *SessionStore) RevokeSubject(ctx context.Context, subject string) error {
+	if !s.built() {
+		return notBuilt("SessionStore")
+	}
 	err := revokeSubjectScript.Run(ctx, s.client, []string{s.idxPrefix + subject}, s.keyPrefix, subject).Err()
 	return wrap("revoke subject", err)
 }
