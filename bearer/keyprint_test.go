@@ -70,3 +70,24 @@ func TestKeyNeverPrintsItsSecret(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyHeldByValueInAStructShowsNoSecret: fmt prints the unexported
+// fields of the application's own struct raw, without calling their
+// methods, so a Key held there by value was printed field by field, HMAC
+// secret included. The material sits behind a pointer, which fmt prints as
+// an address.
+func TestKeyHeldByValueInAStructShowsNoSecret(t *testing.T) {
+	secret := make([]byte, 32)
+	_, _ = rand.Read(secret)
+	k, err := bearer.NewHMACKey("k1", secret)
+	require.NoError(t, err)
+	type config struct {
+		issuer string
+		key    bearer.Key
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v"} {
+		out := fmt.Sprintf(verb, config{issuer: "https://issuer.example", key: *k})
+		require.NotContains(t, out, strings.Trim(fmt.Sprint(secret), "[]"), verb)
+		require.NotContains(t, out, fmt.Sprintf("%#v", secret)[len("[]byte{"):20], verb)
+	}
+}

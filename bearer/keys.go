@@ -44,10 +44,19 @@ type Key struct {
 	id     string
 	alg    string
 	method jwt.SigningMethod
-
-	secret []byte           // HS256
-	signer crypto.Signer    // EdDSA, ES256; nil for a verification-only key
 	public crypto.PublicKey // ed25519.PublicKey or *ecdsa.PublicKey
+
+	// m holds what must never be printed, behind a pointer: fmt prints a
+	// pointer it meets inside a struct as an address. A Key held by value
+	// in an unexported field of the application's own struct is printed
+	// field by field, without Format, and showed its secret.
+	m *keyMaterial
+}
+
+// keyMaterial is a Key's secret material, and what is derived from it.
+type keyMaterial struct {
+	secret []byte        // HS256
+	signer crypto.Signer // EdDSA, ES256; nil for a verification-only key
 
 	// verification is what golang-jwt's SigningMethod.Verify takes for
 	// alg: the secret ([]byte) for HS256, the public key otherwise. It is
@@ -94,8 +103,8 @@ func NewHMACKey(kid string, secret []byte) (*Key, error) {
 		return nil, err
 	}
 	secret = append([]byte(nil), secret...)
-	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, secret: secret, verification: secret,
-		macs: &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}}
+	k := &Key{alg: HS256, method: jwt.SigningMethodHS256, m: &keyMaterial{secret: secret, verification: secret,
+		macs: &sync.Pool{New: func() any { return &macState{mac: hmac.New(sha256.New, secret)} }}}}
 	return k, k.setID(kid, secret)
 }
 
@@ -109,7 +118,7 @@ func NewEd25519Key(kid string, priv ed25519.PrivateKey) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	k.signer = append(ed25519.PrivateKey(nil), priv...) // Keys are immutable: not the caller's slice
+	k.m.signer = append(ed25519.PrivateKey(nil), priv...) // Keys are immutable: not the caller's slice
 	return k, nil
 }
 
@@ -119,7 +128,7 @@ func NewEd25519VerificationKey(kid string, pub ed25519.PublicKey) (*Key, error) 
 		return nil, errors.New("bearer: invalid Ed25519 public key")
 	}
 	pub = append(ed25519.PublicKey(nil), pub...)
-	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub, verification: pub}
+	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub, m: &keyMaterial{verification: pub}}
 	return k, k.setID(kid, pub)
 }
 
@@ -144,7 +153,7 @@ func NewES256Key(kid string, priv *ecdsa.PrivateKey) (*Key, error) {
 	if err != nil || !own.PublicKey.Equal(k.public) {
 		return nil, errors.New("bearer: invalid ES256 private key")
 	}
-	k.signer = own
+	k.m.signer = own
 	return k, nil
 }
 
@@ -161,7 +170,7 @@ func NewES256VerificationKey(kid string, pub *ecdsa.PublicKey) (*Key, error) {
 	if pub, err = ecdsa.ParseUncompressedPublicKey(elliptic.P256(), point); err != nil { // a copy of its own
 		return nil, errors.New("bearer: invalid P-256 public key")
 	}
-	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub, verification: pub}
+	k := &Key{alg: ES256, method: jwt.SigningMethodES256, public: pub, m: &keyMaterial{verification: pub}}
 	return k, k.setID(kid, point)
 }
 
@@ -234,7 +243,7 @@ func (k *Key) ID() string { return k.id }
 func (k *Key) Algorithm() string { return k.alg }
 
 // CanSign reports whether the key holds private (or secret) material.
-func (k *Key) CanSign() bool { return k.secret != nil || k.signer != nil }
+func (k *Key) CanSign() bool { return k.m != nil && (k.m.secret != nil || k.m.signer != nil) }
 
 // Public returns a copy of the public key (ed25519.PublicKey or
 // *ecdsa.PublicKey), or nil for an HS256 key, whose secret is never handed
@@ -286,11 +295,11 @@ type macState struct {
 // hmac.Equal, RFC 7518 §3.2) with a pooled keyed state instead of keying a
 // new one on every call.
 func (k *Key) verify(input string, sig []byte) bool {
-	if k.macs == nil {
-		return k.method.Verify(input, sig, k.verification) == nil
+	if k.m.macs == nil {
+		return k.method.Verify(input, sig, k.m.verification) == nil
 	}
-	st := k.macs.Get().(*macState)
-	defer k.macs.Put(st)
+	st := k.m.macs.Get().(*macState)
+	defer k.m.macs.Put(st)
 	st.input = append(st.input[:0], input...)
 	st.mac.Reset()
 	st.mac.Write(st.input)
@@ -300,9 +309,9 @@ func (k *Key) verify(input string, sig []byte) bool {
 // signingKey returns what jwt's SigningMethod.Sign expects.
 func (k *Key) signingKey() any {
 	if k.alg == HS256 {
-		return k.secret
+		return k.m.secret
 	}
-	return k.signer
+	return k.m.signer
 }
 
 // validKID reports whether s is a kid tidegate issues or accepts: short, and

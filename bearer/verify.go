@@ -235,7 +235,7 @@ func (v *tokenVerifier) pick(ctx context.Context, t *jwt.Token) (any, error) {
 	if t.Method.Alg() != key.alg {
 		return nil, middleware.Invalid(reasonAlg)
 	}
-	return key.verification, nil
+	return key.m.verification, nil
 }
 
 // keyParams are the JOSE header parameters that name or carry a key (RFC
