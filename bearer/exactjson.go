@@ -4,13 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 )
 
 // unmarshalExact decodes the JSON object data into v, a pointer to a
 // struct whose JSON member names are names, as json.Unmarshal does, except
 // that a member's name must match exactly. It returns the object's members
-// by name, for checks of the caller's own.
+// in order, duplicates included, for checks of the caller's own.
 //
 // encoding/json matches a member to a field whose name differs only in
 // case (or by Unicode folding: "ſub" is "sub" to it), the last such member
@@ -19,26 +20,66 @@ import (
 // unknown claim, which RFC 7519 §4 says to ignore. Read as exp, it let a
 // token signed by a trusted key carry an "exp" in the past and an "Exp"
 // in the future, and be accepted; a JWK's "use":"enc" was overruled by a
-// "USE":"sig". Such members are dropped here before v is decoded.
-func unmarshalExact(data []byte, v any, names []string) (map[string]json.RawMessage, error) {
-	var members map[string]json.RawMessage
-	if err := json.Unmarshal(data, &members); err != nil {
-		return nil, err
+// "USE":"sig". Such members are dropped here before v is decoded; every
+// other member, repeated ones too, is decoded as it came.
+func unmarshalExact(data []byte, v any, names []string) ([]member, error) {
+	members, ok := objectMembers(data)
+	if !ok { // not a valid object: json.Unmarshal says what it is
+		return nil, json.Unmarshal(data, v)
 	}
-	folded := false
-	for name := range members {
-		if foldsToOneOf(name, names) {
-			delete(members, name)
-			folded = true
+	kept := make([]member, 0, len(members))
+	for _, m := range members {
+		if !foldsToOneOf(m.name, names) {
+			kept = append(kept, m)
 		}
 	}
-	if folded {
-		var err error
-		if data, err = json.Marshal(members); err != nil {
-			return nil, err
-		}
+	if len(kept) < len(members) {
+		data = encodeObject(kept)
 	}
-	return members, json.Unmarshal(data, v)
+	return kept, json.Unmarshal(data, v)
+}
+
+// member is one member of a JSON object: its decoded name and its value as
+// it came.
+type member struct {
+	name  string
+	value json.RawMessage
+}
+
+// objectMembers returns the members of the JSON object data in order, or
+// false when data is not one valid JSON object.
+func objectMembers(data []byte) ([]member, bool) {
+	if !json.Valid(data) {
+		return nil, false
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil, false
+	}
+	var members []member
+	for dec.More() {
+		t, err := dec.Token()
+		name, isName := t.(string)
+		var value json.RawMessage
+		if err != nil || !isName || dec.Decode(&value) != nil {
+			return nil, false
+		}
+		members = append(members, member{name, value})
+	}
+	return members, true
+}
+
+// encodeObject encodes members as one JSON object, in order.
+func encodeObject(members []member) []byte {
+	out := []byte{'{'}
+	for i, m := range members {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		name, _ := json.Marshal(m.name) // a string always encodes
+		out = append(append(append(out, name...), ':'), m.value...)
+	}
+	return append(out, '}')
 }
 
 // foldsToOneOf reports whether name matches one of names case-insensitively
@@ -71,13 +112,18 @@ func decodeClaims(data []byte, c *Claims) error {
 	if err != nil {
 		return err
 	}
-	for _, name := range dateClaims {
-		raw := bytes.TrimLeft(members[name], " \t\r\n")
-		if len(raw) > 0 && raw[0] != '-' && (raw[0] < '0' || raw[0] > '9') && string(raw) != "null" {
+	for _, m := range members {
+		if slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {
 			return errDateNotNumber
 		}
 	}
 	return nil
+}
+
+// isNumberOrNull reports whether the JSON value raw is a number or null.
+func isNumberOrNull(raw json.RawMessage) bool {
+	raw = bytes.TrimLeft(raw, " \t\r\n")
+	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9' || string(raw) == "null")
 }
 
 // UnmarshalJSON decodes the claims with exact member names: see decodeClaims.

@@ -51,3 +51,26 @@ func TestDecodeClaimsIgnoresNamesThatOnlyFold(t *testing.T) {
 	}
 	assert.NoError(t, decodeClaims([]byte(`{"exp":null,"iat":-1.5}`), &Claims{}))
 }
+
+// TestAnIgnoredMemberChangesNothingElse: dropping a member whose name only
+// folds to a claim's must leave the rest decoded as it came, repeated
+// members and their errors included. Re-encoding the object from a map
+// kept only the last of two "exp", so a token refused for its first
+// became accepted once an ignored "Exp" was added.
+func TestAnIgnoredMemberChangesNothingElse(t *testing.T) {
+	for _, c := range []struct{ without, with string }{
+		{`{"exp":true,"exp":5}`, `{"exp":true,"exp":5,"Exp":1}`},
+		{`{"sub":1,"sub":"a"}`, `{"sub":1,"sub":"a","SUB":"b"}`},
+		{`{"aud":{},"aud":"x"}`, `{"aud":{},"aud":"x","AUD":"y"}`},
+		{`{"exp":"1","exp":5}`, `{"exp":"1","exp":5,"EXP":2}`},
+		{`{"sub":"a","sub":"b"}`, `{"sub":"a","Sub":"c","sub":"b"}`},
+	} {
+		var without, with Claims
+		errWithout := decodeClaims([]byte(c.without), &without)
+		errWith := decodeClaims([]byte(c.with), &with)
+		assert.Equal(t, errWithout == nil, errWith == nil, "%s: %v; %s: %v", c.without, errWithout, c.with, errWith)
+		if errWithout == nil {
+			assert.Equal(t, without, with, c.with)
+		}
+	}
+}
