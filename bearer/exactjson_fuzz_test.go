@@ -1,0 +1,40 @@
+package bearer
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// FuzzDecodeClaims: golang-jwt decodes a token's claims before it checks
+// the signature, so decodeClaims reads what anyone sends. It must never
+// panic, and on claims with no member whose name only folds to a claim's
+// and no NumericDate given as a string, it must decode exactly as
+// encoding/json does.
+func FuzzDecodeClaims(f *testing.F) {
+	f.Add(`{"iss":"i","sub":"s","aud":["a"],"exp":1767229200,"iat":1767225600,"jti":"j"}`)
+	f.Add(`{"exp":1,"Exp":2,"exp":3}`)
+	f.Add(`{"sub":"a","SUB":1,"ſub":"c"}`)
+	f.Add(`{"exp":"1","nbf":null,"iat":-1.5e3}`)
+	f.Add(`[{"exp":1}]`)
+	f.Fuzz(func(t *testing.T, payload string) {
+		var exact Claims
+		err := decodeClaims([]byte(payload), &exact)
+		members, isObject := objectMembers([]byte(payload))
+		for _, m := range members {
+			if foldsToOneOf(m.name, claimNames) || slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {
+				return // where decodeClaims differs from encoding/json on purpose
+			}
+		}
+		var plain Claims
+		plainErr := json.Unmarshal([]byte(payload), &plain)
+		require.Equal(t, plainErr == nil, err == nil, "%q: encoding/json %v, decodeClaims %v", payload, plainErr, err)
+		if err == nil {
+			require.Equal(t, plain, exact, "%q", payload)
+			require.True(t, isObject || strings.TrimSpace(payload) == "null", "%q", payload)
+		}
+	})
+}
