@@ -113,8 +113,9 @@ func appSpecs(apps []seed.App) []basicauth.AppSpec {
 // lists is revoked. (The demo set, run without a seed file, keeps to Redis
 // keys of its own: see the example server's redisPrefix.) Registering is
 // bounded so that a replica started while Redis is down says so instead of
-// hanging. changed reports a token rotated or an app revoked: replicas
-// already running must then be told (see newStores).
+// hanging. changed reports a token rotated or an app revoked, or an
+// attempt to (whose error may come after Redis ran it): replicas already
+// running must then be told (see newStores).
 func registerApps(r *redisstore.AppRegistry, apps []seed.App) (changed bool, err error) {
 	listed := map[string]bool{}
 	for _, spec := range appSpecs(apps) {
@@ -141,10 +142,10 @@ func registerApps(r *redisstore.AppRegistry, apps []seed.App) (changed bool, err
 		if listed[id] {
 			continue
 		}
+		changed = true // before: a revocation that failed may have run in Redis all the same
 		if err := bounded(func(ctx context.Context) error { return r.Revoke(ctx, id) }); err != nil {
 			return changed, fmt.Errorf("redis app registry: revoking app %s, which the seed file does not list: %w", id, err)
 		}
-		changed = true
 	}
 	return changed, nil
 }
@@ -174,10 +175,10 @@ func adoptTokens(ctx context.Context, r *redisstore.AppRegistry, spec basicauth.
 		case !errors.Is(err, basicauth.ErrAppNotFound):
 			return rotated, err
 		}
+		rotated = true // before: a rotation that failed may have run in Redis all the same
 		if err := r.Rotate(ctx, spec.ID, tok.kind, d); err != nil {
 			return rotated, err
 		}
-		rotated = true
 	}
 	return rotated, nil
 }
