@@ -15,8 +15,10 @@ import (
 )
 
 // Endpoints returns h with its panics contained: the request gets the
-// generic 500 in the scheme's body (Scheme.Reject), and logger one Error
-// event naming the kind, the panic's type and the stack, never its value.
+// generic 500 in the scheme's body (Scheme.Reject), the scheme's Observer
+// the outcome (error, "panic"), and logger the request's one event, at
+// Error, naming the kind, the outcome, the panic's type and the stack,
+// never its value.
 // A panic with http.ErrAbortHandler, an abort on purpose, goes on to
 // net/http.
 //
@@ -36,10 +38,13 @@ func Endpoints(h http.Handler, scheme *middleware.Scheme, logger *slog.Logger) h
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
+			e := middleware.Internal("panic")
+			scheme.Observe(r.Context(), middleware.OutcomeOf(e), e.Reason)
 			logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint panicked",
-				slog.String("kind", string(scheme.Kind())), slog.String("panic_type", fmt.Sprintf("%T", v)),
-				slog.String("stack", string(debug.Stack())))
-			scheme.Reject(w, r, middleware.Internal("panic"))
+				slog.String("kind", string(scheme.Kind())), slog.String("outcome", string(middleware.OutcomeOf(e))),
+				slog.String("reason", e.Reason), slog.Int("status", e.Status),
+				slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("stack", string(debug.Stack())))
+			scheme.Reject(w, r, e)
 		}()
 		h.ServeHTTP(w, r)
 	})

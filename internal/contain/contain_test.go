@@ -65,3 +65,33 @@ func TestEndpoints(t *testing.T) {
 	fine.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	assert.Equal(t, http.StatusTeapot, rec.Code)
 }
+
+// observed records the outcomes an Observer hears.
+type observed struct{ auth []string }
+
+func (o *observed) ObserveAuth(kind middleware.Kind, outcome middleware.Outcome, reason string) {
+	o.auth = append(o.auth, string(kind)+"/"+string(outcome)+"/"+reason)
+}
+func (o *observed) ObserveCache(middleware.Kind, bool) {}
+
+// TestEndpointPanicIsTheRequestsOutcome: a contained panic is the
+// request's outcome, as any 500 of an endpoint is: the scheme's Observer
+// hears it once, and the one log event says it was an error. Only the log
+// line said so, without an outcome, and metrics never counted the 500s
+// operators most need to see.
+func TestEndpointPanicIsTheRequestsOutcome(t *testing.T) {
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	require.NoError(t, err)
+	obs := &observed{}
+	s, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		return middleware.Principal{Subject: "u"}, nil
+	}), middleware.Challenge{Scheme: "Bearer", Realm: "r", RFC6750: true}, middleware.WithObserver(obs))
+	require.NoError(t, err)
+	var logs bytes.Buffer
+	h := contain.Endpoints(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") }),
+		s, slog.New(slog.NewTextHandler(&logs, nil)))
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/login", nil))
+	assert.Equal(t, []string{"bearer/error/panic"}, obs.auth)
+	assert.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("\n")), "one event: %s", logs.String())
+	assert.Contains(t, logs.String(), "outcome=error reason=panic status=500")
+}
