@@ -119,17 +119,17 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	user, password, err := middleware.ParseBasic(r.Header, maxAuthorizationBytes)
 	if err != nil {
 		// Absent or unreadable alike: 400, as Tidepool answers.
-		s.fail(w, r, "login", missingLogin(err), bodyMissingLogin, "")
+		s.fail(w, r, "login", missingLogin(err), bodyMissingLogin, "", "")
 		return
 	}
 	account, err := s.login.Login(r.Context(), s.proxies.ClientAddr(r), user, password)
 	if err != nil {
-		s.fail(w, r, "login", middleware.AsError(err), bodyLoginFailed, basicChallenge)
+		s.fail(w, r, "login", middleware.AsError(err), bodyLoginFailed, basicChallenge, "")
 		return
 	}
 	token, _, err := s.issue(r.Context(), account.UserID, middleware.ActorUser, account.Roles)
 	if err != nil {
-		s.fail(w, r, "login", middleware.AsError(err), nil, "")
+		s.fail(w, r, "login", middleware.AsError(err), nil, "", account.UserID)
 		return
 	}
 	// The account may have been disabled, or its password changed, and its
@@ -137,7 +137,7 @@ func (s *Service) handleLogin(w http.ResponseWriter, r *http.Request) {
 	// token is then never handed out, and revoked.
 	if err := s.login.Confirm(r.Context(), account); err != nil {
 		_ = s.revoke(r.Context(), middleware.Credential{Kind: Kind, Token: token}, account.UserID)
-		s.fail(w, r, "login", middleware.AsError(err), bodyLoginFailed, basicChallenge)
+		s.fail(w, r, "login", middleware.AsError(err), bodyLoginFailed, basicChallenge, account.UserID)
 		return
 	}
 	emails := account.Emails
@@ -156,12 +156,12 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 	}
 	cred, err := s.scheme.Extract(r)
 	if err != nil {
-		s.reject(w, r, "refresh", err)
+		s.reject(w, r, "refresh", err, "")
 		return
 	}
 	token, subject, err := s.refresh(r.Context(), cred)
 	if err != nil {
-		s.reject(w, r, "refresh", err)
+		s.reject(w, r, "refresh", err, subject)
 		return
 	}
 	s.succeed(w, r, "refresh", token, subject, refreshResponse{UserID: subject})
@@ -256,7 +256,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			// Not revoked: say so (503), rather than let the client
 			// believe a token that still works is gone.
-			s.reject(w, r, "logout", storeError(err))
+			s.reject(w, r, "logout", storeError(err), subject)
 			return
 		}
 	}
@@ -269,16 +269,16 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 func (s *Service) handleServerLogin(w http.ResponseWriter, r *http.Request) {
 	name, secret, err := serverCredentials(r.Header)
 	if err != nil {
-		s.fail(w, r, "serverlogin", missingLogin(err), bodyMissingLogin, "")
+		s.fail(w, r, "serverlogin", missingLogin(err), bodyMissingLogin, "", "")
 		return
 	}
 	if err := s.checkServer(r, name, secret); err != nil {
-		s.fail(w, r, "serverlogin", middleware.AsError(err), bodyLoginFailed, serverChallenge)
+		s.fail(w, r, "serverlogin", middleware.AsError(err), bodyLoginFailed, serverChallenge, "")
 		return
 	}
 	token, sess, err := s.issue(r.Context(), name, middleware.ActorServer, nil)
 	if err != nil {
-		s.fail(w, r, "serverlogin", middleware.AsError(err), nil, "")
+		s.fail(w, r, "serverlogin", middleware.AsError(err), nil, "", name)
 		return
 	}
 	s.succeed(w, r, "serverlogin", token, name,
@@ -357,17 +357,17 @@ func (s *Service) handleToken(w http.ResponseWriter, r *http.Request) {
 		err = middleware.Invalid("not a server")
 	}
 	if err != nil {
-		s.fail(w, r, "token", middleware.AsError(err), bodyTokenRequired, tokenChallengeValue)
+		s.fail(w, r, "token", endpointError(err), bodyTokenRequired, tokenChallengeValue, "")
 		return
 	}
 	target := r.PathValue("token")
 	if len(target) > MaxTokenBytes || !middleware.IsToken68(target) {
-		s.fail(w, r, "token", middleware.Invalid("syntax"), bodyInvalidToken, tokenChallengeValue)
+		s.fail(w, r, "token", middleware.Invalid("syntax"), bodyInvalidToken, tokenChallengeValue, caller.Subject)
 		return
 	}
 	p, err := s.cache.Verify(r.Context(), middleware.Credential{Kind: Kind, Token: target})
 	if err != nil {
-		s.fail(w, r, "token", middleware.AsError(err), bodyInvalidToken, tokenChallengeValue)
+		s.fail(w, r, "token", middleware.AsError(err), bodyInvalidToken, tokenChallengeValue, caller.Subject)
 		return
 	}
 	s.succeed(w, r, "token", "", caller.Subject, tokenResponse{
@@ -411,16 +411,27 @@ func storeError(err error) error {
 
 // reject answers a token failure the way the scheme's middleware does
 // ("Session token required" for 400 and 401, with the challenge).
-func (s *Service) reject(w http.ResponseWriter, r *http.Request, endpoint string, err error) {
-	e := middleware.AsError(err)
-	s.logEvent(r, endpoint, e, "")
+func (s *Service) reject(w http.ResponseWriter, r *http.Request, endpoint string, err error, subject string) {
+	e := endpointError(err)
+	s.logEvent(r, endpoint, e, subject)
 	s.scheme.Reject(w, r, e)
 }
 
+// endpointError is err as an endpoint answers and logs it: no credential
+// at all is middleware.Missing(), as the middleware reports it, so that
+// the event and the Observer get its reason; AsError gave none.
+func endpointError(err error) *middleware.Error {
+	if errors.Is(err, middleware.ErrNoCredential) {
+		return middleware.Missing()
+	}
+	return middleware.AsError(err)
+}
+
 // fail answers a failure of a login endpoint. clientBody is the body of a 400
-// or 401 (other statuses get the scheme's bodies); challenge is sent with 401.
-func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, e *middleware.Error, clientBody []byte, challenge string) {
-	s.logEvent(r, endpoint, e, "")
+// or 401 (other statuses get the scheme's bodies); challenge is sent with
+// 401. subject is the user id the event names, when known.
+func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, e *middleware.Error, clientBody []byte, challenge, subject string) {
+	s.logEvent(r, endpoint, e, subject)
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if e.Status == http.StatusUnauthorized && challenge != "" {
@@ -441,7 +452,7 @@ func (s *Service) fail(w http.ResponseWriter, r *http.Request, endpoint string, 
 func (s *Service) succeed(w http.ResponseWriter, r *http.Request, endpoint, token, subject string, v any) {
 	body, err := json.Marshal(v)
 	if err != nil {
-		s.fail(w, r, endpoint, middleware.Internal("encode"), nil, "")
+		s.fail(w, r, endpoint, middleware.Internal("encode"), nil, "", subject)
 		return
 	}
 	s.logEvent(r, endpoint, nil, subject)
