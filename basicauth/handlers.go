@@ -231,12 +231,12 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
 	account, err := s.login.Login(ctx, s.proxies.ClientAddr(r), login, in.Password)
 	if err != nil {
-		s.loginFailed(w, r, err)
+		s.loginFailed(w, r, err, "")
 		return
 	}
 	token, err := s.newSession(r, p.App, account)
 	if err != nil {
-		s.loginFailed(w, r, err)
+		s.loginFailed(w, r, err, account.UserID)
 		return
 	}
 	// The account may have been disabled, or its password changed, and its
@@ -245,7 +245,7 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	// out, and revoked.
 	if err := s.login.Confirm(ctx, account); err != nil {
 		_ = s.sessions.Revoke(ctx, middleware.DigestToken(token))
-		s.loginFailed(w, r, err)
+		s.loginFailed(w, r, err, account.UserID)
 		return
 	}
 	out := userOf(account)
@@ -254,12 +254,13 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 }
 
 // loginFailed answers a refused login: a wrong input is the one generic
-// login failure.
-func (s *Service) loginFailed(w http.ResponseWriter, r *http.Request, err error) {
+// login failure. subject is the account's user id once the password was
+// checked, "" before.
+func (s *Service) loginFailed(w http.ResponseWriter, r *http.Request, err error, subject string) {
 	if errors.Is(err, middleware.ErrInvalidCredential) {
 		err = middleware.Invalid(reasonLoginFailed)
 	}
-	s.refuse(w, r, "login", err, "")
+	s.refuse(w, r, "login", err, subject)
 }
 
 // newSession stores a fresh session of account in app and returns its token.
