@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/tidegate/tidegate/middleware"
 )
 
 // jwk is one JSON Web Key (RFC 7517 §4) of the kinds tidegate publishes and
@@ -99,6 +101,13 @@ func (s *Service) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			writeMethodNotAllowed(w, "GET, HEAD") // as the endpoints answer it
+			return
+		}
+		if !s.built() {
+			// No keys to publish: an empty document, publicly cacheable,
+			// would tell other services there are none for five minutes.
+			w.Header().Set("Cache-Control", "no-store")
+			middleware.JSONRenderer(w, r, middleware.AsError(notBuilt("Service")))
 			return
 		}
 		w.Header().Set("Cache-Control", "public, max-age=300")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"strings"
@@ -233,7 +234,11 @@ func (b *Broadcaster) Purge() {
 // for republish, unless the Broadcaster is closed.
 func (b *Broadcaster) publish(payload string) {
 	if !b.built() {
-		return // nobody to publish to
+		// A revocation the other replicas never hear of keeps their
+		// cached credentials alive, and an Invalidator's methods return
+		// nothing: the log is the only place to say so.
+		slog.Default().Error("tidegate: revocation not published to other replicas: the Broadcaster was not made by NewBroadcaster")
+		return
 	}
 	err := b.send(payload)
 	if err == nil {
