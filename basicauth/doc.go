@@ -54,7 +54,7 @@
 // Observer (WithSchemeOptions with middleware.WithObserver) twice: the app
 // or user middleware writes its own for the credential it checked
 // ("tidegate auth", a refusal there ends the request), then the endpoint
-// writes one for its answer ("tidegate basicauth": a login's password, an
+// writes one for its answer ("tidegate endpoint": a login's password, an
 // account, a malformed body, a success). The endpoint's has the attributes
 // kind ("basic"), endpoint ("users", "login", "logout", "me"), outcome
 // (a middleware.Outcome), on failure reason and status, and subject, the

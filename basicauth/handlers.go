@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"mime"
 	"net/http"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
+	"github.com/tidegate/tidegate/internal/events"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -119,34 +119,13 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, endpoint strin
 	middleware.WriteJSON(w, status, append(body, '\n'))
 }
 
-// logEvent writes the one log event of a request an endpoint answered, and
-// tells the Observer of its outcome once: the endpoints check passwords
+// logEvent writes the one event of a request an endpoint answered and
+// tells the Observer (see internal/events): the endpoints check passwords
 // and accounts themselves, after the middleware, which wrote its own event
 // for the credential it checked. Both schemes have the same Observer
-// (WithSchemeOptions). It never logs a token, a password or a login name
-// (users sometimes type their password into the name field).
+// (WithSchemeOptions).
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	ctx := r.Context()
-	outcome, level, reason := middleware.OutcomeOf(e), slog.LevelDebug, ""
-	if e != nil {
-		level, reason = slog.LevelInfo, e.Reason
-		if outcome == middleware.OutcomeError {
-			level = slog.LevelWarn
-		}
-	}
-	s.userScheme.Observe(ctx, outcome, reason)
-	if !s.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
-		slog.String("outcome", string(outcome))}
-	if e != nil {
-		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", e.Status))
-	}
-	if subject != "" {
-		attrs = append(attrs, slog.String("subject", subject))
-	}
-	s.logger.LogAttrs(ctx, level, "tidegate basicauth", attrs...)
+	events.Log(r.Context(), s.logger, s.userScheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject})
 }
 
 // jsonBody reports whether r's body is declared application/json (any

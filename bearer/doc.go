@@ -86,7 +86,7 @@
 // # Events
 //
 // Each request to POST /authenticate, /refresh or /logout writes one log
-// event, "tidegate bearer", in the shape of the middleware's: kind,
+// event, "tidegate endpoint", in the shape of the middleware's: kind,
 // endpoint, outcome (middleware.OutcomeOf), on failure the reason and the
 // status answered, and the subject (the account's user id) when known,
 // never the username typed, a token or a claim other than the subject. A

@@ -287,7 +287,7 @@ func TestEndpointEvents(t *testing.T) {
 
 			events := logs.take()
 			require.Len(t, events, 1, "one event per request: %v", events)
-			want := map[string]string{"msg": "tidegate bearer", "kind": "bearer"}
+			want := map[string]string{"msg": "tidegate endpoint", "kind": "bearer"}
 			for k, v := range tc.want {
 				want[k] = v
 			}
@@ -347,7 +347,7 @@ func TestWrongMethod(t *testing.T) {
 
 			events := logs.take()
 			require.Len(t, events, 1, "one event per request: %v", events)
-			assert.Equal(t, map[string]string{"level": "INFO", "msg": "tidegate bearer", "kind": "bearer", "endpoint": tc.endpoint,
+			assert.Equal(t, map[string]string{"level": "INFO", "msg": "tidegate endpoint", "kind": "bearer", "endpoint": tc.endpoint,
 				"outcome": "rejected", "reason": "method not allowed", "status": "405"}, events[0])
 			seen, _ := obs.take()
 			assert.Equal(t, []string{"bearer/rejected/method not allowed"}, seen)

@@ -5,11 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
+	"github.com/tidegate/tidegate/internal/events"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -368,46 +368,12 @@ func withoutErrorCode(err error) error {
 	return &plain
 }
 
-// endpointEvent writes the one log event of a request to an endpoint, in
-// the shape of the middleware's events, and tells the scheme's Observer of
-// its outcome: the endpoints authenticate a password or a token
-// themselves, outside the middleware. e is nil for a success; status is
-// the status answered, logged with a failure. subject is the account's
-// user id when known. It never logs a secret, a login name, a claim other
-// than the subject, or an error's text.
+// endpointEvent writes the one event of a request to an endpoint and tells
+// the scheme's Observer (see internal/events). e is nil for a success;
+// status is the status answered, logged with a failure. A reused refresh
+// token is a Warn: its token was stolen, or its client is broken (RFC 9700
+// §4.14.2), and an operator should hear of either.
 func (s *Service) endpointEvent(r *http.Request, endpoint string, e *middleware.Error, status int, subject string) {
-	ctx := r.Context()
-	outcome := middleware.OutcomeOf(e)
-	var reason string
-	if e != nil {
-		reason = e.Reason
-	}
-	s.scheme.Observe(ctx, outcome, reason)
-	level := eventLevel(e)
-	if !s.cfg.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
-		slog.String("outcome", string(outcome))}
-	if e != nil {
-		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", status))
-	}
-	if subject != "" {
-		attrs = append(attrs, slog.String("subject", subject))
-	}
-	s.cfg.logger.LogAttrs(ctx, level, "tidegate bearer", attrs...)
-}
-
-// eventLevel is the level of an endpoint's event, as the middleware's:
-// Debug for a success, Info for a client's failure, Warn for a backend's.
-// A reused refresh token is a Warn too: its token was stolen, or its client
-// is broken (RFC 9700 §4.14.2), and an operator should hear of either.
-func eventLevel(e *middleware.Error) slog.Level {
-	switch {
-	case e == nil:
-		return slog.LevelDebug
-	case e.Status >= http.StatusInternalServerError || e.Reason == reasonRefreshReused:
-		return slog.LevelWarn
-	}
-	return slog.LevelInfo
+	events.Log(r.Context(), s.cfg.logger, s.scheme, events.Event{Endpoint: endpoint, Err: e, Status: status,
+		Subject: subject, Warn: e != nil && e.Reason == reasonRefreshReused})
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
+	"github.com/tidegate/tidegate/internal/events"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -468,33 +468,10 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 	middleware.WriteJSON(w, status, body)
 }
 
-// logEvent writes the one log event of a request to an endpoint, and tells
-// the scheme's Observer of its outcome once: the endpoints authenticate a
-// password or a token themselves, outside the middleware that observes
-// the others. It never logs a token, a password, a secret, or a login name
-// that failed (users sometimes type their password into the name field).
+// logEvent writes the one event of a request to an endpoint and tells the
+// Observer (see internal/events).
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	ctx := r.Context()
-	outcome, level, reason := middleware.OutcomeOf(e), slog.LevelDebug, ""
-	if e != nil {
-		level, reason = slog.LevelInfo, e.Reason
-		if outcome == middleware.OutcomeError {
-			level = slog.LevelWarn
-		}
-	}
-	s.scheme.Observe(ctx, outcome, reason)
-	if !s.logger.Enabled(ctx, level) {
-		return
-	}
-	attrs := []slog.Attr{slog.String("kind", string(Kind)), slog.String("endpoint", endpoint),
-		slog.String("outcome", string(outcome))}
-	if e != nil {
-		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", e.Status))
-	}
-	if subject != "" {
-		attrs = append(attrs, slog.String("subject", subject))
-	}
-	s.logger.LogAttrs(ctx, level, "tidegate session", attrs...)
+	events.Log(r.Context(), s.logger, s.scheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject})
 }
 
 // retryAfter renders a delay as a Retry-After value (see

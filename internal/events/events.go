@@ -1,0 +1,74 @@
+// Package events writes the one log event of a request to a kind's issuing
+// endpoints (login, refresh, logout, and the rest of each API), in the
+// shape of the middleware's own events, and tells the scheme's Observer of
+// its outcome: the endpoints check passwords and tokens themselves, outside
+// the middleware.
+package events
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// Event is what an endpoint answered one request.
+type Event struct {
+	// Endpoint names the endpoint ("login", "refresh", ...).
+	Endpoint string
+	// Err is the failure answered, nil for a success.
+	Err *middleware.Error
+	// Status is the status answered with Err, when it is not Err's own
+	// (a bearer logout answers 200 whatever the token).
+	Status int
+	// Subject is the account's user id, when known.
+	Subject string
+	// Warn logs a client's failure at Warn rather than Info, for one an
+	// operator must hear of (a reused refresh token).
+	Warn bool
+}
+
+// Log writes ev through logger, as "tidegate endpoint" (the middleware's
+// events are "tidegate auth"), and tells scheme's Observer of its outcome
+// (middleware.OutcomeOf). The attributes are the kind, the endpoint, the
+// outcome and, for a failure, the reason and status, with the subject when
+// known: never a token, a password, a login name (users sometimes type
+// their password into the name field), a claim or an error's text. The
+// level is Debug for a success, Info for a client's failure, Warn for the
+// server's.
+func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev Event) {
+	outcome, reason := middleware.OutcomeOf(ev.Err), ""
+	if ev.Err != nil {
+		reason = ev.Err.Reason
+	}
+	scheme.Observe(ctx, outcome, reason)
+	level := levelOf(outcome, ev.Warn)
+	if !logger.Enabled(ctx, level) {
+		return
+	}
+	attrs := make([]slog.Attr, 0, 6)
+	attrs = append(attrs, slog.String("kind", string(scheme.Kind())), slog.String("endpoint", ev.Endpoint),
+		slog.String("outcome", string(outcome)))
+	if ev.Err != nil {
+		status := ev.Status
+		if status == 0 {
+			status = ev.Err.Status
+		}
+		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", status))
+	}
+	if ev.Subject != "" {
+		attrs = append(attrs, slog.String("subject", ev.Subject))
+	}
+	logger.LogAttrs(ctx, level, "tidegate endpoint", attrs...)
+}
+
+// levelOf is the level of an event of outcome.
+func levelOf(outcome middleware.Outcome, warn bool) slog.Level {
+	switch {
+	case outcome == middleware.OutcomeAuthenticated:
+		return slog.LevelDebug
+	case outcome == middleware.OutcomeError || warn:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
