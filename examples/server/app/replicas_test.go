@@ -190,15 +190,7 @@ func TestAppsTheSeedFileDropsAreRevoked(t *testing.T) {
 		return a
 	}
 	demo := seed.Demo()
-	backend := "Basic " + base64.StdEncoding.EncodeToString([]byte(demo.Apps[0].BackendToken+":"+maryID))
-	whoami := func(a *app.App) int {
-		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
-		req.TLS = &tls.ConnectionState{}
-		req.Header.Set("Authorization", backend)
-		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, req)
-		return rec.Code
-	}
+	whoami := func(a *app.App) int { return meAsBackend(a, demo.Apps[0].BackendToken) }
 	require.Equal(t, http.StatusOK, whoami(start(demo)), "the demo set's app")
 
 	own := &seed.File{Users: demo.Users} // the operator's own file: no demo app
@@ -226,21 +218,13 @@ func TestADemoReplicaLeavesOtherReplicasAlone(t *testing.T) {
 	prodApp := seed.App{Name: "prod", AppToken: strings.Repeat("1a", 16), BackendToken: strings.Repeat("2b", 22)}
 	own := &seed.File{Users: demo.Users, Apps: []seed.App{prodApp}}
 	require.NoError(t, own.Validate())
-	whoami := func(a *app.App, backendToken string) int {
-		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
-		req.TLS = &tls.ConnectionState{}
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
-		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, req)
-		return rec.Code
-	}
 	prod := start(own, target.Prefix)
-	require.Equal(t, http.StatusOK, whoami(prod, prodApp.BackendToken))
+	require.Equal(t, http.StatusOK, meAsBackend(prod, prodApp.BackendToken))
 	demoReplica := start(demo, target.Prefix+"demo:")
-	require.Equal(t, http.StatusOK, whoami(demoReplica, demo.Apps[0].BackendToken))
+	require.Equal(t, http.StatusOK, meAsBackend(demoReplica, demo.Apps[0].BackendToken))
 
-	assert.Equal(t, http.StatusUnauthorized, whoami(prod, demo.Apps[0].BackendToken), "the demo app's public token")
-	assert.Equal(t, http.StatusOK, whoami(prod, prodApp.BackendToken), "the seed file's app")
+	assert.Equal(t, http.StatusUnauthorized, meAsBackend(prod, demo.Apps[0].BackendToken), "the demo app's public token")
+	assert.Equal(t, http.StatusOK, meAsBackend(prod, prodApp.BackendToken), "the seed file's app")
 }
 
 // TestASeedFileChangeReachesRunningReplicas: a replica started with a seed
@@ -271,30 +255,22 @@ func TestASeedFileChangeReachesRunningReplicas(t *testing.T) {
 		}
 		return a
 	}
-	whoami := func(a *app.App, backendToken string) int {
-		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
-		req.TLS = &tls.ConnectionState{}
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
-		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, req)
-		return rec.Code
-	}
 	demo := seed.Demo()
 	old := demo.Apps[0].BackendToken
 	running := start(demo)
-	require.Equal(t, http.StatusOK, whoami(running, old), "cached on the running replica")
+	require.Equal(t, http.StatusOK, meAsBackend(running, old), "cached on the running replica")
 
 	rotated := *demo
 	rotated.Apps = []seed.App{demo.Apps[0]}
 	rotated.Apps[0].BackendToken = strings.Repeat("3c", 22)
 	require.NoError(t, rotated.Validate())
 	start(&rotated)
-	assert.Eventually(t, func() bool { return whoami(running, old) == http.StatusUnauthorized },
+	assert.Eventually(t, func() bool { return meAsBackend(running, old) == http.StatusUnauthorized },
 		3*time.Second, 10*time.Millisecond, "the rotated token still works on the running replica")
-	require.Equal(t, http.StatusOK, whoami(running, rotated.Apps[0].BackendToken), "the new token, now cached")
+	require.Equal(t, http.StatusOK, meAsBackend(running, rotated.Apps[0].BackendToken), "the new token, now cached")
 
 	start(&seed.File{Users: demo.Users}) // no app at all
-	assert.Eventually(t, func() bool { return whoami(running, rotated.Apps[0].BackendToken) == http.StatusUnauthorized },
+	assert.Eventually(t, func() bool { return meAsBackend(running, rotated.Apps[0].BackendToken) == http.StatusUnauthorized },
 		3*time.Second, 10*time.Millisecond, "the dropped app still works on the running replica")
 }
 
@@ -315,4 +291,15 @@ func (s *subscriptionSignal) Handle(_ context.Context, r slog.Record) error {
 		s.once.Do(func() { close(s.up) })
 	}
 	return nil
+}
+
+// meAsBackend answers GET /0.4/me over TLS on a, with Basic credentials of
+// backendToken for mary, and returns the status.
+func meAsBackend(a *app.App, backendToken string) int {
+	req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
+	req.TLS = &tls.ConnectionState{}
+	req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
+	rec := httptest.NewRecorder()
+	a.Handler().ServeHTTP(rec, req)
+	return rec.Code
 }

@@ -2,14 +2,11 @@ package app_test
 
 import (
 	"context"
-	"crypto/tls"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,14 +56,6 @@ func TestASeedRotationWhoseReplyIsLostStillPurges(t *testing.T) {
 		return app.Config{Seed: data, Hasher: hasher, JWTKey: []byte(testJWTKey),
 			Redis: c, RedisPrefix: target.Prefix, FallbackTTL: time.Minute, Logger: logger}
 	}
-	whoamiCode := func(a *app.App, backendToken string) int {
-		req := httptest.NewRequest(http.MethodGet, "https://api.example.com/0.4/me", nil)
-		req.TLS = &tls.ConnectionState{}
-		req.Header.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(backendToken+":"+maryID)))
-		rec := httptest.NewRecorder()
-		a.Handler().ServeHTTP(rec, req)
-		return rec.Code
-	}
 	demo := seed.Demo()
 	old := demo.Apps[0].BackendToken
 	subscribed := &subscriptionSignal{up: make(chan struct{})}
@@ -78,7 +67,7 @@ func TestASeedRotationWhoseReplyIsLostStillPurges(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("subscription never came up")
 	}
-	require.Equal(t, http.StatusOK, whoamiCode(running, old), "cached on the running replica")
+	require.Equal(t, http.StatusOK, meAsBackend(running, old), "cached on the running replica")
 
 	rotated := *demo
 	rotated.Apps = []seed.App{demo.Apps[0]}
@@ -96,8 +85,8 @@ func TestASeedRotationWhoseReplyIsLostStillPurges(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = fresh.Close() })
 	// (fresh found nothing to change, so it did not purge either.)
-	require.Equal(t, http.StatusUnauthorized, whoamiCode(fresh, old), "the registry holds the rotated token")
+	require.Equal(t, http.StatusUnauthorized, meAsBackend(fresh, old), "the registry holds the rotated token")
 
-	assert.Eventually(t, func() bool { return whoamiCode(running, old) == http.StatusUnauthorized },
+	assert.Eventually(t, func() bool { return meAsBackend(running, old) == http.StatusUnauthorized },
 		3*time.Second, 10*time.Millisecond, "the replaced token still works on the running replica")
 }
