@@ -50,12 +50,14 @@
 //
 // # Log events and metrics
 //
-// A request to one of Handler's endpoints has two log events, and tells the
-// Observer (WithSchemeOptions with middleware.WithObserver) twice: the app
-// or user middleware writes its own for the credential it checked
-// ("tidegate auth", a refusal there ends the request), then the endpoint
-// writes one for its answer ("tidegate endpoint": a login's password, an
-// account, a malformed body, a success). The endpoint's has the attributes
+// A request to one of Handler's endpoints has two log events: the app or
+// user middleware writes its own for the credential it checked ("tidegate
+// auth", a refusal there ends the request), then the endpoint writes one
+// for its answer ("tidegate endpoint": a login's password, an account, a
+// malformed body, a success). The Observer (WithSchemeOptions with
+// middleware.WithObserver) hears the middleware's, and the endpoint's when
+// it is a refusal or a login (a password checked): a success of /users,
+// /me/logout or /me authenticated nobody the middleware had not. The endpoint's has the attributes
 // kind ("basic"), endpoint ("users", "login", "logout", "me"), outcome
 // (a middleware.Outcome), on failure reason and status, and subject, the
 // user's id, when known. Successes are logged at Debug, refusals at Info,

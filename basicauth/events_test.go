@@ -130,8 +130,13 @@ func TestEndpointEvents(t *testing.T) {
 			}
 			assert.Equal(t, want, got[1], "the endpoint's")
 			auth, _ := observer.take()
-			assert.Equal(t, []string{"basic/authenticated/", "basic/" + tc.outcome + "/" + tc.reason}, auth,
-				"the middleware's outcome, then the endpoint's")
+			wantAuth := []string{"basic/authenticated/", "basic/" + tc.outcome + "/" + tc.reason}
+			if tc.reason == "" && tc.endpoint != "login" {
+				// A success that authenticated nobody the middleware had not
+				// is logged but not observed: one authentication, counted once.
+				wantAuth = wantAuth[:1]
+			}
+			assert.Equal(t, wantAuth, auth, "the middleware's outcome, then the endpoint's")
 		})
 	}
 }

@@ -123,9 +123,13 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, endpoint strin
 // tells the Observer (see internal/events): the endpoints check passwords
 // and accounts themselves, after the middleware, which wrote its own event
 // for the credential it checked. Both schemes have the same Observer
-// (WithSchemeOptions).
+// (WithSchemeOptions). Only a login's success is an authentication of its
+// own (a password): the others' successes are logged, not observed, so
+// that the Observer counts the request's authentication once, the
+// middleware's.
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	events.Log(r.Context(), s.logger, s.userScheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject})
+	events.Log(r.Context(), s.logger, s.userScheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject,
+		Unobserved: endpoint != "login"})
 }
 
 // jsonBody reports whether r's body is declared application/json (any

@@ -26,11 +26,16 @@ type Event struct {
 	// Warn logs a client's failure at Warn rather than Info, for one an
 	// operator must hear of (a reused refresh token).
 	Warn bool
+	// Unobserved is set for a success that authenticated nobody the
+	// middleware in front of the endpoint had not (GET /me behind the
+	// user middleware): it is logged, but the Observer, which counts
+	// authentications, heard of the request's from the middleware.
+	Unobserved bool
 }
 
 // Log writes ev through logger, as "tidegate endpoint" (the middleware's
 // events are "tidegate auth"), and tells scheme's Observer of its outcome
-// (middleware.OutcomeOf). The attributes are the kind, the endpoint, the
+// (middleware.OutcomeOf) unless it is an Unobserved success. The attributes are the kind, the endpoint, the
 // outcome and, for a failure, the reason and status, with the subject when
 // known: never a token, a password, a login name (users sometimes type
 // their password into the name field), a claim or an error's text. The
@@ -41,7 +46,9 @@ func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev
 	if ev.Err != nil {
 		reason = ev.Err.Reason
 	}
-	scheme.Observe(ctx, outcome, reason)
+	if !ev.Unobserved || ev.Err != nil {
+		scheme.Observe(ctx, outcome, reason)
+	}
 	level := levelOf(outcome, ev.Warn)
 	if !logger.Enabled(ctx, level) {
 		return
