@@ -163,7 +163,8 @@ func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
 //	POST /authenticate  {"username","password"} -> access and refresh token
 //	POST /refresh       Bearer access token (may be expired) + {"refresh_token"}
 //	GET  /ping          Bearer access token -> {"authenticated":true}
-//	POST /logout        Bearer access token -> revokes its login; always 200
+//	POST /logout        Bearer access token -> revokes its login; 200 whatever the
+//	                    token, 503 when the revocation cannot be recorded
 //
 // Mount it with http.StripPrefix, for example under /api/v1.
 func (s *Service) Handler() http.Handler { return s.handler }

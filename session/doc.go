@@ -14,7 +14,8 @@
 //	                    information"; 429 with Retry-After when throttled
 //	GET  /login         refresh: a new token in the header, {"userid"}; the old token keeps
 //	                    working for a grace window (default 30 s); 401 "Session token required"
-//	POST /logout        always 200; a valid token is revoked at once, caches included
+//	POST /logout        200 whatever the token; a valid one is revoked at once, caches
+//	                    included (503 when the store cannot record that)
 //	POST /serverlogin   x-tidepool-server-name / x-tidepool-server-secret -> a server token
 //	GET  /token/{token} with a server token: {"userid","isserver","expires_at"} of {token}
 //

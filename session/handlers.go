@@ -236,33 +236,44 @@ func (s *Service) stillAllowed(ctx context.Context, sess middleware.Session) ([]
 // handleLogout serves POST /logout. The answer is 200 whatever the token:
 // valid, expired, unknown, malformed or absent look the same. Only a live
 // token is revoked and evicted, so that logouts with made-up tokens cannot
-// flood the cache's invalidation (or a broadcast to other replicas).
+// flood the cache's invalidation (or a broadcast to other replicas). A
+// revocation the store could not record is 503, never a 200 for a token
+// that still works. The event says what happened: a token that ended
+// nothing is a refusal (with the 200 it got), not an authentication.
 func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
-	subject := ""
-	if cred, err := s.scheme.Extract(r); err == nil {
-		sess, err := s.store.Lookup(r.Context(), middleware.DigestToken(cred.Token))
-		switch {
-		case err == nil && sess.App != "":
-			// An app session in a shared store is not ours to end (see
-			// ownSessions): its kind ends it, over HTTPS, through its own
-			// caches.
-			err = nil
-		case err == nil:
-			subject = sess.Subject
-			err = s.logout(r.Context(), cred, sess)
-		case errors.Is(err, middleware.ErrSessionNotFound):
-			err = nil
-		}
-		if err != nil {
-			// Not revoked: say so (503), rather than let the client
-			// believe a token that still works is gone.
-			s.reject(w, r, "logout", storeError(err), subject)
-			return
-		}
+	subject, refused, err := s.logoutToken(r)
+	if err != nil {
+		// Not revoked: say so (503), rather than let the client
+		// believe a token that still works is gone.
+		s.reject(w, r, "logout", storeError(err), subject)
+		return
 	}
-	s.logEvent(r, "logout", nil, subject)
+	events.Log(r.Context(), s.logger, s.scheme,
+		events.Event{Endpoint: "logout", Err: refused, Status: http.StatusOK, Subject: subject})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// logoutToken ends the session of r's token. It returns the subject of the
+// session ended, or why none was (refused), or the store's error.
+func (s *Service) logoutToken(r *http.Request) (subject string, refused *middleware.Error, err error) {
+	cred, err := s.scheme.Extract(r)
+	if err != nil {
+		return "", endpointError(err), nil
+	}
+	sess, err := s.store.Lookup(r.Context(), middleware.DigestToken(cred.Token))
+	switch {
+	case errors.Is(err, middleware.ErrSessionNotFound):
+		return "", middleware.Invalid("unknown"), nil
+	case err != nil:
+		return "", nil, err
+	case sess.App != "":
+		// An app session in a shared store is not ours to end (see
+		// NewStoreVerifier): its kind ends it, over HTTPS, through its
+		// own caches.
+		return "", middleware.Invalid("app session"), nil
+	}
+	return sess.Subject, nil, s.logout(r.Context(), cred, sess)
 }
 
 // handleServerLogin serves POST /serverlogin.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -303,4 +304,31 @@ func TestRefreshWithUnknownOutcomeForgetsTheOldToken(t *testing.T) {
 	_, err = mem.Lookup(t.Context(), middleware.DigestToken(old))
 	require.ErrorIs(t, err, middleware.ErrSessionNotFound, "the store did end the old token")
 	assert.Equal(t, http.StatusUnauthorized, f.whoamiStatus(old), "a token the store ended must not live on in the cache")
+}
+
+// TestLogoutThatEndsNothingIsARefusal: OutcomeAuthenticated means "a
+// credential was verified". A logout with no token, a forged or a
+// malformed one answers 200 like any other, but verified nothing: its
+// event and its Observer call said "authenticated", so a flood of made-up
+// logouts looked like success traffic. They are refusals (with the 200
+// they got), as bearer's logout reports them.
+func TestLogoutThatEndsNothingIsARefusal(t *testing.T) {
+	events, observer := &eventRecorder{}, &outcomeRecorder{}
+	f := newFixture(t, withService(session.WithLogger(slog.New(events)),
+		session.WithSchemeOptions(middleware.WithObserver(observer))))
+	for name, headers := range map[string][]string{
+		"no token":     nil,
+		"forged token": {session.HeaderToken, strings.Repeat("A", 43)},
+		"malformed":    {session.HeaderToken, "not a token!"},
+	} {
+		events.take()
+		observer.take()
+		rec := f.do(http.MethodPost, "/auth/logout", headers...)
+		require.Equal(t, http.StatusOK, rec.Code, name)
+		for _, e := range events.take() {
+			assert.NotEqual(t, string(middleware.OutcomeAuthenticated), e["outcome"], "%s: event %v", name, e)
+		}
+		assert.NotContains(t, observer.take(), string(session.Kind)+"/"+string(middleware.OutcomeAuthenticated)+"/",
+			"%s: the Observer counts a logout that verified nothing as an authentication", name)
+	}
 }
