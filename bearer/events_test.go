@@ -212,7 +212,7 @@ func TestEndpointEvents(t *testing.T) {
 			},
 			opts:       []bearer.ServiceOption{bearer.WithRevocationList(reuseRevocations)},
 			wantStatus: http.StatusServiceUnavailable,
-			want:       map[string]string{"level": "WARN", "endpoint": "refresh", "outcome": "error", "reason": "refresh token reused", "status": "503", "subject": "u-mary"},
+			want:       map[string]string{"level": "WARN", "endpoint": "refresh", "outcome": "error", "reason": "refresh token reused", "status": "503", "subject": "u-mary", "cause": "*errors.errorString"},
 			wantSeen:   "bearer/error/refresh token reused",
 		},
 		{
@@ -272,7 +272,7 @@ func TestEndpointEvents(t *testing.T) {
 			},
 			opts:       []bearer.ServiceOption{bearer.WithRevocationList(logoutRevocations)},
 			wantStatus: http.StatusServiceUnavailable,
-			want:       map[string]string{"level": "WARN", "endpoint": "logout", "outcome": "error", "reason": "revocation", "status": "503", "subject": "u-mary"},
+			want:       map[string]string{"level": "WARN", "endpoint": "logout", "outcome": "error", "reason": "revocation", "status": "503", "subject": "u-mary", "cause": "*errors.errorString"},
 			wantSeen:   "bearer/error/revocation",
 		},
 	} {

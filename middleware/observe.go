@@ -72,6 +72,31 @@ func levelOf(outcome Outcome, e *Error) slog.Level {
 	}
 }
 
+// LogLevel is the level the middleware logs a failure e at, for the
+// kinds' own events: Error for ErrInternal (a bug, a contained panic), Warn
+// for the server's other failures, Info for the client's.
+func LogLevel(e *Error) slog.Level { return levelOf(OutcomeOf(e), e) }
+
+// AppendErrorAttrs appends to attrs what the middleware logs of e beyond
+// its reason and status: whether the cache remembered it, its cause's type
+// (never its text), and for a contained panic where it happened, the
+// panic's type and the stack (never its value). The kinds' own events use
+// it, so that a panic in a login's accounts is as findable as one in a
+// Verifier.
+func AppendErrorAttrs(attrs []slog.Attr, e *Error) []slog.Attr {
+	if e.remembered {
+		attrs = append(attrs, slog.Bool("remembered", true))
+	}
+	if e.Err != nil {
+		attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
+	}
+	if vp, ok := e.Err.(*codePanic); ok {
+		attrs = append(attrs, slog.String("panic_in", vp.what), slog.String("panic_type", vp.valueType),
+			slog.String("stack", string(vp.stack)))
+	}
+	return attrs
+}
+
 // logOutcome writes the one log event of an authentication. It never logs a
 // secret: the credential appears as a fingerprint, a cause by its type only.
 // cred and p may be nil.
@@ -84,16 +109,7 @@ func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Out
 	attrs = append(attrs, slog.String("kind", string(kind)), slog.String("outcome", string(outcome)))
 	if e != nil {
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
-		if e.remembered {
-			attrs = append(attrs, slog.Bool("remembered", true))
-		}
-		if e.Err != nil {
-			attrs = append(attrs, slog.String("cause", fmt.Sprintf("%T", e.Err)))
-		}
-		if vp, ok := e.Err.(*codePanic); ok {
-			attrs = append(attrs, slog.String("panic_in", vp.what), slog.String("panic_type", vp.valueType),
-				slog.String("stack", string(vp.stack)))
-		}
+		attrs = AppendErrorAttrs(attrs, e)
 	}
 	if p != nil {
 		attrs = append(attrs, slog.String("subject", p.Subject))

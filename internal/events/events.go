@@ -37,10 +37,12 @@ type Event struct {
 // events are "tidegate auth"), and tells scheme's Observer of its outcome
 // (middleware.OutcomeOf) unless it is an Unobserved success. The attributes are the kind, the endpoint, the
 // outcome and, for a failure, the reason and status, with the subject when
-// known: never a token, a password, a login name (users sometimes type
-// their password into the name field), a claim or an error's text. The
-// level is Debug for a success, Info for a client's failure, Warn for the
-// server's.
+// known, and what middleware.AppendErrorAttrs adds (a cause's type, a
+// contained panic's type and stack): never a token, a password, a login
+// name (users sometimes type their password into the name field), a claim
+// or an error's text. The level is the middleware's (middleware.LogLevel):
+// Debug for a success, Info for a client's failure, Warn for the server's,
+// Error for a bug.
 func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev Event) {
 	outcome, reason := middleware.OutcomeOf(ev.Err), ""
 	if ev.Err != nil {
@@ -49,7 +51,7 @@ func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev
 	if !ev.Unobserved || ev.Err != nil {
 		scheme.Observe(ctx, outcome, reason)
 	}
-	level := levelOf(outcome, ev.Warn)
+	level := levelOf(ev.Err, ev.Warn)
 	if !logger.Enabled(ctx, level) {
 		return
 	}
@@ -62,6 +64,7 @@ func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev
 			status = ev.Err.Status
 		}
 		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", status))
+		attrs = middleware.AppendErrorAttrs(attrs, ev.Err)
 	}
 	if ev.Subject != "" {
 		attrs = append(attrs, slog.String("subject", ev.Subject))
@@ -69,13 +72,14 @@ func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev
 	logger.LogAttrs(ctx, level, "tidegate endpoint", attrs...)
 }
 
-// levelOf is the level of an event of outcome.
-func levelOf(outcome middleware.Outcome, warn bool) slog.Level {
-	switch {
-	case outcome == middleware.OutcomeAuthenticated:
-		return slog.LevelDebug
-	case outcome == middleware.OutcomeError || warn:
+// levelOf is the level of an event of failure e (nil for a success): the
+// middleware's (middleware.LogLevel), but Warn for a client's failure an
+// operator must hear of.
+func levelOf(e *middleware.Error, warn bool) slog.Level {
+	switch level := middleware.LogLevel(e); {
+	case warn && level < slog.LevelWarn && e != nil:
 		return slog.LevelWarn
+	default:
+		return level
 	}
-	return slog.LevelInfo
 }

@@ -50,6 +50,8 @@ func TestLog(t *testing.T) {
 			`level=INFO msg="tidegate endpoint" kind=session endpoint=logout outcome=rejected reason=malformed status=200`, false},
 		{"a refusal to warn of", events.Event{Endpoint: "refresh", Err: middleware.Invalid("reused"), Warn: true},
 			`level=WARN msg="tidegate endpoint" kind=session endpoint=refresh outcome=rejected reason=reused status=401`, false},
+		{"a bug", events.Event{Endpoint: "login", Err: middleware.Internal("encode")},
+			`level=ERROR msg="tidegate endpoint" kind=session endpoint=login outcome=error reason=encode status=500`, false},
 		{"a success that authenticated nobody", events.Event{Endpoint: "me", Subject: "u1", Unobserved: true},
 			`level=DEBUG msg="tidegate endpoint" kind=session endpoint=me outcome=authenticated subject=u1`, true},
 		{"a refusal is observed all the same", events.Event{Endpoint: "me", Err: middleware.Invalid("gone"), Unobserved: true},
