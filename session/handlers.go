@@ -173,6 +173,9 @@ func (s *Service) handleRefresh(w http.ResponseWriter, r *http.Request) {
 // Within the grace window the old token can still be refreshed (two tabs
 // refreshing at once both succeed); every token it yields shares the same
 // absolute expiry, so a login never outlives its absolute lifetime.
+//
+// subject is the session's, once it was found: the event of a failure
+// after that names it.
 func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (token, subject string, err error) {
 	old := middleware.DigestToken(cred.Token)
 	sess, err := s.store.Lookup(ctx, old)
@@ -186,7 +189,7 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	}
 	roles, err := s.stillAllowed(ctx, sess)
 	if err != nil {
-		return "", "", err
+		return "", sess.Subject, err
 	}
 	now := s.now()
 	absolute := sess.AbsoluteExpiresAt
@@ -204,7 +207,7 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	// ended the old token (a late answer from Redis).
 	s.invalidate(cred, sess.Subject)
 	if err != nil {
-		return "", "", storeError(err)
+		return "", sess.Subject, storeError(err)
 	}
 	return token, sess.Subject, nil
 }
