@@ -91,7 +91,9 @@
 // status answered, and the subject (the account's user id) when known,
 // never the username typed, a token or a claim other than the subject. A
 // success is logged at Debug, a refusal at Info, a failing backend at Warn,
-// and so is a reused refresh token, a sign of theft. The endpoint also
+// and so is a reused refresh token, a sign of theft; a bug at Error, with a
+// contained panic's type and stack (a panic the endpoint itself did not
+// contain has no endpoint attribute: its stack says where). The endpoint also
 // tells the scheme's Observer (WithSchemeOptions with
 // middleware.WithObserver) of its outcome, once, as the middleware does
 // for the requests it authenticates. POST /logout answers 200 even to a

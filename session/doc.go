@@ -20,9 +20,10 @@
 //	GET  /token/{token} with a server token: {"userid","isserver","expires_at"} of {token}
 //
 // Any other method on these paths is answered 405 with Allow and the body
-// "Method not allowed". Each request writes one log event (attributes kind,
-// endpoint, outcome, and reason and status on failure) and tells the
-// scheme's Observer its outcome once.
+// "Method not allowed". Each request writes one log event, "tidegate
+// endpoint" (attributes kind, endpoint, outcome, and reason and status on
+// failure; a contained panic's has its type and stack instead of the
+// endpoint) and tells the scheme's Observer its outcome once.
 //
 // # Tokens
 //

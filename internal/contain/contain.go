@@ -16,9 +16,10 @@ import (
 
 // Endpoints returns h with its panics contained: the request gets the
 // generic 500 in the scheme's body (Scheme.Reject), the scheme's Observer
-// the outcome (error, "panic"), and logger the request's one event, at
-// Error, naming the kind, the outcome, the panic's type and the stack,
-// never its value.
+// the outcome (error, "panic"), and logger the request's one event,
+// "tidegate endpoint" at Error as the kinds' endpoint events, naming the
+// kind, the outcome, the panic's type and the stack, never its value. It
+// has no endpoint attribute: which endpoint panicked is in the stack.
 // A panic with http.ErrAbortHandler, an abort on purpose, goes on to
 // net/http.
 //
@@ -40,7 +41,7 @@ func Endpoints(h http.Handler, scheme *middleware.Scheme, logger *slog.Logger) h
 			}
 			e := middleware.Internal("panic")
 			scheme.Observe(r.Context(), middleware.OutcomeOf(e), e.Reason)
-			logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint panicked",
+			logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint",
 				slog.String("kind", string(scheme.Kind())), slog.String("outcome", string(middleware.OutcomeOf(e))),
 				slog.String("reason", e.Reason), slog.Int("status", e.Status),
 				slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("stack", string(debug.Stack())))

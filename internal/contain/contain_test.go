@@ -47,7 +47,7 @@ func TestEndpoints(t *testing.T) {
 	s.Reject(want, httptest.NewRequest(http.MethodPost, "/login", nil), middleware.Internal("panic"))
 	assert.Equal(t, http.StatusInternalServerError, rec.Code)
 	assert.Equal(t, want.Body.String(), rec.Body.String(), "the scheme's generic 500")
-	assert.Contains(t, logs.String(), "tidegate endpoint panicked")
+	assert.Contains(t, logs.String(), "msg=\"tidegate endpoint\"")
 	assert.Contains(t, logs.String(), "panic_type=string")
 	assert.NotContains(t, logs.String()+rec.Body.String(), secret)
 
