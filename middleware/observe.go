@@ -82,8 +82,11 @@ func LogLevel(e *Error) slog.Level { return levelOf(OutcomeOf(e), e) }
 // (never its text), and for a contained panic where it happened, the
 // panic's type and the stack (never its value). The kinds' own events use
 // it, so that a panic in a login's accounts is as findable as one in a
-// Verifier.
+// Verifier. A nil e adds nothing.
 func AppendErrorAttrs(attrs []slog.Attr, e *Error) []slog.Attr {
+	if e == nil {
+		return attrs
+	}
 	if e.remembered {
 		attrs = append(attrs, slog.Bool("remembered", true))
 	}

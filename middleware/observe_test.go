@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -189,4 +190,19 @@ func TestSchemeObserveReportsEndpointOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotPanics(t, func() { panicky.Observe(context.Background(), middleware.OutcomeRejected, "x") })
 	assert.NotPanics(t, func() { new(middleware.Scheme).Observe(context.Background(), middleware.OutcomeRejected, "x") })
+}
+
+// TestErrorAttrsAndLevelForTheKindsEvents: what the kinds' endpoint events
+// take from the middleware: its level rule and its error attributes, a
+// cause by its type only; nil is a success and adds nothing.
+func TestErrorAttrsAndLevelForTheKindsEvents(t *testing.T) {
+	assert.Equal(t, slog.LevelDebug, middleware.LogLevel(nil))
+	assert.Equal(t, slog.LevelInfo, middleware.LogLevel(middleware.Invalid("x")))
+	assert.Equal(t, slog.LevelWarn, middleware.LogLevel(middleware.Unavailable("store", nil)))
+	assert.Equal(t, slog.LevelError, middleware.LogLevel(middleware.Internal("bug")))
+	assert.Empty(t, middleware.AppendErrorAttrs(nil, nil))
+	attrs := middleware.AppendErrorAttrs(nil, middleware.Unavailable("store", errors.New("dial tcp: secret-host")))
+	require.Len(t, attrs, 1)
+	assert.Equal(t, "cause", attrs[0].Key)
+	assert.Equal(t, "*errors.errorString", attrs[0].Value.String(), "the cause's type, never its text")
 }
