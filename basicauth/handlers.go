@@ -128,7 +128,7 @@ func (s *Service) succeed(w http.ResponseWriter, r *http.Request, endpoint strin
 // that the Observer counts the request's authentication once, the
 // middleware's.
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	events.Log(r.Context(), s.logger, s.userScheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject,
+	events.Log(r.Context(), s.userScheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject,
 		Unobserved: endpoint != "login"})
 }
 

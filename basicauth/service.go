@@ -76,7 +76,7 @@ func New(apps AppRegistry, accounts middleware.AccountWriter, login *middleware.
 		_ = s.Close()
 		return nil, err
 	}
-	s.handler = contain.Endpoints(s.routes(), s.userScheme, s.logger)
+	s.handler = contain.Endpoints(s.routes(), s.userScheme)
 	if cfg.insecureLoopback {
 		cfg.logger.Warn("basicauth: WithInsecureLoopback is set: app credentials are accepted over plain HTTP " +
 			"from loopback peers; this is for local development only and must never reach production")

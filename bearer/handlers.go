@@ -374,6 +374,6 @@ func withoutErrorCode(err error) error {
 // token is a Warn: its token was stolen, or its client is broken (RFC 9700
 // §4.14.2), and an operator should hear of either.
 func (s *Service) endpointEvent(r *http.Request, endpoint string, e *middleware.Error, status int, subject string) {
-	events.Log(r.Context(), s.cfg.logger, s.scheme, events.Event{Endpoint: endpoint, Err: e, Status: status,
+	events.Log(r.Context(), s.scheme, events.Event{Endpoint: endpoint, Err: e, Status: status,
 		Subject: subject, Warn: e != nil && e.Reason == reasonRefreshReused})
 }

@@ -79,7 +79,7 @@ func New(login *middleware.PasswordLogin, keys *KeySet, opts ...ServiceOption) (
 		_ = s.cache.Close()
 		return nil, err
 	}
-	s.handler = contain.Endpoints(s.routes(), s.scheme, s.cfg.logger)
+	s.handler = contain.Endpoints(s.routes(), s.scheme)
 	return s, nil
 }
 

@@ -116,11 +116,21 @@ func (s *Scheme) Reject(w http.ResponseWriter, r *http.Request, err error) {
 	s.respond(w, r, e)
 }
 
+// Logger returns the logger the scheme writes its events to (WithLogger;
+// slog.Default() unless set). A kind's endpoints write theirs to it too, so
+// that a logger given to the scheme gets every event of the kind.
+func (s *Scheme) Logger() *slog.Logger {
+	if s == nil || s.logger == nil {
+		return slog.Default()
+	}
+	return s.logger
+}
+
 // Observe tells the scheme's Observer (WithObserver) of an outcome that
 // happened outside its middleware: the login, refresh or logout of one of
 // the kind's issuing endpoints, which authenticate a password or a token
-// themselves. A success is OutcomeAuthenticated, a failure outcomeOf its
-// status (OutcomeRejected, OutcomeError), with the Error's Reason. The
+// themselves. A success is OutcomeAuthenticated, a failure OutcomeOf its
+// Error (OutcomeRejected, OutcomeError), with the Error's Reason. The
 // Observer is contained as the middleware contains it. A zero Scheme
 // observes nothing.
 func (s *Scheme) Observe(ctx context.Context, outcome Outcome, reason string) {

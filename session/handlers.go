@@ -251,7 +251,7 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, "logout", storeError(err), subject)
 		return
 	}
-	events.Log(r.Context(), s.logger, s.scheme,
+	events.Log(r.Context(), s.scheme,
 		events.Event{Endpoint: "logout", Err: refused, Status: http.StatusOK, Subject: subject})
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
@@ -485,7 +485,7 @@ func writeBody(w http.ResponseWriter, status int, body []byte) {
 // logEvent writes the one event of a request to an endpoint and tells the
 // Observer (see internal/events).
 func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error, subject string) {
-	events.Log(r.Context(), s.logger, s.scheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject})
+	events.Log(r.Context(), s.scheme, events.Event{Endpoint: endpoint, Err: e, Subject: subject})
 }
 
 // retryAfter renders a delay as a Retry-After value (see

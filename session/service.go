@@ -67,7 +67,7 @@ func New(login *middleware.PasswordLogin, opts ...Option) (*Service, error) {
 	if err := s.buildScheme(cfg); err != nil {
 		return nil, err
 	}
-	s.handler = contain.Endpoints(s.routes(), s.scheme, s.logger)
+	s.handler = contain.Endpoints(s.routes(), s.scheme)
 	return s, nil
 }
 

@@ -16,7 +16,8 @@ import (
 
 // Endpoints returns h with its panics contained: the request gets the
 // generic 500 in the scheme's body (Scheme.Reject), the scheme's Observer
-// the outcome (error, "panic"), and logger the request's one event,
+// the outcome (error, "panic"), and the scheme's logger the request's one
+// event,
 // "tidegate endpoint" at Error as the kinds' endpoint events, naming the
 // kind, the outcome, the panic's type and the stack, never its value. It
 // has no endpoint attribute: which endpoint panicked is in the stack.
@@ -29,7 +30,8 @@ import (
 // http.MaxBytesReader then no longer finds net/http's own writer, which it
 // tells to close the connection after an oversized body (the endpoints read
 // their bodies through it).
-func Endpoints(h http.Handler, scheme *middleware.Scheme, logger *slog.Logger) http.Handler {
+func Endpoints(h http.Handler, scheme *middleware.Scheme) http.Handler {
+	logger := scheme.Logger()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()

@@ -17,14 +17,14 @@ import (
 
 const secret = "s3cr3tHunter2TOKENzz"
 
-func newScheme(t *testing.T) *middleware.Scheme {
+func newScheme(t *testing.T, opts ...middleware.SchemeOption) *middleware.Scheme {
 	t.Helper()
 	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
 	require.NoError(t, err)
 	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
 		return middleware.Principal{Subject: "u"}, nil
 	})
-	s, err := middleware.NewScheme("bearer", ex, v, middleware.Challenge{Scheme: "Bearer", Realm: "r", RFC6750: true})
+	s, err := middleware.NewScheme("bearer", ex, v, middleware.Challenge{Scheme: "Bearer", Realm: "r", RFC6750: true}, opts...)
 	require.NoError(t, err)
 	return s
 }
@@ -34,13 +34,12 @@ func newScheme(t *testing.T) *middleware.Scheme {
 // http.ErrAbortHandler, an abort on purpose, goes on to net/http; an
 // endpoint that does not panic is untouched.
 func TestEndpoints(t *testing.T) {
-	s := newScheme(t)
 	var logs bytes.Buffer
-	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	s := newScheme(t, middleware.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 
 	panicking := contain.Endpoints(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic("store bug with " + secret)
-	}), s, logger)
+	}), s)
 	rec := httptest.NewRecorder()
 	require.NotPanics(t, func() { panicking.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/login", nil)) })
 	want := httptest.NewRecorder()
@@ -53,14 +52,14 @@ func TestEndpoints(t *testing.T) {
 
 	aborting := contain.Endpoints(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		panic(http.ErrAbortHandler)
-	}), s, logger)
+	}), s)
 	require.PanicsWithValue(t, http.ErrAbortHandler, func() {
 		aborting.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodGet, "/", nil))
 	})
 
 	fine := contain.Endpoints(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusTeapot)
-	}), s, logger)
+	}), s)
 	rec = httptest.NewRecorder()
 	fine.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
 	assert.Equal(t, http.StatusTeapot, rec.Code)
@@ -80,16 +79,10 @@ func (o *observed) ObserveCache(middleware.Kind, bool) {}
 // line said so, without an outcome, and metrics never counted the 500s
 // operators most need to see.
 func TestEndpointPanicIsTheRequestsOutcome(t *testing.T) {
-	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
-	require.NoError(t, err)
 	obs := &observed{}
-	s, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
-		return middleware.Principal{Subject: "u"}, nil
-	}), middleware.Challenge{Scheme: "Bearer", Realm: "r", RFC6750: true}, middleware.WithObserver(obs))
-	require.NoError(t, err)
 	var logs bytes.Buffer
-	h := contain.Endpoints(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") }),
-		s, slog.New(slog.NewTextHandler(&logs, nil)))
+	s := newScheme(t, middleware.WithObserver(obs), middleware.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	h := contain.Endpoints(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("bug") }), s)
 	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(http.MethodPost, "/login", nil))
 	assert.Equal(t, []string{"bearer/error/panic"}, obs.auth)
 	assert.Equal(t, 1, bytes.Count(logs.Bytes(), []byte("\n")), "one event: %s", logs.String())

@@ -33,7 +33,7 @@ type Event struct {
 	Unobserved bool
 }
 
-// Log writes ev through logger, as "tidegate endpoint" (the middleware's
+// Log writes ev through the scheme's logger, as "tidegate endpoint" (the middleware's
 // events are "tidegate auth"), and tells scheme's Observer of its outcome
 // (middleware.OutcomeOf) unless it is an Unobserved success. The attributes are the kind, the endpoint, the
 // outcome and, for a failure, the reason and status, with the subject when
@@ -43,7 +43,8 @@ type Event struct {
 // or an error's text. The level is the middleware's (middleware.LogLevel):
 // Debug for a success, Info for a client's failure, Warn for the server's,
 // Error for a bug.
-func Log(ctx context.Context, logger *slog.Logger, scheme *middleware.Scheme, ev Event) {
+func Log(ctx context.Context, scheme *middleware.Scheme, ev Event) {
+	logger := scheme.Logger()
 	outcome, reason := middleware.OutcomeOf(ev.Err), ""
 	if ev.Err != nil {
 		reason = ev.Err.Reason

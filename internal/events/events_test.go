@@ -28,11 +28,19 @@ func TestLog(t *testing.T) {
 	ex, err := middleware.NewHeaderExtractor("session", "X-Token")
 	require.NoError(t, err)
 	obs := &observed{}
+	var buf bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug,
+		ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+			if a.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return a
+		}}))
 	scheme, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
 		func(context.Context, middleware.Credential) (middleware.Principal, error) {
 			return middleware.Principal{}, nil
 		}),
-		middleware.Challenge{Scheme: "Token", Realm: "api"}, middleware.WithObserver(obs))
+		middleware.Challenge{Scheme: "Token", Realm: "api"}, middleware.WithObserver(obs), middleware.WithLogger(logger))
 	require.NoError(t, err)
 	for _, c := range []struct {
 		name       string
@@ -57,16 +65,9 @@ func TestLog(t *testing.T) {
 		{"a refusal is observed all the same", events.Event{Endpoint: "me", Err: middleware.Invalid("gone"), Unobserved: true},
 			`level=INFO msg="tidegate endpoint" kind=session endpoint=me outcome=rejected reason=gone status=401`, false},
 	} {
-		var buf bytes.Buffer
-		logger := slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug,
-			ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
-				if a.Key == slog.TimeKey {
-					return slog.Attr{}
-				}
-				return a
-			}}))
+		buf.Reset()
 		obs.auth = nil
-		events.Log(context.Background(), logger, scheme, c.ev)
+		events.Log(context.Background(), scheme, c.ev)
 		assert.Equal(t, c.want, strings.TrimSpace(buf.String()), c.name)
 		if c.unobserved {
 			assert.Empty(t, obs.auth, c.name)
