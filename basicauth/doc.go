@@ -61,7 +61,8 @@
 // kind ("basic"), endpoint ("users", "login", "logout", "me"), outcome
 // (a middleware.Outcome), on failure reason and status, and subject, the
 // user's id, when known. Successes are logged at Debug, refusals at Info,
-// a failed backend at Warn. No event carries a token, a password or the
+// a failed backend at Warn, a bug at Error (with a contained panic's type
+// and stack). No event carries a token, a password or the
 // login name typed. A method an endpoint does not serve is answered 405
 // (code 4050, with Allow) before any credential is checked: its
 // endpoint's event (reason "method not allowed") is its only one.

@@ -74,7 +74,10 @@ func levelOf(outcome Outcome, e *Error) slog.Level {
 
 // LogLevel is the level the middleware logs a failure e at, for the
 // kinds' own events: Error for ErrInternal (a bug, a contained panic), Warn
-// for the server's other failures, Info for the client's.
+// for the server's other failures, Info for the client's, and Debug for a
+// refusal a Cache remembered (its first was logged at Info; a client
+// replaying a bad credential must not flood the log) and for nil, a
+// success.
 func LogLevel(e *Error) slog.Level { return levelOf(OutcomeOf(e), e) }
 
 // AppendErrorAttrs appends to attrs what the middleware logs of e beyond

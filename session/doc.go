@@ -15,7 +15,8 @@
 //	GET  /login         refresh: a new token in the header, {"userid"}; the old token keeps
 //	                    working for a grace window (default 30 s); 401 "Session token required"
 //	POST /logout        200 whatever the token; a valid one is revoked at once, caches
-//	                    included (503 when the store cannot record that)
+//	                    included (503 when that cannot be done: the store failing, or a
+//	                    token refreshed over 1,024 times within the grace window)
 //	POST /serverlogin   x-tidepool-server-name / x-tidepool-server-secret -> a server token
 //	GET  /token/{token} with a server token: {"userid","isserver","expires_at"} of {token}
 //

@@ -41,8 +41,8 @@ type Event struct {
 // contained panic's type and stack): never a token, a password, a login
 // name (users sometimes type their password into the name field), a claim
 // or an error's text. The level is the middleware's (middleware.LogLevel):
-// Debug for a success, Info for a client's failure, Warn for the server's,
-// Error for a bug.
+// Debug for a success (and a refusal a cache remembered), Info for a
+// client's failure, Warn for the server's, Error for a bug.
 func Log(ctx context.Context, scheme *middleware.Scheme, ev Event) {
 	logger := scheme.Logger()
 	outcome, reason := middleware.OutcomeOf(ev.Err), ""
