@@ -57,10 +57,10 @@
 // malformed body, a success). The Observer (WithSchemeOptions with
 // middleware.WithObserver) hears the middleware's, and the endpoint's when
 // it is a refusal or a login (a password checked): a success of /users,
-// /me/logout or /me authenticated nobody the middleware had not. The endpoint's has the attributes
-// kind ("basic"), endpoint ("users", "login", "logout", "me"), outcome
-// (a middleware.Outcome), on failure reason and status, and subject, the
-// user's id, when known. Successes are logged at Debug, refusals at Info,
+// /me/logout or /me authenticated nobody the middleware had not. The
+// endpoint's has the attributes kind ("basic"), endpoint ("users",
+// "login", "logout", "me"), outcome (a middleware.Outcome), on failure
+// reason and status, and subject, the user's id, when known. Successes are logged at Debug, refusals at Info,
 // a failed backend at Warn, a bug at Error (with a contained panic's type
 // and stack). No event carries a token, a password or the
 // login name typed. A method an endpoint does not serve is answered 405

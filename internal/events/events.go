@@ -33,9 +33,10 @@ type Event struct {
 	Unobserved bool
 }
 
-// Log writes ev through the scheme's logger, as "tidegate endpoint" (the middleware's
-// events are "tidegate auth"), and tells scheme's Observer of its outcome
-// (middleware.OutcomeOf) unless it is an Unobserved success. The attributes are the kind, the endpoint, the
+// Log writes ev through the scheme's logger, as "tidegate endpoint" (the
+// middleware's events are "tidegate auth"), and tells the scheme's
+// Observer of its outcome (middleware.OutcomeOf) unless it is an
+// Unobserved success. The attributes are the kind, the endpoint, the
 // outcome and, for a failure, the reason and status, with the subject when
 // known, and what middleware.AppendErrorAttrs adds (a cause's type, a
 // contained panic's type and stack): never a token, a password, a login
@@ -77,10 +78,9 @@ func Log(ctx context.Context, scheme *middleware.Scheme, ev Event) {
 // middleware's (middleware.LogLevel), but Warn for a client's failure an
 // operator must hear of.
 func levelOf(e *middleware.Error, warn bool) slog.Level {
-	switch level := middleware.LogLevel(e); {
-	case warn && level < slog.LevelWarn && e != nil:
+	level := middleware.LogLevel(e)
+	if warn && e != nil && level < slog.LevelWarn {
 		return slog.LevelWarn
-	default:
-		return level
 	}
+	return level
 }
