@@ -229,7 +229,7 @@ func (l *PasswordLogin) Confirm(ctx context.Context, account Account) (err error
 // was logged in the server's ErrorLog.
 func containPanic(what string, err *error) {
 	if v := recover(); v != nil {
-		*err = panicked(what, v)
+		*err = Panicked(what, v)
 	}
 }
 

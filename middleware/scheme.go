@@ -280,7 +280,7 @@ func callVerifier(ctx context.Context, v Verifier, cred Credential) (p Principal
 			// logger, in the one event of this authentication (logOutcome);
 			// logging here went to slog.Default instead of WithLogger's
 			// logger, as a second event.
-			p, e = Principal{}, panicked("verifier", r)
+			p, e = Principal{}, Panicked("verifier", r)
 		}
 	}()
 	got, err := v.Verify(ctx, cred)
@@ -309,10 +309,12 @@ type codePanic struct {
 
 func (p *codePanic) Error() string { return "tidegate: " + p.what + " panicked with a " + p.valueType }
 
-// panicked returns the 500 of a contained panic of what, with value v: the
-// request gets the generic body, and the log event of the authentication
-// names v's type and the stack (see logOutcome), never v.
-func panicked(what string, v any) *Error {
+// Panicked returns the 500 of a contained panic of what (a name such as
+// "endpoint"), with value v: the request gets the generic body, and a log
+// event written with AppendErrorAttrs names v's type and the stack, never
+// v, which may quote a credential or a password. Kind packages use it for
+// the panics their endpoints contain.
+func Panicked(what string, v any) *Error {
 	e := Internal("panic")
 	e.Err = &codePanic{what: what, valueType: fmt.Sprintf("%T", v), stack: debug.Stack()}
 	return e
@@ -328,7 +330,7 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 			if v == http.ErrAbortHandler { // an abort on purpose, for net/http
 				panic(v)
 			}
-			cred, err = Credential{}, panicked("extractor", v)
+			cred, err = Credential{}, Panicked("extractor", v)
 		}
 	}()
 	return s.extractor.Extract(r)

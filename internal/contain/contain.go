@@ -6,20 +6,16 @@
 package contain
 
 import (
-	"fmt"
-	"log/slog"
 	"net/http"
-	"runtime/debug"
 
+	"github.com/tidegate/tidegate/internal/events"
 	"github.com/tidegate/tidegate/middleware"
 )
 
 // Endpoints returns h with its panics contained: the request gets the
-// generic 500 in the scheme's body (Scheme.Reject), the scheme's Observer
-// the outcome (error, "panic"), and the scheme's logger the request's one
-// event,
-// "tidegate endpoint" at Error as the kinds' endpoint events, naming the
-// kind, the outcome, the panic's type and the stack, never its value. It
+// generic 500 in the scheme's body (Scheme.Reject), and its one endpoint
+// event (events.Log, at Error, with the Observer told of it) names the
+// panic's type and the stack, never its value (middleware.Panicked). It
 // has no endpoint attribute: which endpoint panicked is in the stack.
 // A panic with http.ErrAbortHandler, an abort on purpose, goes on to
 // net/http.
@@ -31,7 +27,6 @@ import (
 // tells to close the connection after an oversized body (the endpoints read
 // their bodies through it).
 func Endpoints(h http.Handler, scheme *middleware.Scheme) http.Handler {
-	logger := scheme.Logger()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			v := recover()
@@ -41,12 +36,8 @@ func Endpoints(h http.Handler, scheme *middleware.Scheme) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			e := middleware.Internal("panic")
-			scheme.Observe(r.Context(), middleware.OutcomeOf(e), e.Reason)
-			logger.LogAttrs(r.Context(), slog.LevelError, "tidegate endpoint",
-				slog.String("kind", string(scheme.Kind())), slog.String("outcome", string(middleware.OutcomeOf(e))),
-				slog.String("reason", e.Reason), slog.Int("status", e.Status),
-				slog.String("panic_type", fmt.Sprintf("%T", v)), slog.String("stack", string(debug.Stack())))
+			e := middleware.Panicked("endpoint", v)
+			events.Log(r.Context(), scheme, events.Event{Err: e})
 			scheme.Reject(w, r, e)
 		}()
 		h.ServeHTTP(w, r)

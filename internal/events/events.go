@@ -14,7 +14,8 @@ import (
 
 // Event is what an endpoint answered one request.
 type Event struct {
-	// Endpoint names the endpoint ("login", "refresh", ...).
+	// Endpoint names the endpoint ("login", "refresh", ...), or is ""
+	// where it is not known (a panic contained around all of them).
 	Endpoint string
 	// Err is the failure answered, nil for a success.
 	Err *middleware.Error
@@ -58,8 +59,11 @@ func Log(ctx context.Context, scheme *middleware.Scheme, ev Event) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 6)
-	attrs = append(attrs, slog.String("kind", string(scheme.Kind())), slog.String("endpoint", ev.Endpoint),
-		slog.String("outcome", string(outcome)))
+	attrs = append(attrs, slog.String("kind", string(scheme.Kind())))
+	if ev.Endpoint != "" {
+		attrs = append(attrs, slog.String("endpoint", ev.Endpoint))
+	}
+	attrs = append(attrs, slog.String("outcome", string(outcome)))
 	if ev.Err != nil {
 		status := ev.Status
 		if status == 0 {
