@@ -203,6 +203,21 @@ func TestEndpointEvents(t *testing.T) {
 			wantSeen:   "bearer/rejected/refresh token reused",
 		},
 		{
+			// The first reuse revoked the login, so a replay is refused as
+			// revoked before the refresh store is asked, at Info: a client
+			// replaying a stolen refresh token cannot flood the log at Warn.
+			name: "refresh with a reused refresh token, replayed after the login was revoked",
+			setup: func(t *testing.T, e *env) request {
+				tok := e.authenticate(t, "mary@example.com")
+				require.Equal(t, http.StatusOK, e.refresh(tok.AccessToken, *tok.RefreshToken).Code)
+				require.Equal(t, http.StatusUnauthorized, e.refresh(tok.AccessToken, *tok.RefreshToken).Code)
+				return refreshRequest(tok.AccessToken, *tok.RefreshToken)
+			},
+			wantStatus: http.StatusUnauthorized,
+			want:       map[string]string{"level": "INFO", "endpoint": "refresh", "outcome": "rejected", "reason": "revoked", "status": "401", "subject": "u-mary"},
+			wantSeen:   "bearer/rejected/revoked",
+		},
+		{
 			name: "refresh with a reused refresh token, the revocation failing",
 			setup: func(t *testing.T, e *env) request {
 				tok := e.authenticate(t, "mary@example.com")
