@@ -105,6 +105,7 @@ func (m *MemoryRevocationList) revokeUntil(entries map[string]time.Time, id stri
 	if id == "" {
 		return errEmptyID
 	}
+	until = wallClock(until)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, exists := entries[id]
@@ -127,6 +128,7 @@ func (m *MemoryRevocationList) RevokeSubject(_ context.Context, subject string, 
 	if subject == "" {
 		return errEmptyID
 	}
+	before, until = wallClock(before), wallClock(until)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	old, exists := m.subjects[subject]
@@ -144,6 +146,14 @@ func (m *MemoryRevocationList) RevokeSubject(_ context.Context, subject string, 
 	m.subjects[subject] = old
 	return nil
 }
+
+// wallClock strips t's monotonic clock reading. A revocation covers tokens
+// whose exp is a wall clock time, so it must end by the wall clock too:
+// with until taken from time.Now, the sweep compared elapsed time, and
+// after the system clock was set back the entry of a logout or of
+// RevokeSubject went while the tokens it covered were still inside their
+// lifetime, which made them valid again.
+func wallClock(t time.Time) time.Time { return t.Round(0) }
 
 // Revoked implements RevocationList. It reads no clock: an entry past its
 // until, not yet swept, can only match tokens that have expired anyway

@@ -1,0 +1,99 @@
+package bearer_test
+
+import (
+	"context"
+	"net/http"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/bearer"
+)
+
+// steppedClock is time.Now on a machine whose wall clock an administrator
+// (or NTP) can step: Advance moves both of a time's readings, the wall clock
+// and Go's monotonic one; StepWall moves the wall clock only. Go has no API
+// to build such a time, so withWallShift writes time.Time's fields itself,
+// and the tests check first that it did what a clock step does.
+type steppedClock struct {
+	mu      sync.Mutex
+	base    time.Time // has a monotonic reading
+	elapsed time.Duration
+	step    time.Duration
+}
+
+func (c *steppedClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return withWallShift(c.base.Add(c.elapsed), c.step)
+}
+
+func (c *steppedClock) Advance(d time.Duration)  { c.mu.Lock(); c.elapsed += d; c.mu.Unlock() }
+func (c *steppedClock) StepWall(d time.Duration) { c.mu.Lock(); c.step += d; c.mu.Unlock() }
+
+// timeFields mirrors time.Time: with hasMonotonic set in wall, wall holds
+// the seconds since 1885 in bits 30-62.
+type timeFields struct {
+	wall uint64
+	ext  int64
+	loc  *time.Location
+}
+
+// withWallShift moves t's wall reading by d (whole seconds), keeping its
+// monotonic reading.
+func withWallShift(t time.Time, d time.Duration) time.Time {
+	f := (*timeFields)(unsafe.Pointer(&t))
+	if f.wall&(1<<63) == 0 {
+		panic("withWallShift needs a time with a monotonic reading")
+	}
+	f.wall += uint64(int64(d/time.Second) << 30)
+	return t
+}
+
+// TestRevocationsEndByTheWallClock: a login's or a subject's revocation
+// covers access tokens whose exp is a wall clock time, so it must last by
+// the wall clock. Kept by elapsed time, it went early once the system
+// clock was set back, and the tokens it covered, still inside their
+// lifetime by the wall clock, were accepted again.
+func TestRevocationsEndByTheWallClock(t *testing.T) {
+	for name, revoke := range map[string]func(t *testing.T, e *env, clk *steppedClock) string{
+		"logout": func(t *testing.T, e *env, clk *steppedClock) string {
+			first := e.authenticate(t, "mary@example.com") // exp: login + 8 h
+			clk.Advance(time.Hour)
+			rec := e.refresh(first.AccessToken, *first.RefreshToken)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			second := decodeTokens(t, rec)
+			require.Equal(t, http.StatusOK, e.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+second.AccessToken).Code)
+			return first.AccessToken // revoked with its login
+		},
+		"RevokeSubject": func(t *testing.T, e *env, clk *steppedClock) string {
+			tok := e.authenticate(t, "mary@example.com").AccessToken
+			clk.Advance(time.Hour)
+			require.NoError(t, e.svc.RevokeSubject(context.Background(), "u-mary"))
+			return tok
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			clk := &steppedClock{base: time.Now()}
+			stepped := withWallShift(clk.Now(), -2*time.Hour)
+			require.Equal(t, clk.Now().Unix()-7200, stepped.Unix(), "a step moves the wall clock")
+			require.Zero(t, stepped.Sub(clk.Now()), "and leaves the monotonic one")
+
+			list, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(clk.Now))
+			require.NoError(t, err)
+			e := newEnv(t, bearer.WithClock(clk.Now), bearer.WithRevocationList(list))
+			token := revoke(t, e, clk)
+			require.Equal(t, http.StatusUnauthorized, e.whoami(token).Code)
+
+			clk.StepWall(-2 * time.Hour)
+			clk.Advance(8*time.Hour + 10*time.Minute)         // wall clock: login + 7 h 10 min, before the token's exp
+			for _, id := range []string{"a", "b", "c", "d"} { // inserts make the list sweep
+				require.NoError(t, list.RevokeToken(context.Background(), "other-"+id, clk.Now().Add(time.Hour)))
+			}
+			rec := e.whoami(token)
+			require.Equal(t, http.StatusUnauthorized, rec.Code, "a revoked token is accepted again: %s", rec.Body.String())
+		})
+	}
+}
