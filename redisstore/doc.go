@@ -138,7 +138,16 @@
 // by refresh-token reuse or by RevokeSubject is accepted again until its
 // own exp (the access TTL, 8 hours by default). Run the Redis that holds a
 // RevocationList with appendonly (or snapshots at least as often as you
-// can afford to lose revocations), and with maxmemory-policy noeviction
-// (Redis's default): any other policy may evict a revocation before its
-// time.
+// can afford to lose revocations).
+//
+// Eviction is not a choice: run every Redis these stores use with
+// maxmemory-policy noeviction (Redis's default), and check it at start with
+// CheckEvictionPolicy. Where a restart loses everything together, an
+// eviction drops one key and keeps the others, and that fails open: an
+// evicted revocation lets a revoked access token in again, an evicted
+// subject index makes RevokeSubject miss the sessions and refresh tokens
+// it lists, an evicted used refresh token lets its reuse go undetected
+// (RFC 9700 §4.14.2), and an evicted throttle count lets a password guesser
+// go on. With noeviction, a full Redis refuses writes and the kinds answer
+// 503.
 package redisstore

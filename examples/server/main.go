@@ -28,6 +28,7 @@ import (
 	"github.com/tidegate/tidegate/internal/demoserver"
 	"github.com/tidegate/tidegate/internal/seed"
 	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/redisstore"
 )
 
 func main() {
@@ -110,6 +111,9 @@ func run(args []string) error {
 			DialTimeout: time.Second, ReadTimeout: time.Second, WriteTimeout: time.Second, MaxRetries: 1,
 		})
 		defer client.Close()
+		if err := checkRedis(client, logger); err != nil {
+			return fmt.Errorf("-redis %s: %w", *redisAddr, err)
+		}
 		cfg.Redis, cfg.RedisPrefix = client, redisPrefix(*seedPath)
 	}
 	var tlsConfig *tls.Config
@@ -153,6 +157,27 @@ func run(args []string) error {
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}
 	return serve(srv, ln)
+}
+
+// redisCheckTimeout bounds the start-up check of Redis's configuration.
+const redisCheckTimeout = 3 * time.Second
+
+// checkRedis refuses a Redis that may evict keys (see
+// redisstore.CheckEvictionPolicy: an eviction can bring a revoked
+// credential back). A Redis that cannot say (unreachable yet, or CONFIG
+// denied, as on managed services) is only warned about: the server starts,
+// answers 503 while Redis is away, and the operator checks the policy.
+func checkRedis(client redis.UniversalClient, logger *slog.Logger) error {
+	ctx, cancel := context.WithTimeout(context.Background(), redisCheckTimeout)
+	defer cancel()
+	err := redisstore.CheckEvictionPolicy(ctx, client)
+	if errors.Is(err, redisstore.ErrEvictingPolicy) {
+		return err
+	}
+	if err != nil {
+		logger.Warn("could not check Redis's maxmemory-policy; it must be noeviction", "error", err)
+	}
+	return nil
 }
 
 // serve runs srv until SIGINT or SIGTERM, then shuts down gracefully.

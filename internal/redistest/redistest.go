@@ -56,12 +56,17 @@ type Option func(*config)
 
 type config struct {
 	appendOnly bool
+	cluster    bool
 }
 
 // WithAppendOnly turns on Redis persistence: appendonly yes with
 // appendfsync always, so that every write acknowledged before Stop (even a
 // hard kill) is there again after Restart.
 func WithAppendOnly() Option { return func(c *config) { c.appendOnly = true } }
+
+// WithCluster starts the server in cluster mode, a cluster of one node
+// that owns no hash slot yet: the test assigns them (CLUSTER ADDSLOTSRANGE).
+func WithCluster() Option { return func(c *config) { c.cluster = true } }
 
 // Server is a redis-server process owned by a test.
 type Server struct {
@@ -170,6 +175,9 @@ func (s *Server) run() error {
 		"--dir", s.dir,
 		"--daemonize", "no",
 		"--loglevel", "warning",
+	}
+	if s.cfg.cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	}
 	p := &process{cmd: exec.Command(s.bin, args...), log: &limitedBuffer{max: logLimit}, exited: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log

@@ -1,0 +1,60 @@
+package redisstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrEvictingPolicy reports a Redis whose maxmemory-policy lets it evict
+// keys that tidegate's stores hold (see CheckEvictionPolicy).
+var ErrEvictingPolicy = errors.New("redisstore: Redis may evict tidegate's keys: set maxmemory-policy noeviction")
+
+// CheckEvictionPolicy asks Redis (every master of a cluster) for its
+// maxmemory-policy and returns an error wrapping ErrEvictingPolicy, naming
+// the policy, unless it is noeviction, Redis's default. Call it at start,
+// once the client can reach Redis.
+//
+// The stores rely on noeviction: Redis evicting a key when it runs out of
+// memory fails open where a restart fails safe, because it drops one key
+// and keeps the others. An evicted revocation lets a revoked access token
+// in again; an evicted subject index makes RevokeSubject (a password
+// change, a disabled account) miss the sessions and refresh tokens it
+// lists; an evicted used refresh token lets its reuse go undetected, so a
+// thief who refreshed first keeps the login (RFC 9700 §4.14.2); an evicted
+// throttle count lets a password guesser go on. With noeviction, Redis
+// refuses writes when full, and the stores answer 503.
+//
+// Any other error (the CONFIG command refused, as on some managed Redis
+// services, or Redis unreachable) is returned as it is: the policy could
+// not be read, so check it by other means.
+func CheckEvictionPolicy(ctx context.Context, client redis.UniversalClient) error {
+	if client == nil {
+		return errors.New("redisstore: CheckEvictionPolicy needs a client")
+	}
+	if cluster, ok := client.(*redis.ClusterClient); ok {
+		return cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
+			return checkNode(ctx, node)
+		})
+	}
+	return checkNode(ctx, client)
+}
+
+// checkNode checks the maxmemory-policy of the server client talks to.
+func checkNode(ctx context.Context, client redis.Cmdable) error {
+	config, err := client.ConfigGet(ctx, "maxmemory-policy").Result()
+	if err != nil {
+		return fmt.Errorf("redisstore: reading Redis's maxmemory-policy: %w", err)
+	}
+	policy, ok := config["maxmemory-policy"]
+	if !ok {
+		return errors.New("redisstore: Redis did not report its maxmemory-policy")
+	}
+	if !strings.EqualFold(policy, "noeviction") {
+		return fmt.Errorf("%w (it is %q)", ErrEvictingPolicy, policy)
+	}
+	return nil
+}

@@ -1,0 +1,75 @@
+package redisstore_test
+
+import (
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/redisstore"
+)
+
+// TestCheckEvictionPolicy: noeviction passes; every policy that may evict
+// a key is ErrEvictingPolicy, naming the policy.
+func TestCheckEvictionPolicy(t *testing.T) {
+	client := redistest.NewClient(t, redistest.Start(t).Addr())
+	for _, policy := range []string{"allkeys-lru", "volatile-lru", "allkeys-lfu", "volatile-ttl", "allkeys-random"} {
+		t.Run(policy, func(t *testing.T) {
+			require.NoError(t, client.ConfigSet(ctx, "maxmemory-policy", policy).Err())
+			err := redisstore.CheckEvictionPolicy(ctx, client)
+			require.ErrorIs(t, err, redisstore.ErrEvictingPolicy)
+			assert.Contains(t, err.Error(), policy)
+		})
+	}
+	require.NoError(t, client.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+	assert.NoError(t, redisstore.CheckEvictionPolicy(ctx, client))
+}
+
+// TestCheckEvictionPolicyChecksEveryClusterMaster: a cluster client's check
+// reads each master's policy, not one node's.
+func TestCheckEvictionPolicyChecksEveryClusterMaster(t *testing.T) {
+	node := redistest.NewClient(t, redistest.Start(t, redistest.WithCluster()).Addr())
+	require.NoError(t, node.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", 0, 16383).Err())
+	require.Eventually(t, func() bool {
+		info, err := node.ClusterInfo(ctx).Result()
+		return err == nil && strings.Contains(info, "cluster_state:ok")
+	}, 10*time.Second, 10*time.Millisecond, "the one-node cluster never came up")
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{node.Options().Addr}})
+	t.Cleanup(func() { _ = cluster.Close() })
+
+	assert.NoError(t, redisstore.CheckEvictionPolicy(ctx, cluster))
+	require.NoError(t, node.ConfigSet(ctx, "maxmemory-policy", "volatile-lfu").Err())
+	assert.ErrorIs(t, redisstore.CheckEvictionPolicy(ctx, cluster), redisstore.ErrEvictingPolicy)
+}
+
+// TestCheckEvictionPolicyUnreadable: a policy that cannot be read (CONFIG
+// denied, as managed services do; Redis unreachable; no client) is an
+// error of its own, never a pass and never ErrEvictingPolicy.
+func TestCheckEvictionPolicyUnreadable(t *testing.T) {
+	addr := redistest.Start(t).Addr()
+	admin := redistest.NewClient(t, addr)
+	require.NoError(t, admin.Do(ctx, "ACL", "SETUSER", "app", "on", ">secret-pw", "~*", "+@all", "-config").Err())
+	denied := redis.NewClient(&redis.Options{Addr: addr, Username: "app", Password: "secret-pw"})
+	t.Cleanup(func() { _ = denied.Close() })
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	closedAddr := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	unreachable := redis.NewClient(&redis.Options{Addr: closedAddr, MaxRetries: -1, DialTimeout: time.Second})
+	t.Cleanup(func() { _ = unreachable.Close() })
+
+	for name, client := range map[string]redis.UniversalClient{"CONFIG denied": denied, "unreachable": unreachable, "nil client": nil} {
+		t.Run(name, func(t *testing.T) {
+			err := redisstore.CheckEvictionPolicy(ctx, client)
+			require.Error(t, err)
+			assert.NotErrorIs(t, err, redisstore.ErrEvictingPolicy)
+			assert.NotContains(t, err.Error(), "secret-pw")
+		})
+	}
+}
