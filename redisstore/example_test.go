@@ -3,6 +3,7 @@ package redisstore_test
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -105,4 +106,20 @@ func ExampleRefreshStore() {
 	// refresh on A: <nil>
 	// replay on B: bearer: refresh token reused
 	// the new token on A: bearer: refresh token reused
+}
+
+// At start, refuse a Redis that may evict the stores' keys.
+func ExampleCheckEvictionPolicy() {
+	client := redis.NewClient(&redis.Options{Addr: cmp.Or(os.Getenv("TIDEGATE_REDIS_ADDR"), "localhost:6379")})
+	defer client.Close()
+	err := redisstore.CheckEvictionPolicy(context.Background(), client)
+	switch {
+	case errors.Is(err, redisstore.ErrEvictingPolicy):
+		fmt.Println("refusing to start:", err)
+	case err != nil:
+		fmt.Println("check maxmemory-policy by other means:", err)
+	default:
+		fmt.Println("maxmemory-policy is noeviction")
+	}
+	// Output: maxmemory-policy is noeviction
 }
