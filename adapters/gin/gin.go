@@ -11,6 +11,12 @@
 //		p, _ := tidegin.Principal(c)
 //		c.JSON(http.StatusOK, gin.H{"subject": p.Subject})
 //	})
+//
+// Mind gin's own logging: gin.Recovery in debug mode (gin's default) logs
+// every request header of a panicking handler and hides only
+// Authorization, so an X-Tidepool-Session-Token or a server secret would
+// reach the log. Run gin in release mode (gin.SetMode(gin.ReleaseMode)) or
+// recover with gin.CustomRecovery.
 package tidegin
 
 import (
