@@ -48,7 +48,11 @@ func (t TokenType) valid() bool { return t == AppToken || t == BackendToken }
 
 // App is an application registered to use the API.
 type App struct {
-	// ID is the app's stable id; it becomes Principal.App.
+	// ID is the app's stable id; it becomes Principal.App. It must not be
+	// empty: sessions with no app are the session kind's, so an app without
+	// an id would make the two kinds' sessions interchangeable in a shared
+	// store. An AppRegistry answering a lookup with one is broken, and
+	// every request with that app's tokens is answered 500.
 	ID string
 	// Name is a human-readable name.
 	Name string

@@ -68,6 +68,9 @@ func (s *Service) lookupApp(ctx context.Context, token string) (TokenType, App, 
 		return 0, App{}, middleware.Invalid(reasonUnknownApp)
 	case err != nil:
 		return 0, App{}, middleware.Unavailable("app registry", err)
+	case app.ID == "":
+		// An unscoped session is a session-kind one (see App.ID).
+		return 0, App{}, middleware.Internal("app without an id")
 	}
 	return t, app, nil
 }
