@@ -319,7 +319,7 @@ func userOf(a middleware.Account) userJSON {
 
 var (
 	errTrailing = errors.New("basicauth: data after the JSON object")
-	errMembers  = errors.New("basicauth: not an object of distinct, exactly named members")
+	errMembers  = errors.New("basicauth: not an object of distinct, exactly named string members")
 	errEncoding = errors.New("basicauth: not UTF-8 text, or a value holding U+FFFD")
 )
 
@@ -365,8 +365,11 @@ func decodeBody(r io.Reader, dst any) error {
 }
 
 // checkMembers reports an error unless data is a JSON object whose member
-// names are distinct and each exactly one of bodyMembers, and whose string
-// values hold no U+FFFD. Their types are left to the decoder.
+// names are distinct and each exactly one of bodyMembers, and whose values
+// are JSON strings holding no U+FFFD. The decoder would read null into a
+// string as "", so that {"user_name":null,"email":"mary@example.com"} logged
+// in as mary through the email while a proxy could read the null otherwise;
+// bearer's parser refuses it alike.
 func checkMembers(data []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
@@ -384,7 +387,11 @@ func checkMembers(data []byte) error {
 		if err := dec.Decode(&value); err != nil {
 			return err
 		}
-		if text, ok := value.(string); ok && strings.ContainsRune(text, utf8.RuneError) {
+		text, isString := value.(string)
+		if !isString {
+			return errMembers
+		}
+		if strings.ContainsRune(text, utf8.RuneError) {
 			return errEncoding
 		}
 	}

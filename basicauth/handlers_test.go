@@ -44,6 +44,35 @@ func TestBodiesMustBeJSON(t *testing.T) {
 	}
 }
 
+// TestBodyMembersMustBeStrings: SECURITY.md promises JSON bodies of
+// exactly the documented string members, and bearer's parser refuses a
+// null one. encoding/json reads null into a string as "", so a login with
+// "user_name":null and an email logged in through the email, while a proxy
+// or WAF could read the null otherwise: every member must be a JSON
+// string, on sign-up as on login.
+func TestBodyMembersMustBeStrings(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	for _, tc := range []struct{ name, path, body string }{
+		{"login, null user_name", "/0.4/me/login",
+			`{"user_name":null,"email":"mary@example.com","password":"` + maryPassword + `"}`},
+		{"login, null email", "/0.4/me/login",
+			`{"user_name":"mary","email":null,"password":"` + maryPassword + `"}`},
+		{"login, null password", "/0.4/me/login", `{"user_name":"mary","password":null}`},
+		{"login, a boolean", "/0.4/me/login", `{"user_name":"mary","email":false,"password":"` + maryPassword + `"}`},
+		{"sign-up, null user_name", "/0.4/users",
+			`{"user_name":null,"email":"eve@example.com","password":"a long passphrase for eve"}`},
+		{"sign-up, null email", "/0.4/users",
+			`{"user_name":"eve","email":null,"password":"a long passphrase for eve"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body)
+			requireError(t, res, http.StatusBadRequest, bodyBadRequest)
+		})
+	}
+	_, err := f.accounts.FindByLogin(t.Context(), "eve")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no account was created")
+}
+
 // TestSignUpEmailWhiteSpace: an email holding Unicode white space (a
 // no-break space, an em space, a line separator, an ideographic space) is
 // refused, as an ASCII space is. It was stored and echoed with the
