@@ -82,8 +82,9 @@
 //   - Password logins go through the shared *middleware.PasswordLogin, so
 //     throttling, password rules and timing are the same as for the other
 //     kinds.
-//   - Sign-up and login read only a body sent as application/json (415,
-//     code 4150, otherwise): a browser sends Basic credentials on its own
+//   - Sign-up and login read only a body sent as application/json, in one
+//     Content-Type line (415, code 4150, otherwise; RFC 9110 §5.3: the
+//     field is not a list): a browser sends Basic credentials on its own
 //     once its user has answered the challenge, and only application/json
 //     needs a CORS preflight across origins.
 package basicauth

@@ -133,12 +133,20 @@ func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error
 }
 
 // jsonBody reports whether r's body is declared application/json (any
-// parameters). Sign-up and login read nothing else: Basic credentials are
-// sent by a browser on its own once its user has answered the challenge,
-// and a cross-site form or text/plain POST needs no CORS preflight, while
-// application/json does. bearer's endpoints refuse other types alike.
+// parameters), in exactly one Content-Type field line. Sign-up and login
+// read nothing else: Basic credentials are sent by a browser on its own
+// once its user has answered the challenge, and a cross-site form or
+// text/plain POST needs no CORS preflight, while application/json does.
+// Content-Type is not a list (RFC 9110 §8.3, §5.3): a request with two
+// lines is malformed, and reading the first one only served
+// application/json then text/plain while a proxy or WAF reading the last
+// one saw text/plain. bearer's endpoints refuse these alike.
 func jsonBody(r *http.Request) bool {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	lines := r.Header.Values("Content-Type")
+	if len(lines) != 1 {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(lines[0])
 	return err == nil && mediaType == "application/json"
 }
 

@@ -44,6 +44,31 @@ func TestBodiesMustBeJSON(t *testing.T) {
 	}
 }
 
+// TestTwoContentTypeLinesAre415: Content-Type is not a list (RFC 9110
+// §8.3, §5.3), so a sign-up or login with two Content-Type field lines is
+// malformed, answered as another content type is. The endpoints read the
+// first line only, so application/json then text/plain logged in while a
+// proxy or WAF reading the last line saw text/plain, and the reverse order
+// was 415.
+func TestTwoContentTypeLinesAre415(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	login := `{"user_name":"mary","password":"` + maryPassword + `"}`
+	signup := `{"user_name":"eve","email":"eve@example.com","password":"a long passphrase for eve"}`
+	for _, order := range [][2]string{{"application/json", "text/plain"}, {"text/plain", "application/json"},
+		{"application/json", "application/json"}} {
+		for _, tc := range []struct{ path, body string }{{"/0.4/me/login", login}, {"/0.4/users", signup}} {
+			t.Run(tc.path+" "+order[0]+" then "+order[1], func(t *testing.T) {
+				res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body,
+					"Content-Type", order[0], "Content-Type", order[1])
+				assert.Equal(t, http.StatusUnsupportedMediaType, res.status, res.body)
+				assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}`, res.body)
+			})
+		}
+	}
+	_, err := f.accounts.FindByLogin(t.Context(), "eve")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no account was created")
+}
+
 // TestBodyMembersMustBeStrings: SECURITY.md promises JSON bodies of
 // exactly the documented string members, and bearer's parser refuses a
 // null one. encoding/json reads null into a string as "", so a login with

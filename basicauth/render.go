@@ -33,7 +33,7 @@ const (
 	// CodeConflict (409): the user name or email is taken.
 	CodeConflict = 4090
 	// CodeNotJSON (415): a sign-up or login body whose Content-Type is not
-	// application/json.
+	// application/json, or is given in more than one line.
 	CodeNotJSON = 4150
 	// CodeRateLimited (429): too many login attempts; see Retry-After.
 	CodeRateLimited = 4290

@@ -24,8 +24,7 @@ var (
 // cross-site form posts out, since a browser sends application/json across
 // origins only after a CORS preflight.
 func readFields(w http.ResponseWriter, r *http.Request, names ...string) ([]string, error) {
-	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mediaType != contentTypeJSON {
+	if !jsonContentType(r.Header) {
 		return nil, errNotJSON
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -36,6 +35,20 @@ func readFields(w http.ResponseWriter, r *http.Request, names ...string) ([]stri
 		return nil, errBadBody
 	}
 	return parseFields(data, names...)
+}
+
+// jsonContentType reports whether h holds exactly one Content-Type field
+// line, naming application/json (any parameters). Content-Type is not a
+// list (RFC 9110 §8.3, §5.3): a request with two lines is malformed, and
+// reading the first one only served application/json then text/plain while
+// a proxy or WAF reading the last one saw text/plain.
+func jsonContentType(h http.Header) bool {
+	lines := h.Values("Content-Type")
+	if len(lines) != 1 {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(lines[0])
+	return err == nil && mediaType == contentTypeJSON
 }
 
 // parseFields parses data as a JSON object whose members are exactly names,

@@ -333,7 +333,7 @@ func (s *Service) writeTokens(w http.ResponseWriter, t Tokens, scope string) {
 }
 
 // badRequest answers a body the endpoint cannot read: 415 for another
-// content type, 400 otherwise, with a message saying what is expected.
+// content type or more than one Content-Type line, 400 otherwise, with a message saying what is expected.
 func (s *Service) badRequest(w http.ResponseWriter, r *http.Request, endpoint string, err error, body []byte) {
 	status, reason := http.StatusBadRequest, "bad body"
 	switch {

@@ -143,6 +143,32 @@ func TestAuthenticateBadRequests(t *testing.T) {
 	})
 }
 
+// TestTwoContentTypeLinesAre415: Content-Type is not a list (RFC 9110
+// §8.3, §5.3), so a request with two Content-Type field lines is malformed,
+// answered as another content type is. The endpoints read the first line
+// only, so application/json then text/plain was served while a proxy or
+// WAF reading the last line saw text/plain, and the reverse order was 415.
+func TestTwoContentTypeLinesAre415(t *testing.T) {
+	e := newEnv(t)
+	tok := e.authenticate(t, "mary@example.com")
+	auth := "Bearer " + tok.AccessToken
+	for _, order := range [][2]string{{jsonCT, "text/plain"}, {"text/plain", jsonCT}, {jsonCT, jsonCT}} {
+		for _, tc := range []struct{ path, body string }{
+			{"/api/v1/authenticate", maryLogin},
+			{"/api/v1/refresh", `{"refresh_token":"` + *tok.RefreshToken + `"}`},
+		} {
+			t.Run(tc.path+" "+order[0]+" then "+order[1], func(t *testing.T) {
+				rec := e.call("POST", tc.path, tc.body,
+					"Content-Type", order[0], "Content-Type", order[1], "Authorization", auth)
+				assert.Equal(t, http.StatusUnsupportedMediaType, rec.Code)
+				assert.Equal(t, notJSONBody, rec.Body.String())
+				assert.Equal(t, jsonCT, rec.Header().Get("Content-Type"))
+			})
+		}
+	}
+	assert.Equal(t, http.StatusOK, e.refresh(tok.AccessToken, *tok.RefreshToken).Code, "nothing was consumed")
+}
+
 // TestLoginThrottlingIsShared checks that attempts through another kind's
 // endpoint (here: the shared PasswordLogin called directly, as the session
 // kind does) count against the bearer endpoint too.
