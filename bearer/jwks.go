@@ -96,7 +96,10 @@ func publicJWK(k *Key) (jwk, bool) {
 // GET /.well-known/jwks.json (RFC 7517 §5, RFC 8414 jwks_uri), so that other
 // services can verify tokens with NewJWKSVerifier. Only EdDSA and ES256
 // keys are published, never an HS256 secret; with HS256 keys only the
-// document has no keys.
+// document has no keys. Mount it for every method, not under a pattern
+// such as "GET /.well-known/jwks.json": it answers the methods other than
+// GET and HEAD 405 in JSON itself, where the router would answer them in
+// its own shape.
 func (s *Service) JWKSHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {

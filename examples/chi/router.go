@@ -82,7 +82,9 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	// The login endpoints of each kind, mounted where their APIs live.
 	r.Mount("/auth", http.StripPrefix("/auth", svc.sessions.Handler()))
 	r.Mount("/api/v1", http.StripPrefix("/api/v1", svc.jwts.Handler()))
-	getHead(r, "/.well-known/jwks.json", svc.jwts.JWKSHandler().ServeHTTP)
+	// Every method, not getHead: the JWKS handler answers the others 405
+	// in JSON itself, where chi answered them with an empty body.
+	r.Handle("/.well-known/jwks.json", svc.jwts.JWKSHandler())
 	r.Mount("/0.4", http.StripPrefix("/0.4", svc.apps.Handler()))
 
 	// One kind only: session tokens.

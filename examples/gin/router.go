@@ -83,7 +83,9 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	// The login endpoints of each kind, mounted where their APIs live.
 	mount(r, "/auth", svc.sessions.Handler())
 	mount(r, "/api/v1", svc.jwts.Handler())
-	r.Match(getHead, "/.well-known/jwks.json", gin.WrapH(svc.jwts.JWKSHandler()))
+	// Every method, not getHead: the JWKS handler answers the others 405
+	// in JSON itself, where gin answered them in text/plain.
+	r.Any("/.well-known/jwks.json", gin.WrapH(svc.jwts.JWKSHandler()))
 	mount(r, "/0.4", svc.apps.Handler())
 
 	// One kind only: session tokens.

@@ -181,6 +181,21 @@ func TestBearerLoginFlow(t *testing.T) {
 	assert.Equal(t, "application/jwk-set+json", jwks.Header().Get("Content-Type"))
 }
 
+// TestJWKSRefusesOtherMethodsInJSON: bearer/doc.go promises that the JWKS
+// handler answers a method it does not serve 405, with Allow and a JSON
+// error body. Mounted for GET and HEAD only, it never ran for another
+// method: the router answered text/plain itself.
+func TestJWKSRefusesOtherMethodsInJSON(t *testing.T) {
+	h := newTestHandler(t)
+	for _, method := range []string{http.MethodPost, http.MethodDelete, http.MethodOptions} {
+		rec := do(h, method, "/.well-known/jwks.json", "")
+		assert.Equal(t, http.StatusMethodNotAllowed, rec.Code, method)
+		assert.Equal(t, []string{"GET, HEAD"}, rec.Header().Values("Allow"), method)
+		assert.Equal(t, "application/json", rec.Header().Get("Content-Type"), method)
+		assert.JSONEq(t, `{"error":"invalid_request","error_description":"method not allowed, see the Allow header"}`, rec.Body.String(), method)
+	}
+}
+
 func TestAppLoginFlow(t *testing.T) {
 	h := newTestHandler(t)
 	bad := do(h, http.MethodPost, "/0.4/me/login", `{"user_name":"mary@example.com","password":"wrong"}`,

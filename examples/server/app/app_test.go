@@ -189,3 +189,20 @@ func TestAUserCannotClearAServerLoginsThrottle(t *testing.T) {
 	}
 	assert.Contains(t, statuses, http.StatusTooManyRequests, "the server's secret is throttled: %v", statuses)
 }
+
+// TestJWKSRefusesOtherMethodsInJSON: bearer/doc.go promises that the JWKS
+// handler answers a method it does not serve 405, with Allow and a JSON
+// error body. Mounted under the method pattern "GET /.well-known/jwks.json",
+// it never ran for another method: ServeMux answered text/plain "Method
+// Not Allowed" itself.
+func TestJWKSRefusesOtherMethodsInJSON(t *testing.T) {
+	srv := newServer(t)
+	for _, method := range []string{http.MethodPost, http.MethodDelete, http.MethodOptions} {
+		resp := do(t, srv, method, "/.well-known/jwks.json", "")
+		body, _ := io.ReadAll(resp.Body)
+		assert.Equal(t, http.StatusMethodNotAllowed, resp.StatusCode, method)
+		assert.Equal(t, "GET, HEAD", resp.Header.Get("Allow"), method)
+		assert.Equal(t, "application/json", resp.Header.Get("Content-Type"), method)
+		assert.JSONEq(t, `{"error":"invalid_request","error_description":"method not allowed, see the Allow header"}`, string(body), method)
+	}
+}
