@@ -10,9 +10,10 @@ import (
 )
 
 // TestHSTSOnEveryHTTPSResponse: every response to an HTTPS request carries
-// Strict-Transport-Security, gin's own redirects (a trailing slash, the
-// /auth and /0.4 mount points) included, which gin answers before any of
-// its handlers runs: HSTS wraps the engine, not a gin handler in it.
+// Strict-Transport-Security, the redirects of gin (a trailing slash) and of
+// the ServeMux in front of it (a path to clean, the /auth and /0.4 mount
+// points) included, which they answer before any of their handlers runs:
+// HSTS wraps them, not a gin handler.
 func TestHSTSOnEveryHTTPSResponse(t *testing.T) {
 	h := newTestHandler(t)
 	for _, c := range []struct{ method, target string }{
@@ -21,8 +22,9 @@ func TestHSTSOnEveryHTTPSResponse(t *testing.T) {
 		{http.MethodPost, "/whoami"},         // 405: has it
 		{http.MethodGet, "/whoami/"},         // 301 from gin
 		{http.MethodGet, "/session/whoami/"}, // 301 from gin
-		{http.MethodPost, "/0.4"},            // 307 from gin
-		{http.MethodGet, "/auth"},            // 301 from gin
+		{http.MethodPost, "/0.4"},            // 307 from the ServeMux
+		{http.MethodGet, "/auth"},            // 307 from the ServeMux
+		{http.MethodGet, "//whoami"},         // 307 from the ServeMux
 	} {
 		req := httptest.NewRequest(c.method, "https://example.com"+c.target, nil)
 		req.TLS = &tls.ConnectionState{}

@@ -1,8 +1,9 @@
 // Command gin is tidegate in a gin engine, every middleware through
-// tidegin.Wrap: public routes, the login endpoints of every credential
-// kind, a route for session tokens only, routes for any kind and a route for
-// admins, on in-memory stores with demo users. It prints curl lines that try
-// every route. It mirrors examples/chi.
+// tidegin.Wrap: public routes, a route for session tokens only, routes for
+// any kind and a route for admins, behind an http.ServeMux that serves the
+// login endpoints of every credential kind for every method. It runs on
+// in-memory stores with demo users, and prints curl lines that try every
+// route. It mirrors examples/chi.
 //
 //	cd examples/gin && go run .            # listens on 127.0.0.1:8082
 //	cd examples/gin && go run . -addr 127.0.0.1:9000

@@ -54,11 +54,12 @@ func (s *services) Close() error {
 	return errors.Join(errs...)
 }
 
-// newRouter builds the gin engine: public routes, the login endpoints of
-// every kind, a route for session tokens only, routes for any kind and a
-// route for admins. Every tidegate middleware goes through tidegin.Wrap,
-// which aborts the gin chain with tidegate's own response on failure. The
-// returned func stops the services' background goroutines.
+// newRouter builds the router: the login endpoints of every kind in an
+// http.ServeMux, in front of a gin engine with public routes, a route for
+// session tokens only, routes for any kind and a route for admins. Every
+// tidegate middleware goes through tidegin.Wrap, which aborts the gin chain
+// with tidegate's own response on failure. The returned func stops the
+// services' background goroutines.
 func newRouter(cfg config) (http.Handler, func() error, error) {
 	svc, err := newServices(cfg)
 	if err != nil {
@@ -80,14 +81,6 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	r.Match(getHead, "/healthz", healthz)
 	r.Match(getHead, "/hello", tidegin.Wrap(middleware.Optional(svc.sessions.Scheme())), hello)
 
-	// The login endpoints of each kind, mounted where their APIs live.
-	mount(r, "/auth", svc.sessions.Handler())
-	mount(r, "/api/v1", svc.jwts.Handler())
-	// Every method, not getHead: the JWKS handler answers the others 405
-	// in JSON itself, where gin answered them in text/plain.
-	r.Any("/.well-known/jwks.json", gin.WrapH(svc.jwts.JWKSHandler()))
-	mount(r, "/0.4", svc.apps.Handler())
-
 	// One kind only: session tokens.
 	r.Match(getHead, "/session/whoami", tidegin.Wrap(middleware.Require(svc.sessions.Scheme())), whoami)
 
@@ -95,11 +88,26 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	authed := r.Group("/", tidegin.Wrap(anyKind))
 	authed.Match(getHead, "/whoami", whoami)
 	authed.Match(getHead, "/admin/stats", tidegin.Wrap(middleware.RequireRole("admin")), adminStats)
+
+	// The login endpoints of each kind, mounted where their APIs live, and
+	// the JWKS document, routed before gin by their paths alone, so that
+	// every method reaches them and they answer those they do not serve
+	// themselves: 405 in JSON, with an Allow listing what the resource
+	// serves (RFC 9110 §10.2.1, §15.5.6). gin routes only the methods it
+	// was given (Any: nine), and answered any other, WebDAV's PROPFIND say,
+	// itself: text/plain, with an Allow of all nine. Every other path goes
+	// to the gin engine.
+	front := http.NewServeMux()
+	mount(front, "/auth", svc.sessions.Handler())
+	mount(front, "/api/v1", svc.jwts.Handler())
+	front.Handle("/.well-known/jwks.json", svc.jwts.JWKSHandler())
+	mount(front, "/0.4", svc.apps.Handler())
+	front.Handle("/", r)
 	// Strict-Transport-Security on every response to an HTTPS request, as
 	// basicauth requires of routes that accept its credentials: around the
-	// engine, not in it, since gin answers its redirects (a trailing slash,
-	// a mount point) before any of its handlers runs.
-	return svc.apps.HSTS(r), svc.Close, nil
+	// mux and the engine, not in them, since they answer their redirects (a
+	// path to clean, a trailing slash) before any of their handlers runs.
+	return svc.apps.HSTS(front), svc.Close, nil
 }
 
 // getHead are the methods of a read-only route: HEAD wherever GET is
@@ -108,9 +116,10 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 var getHead = []string{http.MethodGet, http.MethodHead}
 
 // mount serves h under prefix for every method, with the prefix stripped:
-// tidegate's handlers route by their own paths and answer 405 themselves.
-func mount(r *gin.Engine, prefix string, h http.Handler) {
-	r.Any(prefix+"/*path", gin.WrapH(http.StripPrefix(prefix, h)))
+// tidegate's handlers route by their own paths and answer the methods they
+// do not serve 405 themselves.
+func mount(mux *http.ServeMux, prefix string, h http.Handler) {
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 }
 
 // newServices builds the three kinds over one PasswordLogin, so that the
