@@ -99,10 +99,15 @@ type Cache struct {
 	refusalTTL time.Duration
 	maxRefused int
 
-	// generation counts invalidations (Invalidate, InvalidateSubject,
-	// Purge). Each moves it on before it takes any shard's lock; a
-	// verification begun under an older generation stores nothing (see
-	// settle), as its answer may predate the invalidation.
+	// generation counts the invalidations that may concern any
+	// credential (InvalidateSubject, Purge). Each moves it on before it
+	// takes any shard's lock; a verification begun under an older
+	// generation stores nothing (see settle), as its answer may predate
+	// the invalidation: whose subject a verification is for is unknown
+	// until the Verifier answers. Invalidate, which knows its keys, voids
+	// only their verifications instead (see forget), so that a logout does
+	// not cost every other credential in flight its answer and its
+	// singleflight.
 	generation atomic.Uint64
 
 	stop      chan struct{}
@@ -369,8 +374,10 @@ func (c *Cache) hash(key string) uint64 { return maphash.Comparable(c.seed, key)
 func (c *Cache) shardOf(hash uint64) *cacheShard { return &c.shards[uint32(hash)&c.mask] }
 
 // flightKey names one verification in flight. It holds the generation:
-// after an invalidation, new requests start a new verification instead of
-// joining one that began before it. A struct key costs no allocation.
+// after InvalidateSubject or Purge, new requests start a new verification
+// instead of joining one that began before it. (Invalidate takes its
+// key's flights out of the map instead: see forget.) A struct key costs no
+// allocation.
 type flightKey struct {
 	kind       Kind
 	form       keyForm
@@ -391,6 +398,10 @@ type flight struct {
 	// then answers 503, as every waiter did at the deadline, though the
 	// answer is still kept for the next request. Only the leader reads it.
 	late bool
+	// void says Invalidate took the flight out of its shard's flights: its
+	// answer may predate the invalidation of its key, and settle keeps
+	// nothing of it. Guarded by the shard's mu.
+	void bool
 }
 
 // miss verifies cred once for all concurrent callers and caches a success
@@ -471,14 +482,20 @@ func (c *Cache) land(sh *cacheShard, f *flight, fk flightKey, hash uint64, refus
 // settle, under the shard's lock, takes flight f out of the shard (no
 // waiter can join it afterwards) and keeps its outcome: the entry of a
 // success, or the Verifier's refusal. Neither is kept when an invalidation
-// happened since the verification began: its answer may predate a
-// revocation. Invalidations move the generation on before they take a
-// shard's lock, so either the check here sees it, or the invalidation
-// comes after this critical section and removes what it kept. It returns
-// the channel to close for the waiters, if any waits.
+// that may concern it happened since the verification began: its answer
+// may predate a revocation. Invalidate voids the flights of its keys under
+// this same lock, and InvalidateSubject and Purge move the generation on
+// before they take a shard's lock, so either the check here sees the
+// invalidation, or it comes after this critical section and removes what
+// was kept. It returns the channel to close for the waiters, if any waits.
 func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, refusal *Error, start time.Time) chan struct{} {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
+	if f.void {
+		// Invalidate took it out of the flights already, and a newer
+		// flight may hold fk now: delete nothing.
+		return f.done
+	}
 	delete(sh.flights, fk)
 	if c.generation.Load() == fk.generation {
 		switch {
@@ -744,7 +761,9 @@ func unindexLocked(e *cacheEntry) {
 }
 
 // Invalidate forgets cred: the very next request with it is verified again.
-// Call it after revoking the credential in the backend.
+// Call it after revoking the credential in the backend. A verification of
+// cred in flight is not joined by later requests and its answer is not
+// kept; verifications of other credentials are left alone.
 //
 // A two-part credential may be cached under either form of key: its parts
 // (when it was built by hand) or the Basic token68 it arrived as (when an
@@ -764,7 +783,6 @@ func (c *Cache) Invalidate(cred Credential) {
 	case form != basicKey && !strings.Contains(cred.Token, ":"):
 		other = base64.StdEncoding.EncodeToString([]byte(cred.Token + ":" + cred.Secret))
 	}
-	c.generation.Add(1) // before any shard's lock: see settle
 	c.forget(key)
 	if other != "" {
 		c.forget(other)
@@ -772,7 +790,11 @@ func (c *Cache) Invalidate(cred Credential) {
 }
 
 // forget deletes whatever entry key holds and the refusal remembered for
-// it, under the lock of key's shard, where a verification of key settles.
+// it, and voids the verifications of key in flight, under the lock of
+// key's shard, where a verification of key settles: one that settled
+// before is deleted here, one that settles after keeps nothing (see
+// settle), and the next request starts a verification of its own.
+// Verifications of other keys go on, and are kept.
 func (c *Cache) forget(key string) {
 	sh := c.shard(key)
 	sh.mu.Lock()
@@ -781,6 +803,21 @@ func (c *Cache) forget(key string) {
 		removeLocked(v.(*cacheEntry))
 	}
 	c.forgetRefusal(key)
+	sh.voidFlightsLocked(key)
+}
+
+// voidFlightsLocked takes the flights of key out of the shard and marks
+// them void, whatever their kind, form or generation, as forget deletes
+// whatever entry the key holds. The shard's flights are those of its
+// concurrent misses, few, so a scan costs less than an index kept up on
+// every miss. Called under sh.mu.
+func (sh *cacheShard) voidFlightsLocked(key string) {
+	for fk, f := range sh.flights {
+		if fk.key == key {
+			delete(sh.flights, fk)
+			f.void = true
+		}
+	}
 }
 
 // InvalidateSubject forgets every cached credential of the subject (after a

@@ -675,37 +675,47 @@ func TestCacheInvalidation(t *testing.T) {
 	})
 
 	// A verification that began before the revocation must not be stored,
-	// and a request after the invalidation must not join it.
+	// and a request after the invalidation must not join it. Invalidate
+	// voids the flights of both keys of a Basic credential, whichever of
+	// the two it is given.
+	req := newRequest()
+	req.Header.Set("Authorization", basicValue("alice", "pw"))
+	extracted, err := basicSpec.extractor(t).Extract(req)
+	require.NoError(t, err)
+	handBuilt := middleware.Credential{Kind: kindBasic, Token: "alice", Secret: "pw"}
 	for _, tc := range []struct {
 		name       string
+		cred       middleware.Credential // verified, revoked, then verified again
 		invalidate func(*middleware.Cache)
 	}{
-		{"Invalidate during a verification", func(c *middleware.Cache) { c.Invalidate(a1) }},
-		{"InvalidateSubject during a verification", func(c *middleware.Cache) { c.InvalidateSubject("u-a") }},
-		{"Purge during a verification", func(c *middleware.Cache) { c.Purge() }},
+		{"Invalidate during a verification", a1, func(c *middleware.Cache) { c.Invalidate(a1) }},
+		{"Invalidate of the parts during a verification of the token68", extracted, func(c *middleware.Cache) { c.Invalidate(handBuilt) }},
+		{"Invalidate of the token68 during a verification of the parts", handBuilt, func(c *middleware.Cache) { c.Invalidate(extracted) }},
+		{"InvalidateSubject during a verification", a1, func(c *middleware.Cache) { c.InvalidateSubject("u-a") }},
+		{"Purge during a verification", a1, func(c *middleware.Cache) { c.Purge() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			v := newRevocable(true)
 			cache := newTestCache(t, v, time.Hour)
 			staleDone := make(chan error, 1)
 			go func() {
-				_, err := cache.Verify(ctx, a1)
+				_, err := cache.Verify(ctx, tc.cred)
 				staleDone <- err
 			}()
 			<-v.started
 
-			v.revoked.Store("a1", true)
+			v.revoked.Store(tc.cred.Token, true)
 			tc.invalidate(cache)
 
 			// The stale verification is still running; a new request starts
 			// its own and sees the revocation.
-			_, err := cache.Verify(ctx, a1)
+			_, err := cache.Verify(ctx, tc.cred)
 			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
 
 			close(v.release)
 			require.NoError(t, <-staleDone, "the request that began before the revocation gets its answer")
 
-			_, err = cache.Verify(ctx, a1)
+			_, err = cache.Verify(ctx, tc.cred)
 			require.ErrorIs(t, err, middleware.ErrInvalidCredential, "the stale result was not stored")
 			require.EqualValues(t, 2, v.calls.Load(), "the new request's refusal is remembered, not replaced")
 			require.Zero(t, cache.Len())
@@ -727,6 +737,84 @@ func TestCacheInvalidation(t *testing.T) {
 		cache.Invalidate(middleware.Credential{Kind: kindSession, Token: "a1"})
 		require.Equal(t, http.StatusUnauthorized, send())
 	})
+}
+
+// TestInvalidateLeavesOtherCredentialsInFlight: Invalidate of one
+// credential (another user's logout or refresh) voids the verifications of
+// that credential only. A verification of another credential in flight
+// meanwhile is still joined by the requests that come after the
+// Invalidate, so that they make no Verifier call of their own, and its
+// answer is cached, whether the two keys share a shard or not.
+func TestInvalidateLeavesOtherCredentialsInFlight(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opts []middleware.CacheOption
+	}{
+		{"many shards", nil},
+		{"one shard", []middleware.CacheOption{middleware.WithMaxEntries(8)}}, // too small for two
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			entered, release := make(chan struct{}), make(chan struct{})
+			releaseOnce := sync.OnceFunc(func() { close(release) })
+			t.Cleanup(releaseOnce) // should the test fail before it releases the leader
+			var calls atomic.Int64
+			v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+				if calls.Add(1) == 1 {
+					close(entered)
+					<-release
+				}
+				return middleware.Principal{Subject: "user-" + c.Token}, nil
+			})
+			opts := append([]middleware.CacheOption{middleware.WithVerifyTimeout(time.Minute)}, tc.opts...)
+			cache := newTestCache(t, v, time.Hour, opts...)
+			hot := bearerCred("hot-token")
+
+			leader := make(chan error, 1)
+			go func() { _, err := cache.Verify(context.Background(), hot); leader <- err }()
+			<-entered
+			cache.Invalidate(bearerCred("someone-elses-token")) // another user logs out
+
+			// A request that joins the flight waits on its context's Done
+			// channel; one that does not makes its own Verifier call, which
+			// answers at once, and returns without ever asking for it.
+			joined := make(chan struct{})
+			var once sync.Once
+			waiterCtx := doneCounter{Context: context.Background(), onDone: func() { once.Do(func() { close(joined) }) }}
+			second := make(chan error, 1)
+			go func() { _, err := cache.Verify(waiterCtx, hot); second <- err }()
+			select {
+			case <-joined:
+			case err := <-second:
+				t.Fatalf("the request after an unrelated Invalidate made a Verifier call of its own (%d calls, err %v)", calls.Load(), err)
+			}
+			releaseOnce()
+			require.NoError(t, <-leader)
+			require.NoError(t, <-second)
+
+			_, err := cache.Verify(context.Background(), hot)
+			require.NoError(t, err)
+			require.EqualValues(t, 1, calls.Load(), "one Verifier call, and its answer was cached")
+		})
+	}
+}
+
+// TestInvalidateKeepsTheAnswerOfAnotherCredential: a verification during
+// which another credential is invalidated is cached: the next request with
+// it is a hit. (InvalidateSubject and Purge still void every verification
+// in flight: whose subject it is is unknown until the Verifier answers.)
+func TestInvalidateKeepsTheAnswerOfAnotherCredential(t *testing.T) {
+	v := newRevocable(true)
+	cache := newTestCache(t, v, time.Hour, middleware.WithVerifyTimeout(time.Minute))
+	a1 := bearerCred("a1")
+	done := make(chan error, 1)
+	go func() { _, err := cache.Verify(context.Background(), a1); done <- err }()
+	<-v.started
+	cache.Invalidate(bearerCred("b1"))
+	close(v.release)
+	require.NoError(t, <-done)
+	_, err := cache.Verify(context.Background(), a1)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, v.calls.Load(), "the answer was cached")
 }
 
 // TestInvalidationRacesVerificationsInEveryShard: each shard has a lock of
