@@ -177,6 +177,12 @@ func (e *cacheEntry) deadline() time.Time { return e.born.Add(e.life) }
 
 // NewCache wraps next in a cache whose entries live at most ttl. ttl must be
 // positive: go-cache would read zero as "never expires".
+//
+// next may verify other credentials through the cache it is wrapped in,
+// but must not verify the credential it is verifying through it, directly
+// or through another credential's verification: that call would wait on
+// the verification that made it. The cache answers it at once with an
+// ErrInternal error (500) instead of waiting until the verify timeout.
 func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, error) {
 	if nilness.Is(next) {
 		return nil, errors.New("tidegate: cache needs a verifier")
@@ -508,8 +514,16 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 	return f.done
 }
 
-// wait waits for a flight another request leads.
+// wait waits for a flight another request leads. A request whose context
+// descends from the flight's own (its Verifier calling back into the cache
+// for the credential it verifies) would wait for itself until the verify
+// timeout: it is refused at once, as the bug it is. The check reads ctx's
+// values, which may be anyone's code, outside the shard's lock; it costs
+// only the requests that join a flight.
 func (c *Cache) wait(ctx context.Context, f *flight) (*Principal, *Error) {
+	if f.ctx.encloses(ctx) {
+		return nil, Internal("verifier re-entered the cache")
+	}
 	select {
 	case <-f.done:
 	case <-ctx.Done():
@@ -713,8 +727,39 @@ func (c *verifyContext) Err() error {
 	return c.err
 }
 
-// Value returns the leader's request values.
-func (c *verifyContext) Value(key any) any { return c.parent.Value(key) }
+// verifyContextKey is the key for which a verifyContext's Value answers
+// itself, so that a call into the cache from its Verifier can be told
+// (see encloses).
+type verifyContextKey struct{}
+
+// Value returns the leader's request values, and c itself for
+// verifyContextKey.
+func (c *verifyContext) Value(key any) any {
+	if key == (verifyContextKey{}) {
+		return c
+	}
+	return c.parent.Value(key)
+}
+
+// encloses reports whether ctx is c or descends from it: whether the
+// request asking runs within the Verifier call of c's flight, directly or
+// within the verification of another credential that Verifier asked the
+// cache for (each verifyContext's parent is the context of the request
+// that led it, which may be another verifyContext).
+func (c *verifyContext) encloses(ctx context.Context) bool {
+	for v := verifyContextOf(ctx); v != nil; v = verifyContextOf(v.parent) {
+		if v == c {
+			return true
+		}
+	}
+	return false
+}
+
+// verifyContextOf returns the innermost verifyContext ctx descends from, or nil.
+func verifyContextOf(ctx context.Context) *verifyContext {
+	v, _ := ctx.Value(verifyContextKey{}).(*verifyContext)
+	return v
+}
 
 // release ends the context once the verification is over, as the cancel of
 // context.WithTimeout would, and stops its timer.

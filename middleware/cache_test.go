@@ -304,6 +304,122 @@ func TestCacheVerifyTimeout(t *testing.T) {
 	})
 }
 
+// TestVerifierReenteringTheCache: a Verifier may verify other credentials
+// through the Cache that wraps it, even one whose verification another
+// request leads. One that verifies, directly or through another
+// credential, the credential it is verifying would wait on its own
+// verification until the verify timeout (then 503): that call is answered
+// at once with a 500 instead. The verify timeout is long, so a call that
+// waited would fail the test by its reason, not by a clock.
+func TestVerifierReenteringTheCache(t *testing.T) {
+	ctx := context.Background()
+	reentered := func(t *testing.T, err error) {
+		t.Helper()
+		var e *middleware.Error
+		require.ErrorAs(t, err, &e)
+		require.ErrorIs(t, err, middleware.ErrInternal)
+		require.Equal(t, http.StatusInternalServerError, e.Status)
+		require.Equal(t, "verifier re-entered the cache", e.Reason)
+	}
+
+	t.Run("the same credential is refused at once", func(t *testing.T) {
+		var cache *middleware.Cache
+		inner := make(chan error, 1)
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			_, err := cache.Verify(ctx, c) // a delegating Verifier asking the cache first
+			inner <- err
+			return middleware.Principal{}, err
+		})
+		cache = newTestCache(t, v, time.Hour, middleware.WithVerifyTimeout(10*time.Second))
+		_, err := cache.Verify(ctx, bearerCred("tok"))
+		reentered(t, <-inner)
+		require.ErrorIs(t, err, middleware.ErrInternal, "the Verifier passed the error on")
+	})
+
+	t.Run("a cycle through another credential is refused at once", func(t *testing.T) {
+		var cache *middleware.Cache
+		inner := make(chan error, 1)
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			next := map[string]string{"a": "b", "b": "a"}[c.Token]
+			_, err := cache.Verify(ctx, bearerCred(next))
+			if c.Token == "b" {
+				inner <- err // b's Verifier asked for a, whose Verifier asked for b
+			}
+			return middleware.Principal{}, err
+		})
+		cache = newTestCache(t, v, time.Hour, middleware.WithVerifyTimeout(10*time.Second))
+		_, err := cache.Verify(ctx, bearerCred("a"))
+		reentered(t, <-inner)
+		require.ErrorIs(t, err, middleware.ErrInternal)
+	})
+
+	t.Run("another credential is verified", func(t *testing.T) {
+		var cache *middleware.Cache
+		var calls atomic.Int64
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			calls.Add(1)
+			if c.Token == "outer" {
+				p, err := cache.Verify(ctx, bearerCred("inner"))
+				if err != nil {
+					return middleware.Principal{}, err
+				}
+				return middleware.Principal{Subject: "via-" + p.Subject}, nil
+			}
+			return middleware.Principal{Subject: c.Token}, nil
+		})
+		cache = newTestCache(t, v, time.Hour, middleware.WithVerifyTimeout(10*time.Second))
+		for range 2 {
+			p, err := cache.Verify(ctx, bearerCred("outer"))
+			require.NoError(t, err)
+			require.Equal(t, "via-inner", p.Subject)
+		}
+		_, err := cache.Verify(ctx, bearerCred("inner"))
+		require.NoError(t, err)
+		require.EqualValues(t, 2, calls.Load(), "both were verified once and cached")
+	})
+
+	t.Run("another request's verification is joined", func(t *testing.T) {
+		var cache *middleware.Cache
+		var innerCalls atomic.Int64
+		innerStarted, release := make(chan struct{}), make(chan struct{})
+		releaseOnce := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(releaseOnce)
+		joined := make(chan struct{})
+		var once sync.Once
+		v := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+			if c.Token == "outer" {
+				// The request that leads inner's verification is not this
+				// one: wait for it like any other request.
+				waiter := doneCounter{Context: ctx, onDone: func() { once.Do(func() { close(joined) }) }}
+				p, err := cache.Verify(waiter, bearerCred("inner"))
+				if err != nil {
+					return middleware.Principal{}, err
+				}
+				return middleware.Principal{Subject: "via-" + p.Subject}, nil
+			}
+			innerCalls.Add(1)
+			close(innerStarted)
+			<-release
+			return middleware.Principal{Subject: c.Token}, nil
+		})
+		cache = newTestCache(t, v, time.Hour, middleware.WithVerifyTimeout(time.Minute))
+		innerDone := make(chan error, 1)
+		go func() { _, err := cache.Verify(ctx, bearerCred("inner")); innerDone <- err }()
+		<-innerStarted
+		outerDone := make(chan error, 1)
+		go func() { _, err := cache.Verify(ctx, bearerCred("outer")); outerDone <- err }()
+		select {
+		case <-joined:
+		case err := <-outerDone:
+			t.Fatalf("the Verifier did not wait for another request's verification: %v", err)
+		}
+		releaseOnce()
+		require.NoError(t, <-innerDone)
+		require.NoError(t, <-outerDone)
+		require.EqualValues(t, 1, innerCalls.Load())
+	})
+}
+
 // TestCacheJudgesExpiryWhenTheVerifierAnswers: a principal that expires
 // while the Verifier runs is refused, as a Scheme without a cache refuses
 // it; it used to be judged as of when the verification began, and served.

@@ -16,7 +16,9 @@ import "context"
 // Attributes must be the Verifier's to give away (fresh, or cloned from a
 // table with Principal.Clone), never changed afterwards.
 //
-// Verify must be safe for concurrent use and should honour ctx.
+// Verify must be safe for concurrent use and should honour ctx. A Verifier
+// wrapped in a Cache must not verify the credential it is verifying
+// through that Cache (see NewCache); other credentials it may.
 type Verifier interface {
 	Verify(ctx context.Context, c Credential) (Principal, error)
 }
