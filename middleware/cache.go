@@ -62,8 +62,10 @@ const (
 //     credential) is remembered briefly, in a small table of its own
 //     (WithRefusals), so that a client repeating a bad credential costs one
 //     verification per DefaultRefusalTTL instead of one per request, and no
-//     flood of bad credentials can evict a good one or grow memory. Backend
-//     errors, rate limits and panics are never remembered;
+//     flood of bad credentials can evict a good one or grow memory. A
+//     refusal of a credential still cached (verified again under CapTTL)
+//     removes its entry. Backend errors, rate limits and panics are never
+//     remembered;
 //   - Close stops its background goroutine.
 //
 // Entries are spread over several go-cache shards, chosen by a seeded hash
@@ -487,7 +489,8 @@ func (c *Cache) land(sh *cacheShard, f *flight, fk flightKey, hash uint64, refus
 
 // settle, under the shard's lock, takes flight f out of the shard (no
 // waiter can join it afterwards) and keeps its outcome: the entry of a
-// success, or the Verifier's refusal. Neither is kept when an invalidation
+// success, or the Verifier's refusal, which also removes the entry the
+// credential may still hold (see dropDeniedLocked). Neither is kept when an invalidation
 // that may concern it happened since the verification began: its answer
 // may predate a revocation. Invalidate voids the flights of its keys under
 // this same lock, and InvalidateSubject and Purge move the generation on
@@ -508,10 +511,33 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 		case f.entry != nil:
 			c.storeLocked(sh, f.entry, hash)
 		case refusal != nil:
+			if denies(refusal) {
+				dropDeniedLocked(sh, fk, hash)
+			}
 			c.rememberLocked(fk, hash, refusal, start)
 		}
 	}
 	return f.done
+}
+
+// denies reports whether the Verifier's error e says that the credential
+// must not pass as it stands (invalid, even for a while, or forbidden),
+// rather than that it could not decide (a backend error, a rate limit, a
+// bug), which says nothing against an earlier success.
+func denies(e *Error) bool { return e.Kind == ErrInvalidCredential || e.Kind == ErrForbidden }
+
+// dropDeniedLocked removes the entry fk's key holds, if it is of fk's kind
+// and form: the success of the credential the Verifier has just denied. A
+// credential still cached is verified again when its entry is older than
+// CapTTL's cap (or when a Scheme's cache-first lookup missed it just
+// before it was stored); kept, the old entry was served again once the cap
+// was lifted, until its full TTL, though the Verifier had refused it. The
+// key may hold another credential's entry (another kind, or a token "a:b"
+// beside the parts ("a", "b")), which stays. Called under sh.mu.
+func dropDeniedLocked(sh *cacheShard, fk flightKey, hash uint64) {
+	if e := sh.index.find(hash, fk.key); e != nil && e.kind == fk.kind && e.form == fk.form {
+		removeLocked(e)
+	}
 }
 
 // wait waits for a flight another request leads. A request whose context
@@ -888,9 +914,10 @@ func (sh *cacheShard) forgetSubject(subject string) {
 
 // CapTTL shortens the life of every entry, stored before or after the call,
 // to at most d, until CapTTL(0) lifts the cap. An entry older than the cap
-// is a miss and is verified again. A replica uses it while it cannot hear
-// other replicas' revocations (see redisstore.Broadcaster): a revocation it
-// missed then keeps a credential alive for at most d. Negative d is read as 0.
+// is a miss and is verified again; refused then, it leaves the cache. A
+// replica uses it while it cannot hear other replicas' revocations (see
+// redisstore.Broadcaster): a revocation it missed then keeps a credential
+// alive for at most d. Negative d is read as 0.
 func (c *Cache) CapTTL(d time.Duration) {
 	if !c.built() {
 		return // nothing is cached

@@ -1327,6 +1327,91 @@ func TestCapTTLShortensEveryEntryUntilLifted(t *testing.T) {
 	require.Equal(t, 3, calls, "lifted: entries live their full TTL again")
 }
 
+// TestRefusalEvictsTheEntryItReverified: under CapTTL an entry older than
+// the cap is verified again. When the Verifier now refuses (the credential
+// was revoked on another replica while this one could not hear it), the
+// old success leaves the cache: once the refusal is forgotten and the cap
+// lifted, the credential is verified again and refused, not served from
+// its old entry until that entry's full TTL. So with a refusal not
+// remembered (not valid yet) and with a credential now forbidden.
+func TestRefusalEvictsTheEntryItReverified(t *testing.T) {
+	notYet := middleware.Invalid("not yet valid")
+	notYet.Transient = true
+	for _, tc := range []struct {
+		name   string
+		answer *middleware.Error
+	}{
+		{"revoked", middleware.Invalid("revoked")},
+		{"not valid for a while", notYet},
+		{"forbidden", middleware.Forbidden("app disabled", "")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clock := newFakeClock()
+			var refuse atomic.Bool
+			var calls atomic.Int64
+			v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+				calls.Add(1)
+				if refuse.Load() {
+					return middleware.Principal{}, tc.answer
+				}
+				return middleware.Principal{Subject: "u1"}, nil
+			})
+			cache := newTestCache(t, v, time.Hour, middleware.WithClock(clock.Now))
+			cred := middleware.Credential{Kind: kindSession, Token: "tok"}
+			_, err := cache.Verify(context.Background(), cred)
+			require.NoError(t, err)
+
+			cache.CapTTL(2 * time.Second) // deaf to revocations
+			clock.Advance(3 * time.Second)
+			refuse.Store(true) // revoked on another replica; the message is missed
+			_, err = cache.Verify(context.Background(), cred)
+			require.ErrorIs(t, err, tc.answer.Kind, "verified again: refused")
+			require.EqualValues(t, 2, calls.Load())
+			require.Zero(t, cache.Len(), "the refused credential's old entry left the cache")
+
+			clock.Advance(middleware.DefaultRefusalTTL) // a remembered refusal is gone
+			cache.CapTTL(0)
+			_, err = cache.Verify(context.Background(), cred)
+			require.ErrorIs(t, err, tc.answer.Kind,
+				"a credential the Verifier refused is not served from its old entry once the cap is lifted")
+			require.EqualValues(t, 3, calls.Load())
+		})
+	}
+}
+
+// TestRefusalKeepsTheEntryOfAnotherCredentialUnderItsKey: an entry and a
+// refusal of different credentials may share a key text (keys do not hold
+// the kind, and a token "a:b" is spelt as the parts ("a", "b")): the
+// refusal of the one leaves the other's entry where it is.
+func TestRefusalKeepsTheEntryOfAnotherCredentialUnderItsKey(t *testing.T) {
+	for _, tc := range []struct {
+		name            string
+		cached, refused middleware.Credential
+	}{
+		{"another kind", middleware.Credential{Kind: kindSession, Token: "tok"}, bearerCred("tok")},
+		{"another form", middleware.Credential{Kind: kindBasic, Token: "a", Secret: "b"}, middleware.Credential{Kind: kindBasic, Token: "a:b"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int64
+			v := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+				calls.Add(1)
+				if c == tc.refused {
+					return middleware.Principal{}, middleware.Invalid("unknown")
+				}
+				return middleware.Principal{Subject: "u1"}, nil
+			})
+			cache := newTestCache(t, v, time.Hour)
+			_, err := cache.Verify(context.Background(), tc.cached)
+			require.NoError(t, err)
+			_, err = cache.Verify(context.Background(), tc.refused)
+			require.ErrorIs(t, err, middleware.ErrInvalidCredential)
+			_, err = cache.Verify(context.Background(), tc.cached)
+			require.NoError(t, err)
+			require.EqualValues(t, 2, calls.Load(), "the entry is still a hit")
+		})
+	}
+}
+
 func TestCredentialJSONNeverCarriesSecrets(t *testing.T) {
 	cred := middleware.Credential{Kind: "basic", Token: "app-token-secret", Secret: "session-secret"}
 	out, err := json.Marshal(struct{ C middleware.Credential }{cred})
