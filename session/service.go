@@ -124,19 +124,47 @@ func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middl
 
 // Scheme returns the scheme to protect routes with, through
 // middleware.Require, Optional or Any. Its Verifier is the service's cache.
-func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
+// On a nil or zero Service it is nil, which Require refuses at wiring time.
+func (s *Service) Scheme() *middleware.Scheme {
+	if s == nil {
+		return nil
+	}
+	return s.scheme
+}
 
 // Cache returns the verification cache in front of the store, for an
-// invalidation broadcast to evict from when another replica revokes.
-func (s *Service) Cache() *middleware.Cache { return s.cache }
+// invalidation broadcast to evict from when another replica revokes. On a
+// nil or zero Service it is nil (whose methods do nothing or answer
+// ErrInternal).
+func (s *Service) Cache() *middleware.Cache {
+	if s == nil {
+		return nil
+	}
+	return s.cache
+}
 
-// Store returns the session store.
-func (s *Service) Store() middleware.SessionStore { return s.store }
+// Store returns the session store (nil on a nil or zero Service).
+func (s *Service) Store() middleware.SessionStore {
+	if s == nil {
+		return nil
+	}
+	return s.store
+}
 
 // Handler returns the Tidepool endpoints, with paths relative to where it
 // is mounted: POST and GET /login, POST /logout, POST /serverlogin and GET
 // /token/{token}. Mount it under a prefix with http.StripPrefix.
-func (s *Service) Handler() http.Handler { return s.handler }
+//
+// On a nil or zero Service (not made by New) it answers every request 500,
+// so that the mistake shows on the first request instead of a panic.
+func (s *Service) Handler() http.Handler {
+	if !s.built() {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			render(w, r, middleware.AsError(notBuilt("Service")))
+		})
+	}
+	return s.handler
+}
 
 // RevokeSubject ends every session of a user (or server) at once: in the
 // store, then in the cache and the extra Invalidator. Call it after a
@@ -263,7 +291,8 @@ func (s *Service) Close() error {
 }
 
 // built reports whether s was made by New. Its methods fail safe on a nil
-// or zero Service: they answer ErrInternal, or do nothing.
+// or zero Service: they answer ErrInternal (Handler a 500), answer nil (the
+// getters), or do nothing.
 func (s *Service) built() bool { return s != nil && s.store != nil && s.cache != nil }
 
 // notBuilt is the error of a method called on a value its constructor did

@@ -2,6 +2,8 @@ package session_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -39,6 +41,49 @@ func TestZeroServiceAnswersErrors(t *testing.T) {
 				_, err := v.Verify(ctx, middleware.Credential{Kind: session.Kind, Token: middleware.NewToken()})
 				require.ErrorIs(t, err, middleware.ErrInternal)
 				require.NoError(t, v.Close())
+			})
+		})
+	}
+}
+
+// TestZeroServiceHandlerFailsSafe: every other method of a zero Service
+// "fails safe: they answer ErrInternal, or do nothing" (and notBuilt: "a
+// 500, never a panic at request time"), but Handler returned a nil
+// http.Handler, so the wiring succeeded and the first request panicked. A
+// nil *Service (a failed New's) is wired the same way.
+func TestZeroServiceHandlerFailsSafe(t *testing.T) {
+	var none *session.Service
+	for name, svc := range map[string]*session.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			h := http.StripPrefix("/auth", svc.Handler()) // wiring: no panic, no error
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("a request to a zero Service's Handler panicked at request time: %v", r)
+					}
+				}()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/auth/login", nil))
+			}()
+			if rec.Code != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", rec.Code)
+			}
+			require.JSONEq(t, `"Internal server error"`, rec.Body.String(), "the scheme's 500 body")
+		})
+	}
+}
+
+// TestNilServiceGettersAnswerNil: Scheme, Cache and Store of a nil
+// *Service answer what a zero Service's do (nil, which middleware.Require
+// refuses at wiring time); they used to dereference the nil pointer.
+func TestNilServiceGettersAnswerNil(t *testing.T) {
+	var none *session.Service
+	for name, s := range map[string]*session.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				require.Nil(t, s.Scheme())
+				require.Nil(t, s.Cache())
+				require.Nil(t, s.Store())
 			})
 		})
 	}
