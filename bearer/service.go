@@ -155,8 +155,14 @@ func schemeAround(c *common, v middleware.Verifier, extra []middleware.SchemeOpt
 }
 
 // Scheme returns the bearer scheme, for middleware.Require, Optional and
-// Any. Its verifier is a cache in front of the JWT check.
-func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
+// Any. Its verifier is a cache in front of the JWT check. On a nil or zero
+// Service it is nil, which Require refuses at wiring time.
+func (s *Service) Scheme() *middleware.Scheme {
+	if s == nil {
+		return nil
+	}
+	return s.scheme
+}
 
 // Handler returns the endpoints, relative to where they are mounted:
 //
@@ -167,12 +173,28 @@ func (s *Service) Scheme() *middleware.Scheme { return s.scheme }
 //	                    token, 503 when the revocation cannot be recorded
 //
 // Mount it with http.StripPrefix, for example under /api/v1.
-func (s *Service) Handler() http.Handler { return s.handler }
+//
+// On a nil or zero Service (not made by New) it answers every request 500,
+// so that the mistake shows on the first request instead of a panic.
+func (s *Service) Handler() http.Handler {
+	if !s.built() {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			render(w, r, middleware.AsError(notBuilt("Service")))
+		})
+	}
+	return s.handler
+}
 
 // Cache returns the cache of verified tokens behind Scheme: register it with
 // a redisstore.Broadcaster so that other replicas' revocations evict from
-// it at once.
-func (s *Service) Cache() *middleware.Cache { return s.cache }
+// it at once. On a nil or zero Service it is nil (whose methods do nothing
+// or answer ErrInternal).
+func (s *Service) Cache() *middleware.Cache {
+	if s == nil {
+		return nil
+	}
+	return s.cache
+}
 
 // Close stops the scheme cache's background goroutine. It is idempotent,
 // and does nothing on a nil or zero Service (so that a deferred Close after
@@ -185,7 +207,8 @@ func (s *Service) Close() error {
 }
 
 // built reports whether s was made by New. Its methods fail safe on a nil
-// or zero Service: they answer ErrInternal, or do nothing.
+// or zero Service: they answer ErrInternal (Handler and JWKSHandler a 500),
+// answer nil (the getters), or do nothing.
 func (s *Service) built() bool { return s != nil && s.keys != nil && s.cache != nil }
 
 // Tokens are the tokens of a login or a refresh.

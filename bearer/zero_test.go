@@ -2,6 +2,8 @@ package bearer_test
 
 import (
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -63,6 +65,47 @@ func TestZeroServiceAnswersErrors(t *testing.T) {
 				_, err := j.Verify(ctx, middleware.Credential{Kind: bearer.Kind, Token: "a.b.c"})
 				require.ErrorIs(t, err, middleware.ErrInternal)
 				require.NoError(t, j.Close())
+			})
+		})
+	}
+}
+
+// TestZeroServiceHandlerFailsSafe: a zero Service's Handler returned nil,
+// so the wiring succeeded and the first request panicked, while every other
+// method fails safe; a nil *Service (a failed New's) is wired the same way.
+func TestZeroServiceHandlerFailsSafe(t *testing.T) {
+	var none *bearer.Service
+	for name, svc := range map[string]*bearer.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			h := svc.Handler()
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("a request to a zero Service's Handler panicked at request time: %v", r)
+					}
+				}()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/authenticate", nil))
+			}()
+			if rec.Code != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", rec.Code)
+			}
+			require.JSONEq(t, `{"error":"server_error","error_description":"internal error"}`, rec.Body.String(),
+				"the scheme's 500 body")
+		})
+	}
+}
+
+// TestNilServiceGettersAnswerNil: Scheme and Cache of a nil *Service answer
+// what a zero Service's do (nil, which middleware.Require refuses at wiring
+// time); they used to dereference the nil pointer.
+func TestNilServiceGettersAnswerNil(t *testing.T) {
+	var none *bearer.Service
+	for name, s := range map[string]*bearer.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				require.Nil(t, s.Scheme())
+				require.Nil(t, s.Cache())
 			})
 		})
 	}
