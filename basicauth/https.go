@@ -153,12 +153,16 @@ func carriesBasic(h http.Header) bool {
 // without the header would quietly drop it.
 func (s *Service) HSTS(next http.Handler) http.Handler {
 	if !s.built() {
-		return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, http.StatusInternalServerError, CodeInternal)
-		})
+		return notBuiltHandler
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.transport.setHSTS(w, r)
 		next.ServeHTTP(w, r)
 	})
 }
+
+// notBuiltHandler answers every request 500 (CodeInternal): it is what HSTS
+// and Handler serve on a Service New did not make.
+var notBuiltHandler = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	writeError(w, http.StatusInternalServerError, CodeInternal)
+})

@@ -170,36 +170,50 @@ func schemeAround(cfg *config, t *transport, v middleware.Verifier) (*middleware
 }
 
 // built reports whether s was made by New. Its methods fail safe on a nil
-// or zero Service: they answer ErrInternal (a 500), or do nothing.
+// or zero Service: they answer ErrInternal (Handler and HSTS a 500), answer
+// nil (the schemes), or do nothing (RequireUser and RequireApp panic at
+// wiring time, as middleware.Require does).
 func (s *Service) built() bool {
 	return s != nil && s.apps != nil && s.sessions != nil && s.transport != nil
 }
 
 // Scheme returns the user scheme: app token with a session token, or
 // backend token with a user id. Use it with middleware.Require, Optional or
-// Any; wrap the result with HSTS, or use RequireUser, which does.
-func (s *Service) Scheme() *middleware.Scheme { return s.userScheme }
+// Any; wrap the result with HSTS, or use RequireUser, which does. On a nil
+// or zero Service it is nil, which Require refuses at wiring time.
+func (s *Service) Scheme() *middleware.Scheme {
+	if s == nil {
+		return nil
+	}
+	return s.userScheme
+}
 
 // AppScheme returns the app scheme: it also accepts an app (or backend)
 // token with an empty password, authenticating the app alone (Actor
 // ActorApp). Credentials with a password part are verified in full, as by
 // Scheme: a bad session is never ignored. Scheme and AppScheme share the
-// kind "basic", so at most one of them can be given to middleware.Any.
-func (s *Service) AppScheme() *middleware.Scheme { return s.appScheme }
+// kind "basic", so at most one of them can be given to middleware.Any. On
+// a nil or zero Service it is nil, as Scheme is.
+func (s *Service) AppScheme() *middleware.Scheme {
+	if s == nil {
+		return nil
+	}
+	return s.appScheme
+}
 
 // RequireUser returns middleware that lets through requests acting as a
 // user: app token with a live session of that app, or backend token with
 // an existing user id. Responses to HTTPS requests carry
 // Strict-Transport-Security.
 func (s *Service) RequireUser() func(http.Handler) http.Handler {
-	return s.require(s.userScheme)
+	return s.require(s.Scheme())
 }
 
 // RequireApp returns middleware for routes that need only the app, such as
 // sign-up and login: it accepts whatever RequireUser accepts and an app (or
 // backend) token with an empty password.
 func (s *Service) RequireApp() func(http.Handler) http.Handler {
-	return s.require(s.appScheme)
+	return s.require(s.AppScheme())
 }
 
 func (s *Service) require(scheme *middleware.Scheme) func(http.Handler) http.Handler {
@@ -217,7 +231,16 @@ func (s *Service) require(scheme *middleware.Scheme) func(http.Handler) http.Han
 //
 // Any other method on these paths is answered 405 with Allow and code
 // CodeMethodNotAllowed.
-func (s *Service) Handler() http.Handler { return s.handler }
+//
+// On a nil or zero Service (not made by New) it answers every request 500,
+// as HSTS does, so that the mistake shows on the first request instead of
+// a panic.
+func (s *Service) Handler() http.Handler {
+	if !s.built() {
+		return notBuiltHandler
+	}
+	return s.handler
+}
 
 // RevokeSubject ends every app session of a user and evicts every cached
 // credential of the user (sessions and backend credentials alike). Call it

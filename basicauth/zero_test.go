@@ -55,3 +55,48 @@ func TestZeroServiceAnswersErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroServiceHandlerFailsSafe: HSTS documents that a zero Service
+// "answers every request 500 and never calls next"; Handler, on the same
+// zero Service (or a nil one, a failed New's), returned nil and the first
+// request panicked.
+func TestZeroServiceHandlerFailsSafe(t *testing.T) {
+	var none *basicauth.Service
+	for name, svc := range map[string]*basicauth.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			h := http.StripPrefix("/0.4", svc.Handler())
+			rec := httptest.NewRecorder()
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						t.Fatalf("a request to a zero Service's Handler panicked at request time: %v", r)
+					}
+				}()
+				h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://api.example/0.4/me", nil))
+			}()
+			if rec.Code != http.StatusInternalServerError {
+				t.Fatalf("status %d, want 500", rec.Code)
+			}
+			require.JSONEq(t, `{"errors":[{"code":5000,"message":"internal error"}]}`, rec.Body.String())
+		})
+	}
+}
+
+// TestNilServiceSchemesAnswerNil: Scheme and AppScheme of a nil *Service
+// answer what a zero Service's do (nil), and RequireUser and RequireApp
+// refuse it at wiring time as they refuse a zero one, with the core's
+// message; they used to dereference the nil pointer.
+func TestNilServiceSchemesAnswerNil(t *testing.T) {
+	var none *basicauth.Service
+	for name, s := range map[string]*basicauth.Service{"zero": {}, "nil": none} {
+		t.Run(name, func(t *testing.T) {
+			require.NotPanics(t, func() {
+				require.Nil(t, s.Scheme())
+				require.Nil(t, s.AppScheme())
+			})
+			const notBuilt = "tidegate: nil *middleware.Scheme"
+			require.PanicsWithValue(t, notBuilt, func() { s.RequireUser() })
+			require.PanicsWithValue(t, notBuilt, func() { s.RequireApp() })
+		})
+	}
+}
