@@ -159,16 +159,11 @@ func WithRealm(realm string) Option {
 }
 
 // WithTrustedProxies names the reverse proxies whose X-Forwarded-Proto (and
-// X-Forwarded-For, for login throttling) are believed. Without it nobody is
-// trusted: a request is HTTPS only when it arrived over TLS.
+// X-Forwarded-For, for login throttling) are believed. A nil value (the
+// default) trusts nobody: a request is HTTPS only when it arrived over TLS,
+// and the client is the TCP peer (RemoteAddr).
 func WithTrustedProxies(p *middleware.TrustedProxies) Option {
-	return func(c *config) error {
-		if p == nil {
-			return errors.New("basicauth: trusted proxies must not be nil")
-		}
-		c.proxies = p
-		return nil
-	}
+	return func(c *config) error { c.proxies = p; return nil }
 }
 
 // WithInsecureLoopback accepts credentials over plain HTTP from loopback:

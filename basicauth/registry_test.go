@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/basicauth"
 	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/tidegatetest"
 )
 
 func TestNewAppTokens(t *testing.T) {
@@ -161,7 +162,6 @@ func TestNewValidates(t *testing.T) {
 		"nil clock":          basicauth.WithClock(nil),
 		"empty realm":        basicauth.WithRealm(""),
 		"realm with a quote": basicauth.WithRealm(`a"b`),
-		"nil proxies":        basicauth.WithTrustedProxies(nil),
 		"negative HSTS":      basicauth.WithHSTS(-time.Second, false),
 		"nil invalidator":    basicauth.WithInvalidator(nil),
 		"nil logger":         basicauth.WithLogger(nil),
@@ -179,4 +179,21 @@ func TestNewValidates(t *testing.T) {
 	assert.Equal(t, basicauth.Kind, svc.AppScheme().Kind())
 	require.NoError(t, svc.Close())
 	require.NoError(t, svc.Close(), "Close is idempotent")
+}
+
+// TestTrustedProxiesNilMeansNobody: see bearer's test of that name. A nil
+// *middleware.TrustedProxies trusts nobody, as session's same option and
+// the README's default say; basicauth.WithTrustedProxies refused it.
+func TestTrustedProxiesNilMeansNobody(t *testing.T) {
+	var proxies *middleware.TrustedProxies
+	acc := tidegatetest.NewAccounts(t)
+	apps, err := basicauth.NewMemoryRegistry()
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := basicauth.New(apps, acc.Store, acc.Login, basicauth.WithTrustedProxies(proxies))
+	if err != nil {
+		t.Fatalf("basicauth.WithTrustedProxies(nil) refused, session's same option accepts it: %v", err)
+	}
+	svc.Close()
 }

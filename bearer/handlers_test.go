@@ -23,6 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/bearer"
 	"github.com/tidegate/tidegate/middleware"
+	"github.com/tidegate/tidegate/session"
+	"github.com/tidegate/tidegate/tidegatetest"
 )
 
 const (
@@ -599,7 +601,6 @@ func TestNewValidatesItsConfiguration(t *testing.T) {
 		"nil scheme option":            {bearer.WithSchemeOptions(nil)},
 		"nil cache option":             {bearer.WithCacheOptions(nil)},
 		"invalid cache option":         {bearer.WithCacheOptions(middleware.WithVerifyTimeout(0))},
-		"nil trusted proxies":          {bearer.WithTrustedProxies(nil)},
 		"family lifetime under second": {bearer.WithFamilyLifetime(time.Millisecond)},
 	}
 	for name, opts := range tests {
@@ -712,6 +713,27 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 	}
 	assert.Equal(t, http.StatusTooManyRequests, attempt("203.0.113.9", "pw"), "that client used up its attempts")
 	assert.Equal(t, http.StatusOK, attempt("198.51.100.7", "pw"), "another client behind the same proxy did not")
+}
+
+// TestTrustedProxiesNilMeansNobody: middleware documents "A nil
+// *TrustedProxies trusts nobody", session.WithTrustedProxies accepts nil
+// ("A nil value (the default) trusts nobody"), and the README lists the
+// option's default as "nobody". bearer.WithTrustedProxies (and
+// basicauth.WithTrustedProxies) refused the same nil, so one config value
+// wired into all three kinds failed bearer.New only.
+func TestTrustedProxiesNilMeansNobody(t *testing.T) {
+	var proxies *middleware.TrustedProxies // no proxies configured
+	acc := tidegatetest.NewAccounts(t)
+	s, err := session.New(acc.Login, session.WithTrustedProxies(proxies))
+	if err != nil {
+		t.Fatalf("session refuses nil: %v", err)
+	}
+	defer s.Close()
+	b, err := bearer.New(acc.Login, testKeySet(t), bearer.WithTrustedProxies(proxies))
+	if err != nil {
+		t.Fatalf("bearer.WithTrustedProxies(nil) refused, session's same option accepts it: %v", err)
+	}
+	b.Close()
 }
 
 // lateRevocations is a revocation list whose answers come late: each

@@ -371,16 +371,10 @@ func WithInvalidator(inv middleware.Invalidator) ServiceOption {
 }
 
 // WithTrustedProxies says which peers may name the client address in
-// X-Forwarded-For, for login throttling (default: nobody; the client is
-// the TCP peer).
+// X-Forwarded-For, for login throttling. A nil value (the default) trusts
+// nobody: the client is the TCP peer (RemoteAddr).
 func WithTrustedProxies(t *middleware.TrustedProxies) ServiceOption {
-	return serviceOption(func(c *serviceConfig) error {
-		if t == nil {
-			return errors.New("bearer: trusted proxies must not be nil")
-		}
-		c.proxies = t
-		return nil
-	})
+	return serviceOption(func(c *serviceConfig) error { c.proxies = t; return nil })
 }
 
 // WithHTTPClient sets the client that fetches the JWKS document (default a

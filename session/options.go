@@ -208,7 +208,7 @@ func WithServerLoginLimiter(l middleware.LoginLimiter) Option {
 
 // WithTrustedProxies sets the proxies whose X-Forwarded-For is believed when
 // finding the client address that logins are throttled by. A nil value (the
-// default) trusts nobody: the client is RemoteAddr.
+// default) trusts nobody: the client is the TCP peer (RemoteAddr).
 func WithTrustedProxies(t *middleware.TrustedProxies) Option {
 	return func(c *config) error { c.proxies = t; return nil }
 }
