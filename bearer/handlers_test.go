@@ -664,6 +664,29 @@ func TestIssue(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// TestIssueRefusalIsNotAnOutage: Issue refused a disabled account with a
+// plain error, which middleware.AsError (and Scheme.Reject) read as
+// ErrUnavailable: a 503 with Retry-After, the answer the package promises
+// never to give for a refused credential.
+func TestIssueRefusalIsNotAnOutage(t *testing.T) {
+	svc := newEnv(t).svc
+	_, err := svc.Issue(context.Background(), middleware.Account{UserID: "u1", Disabled: true})
+	if err == nil {
+		t.Fatal("Issue accepted a disabled account")
+	}
+	rec := httptest.NewRecorder()
+	svc.Scheme().Reject(rec, httptest.NewRequest(http.MethodPost, "/sso", nil), err)
+	if errors.Is(middleware.AsError(err), middleware.ErrUnavailable) || rec.Code == http.StatusServiceUnavailable {
+		t.Fatalf("a disabled account is reported as an outage: %d, Retry-After %q, err %v",
+			rec.Code, rec.Header().Get("Retry-After"), err)
+	}
+	require.ErrorIs(t, err, middleware.ErrInvalidCredential, "a refused account is a 401")
+
+	// An account without a user id is the caller's bug: a 500, not an outage.
+	_, err = svc.Issue(context.Background(), middleware.Account{})
+	require.ErrorIs(t, err, middleware.ErrInternal)
+}
+
 // rotateFails is a memory store whose Rotate fails, as a store whose
 // backend went down after the login.
 type rotateFails struct{ *bearer.MemoryRefreshStore }

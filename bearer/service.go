@@ -225,12 +225,22 @@ type Tokens struct {
 // Issue starts a login for account, as POST /authenticate does after
 // checking the password: a new family with its first refresh token, and an
 // access token. Use it for logins the password endpoint does not cover.
+//
+// Its errors are *middleware.Error values, ready for Scheme().Reject: a
+// disabled account is refused with middleware.Invalid (ErrInvalidCredential,
+// 401), an account without a UserID is the caller's bug (ErrInternal, 500),
+// and only a refresh store that fails is ErrUnavailable (503).
 func (s *Service) Issue(ctx context.Context, account middleware.Account) (Tokens, error) {
 	if !s.built() {
 		return Tokens{}, notBuilt("Service")
 	}
-	if account.UserID == "" || account.Disabled {
-		return Tokens{}, errors.New("bearer: cannot issue tokens for this account")
+	switch {
+	case account.UserID == "":
+		return Tokens{}, middleware.Internal("account without a user id")
+	case account.Disabled:
+		// A refusal, not an outage: a plain error would be read as 503
+		// (middleware.AsError), telling the client to retry.
+		return Tokens{}, middleware.Invalid("account")
 	}
 	now := s.cfg.now()
 	fam := Family{ID: newID(), Subject: account.UserID, CreatedAt: now, ExpiresAt: now.Add(s.cfg.familyLifetime)}
