@@ -408,7 +408,7 @@ func TestRotateToken(t *testing.T) {
 	_, err = f.svc.RotateToken(t.Context(), "nope", basicauth.AppToken)
 	assert.ErrorIs(t, err, basicauth.ErrAppNotFound)
 	_, err = f.svc.RotateToken(t.Context(), "a", basicauth.TokenType(9))
-	assert.Error(t, err)
+	assert.ErrorIs(t, err, middleware.ErrInternal, "an unknown token type is the caller's bug, not an outage")
 }
 
 // TestAppChangeWithUnknownOutcomeForgetsTheCache: a registry that answers

@@ -266,12 +266,16 @@ func (s *Service) RevokeSubject(ctx context.Context, userID string) error {
 // RotateToken replaces an app's token of type t by a fresh one, which it
 // returns (the only time it is seen in plain text). The old token stops
 // working at once; sessions of the app stay valid with the new app token.
+// An unknown app is ErrAppNotFound; a t other than AppToken and
+// BackendToken is the caller's bug, middleware.ErrInternal.
 func (s *Service) RotateToken(ctx context.Context, appID string, t TokenType) (string, error) {
 	if !s.built() {
 		return "", notBuilt("Service")
 	}
 	if !t.valid() {
-		return "", errors.New("basicauth: unknown token type")
+		// Not a plain error, which middleware.AsError would read as an
+		// outage (503, retry later).
+		return "", middleware.Internal("unknown token type")
 	}
 	token := newToken(t)
 	err := s.apps.Rotate(ctx, appID, t, middleware.DigestToken(token))
