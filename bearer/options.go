@@ -192,8 +192,9 @@ func WithRevocationList(l RevocationList) Option {
 	})
 }
 
-// WithMaxTokenBytes bounds an access token (default DefaultMaxTokenBytes,
-// at least 512). Longer tokens are refused before any decoding.
+// WithMaxTokenBytes bounds an access token (default DefaultMaxTokenBytes):
+// n must be at least 512 and at most 8192, the default, so the bound can
+// be lowered, never raised. Longer tokens are refused before any decoding.
 func WithMaxTokenBytes(n int) Option {
 	return commonOption(func(c *common) error {
 		if n < minTokenBytes || n > middleware.DefaultMaxHeaderBytes {
@@ -294,8 +295,8 @@ func WithCacheOptions(opts ...middleware.CacheOption) Option {
 }
 
 // WithAccessTTL sets the lifetime of access tokens (default
-// DefaultAccessTTL, at most 24 hours). It is also the expires_in of every
-// token response.
+// DefaultAccessTTL): at least one second and at most 24 hours. It is also
+// the expires_in of every token response.
 func WithAccessTTL(d time.Duration) ServiceOption {
 	return serviceOption(func(c *serviceConfig) error {
 		if d < time.Second || d > maxAccessTTL {

@@ -120,7 +120,8 @@ func WithAbsoluteLifetime(d time.Duration) Option {
 }
 
 // WithRefreshGrace sets how long a token keeps working after it was
-// refreshed (default DefaultRefreshGrace). Zero ends it at once.
+// refreshed (default DefaultRefreshGrace). Zero ends it at once; New
+// refuses a grace longer than the token lifetime (WithTokenLifetime).
 func WithRefreshGrace(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 {
