@@ -298,6 +298,7 @@ func TestJWKSVerifierFollowsRedirectsOnlyWhereItWouldFetch(t *testing.T) {
 		"https://keys.example.com/jwks.json": http.StatusOK,
 		"http://127.0.0.1:9/jwks.json":       http.StatusOK,
 		"ftp://keys.example.com/jwks.json":   http.StatusServiceUnavailable,
+		"https://u:pw@keys.example.com/jwks": http.StatusServiceUnavailable,
 	} {
 		rt := &redirectingTransport{from: "https://issuer.example.com/jwks.json", target: target, doc: doc}
 		_, h := newJWKSVerifier(t, issuerEnv, rt.from, bearer.WithHTTPClient(&http.Client{Transport: rt}))
@@ -361,6 +362,27 @@ func TestCacheTTL(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second, 25 * time.Hour} {
 		_, err := bearer.New(e.login, testKeySet(t), bearer.WithCacheTTL(d))
 		assert.Error(t, err, d)
+	}
+}
+
+// TestNewJWKSVerifierRefusesCredentialsInItsURL: a JWKS URL with userinfo
+// was accepted, while session.NewRemoteVerifier refuses credentials in its
+// URL: a URL ends up in logs and error messages, and the password with it.
+// The error says why without repeating the URL.
+func TestNewJWKSVerifierRefusesCredentialsInItsURL(t *testing.T) {
+	for _, url := range []string{
+		"https://user:s3cret@issuer.example/.well-known/jwks.json",
+		"https://user@issuer.example/jwks",
+		"https://:s3cret@issuer.example/jwks",
+		"http://user:s3cret@127.0.0.1:8080/jwks",
+	} {
+		v, err := bearer.NewJWKSVerifier(url)
+		if !assert.Error(t, err, url) {
+			require.NoError(t, v.Close())
+			continue
+		}
+		assert.Contains(t, err.Error(), "credentials", url)
+		assert.NotContains(t, err.Error(), "s3cret", url)
 	}
 }
 

@@ -88,8 +88,10 @@ type jwksState struct {
 
 // NewJWKSVerifier returns a verifier for tokens whose keys are published at
 // jwksURL, which must be https (or http on a loopback address, for tests
-// and sidecars). Give it the issuer's WithIssuer and WithAudience when the
-// issuer sets them.
+// and sidecars) and carry no credentials (user:password@): a URL ends up in
+// logs and error messages; give credentials to WithHTTPClient's transport
+// instead. Give it the issuer's WithIssuer and WithAudience when the issuer
+// sets them.
 func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) {
 	if err := checkJWKSURL(jwksURL); err != nil {
 		return nil, err
@@ -121,10 +123,15 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 	return j, nil
 }
 
+// checkJWKSURL accepts an absolute https URL without credentials, or an
+// http one on a loopback address.
 func checkJWKSURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
 		return errors.New("bearer: invalid JWKS URL")
+	}
+	if u.User != nil {
+		return errors.New("bearer: the JWKS URL must not carry credentials (user:password@), which would end up in logs")
 	}
 	switch u.Scheme {
 	case "https":
