@@ -77,9 +77,14 @@ func bodyFor(status int) []byte {
 }
 
 // NewExtractor returns the extractor of the scheme: the one value of the
-// x-tidepool-session-token header (any spelling of the name), at most
-// MaxTokenBytes, a token68 (RFC 7235 §2.1). The header twice with different
-// values is malformed.
+// x-tidepool-session-token header, at most MaxTokenBytes, a token68 (RFC
+// 7235 §2.1). The header twice with different values is malformed.
+//
+// The header is looked up under its canonical key, HeaderToken. net/http
+// stores every header it receives under that key whatever its spelling on
+// the wire, and Header.Set and Header.Add do too; a value written into the
+// map under another key (r.Header["x-tidepool-session-token"] = ...) is not
+// found.
 func NewExtractor() (middleware.Extractor, error) {
 	return middleware.NewHeaderExtractor(Kind, HeaderToken, middleware.WithMaxHeaderBytes(MaxTokenBytes))
 }
