@@ -32,7 +32,7 @@ const (
 	BackendToken
 )
 
-// String returns "app" or "backend".
+// String returns "app" or "backend", and "unknown" for any other value.
 func (t TokenType) String() string {
 	switch t {
 	case AppToken:

@@ -199,8 +199,9 @@ func WithVerifyTimeout(d time.Duration) CacheOption {
 // up to ttl even if the backend starts accepting it meanwhile (an account
 // created under an id that was tried before, a key that a JWKS adds). ttl
 // may be at most MaxRefusalTTL; ttl 0 remembers no refusal, so every
-// refused request calls the Verifier. maxEntries must be positive when ttl
-// is, and at most MaxRefusals.
+// refused request calls the Verifier, and maxEntries is then ignored
+// (whatever its value; no table is kept). maxEntries must be positive when
+// ttl is, and at most MaxRefusals.
 func WithRefusals(ttl time.Duration, maxEntries int) CacheOption {
 	return cacheOption(func(c *Cache) error {
 		switch {
