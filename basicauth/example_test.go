@@ -19,7 +19,10 @@ import (
 // her profile; she logs out.
 func Example() {
 	accounts := middleware.NewMemoryAccounts()
-	hasher, _ := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // cheap: tests and examples only
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // cheap: tests and examples only
+	if err != nil {
+		log.Fatal(err)
+	}
 	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
 	if err != nil {
 		log.Fatal(err)

@@ -24,13 +24,25 @@ import (
 func Example() {
 	// Accounts and password checking are shared by every credential kind.
 	// (Cheap hashing parameters keep the example fast; use the defaults.)
-	hasher, _ := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params)
+	if err != nil {
+		log.Fatal(err)
+	}
 	accounts := middleware.NewMemoryAccounts()
-	hash, _ := hasher.Hash("correct horse battery staple")
-	_ = accounts.Create(context.Background(), middleware.Account{
+	hash, err := hasher.Hash("correct horse battery staple")
+	if err != nil {
+		log.Fatal(err)
+	}
+	err = accounts.Create(context.Background(), middleware.Account{
 		UserID: "88144f5ea3", Username: "mary@example.com", PasswordHash: hash, Roles: []string{"user"},
 	})
-	login, _ := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
+	if err != nil {
+		log.Fatal(err) // the user name or an email is taken
+	}
+	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// One HS256 key from crypto/rand; load it from a file to share it
 	// between replicas (bearer.ParseHMACKey).

@@ -361,9 +361,12 @@ func ExampleNewMemorySessionStore() {
 	}
 
 	token := middleware.NewToken() // handed to the client, never stored
-	_ = store.Create(ctx, middleware.DigestToken(token), middleware.Session{
+	err = store.Create(ctx, middleware.DigestToken(token), middleware.Session{
 		Subject: "88144f5ea3", Actor: middleware.ActorUser, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	})
+	if err != nil {
+		panic(err) // the store is full, or a Redis store is down: no session
+	}
 	s, err := store.Lookup(ctx, middleware.DigestToken(token))
 	fmt.Println(s.Subject, err, store.Len())
 

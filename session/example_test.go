@@ -21,13 +21,22 @@ import (
 // logout, and the same request again.
 func Example() {
 	// Accounts and password checking, shared with every credential kind.
-	hasher, _ := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // production: DefaultArgon2Params
-	hash, _ := hasher.Hash("correct horse battery staple")
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // production: DefaultArgon2Params
+	if err != nil {
+		log.Fatal(err)
+	}
+	hash, err := hasher.Hash("correct horse battery staple")
+	if err != nil {
+		log.Fatal(err)
+	}
 	accounts := middleware.NewMemoryAccounts()
-	_ = accounts.Create(context.Background(), middleware.Account{
+	err = accounts.Create(context.Background(), middleware.Account{
 		UserID: "88144f5ea3", Username: "mary@example.com", Emails: []string{"mary@example.com"},
 		PasswordHash: hash,
 	})
+	if err != nil {
+		log.Fatal(err) // the user name or an email is taken
+	}
 	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
 	if err != nil {
 		log.Fatal(err)
@@ -99,12 +108,18 @@ func getWith(h http.Handler, token string) {
 // redisstore.SessionStore; here an in-memory one), without mounting the
 // login handlers itself.
 func ExampleNewStoreVerifier() {
-	store, _ := middleware.NewMemorySessionStore()
+	store, err := middleware.NewMemorySessionStore()
+	if err != nil {
+		log.Fatal(err)
+	}
 	// Elsewhere, a session.Service with session.WithStore(store) logs Mary in.
 	token, now := middleware.NewToken(), time.Now()
-	_ = store.Create(context.Background(), middleware.DigestToken(token), middleware.Session{
+	err = store.Create(context.Background(), middleware.DigestToken(token), middleware.Session{
 		Subject: "88144f5ea3", Actor: middleware.ActorUser, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	verifier, err := session.NewStoreVerifier(store)
 	if err != nil {
@@ -136,9 +151,12 @@ func ExampleNewRemoteVerifier() {
 	authServer := httptest.NewServer(http.StripPrefix("/auth", auth.Handler()))
 	defer authServer.Close()
 	token, now := middleware.NewToken(), time.Now() // Mary's token, as POST /auth/login issues it
-	_ = auth.Store().Create(context.Background(), middleware.DigestToken(token), middleware.Session{
+	err := auth.Store().Create(context.Background(), middleware.DigestToken(token), middleware.Session{
 		Subject: "88144f5ea3", Actor: middleware.ActorUser, IssuedAt: now, ExpiresAt: now.Add(time.Hour),
 	})
+	if err != nil {
+		log.Fatal(err)
+	}
 
 	// The records-api service.
 	remote, err := session.NewRemoteVerifier(authServer.URL+"/auth", "records-api", secret,
