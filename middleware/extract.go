@@ -307,8 +307,11 @@ var token68 = func() (t [256]bool) {
 }()
 
 // NewHeaderExtractor returns an Extractor for a credential carried alone in
-// its own header, such as x-tidepool-session-token. The header name is
-// matched case-insensitively; the value must pass the token syntax check
+// its own header, such as x-tidepool-session-token. The header name may be
+// given in any case: it is looked up under its canonical spelling, which is
+// how net/http stores every header it receives (and Header.Set and Add
+// write); a value put straight into the map under another spelling is not
+// found. The value must pass the token syntax check
 // (IsToken68 unless WithTokenSyntax says otherwise).
 func NewHeaderExtractor(kind Kind, header string, opts ...ExtractorOption) (Extractor, error) {
 	if kind == "" {
