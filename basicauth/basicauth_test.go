@@ -63,10 +63,13 @@ func TestCreateUserErrors(t *testing.T) {
 		{"bad email", app, `{"user_name":"bob","email":"bob.example.com","password":"pw"}`, 400, bodyBadRequest},
 		{"user name with spaces around", app, `{"user_name":" bob","email":"bob@example.com","password":"pw"}`, 400, bodyBadRequest},
 		{"user name with control", app, `{"user_name":"b\u0000ob","email":"bob@example.com","password":"pw"}`, 400, bodyBadRequest},
-		{"unknown field", app, `{"user_name":"bob","email":"bob@example.com","password":"pw","admin":true}`, 400, bodyBadRequest},
+		// Other members are ignored (TestBodiesIgnoreOtherMembers), but not
+		// a known one in another case, which encoding/json would read.
+		{"member in another case", app, `{"user_name":"bob","email":"bob@example.com","password":"pw","Password":"other"}`, 400, bodyBadRequest},
 		{"trailing data", app, `{"user_name":"bob","email":"bob@example.com","password":"pw"} {}`, 400, bodyBadRequest},
 		{"password too long", app, `{"user_name":"bob","email":"bob@example.com","password":"` + strings.Repeat("x", middleware.MaxPasswordBytes+1) + `"}`, 400, bodyBadRequest},
 		{"body over 64 KiB", app, big, 400, bodyBadRequest},
+		{"ignored member over 64 KiB", app, `{"user_name":"bob","email":"bob@example.com","password":"pw","about":"` + strings.Repeat("x", basicauth.MaxBodyBytes) + `"}`, 400, bodyBadRequest},
 		{"user name not UTF-8", app, "{\"user_name\":\"bob\xff\",\"email\":\"bob@example.com\",\"password\":\"pw\"}", 400, bodyBadRequest},
 		{"password with a lone surrogate", app, `{"user_name":"bob","email":"bob@example.com","password":"pw\ud800"}`, 400, bodyBadRequest},
 		{"no credentials", "", `{"user_name":"bob","email":"bob@example.com","password":"pw"}`, 401, bodyAppToken},
@@ -82,6 +85,50 @@ func TestCreateUserErrors(t *testing.T) {
 	}
 	_, err := f.accounts.FindByLogin(t.Context(), "bob")
 	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no failed sign-up created an account")
+}
+
+// TestBodiesIgnoreOtherMembers: sign-up and login ignore members other
+// than user_name, email and password, as Tapglue's server (json.Unmarshal)
+// does. Tapglue's Android SDK posts its whole User entity through Gson,
+// which writes every primitive field (friend_count, is_friend, enabled,
+// ...): refused with 400, no user of the SDK could sign up. The body
+// decodes into three strings, so an extra member sets nothing ("admin" is
+// no role). A name equal to a known one only in another case still is 400:
+// encoding/json would read it as that member.
+func TestBodiesIgnoreOtherMembers(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	app := basic(appA + ":")
+	gson := `{"friend_count":0,"follower_count":0,"followed_count":0,` +
+		`"is_friend":false,"is_follower":false,"is_followed":false,` +
+		`"user_name":"bob","password":"hunter2 hunter2","enabled":true,"email":"bob@example.com",` +
+		`"admin":true,"roles":["admin"],"id":"` + maryID + `"}`
+	res := f.do(t, http.MethodPost, "/0.4/users", app, gson)
+	require.Equal(t, http.StatusCreated, res.status, res.body)
+	account, err := f.accounts.FindByLogin(t.Context(), "bob")
+	require.NoError(t, err)
+	assert.Equal(t, []string{"user"}, account.Roles)
+	assert.NotEqual(t, maryID, account.UserID)
+
+	res = f.do(t, http.MethodPost, "/0.4/me/login", app,
+		`{"user_name":"bob","password":"hunter2 hunter2","is_friend":false,"email_addr":null}`)
+	require.Equal(t, http.StatusCreated, res.status, res.body)
+
+	for _, tc := range []struct{ name, path, body string }{
+		{"sign-up, USER_NAME beside user_name", "/0.4/users",
+			`{"user_name":"eve","USER_NAME":"mallory","email":"eve@example.com","password":"a long passphrase for eve"}`},
+		{"sign-up, Email alone", "/0.4/users",
+			`{"user_name":"eve","Email":"eve@example.com","password":"a long passphrase for eve"}`},
+		{"login, Password beside password", "/0.4/me/login",
+			`{"user_name":"mary","password":"wrong","Password":"` + maryPassword + `"}`},
+		{"login, USER_NAME alone", "/0.4/me/login", `{"USER_NAME":"mary","password":"` + maryPassword + `"}`},
+		{"login, a long s folds to s", "/0.4/me/login", `{"user_name":"mary","pa\u017fsword":"` + maryPassword + `"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			requireError(t, f.do(t, http.MethodPost, tc.path, app, tc.body), http.StatusBadRequest, bodyBadRequest)
+		})
+	}
+	_, err = f.accounts.FindByLogin(t.Context(), "eve")
+	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no account was created")
 }
 
 func TestLogin(t *testing.T) {

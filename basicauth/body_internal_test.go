@@ -13,10 +13,15 @@ import (
 
 // FuzzDecodeBody feeds arbitrary bodies to the JSON decoder of POST /users
 // and POST /me/login and to the field checks. Whatever is accepted must be
-// exactly one object of known fields that survives a round trip.
+// exactly one object whose known fields survive a round trip, and read
+// exactly as encoding/json alone reads them (Tapglue's server, which
+// ignores other members too): a body has one meaning only.
 func FuzzDecodeBody(f *testing.F) {
 	f.Add([]byte(`{"user_name":"bob","email":"bob@example.com","password":"pw"}`))
 	f.Add([]byte(`{"user_name":"bob"} {}`))
+	f.Add([]byte(`{"friend_count":0,"is_friend":false,"user_name":"bob","password":"pw"}`))
+	f.Add([]byte(`{"user_name":"a","USER_NAME":"b"}`))
+	f.Add([]byte("{\"pas\u017fword\":\"x\"}"))
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var in signupRequest
 		if err := decodeBody(bytes.NewReader(body), &in); err != nil {
@@ -35,6 +40,9 @@ func FuzzDecodeBody(f *testing.F) {
 		var back signupRequest
 		require.NoError(t, decodeBody(bytes.NewReader(again), &back))
 		require.Equal(t, in, back)
+		var plain signupRequest
+		require.NoError(t, json.Unmarshal(body, &plain), "%q", body)
+		require.Equal(t, plain, in, "encoding/json reads %q otherwise", body)
 		_ = validUserName(in.UserName)
 		_ = validEmail(in.Email)
 	})
@@ -50,7 +58,27 @@ func TestDecodeBody(t *testing.T) {
 		{`{}`, true},
 		{`{"user_name":"a"}{}`, false},
 		{`{"user_name":"a"} x`, false},
-		{`{"other":1}`, false},
+		// Other members are ignored, whatever their JSON value, as
+		// Tapglue's server ignores them (its Android SDK sends counters
+		// and flags beside the three strings); repeated ones too.
+		{`{"other":1}`, true},
+		{`{"friend_count":0,"is_friend":false,"user_name":"a","enabled":true}`, true},
+		{`{"other":null,"other":[{"x":1e400}],"deep":[[[]]],"s":"\ud800"}`, true},
+		{`{"other":}`, false},
+		{`{"other":1,}`, false},
+		{`{"other":[1]`, false},
+		// A name equal to a known one only case-insensitively is refused,
+		// alone or beside the known one: encoding/json would fold it into
+		// the field (Unicode simple folding: U+017F is an "s").
+		{`{"USER_NAME":"a"}`, false},
+		{`{"user_name":"a","USER_NAME":"b"}`, false},
+		{`{"USER_NAME":"b","user_name":"a"}`, false},
+		{`{"password":"x","Password":"y"}`, false},
+		{`{"Email":"a@b"}`, false},
+		{"{\"u\u017fer_name\":\"a\"}", false},
+		{`{"pas\u017fword":"x"}`, false},
+		{`{"user_name":"a","user_name":"a"}`, false},
+		{`{"username":"a","userName":"b","e-mail":"c"}`, true},
 		{`{"user_name":1}`, false},
 		{`{"user_name":null}`, false},
 		{`{"email":null,"user_name":"a"}`, false},
@@ -72,6 +100,16 @@ func TestDecodeBody(t *testing.T) {
 		err := decodeBody(strings.NewReader(tc.body), &in)
 		assert.Equal(t, tc.ok, err == nil, "%q: %v", tc.body, err)
 	}
+}
+
+// TestDecodeBodyReadsOnlyKnownMembers: the ignored members of a body
+// (here, what Tapglue's Android SDK sends) change none of the three fields.
+func TestDecodeBodyReadsOnlyKnownMembers(t *testing.T) {
+	var in signupRequest
+	body := `{"friend_count":0,"is_friend":false,"user_name":"bob","enabled":true,` +
+		`"email":"bob@example.com","about":{"password":"not this"},"password":"pw"}`
+	require.NoError(t, decodeBody(strings.NewReader(body), &in))
+	assert.Equal(t, signupRequest{UserName: "bob", Email: "bob@example.com", Password: "pw"}, in)
 }
 
 func TestValidFields(t *testing.T) {

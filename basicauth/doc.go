@@ -87,4 +87,15 @@
 //     field is not a list): a browser sends Basic credentials on its own
 //     once its user has answered the challenge, and only application/json
 //     needs a CORS preflight across origins.
+//   - Their bodies ignore members other than user_name, email and password,
+//     as Tapglue's server (json.Unmarshal) does: Tapglue's Android SDK
+//     posts its whole User entity through Gson, counters and flags
+//     (friend_count, is_friend, enabled, ...) included, and could not sign
+//     up otherwise. This is safe: the body decodes into those three strings
+//     only, so an extra member sets nothing (no mass assignment). The three
+//     are read strictly: each at most once, a JSON string (not null),
+//     named exactly (a name equal to one of them only case-insensitively,
+//     which encoding/json would read as it, is 400), valid UTF-8 without
+//     U+FFFD, in one object with nothing after it, at most MaxBodyBytes,
+//     ignored members included.
 package basicauth

@@ -335,21 +335,31 @@ var (
 // matched exactly.
 var bodyMembers = map[string]bool{"user_name": true, "email": true, "password": true}
 
-// decodeBody reads one JSON object into dst, strictly: unknown fields,
-// member names that match only case-insensitively, repeated members,
-// trailing data and anything but an object are errors. The caller bounds r.
+// decodeBody reads one JSON object into dst. Members named other than
+// bodyMembers are ignored, as Tapglue's server (json.Unmarshal) ignores
+// them: its Android SDK posts its whole User entity through Gson, counters
+// and flags (friend_count, is_friend, enabled, ...) beside user_name, email
+// and password. Ignoring them is safe: dst holds three strings, so no
+// member can set anything else (no mass assignment). Everything else is
+// strict: a repeated known member, a name that matches a known one only
+// case-insensitively, a known member that is not a string, trailing data
+// and anything but an object are errors. The caller bounds r, ignored
+// members included.
 //
 // encoding/json alone matches names case-insensitively and keeps the last
 // of repeated members, so {"user_name":"a","USER_NAME":"mary"} logged in
 // as mary while a proxy or WAF reading "user_name" saw "a"; checkMembers
 // gives a body one meaning only, as bearer's parser does
 // (examples/server/adversarial, TestLoginBodies "tapglue/duplicate member").
+// dst is then decoded from the known members alone, re-encoded, so that
+// encoding/json never matches an ignored name to a field, whatever its
+// case folding.
 //
-// For the same reason the body must be valid UTF-8 and no value may hold
-// U+FFFD: encoding/json turns invalid bytes and lone surrogate escapes
-// ("\ud800") into U+FFFD, so that different passwords logged in alike and
-// the UTF-8 checks of the fields could never fail (RFC 8259 §8.1 requires
-// UTF-8 anyway).
+// For the same reason the body must be valid UTF-8 and no known member's
+// value may hold U+FFFD: encoding/json turns invalid bytes and lone
+// surrogate escapes ("\ud800") into U+FFFD, so that different passwords
+// logged in alike and the UTF-8 checks of the fields could never fail
+// (RFC 8259 §8.1 requires UTF-8 anyway).
 func decodeBody(r io.Reader, dst any) error {
 	data, err := io.ReadAll(r)
 	if err != nil {
@@ -358,52 +368,91 @@ func decodeBody(r io.Reader, dst any) error {
 	if !utf8.Valid(data) {
 		return errEncoding
 	}
-	if err := checkMembers(data); err != nil {
+	known, err := checkMembers(data)
+	if err != nil {
 		return err
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
+	canonical, err := json.Marshal(known)
+	if err != nil {
 		return err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errTrailing
-	}
-	return nil
+	dec := json.NewDecoder(bytes.NewReader(canonical))
+	dec.DisallowUnknownFields() // dst and bodyMembers must agree
+	return dec.Decode(dst)
 }
 
-// checkMembers reports an error unless data is a JSON object whose member
-// names are distinct and each exactly one of bodyMembers, and whose values
-// are JSON strings holding no U+FFFD. The decoder would read null into a
-// string as "", so that {"user_name":null,"email":"mary@example.com"} logged
-// in as mary through the email while a proxy could read the null otherwise;
-// bearer's parser refuses it alike.
-func checkMembers(data []byte) error {
+// checkMembers returns the known members of data, a JSON object, by exact
+// name. It reports an error unless every known member appears at most once
+// and is a JSON string holding no U+FFFD, no other member's name equals a
+// known one case-insensitively (Unicode simple folding, as encoding/json
+// and strings.EqualFold match: "USER_NAME", "Email", "pasſword"), and
+// nothing follows the object. The decoder would read null into a string
+// as "", so that {"user_name":null,"email":"mary@example.com"} logged in
+// as mary through the email while a proxy could read the null otherwise;
+// bearer's parser refuses it alike. Other members' values need only be
+// JSON, and are not kept.
+func checkMembers(data []byte) (map[string]string, error) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
-		return errMembers
+		return nil, errMembers
 	}
-	seen := make(map[string]bool, len(bodyMembers))
+	known := make(map[string]string, len(bodyMembers))
 	for dec.More() {
 		t, err := dec.Token()
 		name, ok := t.(string)
-		if err != nil || !ok || !bodyMembers[name] || seen[name] {
-			return errMembers
+		if err != nil || !ok {
+			return nil, errMembers
 		}
-		seen[name] = true
-		var value any
+		var value json.RawMessage // syntax checked, never decoded
 		if err := dec.Decode(&value); err != nil {
-			return err
+			return nil, err
 		}
-		text, isString := value.(string)
-		if !isString {
-			return errMembers
+		if !bodyMembers[name] {
+			if foldsToBodyMember(name) {
+				return nil, errMembers
+			}
+			continue
 		}
-		if strings.ContainsRune(text, utf8.RuneError) {
-			return errEncoding
+		text, err := stringValue(value)
+		if err != nil {
+			return nil, err
+		}
+		if _, repeated := known[name]; repeated {
+			return nil, errMembers
+		}
+		known[name] = text
+	}
+	if t, err := dec.Token(); err != nil || t != json.Delim('}') {
+		return nil, errMembers
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errTrailing
+	}
+	return known, nil
+}
+
+// foldsToBodyMember reports whether name, not itself one of bodyMembers,
+// equals one of them case-insensitively, as encoding/json would match it.
+func foldsToBodyMember(name string) bool {
+	for member := range bodyMembers {
+		if strings.EqualFold(name, member) {
+			return true
 		}
 	}
-	return nil
+	return false
+}
+
+// stringValue returns the text of value, a JSON string holding no U+FFFD;
+// null, which encoding/json reads into a string as "", is an error.
+func stringValue(value json.RawMessage) (string, error) {
+	var text string
+	if len(value) == 0 || value[0] != '"' || json.Unmarshal(value, &text) != nil {
+		return "", errMembers
+	}
+	if strings.ContainsRune(text, utf8.RuneError) {
+		return "", errEncoding
+	}
+	return text, nil
 }
 
 // validUserName: non-empty, bounded, valid UTF-8, no control characters

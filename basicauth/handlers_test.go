@@ -69,8 +69,8 @@ func TestTwoContentTypeLinesAre415(t *testing.T) {
 	assert.ErrorIs(t, err, middleware.ErrAccountNotFound, "no account was created")
 }
 
-// TestBodyMembersMustBeStrings: SECURITY.md promises JSON bodies of
-// exactly the documented string members, and bearer's parser refuses a
+// TestBodyMembersMustBeStrings: SECURITY.md promises JSON bodies whose
+// documented members are strings, and bearer's parser refuses a
 // null one. encoding/json reads null into a string as "", so a login with
 // "user_name":null and an email logged in through the email, while a proxy
 // or WAF could read the null otherwise: every member must be a JSON

@@ -363,13 +363,16 @@ func TestLoginBodies(t *testing.T) {
 		{"tapglue/10,001 levels", "/0.4/me/login", `{"user_name":` + deep(10001) + `,"password":"` + pw + `"}`, "application/json", basicBad},
 		{"tapglue/64 KiB+1", "/0.4/me/login", `{"user_name":"` + strings.Repeat("u", 64<<10) + `","password":"` + pw + `"}`, "application/json", basicBad},
 		{"tapglue/both user_name and email", "/0.4/me/login", `{"user_name":"mary@example.com","email":"mary@example.com","password":"` + pw + `"}`, "application/json", basicBad},
-		{"tapglue/unknown member", "/0.4/me/login", `{"user_name":"mary@example.com","password":"` + pw + `","admin":true}`, "application/json", basicBad},
 		{"tapglue/empty password", "/0.4/me/login", `{"user_name":"mary@example.com","password":""}`, "application/json", basicBad},
 		// A body has one meaning only, as bearer's: the member a proxy or
 		// WAF reads is the one tidegate reads.
 		{"tapglue/duplicate member", "/0.4/me/login", `{"user_name":"nobody@example.com","user_name":"mary@example.com","password":"` + mary.Password + `"}`, "application/json", basicBad},
 		{"tapglue/member in another case", "/0.4/me/login", `{"USER_NAME":"mary@example.com","password":"` + mary.Password + `"}`, "application/json", basicBad},
 		{"tapglue/sign-up member in another case", "/0.4/users", `{"user_name":"casey","Email":"casey@example.com","password":"` + pw + `"}`, "application/json", basicBad},
+		// Other members are ignored (below), but never one that
+		// encoding/json would fold into a known member.
+		{"tapglue/member in another case beside it", "/0.4/me/login", `{"user_name":"nobody@example.com","USER_NAME":"mary@example.com","password":"` + mary.Password + `"}`, "application/json", basicBad},
+		{"tapglue/password in another case beside it", "/0.4/me/login", `{"user_name":"mary@example.com","password":"x","Password":"` + mary.Password + `"}`, "application/json", basicBad},
 		{"tapglue/trailing data", "/0.4/me/login", `{"user_name":"mary@example.com","password":"` + pw + `"} x`, "application/json", basicBad},
 		{"tapglue/sign-up 10,000 levels", "/0.4/users", `{"user_name":"x","email":` + deep(10000) + `,"password":"` + pw + `"}`, "application/json", basicBad},
 	}
@@ -392,6 +395,22 @@ func TestLoginBodies(t *testing.T) {
 			assert.Less(t, time.Since(start), 5*time.Second)
 		})
 	}
+
+	// Unlike bearer's ("bearer/unknown member"), Tapglue's endpoints ignore
+	// members other than user_name, email and password, as Tapglue's server
+	// does: its Android SDK posts its whole User entity through Gson, which
+	// writes the counters and flags too. They decode into nothing.
+	t.Run("tapglue/unknown member is ignored", func(t *testing.T) {
+		body := `{"friend_count":0,"is_friend":false,"user_name":"mary@example.com","password":"` + mary.Password + `","admin":true}`
+		got := s.send(t, req{method: http.MethodPost, path: "/0.4/me/login", body: body,
+			header: h("Content-Type", "application/json", "Authorization", basicAuth(demoApp.AppToken, ""))})
+		require.Equal(t, http.StatusCreated, got.status, got.body)
+		var out struct {
+			SessionToken string `json:"session_token"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(got.body), &out))
+		secret(out.SessionToken)
+	})
 
 	t.Run("session/Authorization over 4 KiB", func(t *testing.T) {
 		got := s.send(t, req{method: http.MethodPost, path: "/auth/login", header: h("Authorization", "Basic "+b64("mary@example.com:"+strings.Repeat("p", 3100)))})

@@ -1,0 +1,36 @@
+package app_test
+
+import (
+	"encoding/base64"
+	"io"
+	"net/http"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/tidegate/tidegate/internal/seed"
+)
+
+// These tests send what Tapglue's own client SDKs send and read what they
+// read (github.com/tapglue/android_sdk, github.com/tapglue/snaasSdk-iOS).
+
+// The Android SDK's createUser posts its com.tapglue.android.entities.User
+// through Retrofit's GsonConverterFactory. Gson omits null fields but writes
+// every primitive one, so a new User("bob", "pw") with setEmail(...) is
+// encoded as below, with Content-Type "application/json; charset=UTF-8" and
+// Authorization Basic base64(APP_TOKEN + ":" + "") (ServiceFactory starts
+// with sessionToken = ""). Tapglue's server decodes it with json.Unmarshal,
+// which ignores the counters and flags, and answers 201.
+func TestTapglueAndroidSDKSignup(t *testing.T) {
+	srv := newServer(t)
+	demo := seed.Demo().Apps[0]
+	appOnly := "Basic " + base64.StdEncoding.EncodeToString([]byte(demo.AppToken+":"))
+	gsonUser := `{"friend_count":0,"follower_count":0,"followed_count":0,` +
+		`"is_friend":false,"is_follower":false,"is_followed":false,` +
+		`"user_name":"androiduser","password":"a long enough password","enabled":true,` +
+		`"email":"androiduser@example.com"}`
+	resp := do(t, srv, http.MethodPost, "/0.4/users", gsonUser,
+		"Authorization", appOnly, "Content-Type", "application/json; charset=UTF-8")
+	body, _ := io.ReadAll(resp.Body)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode,
+		"Android SDK sign-up refused: %s", body)
+}
