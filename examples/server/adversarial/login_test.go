@@ -341,7 +341,11 @@ func TestLoginBodies(t *testing.T) {
 	deep := func(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
 	bearerBad := want{status: 400, body: bodyBearerBadLogin}
 	basicBad := wantBasicMalformed
+	bearerNotJSON := want{status: 415, body: `{"error":"invalid_request","error_description":"Content-Type must be application/json"}` + "\n"}
+	basicNotJSON := want{status: 415, body: `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}` + "\n"}
 	pw := secret("some password for bodies")
+	// contentType holds one Content-Type field line per line: "a\nb" sends
+	// two (a field value cannot hold a line break).
 	cases := []struct {
 		name, path, body, contentType string
 		want                          want
@@ -353,11 +357,15 @@ func TestLoginBodies(t *testing.T) {
 		{"bearer/member in another case", "/api/v1/authenticate", `{"USERNAME":"mary@example.com","password":"` + pw + `"}`, "application/json", bearerBad},
 		{"bearer/unknown member", "/api/v1/authenticate", `{"username":"mary@example.com","password":"` + pw + `","admin":true}`, "application/json", bearerBad},
 		{"bearer/number", "/api/v1/authenticate", `{"username":1,"password":"` + pw + `"}`, "application/json", bearerBad},
+		{"bearer/null member", "/api/v1/authenticate", `{"username":null,"password":"` + pw + `"}`, "application/json", bearerBad},
 		{"bearer/trailing data", "/api/v1/authenticate", `{"username":"mary@example.com","password":"` + pw + `"}{}`, "application/json", bearerBad},
 		{"bearer/array", "/api/v1/authenticate", `["mary@example.com","` + pw + `"]`, "application/json", bearerBad},
 		{"bearer/empty", "/api/v1/authenticate", ``, "application/json", bearerBad},
-		{"bearer/form", "/api/v1/authenticate", `username=mary%40example.com&password=x`, "application/x-www-form-urlencoded",
-			want{status: 415, body: `{"error":"invalid_request","error_description":"Content-Type must be application/json"}` + "\n"}},
+		{"bearer/form", "/api/v1/authenticate", `username=mary%40example.com&password=x`, "application/x-www-form-urlencoded", bearerNotJSON},
+		// Content-Type is not a list (RFC 9110 §5.3): two lines are refused
+		// whatever their order, as a proxy may read either one.
+		{"bearer/two Content-Type lines", "/api/v1/authenticate", `{"username":"mary@example.com","password":"` + mary.Password + `"}`, "application/json\ntext/plain", bearerNotJSON},
+		{"bearer/two Content-Type lines, JSON last", "/api/v1/authenticate", `{"username":"mary@example.com","password":"` + mary.Password + `"}`, "text/plain\napplication/json", bearerNotJSON},
 		{"bearer/refresh body 10,000 levels", "/api/v1/refresh", `{"refresh_token":` + deep(10000) + `}`, "application/json", want{status: 400, body: bodyBearerBadRefresh}},
 		{"tapglue/10,000 levels", "/0.4/me/login", `{"user_name":` + deep(10000) + `,"password":"` + pw + `"}`, "application/json", basicBad},
 		{"tapglue/10,001 levels", "/0.4/me/login", `{"user_name":` + deep(10001) + `,"password":"` + pw + `"}`, "application/json", basicBad},
@@ -373,12 +381,22 @@ func TestLoginBodies(t *testing.T) {
 		// encoding/json would fold into a known member.
 		{"tapglue/member in another case beside it", "/0.4/me/login", `{"user_name":"nobody@example.com","USER_NAME":"mary@example.com","password":"` + mary.Password + `"}`, "application/json", basicBad},
 		{"tapglue/password in another case beside it", "/0.4/me/login", `{"user_name":"mary@example.com","password":"x","Password":"` + mary.Password + `"}`, "application/json", basicBad},
+		// A null member is no member: encoding/json read it as "", and the
+		// login went through the email.
+		{"tapglue/null member", "/0.4/me/login", `{"user_name":null,"email":"mary@example.com","password":"` + mary.Password + `"}`, "application/json", basicBad},
+		{"tapglue/sign-up null member", "/0.4/users", `{"user_name":"casey","email":null,"password":"` + pw + `"}`, "application/json", basicBad},
+		{"tapglue/two Content-Type lines", "/0.4/me/login", `{"user_name":"mary@example.com","password":"` + mary.Password + `"}`, "application/json\ntext/plain", basicNotJSON},
+		{"tapglue/two Content-Type lines, JSON last", "/0.4/me/login", `{"user_name":"mary@example.com","password":"` + mary.Password + `"}`, "text/plain\napplication/json", basicNotJSON},
+		{"tapglue/sign-up two Content-Type lines", "/0.4/users", `{"user_name":"casey","email":"casey@example.com","password":"` + pw + `"}`, "application/json\napplication/json", basicNotJSON},
 		{"tapglue/trailing data", "/0.4/me/login", `{"user_name":"mary@example.com","password":"` + pw + `"} x`, "application/json", basicBad},
 		{"tapglue/sign-up 10,000 levels", "/0.4/users", `{"user_name":"x","email":` + deep(10000) + `,"password":"` + pw + `"}`, "application/json", basicBad},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			header := h("Content-Type", c.contentType)
+			var header [][2]string
+			for _, line := range strings.Split(c.contentType, "\n") {
+				header = append(header, [2]string{"Content-Type", line})
+			}
 			switch {
 			case strings.HasPrefix(c.path, "/0.4/"):
 				header = append(header, [2]string{"Authorization", basicAuth(demoApp.AppToken, "")})
