@@ -25,8 +25,9 @@ func TestCreateUser(t *testing.T) {
 	assert.Equal(t, "no-store", res.header.Get("Cache-Control"))
 	var user map[string]string
 	require.NoError(t, json.Unmarshal([]byte(res.body), &user))
-	assert.Len(t, user, 3, "id, user_name, email and nothing else")
+	assert.Len(t, user, 4, "id, id_string, user_name, email and nothing else")
 	assert.Regexp(t, `^[0-9a-f]{32}$`, user["id"])
+	assert.Equal(t, user["id"], user["id_string"], "Tapglue's SDKs read the id from id_string")
 	assert.Equal(t, "bob", user["user_name"])
 	assert.Equal(t, "bob@example.com", user["email"])
 
@@ -37,7 +38,7 @@ func TestCreateUser(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(res.body), &login))
 	me := f.do(t, http.MethodGet, "/0.4/me", basic(appA+":"+login["session_token"]), "")
 	require.Equal(t, http.StatusOK, me.status, me.body)
-	assert.JSONEq(t, `{"id":"`+user["id"]+`","user_name":"bob","email":"bob@example.com"}`, me.body)
+	assert.JSONEq(t, `{"id":"`+user["id"]+`","id_string":"`+user["id"]+`","user_name":"bob","email":"bob@example.com"}`, me.body)
 }
 
 func TestCreateUserErrors(t *testing.T) {
@@ -144,6 +145,7 @@ func TestLogin(t *testing.T) {
 		var out map[string]string
 		require.NoError(t, json.Unmarshal([]byte(res.body), &out))
 		assert.Equal(t, maryID, out["id"])
+		assert.Equal(t, maryID, out["id_string"])
 		assert.Equal(t, maryName, out["user_name"])
 		assert.Equal(t, maryEmail, out["email"])
 		assert.Regexp(t, `^[A-Za-z0-9_-]{43}$`, out["session_token"])
@@ -210,7 +212,7 @@ func TestLoginThrottled(t *testing.T) {
 func TestMe(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
 	session := f.logIn(t, appA)
-	want := `{"id":"` + maryID + `","user_name":"mary","email":"mary@example.com"}`
+	want := `{"id":"` + maryID + `","id_string":"` + maryID + `","user_name":"mary","email":"mary@example.com"}`
 	for name, auth := range map[string]string{
 		"app and session":      basic(appA + ":" + session),
 		"backend and user id":  basic(backendA + ":" + maryID),

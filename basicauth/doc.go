@@ -14,6 +14,11 @@
 // from middleware.NewToken and are scoped to the app they were issued in:
 // app A's session presented with app B's token is refused.
 //
+// Sign-up, login and GET /me answer the user as
+// {"id","id_string","user_name","email"} (login adds "session_token"). The
+// id is a string, not Tapglue's number, and id_string holds the same
+// string: Tapglue's Android and iOS SDKs read the id from id_string only.
+//
 // # Principals
 //
 //   - app token + session: Actor middleware.ActorUser, Subject the user id,

@@ -26,9 +26,14 @@ const (
 )
 
 // userJSON is a user as the endpoints return it. It never holds a password
-// or hash.
+// or hash. Tapglue writes a numeric "id" and its decimal string in
+// "id_string"; tidegate's user ids are strings, so both hold the same
+// string. Tapglue's SDKs read only "id_string" (Android's
+// @SerializedName("id_string"), iOS's map["id_string"]): without it, every
+// user they hold has a nil id.
 type userJSON struct {
 	ID           string `json:"id"`
+	IDString     string `json:"id_string"`
 	UserName     string `json:"user_name"`
 	Email        string `json:"email"`
 	SessionToken string `json:"session_token,omitempty"`
@@ -318,7 +323,7 @@ func (s *Service) me(w http.ResponseWriter, r *http.Request) {
 }
 
 func userOf(a middleware.Account) userJSON {
-	u := userJSON{ID: a.UserID, UserName: a.Username}
+	u := userJSON{ID: a.UserID, IDString: a.UserID, UserName: a.Username}
 	if len(a.Emails) > 0 {
 		u.Email = a.Emails[0]
 	}

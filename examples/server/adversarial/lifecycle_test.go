@@ -64,7 +64,7 @@ func TestLogoutThenReuse(t *testing.T) {
 		cred := secret(basicAuth(demoApp.AppToken, s.appLogin(t, mary.Username, mary.Password)))
 		s.check(t, s.get(t, "/whoami", "Authorization", cred), wantMaryBasic)
 		s.check(t, s.get(t, "/0.4/me", "Authorization", cred),
-			want{status: 200, body: `{"id":"` + mary.UserID + `","user_name":"mary@example.com","email":"mary@example.com"}` + "\n"})
+			want{status: 200, body: `{"id":"` + mary.UserID + `","id_string":"` + mary.UserID + `","user_name":"mary@example.com","email":"mary@example.com"}` + "\n"})
 		logout := req{method: http.MethodDelete, path: "/0.4/me/logout", header: h("Authorization", cred)}
 		s.checkEmpty(t, s.send(t, logout), http.StatusNoContent)
 		s.check(t, s.get(t, "/whoami", "Authorization", cred), wantBasicInvalid)

@@ -2,11 +2,13 @@ package app_test
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/internal/seed"
 )
 
@@ -33,4 +35,32 @@ func TestTapglueAndroidSDKSignup(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	assert.Equal(t, http.StatusCreated, resp.StatusCode,
 		"Android SDK sign-up refused: %s", body)
+}
+
+// Both SDKs take a user's id from "id_string" (Android: @SerializedName
+// ("id_string") private String id; iOS: id <- map["id_string"]), the string
+// twin of Tapglue's numeric "id". Without it every user the SDK holds has a
+// nil id: Android's User.equals throws, iOS's == finds every user equal.
+func TestTapglueSDKReadsIDString(t *testing.T) {
+	srv := newServer(t)
+	demo := seed.Demo().Apps[0]
+	appOnly := "Basic " + base64.StdEncoding.EncodeToString([]byte(demo.AppToken+":"))
+	// iOS Network.loginUserWithEmail: POST /me/login {"email","password"}.
+	resp := do(t, srv, http.MethodPost, "/0.4/me/login",
+		`{"email":"`+maryLogin+`","password":"`+maryPassword+`"}`,
+		"Authorization", appOnly, "Content-Type", "application/json")
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+	var user map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&user))
+	t.Logf("login response members: %v", keys(user))
+	idString, _ := user["id_string"].(string)
+	assert.Equal(t, maryID, idString, "no id_string: the SDKs' User.id is nil")
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
