@@ -1,7 +1,8 @@
-// Command chi is tidegate in a chi router: public routes, the login
-// endpoints of every credential kind, a route for session tokens only,
-// routes for any kind and a route for admins, on in-memory stores with
-// demo users. It prints curl lines that try every route.
+// Command chi is tidegate in a chi router: public routes, a route for
+// session tokens only, routes for any kind and a route for admins, behind
+// an http.ServeMux that serves the login endpoints of every credential kind
+// for every method. It runs on in-memory stores with demo users, and
+// prints curl lines that try every route.
 //
 //	cd examples/chi && go run .            # listens on 127.0.0.1:8081
 //	cd examples/chi && go run . -addr 127.0.0.1:9000

@@ -53,10 +53,10 @@ func (s *services) Close() error {
 	return errors.Join(errs...)
 }
 
-// newRouter builds the chi router: public routes, the login endpoints of
-// every kind, a route for session tokens only, routes for any kind and a
-// route for admins. The returned func stops the services' background
-// goroutines.
+// newRouter builds the router: the login endpoints of every kind in an
+// http.ServeMux, in front of a chi router with public routes, a route for
+// session tokens only, routes for any kind and a route for admins. The
+// returned func stops the services' background goroutines.
 func newRouter(cfg config) (http.Handler, func() error, error) {
 	svc, err := newServices(cfg)
 	if err != nil {
@@ -69,23 +69,12 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	}
 
 	r := chi.NewRouter()
-	// Strict-Transport-Security on every response to an HTTPS request, as
-	// basicauth requires of routes that accept its credentials.
-	r.Use(svc.apps.HSTS)
 
 	// Public routes. /hello greets a session user by name and anyone else
 	// as anonymous: Optional lets a request without a token through, but
 	// never one with a bad token.
 	getHead(r, "/healthz", healthz)
 	getHead(r.With(middleware.Optional(svc.sessions.Scheme())), "/hello", hello)
-
-	// The login endpoints of each kind, mounted where their APIs live.
-	r.Mount("/auth", http.StripPrefix("/auth", svc.sessions.Handler()))
-	r.Mount("/api/v1", http.StripPrefix("/api/v1", svc.jwts.Handler()))
-	// Every method, not getHead: the JWKS handler answers the others 405
-	// in JSON itself, where chi answered them with an empty body.
-	r.Handle("/.well-known/jwks.json", svc.jwts.JWKSHandler())
-	r.Mount("/0.4", http.StripPrefix("/0.4", svc.apps.Handler()))
 
 	// One kind only: session tokens.
 	getHead(r.With(middleware.Require(svc.sessions.Scheme())), "/session/whoami", whoami)
@@ -96,7 +85,32 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 		getHead(r, "/whoami", whoami)
 		getHead(r.With(middleware.RequireRole("admin")), "/admin/stats", adminStats)
 	})
-	return r, svc.Close, nil
+
+	// The login endpoints of each kind, mounted where their APIs live, and
+	// the JWKS document, routed before chi by their paths alone, so that
+	// every method reaches them and they answer those they do not serve
+	// themselves: 405 in JSON, with an Allow listing what the resource
+	// serves (RFC 9110 §10.2.1, §15.5.6). chi's Mount and Handle route only
+	// the methods chi knows, and answered any other, WebDAV's PROPFIND say,
+	// itself: 405, empty, without Allow. Every other path goes to chi.
+	front := http.NewServeMux()
+	mount(front, "/auth", svc.sessions.Handler())
+	mount(front, "/api/v1", svc.jwts.Handler())
+	front.Handle("/.well-known/jwks.json", svc.jwts.JWKSHandler())
+	mount(front, "/0.4", svc.apps.Handler())
+	front.Handle("/", r)
+	// Strict-Transport-Security on every response to an HTTPS request, as
+	// basicauth requires of routes that accept its credentials: around the
+	// mux and the router, so that the mux's redirects (a path to clean, the
+	// /auth and /0.4 mount points) carry it too.
+	return svc.apps.HSTS(front), svc.Close, nil
+}
+
+// mount serves h under prefix for every method, with the prefix stripped:
+// tidegate's handlers route by their own paths and answer the methods they
+// do not serve 405 themselves.
+func mount(mux *http.ServeMux, prefix string, h http.Handler) {
+	mux.Handle(prefix+"/", http.StripPrefix(prefix, h))
 }
 
 // getHead serves h for GET and HEAD at pattern, as net/http's ServeMux does

@@ -237,9 +237,10 @@ func TestAppCredentialsNeedHTTPS(t *testing.T) {
 }
 
 // TestMountedRedirectsKeepThePrefix: the kinds' handlers are mounted behind
-// http.StripPrefix, and the router does not clean paths. Their muxes used
-// to redirect a path like /0.4//me to the clean path without the prefix
-// (/me); they now answer it 404, and never redirect outside the mount.
+// http.StripPrefix. Their muxes used to redirect a path like /0.4//me to
+// the clean path without the prefix (/me); they now answer it 404, and
+// never redirect outside the mount. The ServeMux in front of them redirects
+// it to the clean path with the prefix (/0.4/me).
 func TestMountedRedirectsKeepThePrefix(t *testing.T) {
 	h := newTestHandler(t)
 	backend := tidegatetest.BasicHeader(demo.BackendToken, admin.UserID)
