@@ -234,18 +234,41 @@ func ExampleNewMemoryRefreshStore() {
 		log.Fatal(err)
 	}
 	ctx := context.Background()
-	hasher, _ := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // production: DefaultArgon2Params
-	hash, _ := hasher.Hash("correct horse battery staple")
+	hasher, err := middleware.NewArgon2idHasher(middleware.TestArgon2Params) // production: DefaultArgon2Params
+	if err != nil {
+		log.Fatal(err)
+	}
+	hash, err := hasher.Hash("correct horse battery staple")
+	if err != nil {
+		log.Fatal(err)
+	}
 	accounts := middleware.NewMemoryAccounts()
 	mary := middleware.Account{UserID: "88144f5ea3", Username: "mary@example.com", PasswordHash: hash}
-	_ = accounts.Create(ctx, mary)
-	login, _ := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
-	key, _ := bearer.GenerateKey("", bearer.HS256)
-	keys, _ := bearer.NewKeySet(key)
-	svc, _ := bearer.New(login, keys, bearer.WithRefreshStore(store), bearer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err := accounts.Create(ctx, mary); err != nil {
+		log.Fatal(err)
+	}
+	login, err := middleware.NewPasswordLogin(accounts, middleware.WithHasher(hasher))
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := bearer.GenerateKey("", bearer.HS256)
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := bearer.NewKeySet(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := bearer.New(login, keys, bearer.WithRefreshStore(store), bearer.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		log.Fatal(err)
+	}
 	defer svc.Close()
 
-	tokens, _ := svc.Issue(ctx, mary) // as POST /authenticate does after checking the password
+	tokens, err := svc.Issue(ctx, mary) // as POST /authenticate does after checking the password
+	if err != nil {
+		log.Fatal(err)
+	}
 	refresh := func(t bearer.Tokens) int {
 		req := httptest.NewRequest(http.MethodPost, "/refresh", strings.NewReader(`{"refresh_token":"`+t.RefreshToken+`"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -255,9 +278,9 @@ func ExampleNewMemoryRefreshStore() {
 		return rec.Code
 	}
 	fmt.Println("refresh:", refresh(tokens), "tokens held:", store.Len())
+	// The reuse ends the login, but its tokens are held until they expire,
+	// so that presenting any of them is answered as a reuse again.
 	fmt.Println("same token again:", refresh(tokens), "tokens held:", store.Len())
-	// The login is over, but its tokens are held until they expire, so that
-	// presenting any of them is answered as a reuse again.
 	// Output:
 	// refresh: 200 tokens held: 2
 	// same token again: 401 tokens held: 2
