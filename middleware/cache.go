@@ -183,8 +183,12 @@ func (e *cacheEntry) deadline() time.Time { return e.born.Add(e.life) }
 // next may verify other credentials through the cache it is wrapped in,
 // but must not verify the credential it is verifying through it, directly
 // or through another credential's verification: that call would wait on
-// the verification that made it. The cache answers it at once with an
-// ErrInternal error (500) instead of waiting until the verify timeout.
+// the verification that made it. When the call passes on the context next
+// was given, and every verification on the way was started from within
+// the one before, the cache sees the cycle and answers it at once with an
+// ErrInternal error (500). A cycle it cannot see (a context not derived
+// from next's, or two verifications led by different requests, each
+// waiting for the other) ends at the verify timeout, with 503.
 func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, error) {
 	if nilness.Is(next) {
 		return nil, errors.New("tidegate: cache needs a verifier")
@@ -506,14 +510,18 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 		return f.done
 	}
 	delete(sh.flights, fk)
+	if refusal != nil && denies(refusal) {
+		// Whatever the generation: an InvalidateSubject of anyone, moving
+		// it while the credential was verified again, left the stale
+		// success it refused in place. Dropping an entry is always safe;
+		// at worst it costs a newer one a verification.
+		dropDeniedLocked(sh, fk, hash)
+	}
 	if c.generation.Load() == fk.generation {
 		switch {
 		case f.entry != nil:
 			c.storeLocked(sh, f.entry, hash)
 		case refusal != nil:
-			if denies(refusal) {
-				dropDeniedLocked(sh, fk, hash)
-			}
 			c.rememberLocked(fk, hash, refusal, start)
 		}
 	}

@@ -1379,6 +1379,49 @@ func TestRefusalEvictsTheEntryItReverified(t *testing.T) {
 	}
 }
 
+// TestRefusalEvictsTheEntryDespiteAnUnrelatedInvalidateSubject: an entry
+// older than CapTTL's cap is verified again, and refused then, it leaves
+// the cache, even when an InvalidateSubject of someone else (a logout
+// everywhere, a password change) moves the generation meanwhile. Kept
+// under the generation check, the stale success stayed, and once the cap
+// was lifted the revoked credential was served from it until its full TTL.
+func TestRefusalEvictsTheEntryDespiteAnUnrelatedInvalidateSubject(t *testing.T) {
+	clock := newFakeClock()
+	var refuse atomic.Bool
+	var calls atomic.Int64
+	started, release := make(chan struct{}), make(chan struct{})
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		calls.Add(1)
+		if refuse.Load() {
+			close(started)
+			<-release
+			return middleware.Principal{}, middleware.Invalid("revoked")
+		}
+		return middleware.Principal{Subject: "u1"}, nil
+	})
+	cache := newTestCache(t, v, time.Hour, middleware.WithClock(clock.Now), middleware.WithVerifyTimeout(time.Minute))
+	cred := middleware.Credential{Kind: kindSession, Token: "tok"}
+	_, err := cache.Verify(context.Background(), cred)
+	require.NoError(t, err)
+
+	cache.CapTTL(2 * time.Second) // deaf to revocations
+	clock.Advance(3 * time.Second)
+	refuse.Store(true) // revoked on another replica; the message is missed
+	done := make(chan error, 1)
+	go func() { _, err := cache.Verify(context.Background(), cred); done <- err }()
+	<-started
+	cache.InvalidateSubject("someone-else") // an unrelated user logs out everywhere
+	close(release)
+	require.ErrorIs(t, <-done, middleware.ErrInvalidCredential, "verified again: refused")
+
+	clock.Advance(middleware.DefaultRefusalTTL)
+	cache.CapTTL(0)
+	p, err := cache.Verify(context.Background(), cred)
+	require.ErrorIs(t, err, middleware.ErrInvalidCredential,
+		"the refused credential was served from its stale entry (subject %q) once the cap was lifted; Verifier calls: %d",
+		p.Subject, calls.Load())
+}
+
 // TestRefusalKeepsTheEntryOfAnotherCredentialUnderItsKey: an entry and a
 // refusal of different credentials may share a key text (keys do not hold
 // the kind, and a token "a:b" is spelt as the parts ("a", "b")): the
