@@ -10,8 +10,9 @@ import (
 
 // unmarshalExact decodes the JSON object data into v, a pointer to a
 // struct whose JSON member names are names, as json.Unmarshal does, except
-// that a member's name must match exactly. It returns the object's members
-// in order, duplicates included, for checks of the caller's own.
+// that a member's name must match exactly. It returns all the object's
+// members in order, repeated and dropped ones included, for checks of the
+// caller's own.
 //
 // encoding/json matches a member to a field whose name differs only in
 // case (or by Unicode folding: "ſub" is "sub" to it), the last such member
@@ -36,7 +37,38 @@ func unmarshalExact(data []byte, v any, names []string) ([]member, error) {
 	if len(kept) < len(members) {
 		data = encodeObject(kept)
 	}
-	return kept, json.Unmarshal(data, v)
+	return members, json.Unmarshal(data, v)
+}
+
+var errRepeatedName = errors.New("bearer: a JSON object repeats a member name")
+
+// smallObject is the most members hasRepeatedName compares pairwise; a
+// larger object (a JWKS document can be large) costs a map instead of a
+// quadratic number of comparisons.
+const smallObject = 16
+
+// hasRepeatedName reports whether two of members have the same name. Names
+// are compared as decoded (escapes undone), code unit by code unit, as
+// RFC 7159 §8.3 compares them.
+func hasRepeatedName(members []member) bool {
+	if len(members) <= smallObject {
+		for i := range members {
+			for _, earlier := range members[:i] {
+				if earlier.name == members[i].name {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	seen := make(map[string]struct{}, len(members))
+	for _, m := range members {
+		if _, dup := seen[m.name]; dup {
+			return true
+		}
+		seen[m.name] = struct{}{}
+	}
+	return false
 }
 
 // member is one member of a JSON object: its decoded name and its value as
@@ -107,10 +139,19 @@ var errDateNotNumber = errors.New("bearer: a NumericDate claim is not a JSON num
 // decodeClaims decodes a token's claims into c with exact member names (see
 // unmarshalExact). A NumericDate must be a JSON number (RFC 7519 §2):
 // golang-jwt's decoder also reads one from a string of digits.
+//
+// A claims set that repeats a member name is refused. RFC 7519 §4 allows
+// that or keeping the lexically last member only; encoding/json does
+// neither reliably: it ignores a null for a string (and jwt.ClaimStrings
+// returns early on null), so {"sub":"u-mary","sub":null} kept u-mary.
+// Refusing leaves nothing for two readers of one token to read apart.
 func decodeClaims(data []byte, c *Claims) error {
 	members, err := unmarshalExact(data, c, claimNames)
 	if err != nil {
 		return err
+	}
+	if hasRepeatedName(members) {
+		return errRepeatedName
 	}
 	for _, m := range members {
 		if slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {

@@ -11,19 +11,29 @@ import (
 
 // FuzzDecodeClaims: golang-jwt decodes a token's claims before it checks
 // the signature, so decodeClaims reads what anyone sends. It must never
-// panic, and on claims with no member whose name only folds to a claim's
-// and no NumericDate given as a string, it must decode exactly as
-// encoding/json does.
+// panic; it must refuse claims that repeat a member name; on claims with
+// no member whose name only folds to a claim's and no NumericDate given
+// as a string, it must decode exactly as encoding/json does. And the fast
+// path, decodeMintedClaims, must give decodeClaims' answer wherever it
+// gives one (requireSameAsJSON).
 func FuzzDecodeClaims(f *testing.F) {
 	f.Add(`{"iss":"i","sub":"s","aud":["a"],"exp":1767229200,"iat":1767225600,"jti":"j"}`)
 	f.Add(`{"exp":1,"Exp":2,"exp":3}`)
 	f.Add(`{"sub":"a","SUB":1,"ſub":"c"}`)
 	f.Add(`{"exp":"1","nbf":null,"iat":-1.5e3}`)
 	f.Add(`[{"exp":1}]`)
+	f.Add(`{"sub":"u-mary","sub":null}`)
 	f.Fuzz(func(t *testing.T, payload string) {
+		requireSameAsJSON(t, payload)
 		var exact Claims
 		err := decodeClaims([]byte(payload), &exact)
 		members, isObject := objectMembers([]byte(payload))
+		for i, m := range members {
+			if slices.ContainsFunc(members[:i], func(earlier member) bool { return earlier.name == m.name }) {
+				require.Error(t, err, "%q repeats %q", payload, m.name)
+				return
+			}
+		}
 		for _, m := range members {
 			if foldsToOneOf(m.name, claimNames) || slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {
 				return // where decodeClaims differs from encoding/json on purpose

@@ -74,3 +74,30 @@ func TestAnIgnoredMemberChangesNothingElse(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeClaimsRefusesARepeatedName: a claims set that repeats a
+// member name, compared exactly once unescaped, is refused (RFC 7519 §4
+// allows it), whatever the values, the claim known or not. Names that
+// differ, if only in case, are not repeats.
+func TestDecodeClaimsRefusesARepeatedName(t *testing.T) {
+	for _, c := range []struct {
+		payload string
+		refused bool
+	}{
+		{`{"sub":"a","sub":null}`, true},
+		{`{"sub":"a","sub":"a"}`, true},
+		{`{"aud":["a"],"exp":1,"aud":null}`, true},
+		{`{"sub":"a","s\u0075b":"b"}`, true},
+		{`{"x":1,"x":1}`, true},
+		{`{"Sub":1,"Sub":2}`, true}, // ignored names, repeated all the same
+		{`{"sub":"a","Sub":"b","SUB":"c"}`, false},
+		{`{"sub":"a","x":{"sub":1,"sub":2}}`, false}, // a nested object is an unknown claim's value
+	} {
+		err := decodeClaims([]byte(c.payload), &Claims{})
+		if c.refused {
+			assert.ErrorIs(t, err, errRepeatedName, c.payload)
+		} else {
+			assert.NoError(t, err, c.payload)
+		}
+	}
+}

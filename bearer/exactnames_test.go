@@ -1,6 +1,8 @@
 package bearer_test
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -8,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestClaimNamesAreMatchedExactly: RFC 7519 §7.3 compares claim names as
@@ -80,5 +83,35 @@ func TestJWKMemberNamesAreMatchedExactly(t *testing.T) {
 		srv := newJWKSServer(t, serveString(http.StatusOK, doc))
 		_, h := newJWKSVerifier(t, issuerEnv, srv.URL)
 		assert.Equal(t, c.want, get(h, tok).Code, name)
+	}
+}
+
+// TestRepeatedClaimIsRefused: RFC 7519 §4 lets a parser either refuse a
+// claims set that repeats a name or use only the lexically last member.
+// encoding/json does neither: it ignores a null for a string (and
+// jwt.ClaimStrings returns early on null), so of {"sub":"u-mary",…,
+// "sub":null} the first value stood and the token was accepted as u-mary.
+// tidegate refuses any repeated name, compared exactly once unescaped.
+func TestRepeatedClaimIsRefused(t *testing.T) {
+	e := newEnv(t)
+	header := `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`
+	claims := with(validClaims(e.clock.Now()), "scope", "read")
+	payload := payloadOf(t, claims)
+	rec := e.whoami(rawToken(header, payload))
+	require.Equal(t, http.StatusOK, rec.Code, "control: %s", rec.Body.String())
+	cases := map[string]string{"an unknown claim twice": `"x":1,"x":1`}
+	for claim, value := range claims {
+		same, err := json.Marshal(value)
+		require.NoError(t, err)
+		cases[claim+", then null"] = `"` + claim + `":null`
+		cases[claim+", then another value"] = `"` + claim + `":"other"`
+		cases[claim+", then the same value"] = `"` + claim + `":` + string(same)
+		// {"\u0073ub":null} names sub too, once unescaped.
+		cases[claim+", then null, the name escaped"] = fmt.Sprintf(`"\u%04x%s":null`, claim[0], claim[1:])
+	}
+	for name, member := range cases {
+		dup := strings.TrimSuffix(payload, "}") + "," + member + "}"
+		rec := e.whoami(rawToken(header, dup))
+		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s: %s accepted as %s", name, dup, rec.Body.String())
 	}
 }
