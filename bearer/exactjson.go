@@ -10,9 +10,8 @@ import (
 
 // unmarshalExact decodes the JSON object data into v, a pointer to a
 // struct whose JSON member names are names, as json.Unmarshal does, except
-// that a member's name must match exactly. It returns all the object's
-// members in order, repeated and dropped ones included, for checks of the
-// caller's own.
+// that a member's name must match exactly. It returns the members it
+// decoded, in order, for checks of the caller's own.
 //
 // encoding/json matches a member to a field whose name differs only in
 // case (or by Unicode folding: "ſub" is "sub" to it), the last such member
@@ -22,11 +21,22 @@ import (
 // token signed by a trusted key carry an "exp" in the past and an "Exp"
 // in the future, and be accepted; a JWK's "use":"enc" was overruled by a
 // "USE":"sig". Such members are dropped here before v is decoded; every
-// other member, repeated ones too, is decoded as it came.
+// other member is decoded as it came.
+//
+// An object that repeats a member name is refused (errRepeatedName).
+// RFC 7519 §4 (claims) and RFC 7517 §4-5 (JWK, JWK Set) allow that or
+// keeping the lexically last member only, which encoding/json does not
+// do: it ignores a null for a string, so {"sub":"u-mary","sub":null} kept
+// u-mary, and it decodes a second array into the first one's elements,
+// so of two "keys" members a key of the second took the first one's
+// material. Refusing leaves nothing for two readers to read apart.
 func unmarshalExact(data []byte, v any, names []string) ([]member, error) {
 	members, ok := objectMembers(data)
 	if !ok { // not a valid object: json.Unmarshal says what it is
 		return nil, json.Unmarshal(data, v)
+	}
+	if hasRepeatedName(members) {
+		return nil, errRepeatedName
 	}
 	kept := make([]member, 0, len(members))
 	for _, m := range members {
@@ -37,7 +47,7 @@ func unmarshalExact(data []byte, v any, names []string) ([]member, error) {
 	if len(kept) < len(members) {
 		data = encodeObject(kept)
 	}
-	return members, json.Unmarshal(data, v)
+	return kept, json.Unmarshal(data, v)
 }
 
 var errRepeatedName = errors.New("bearer: a JSON object repeats a member name")
@@ -140,18 +150,11 @@ var errDateNotNumber = errors.New("bearer: a NumericDate claim is not a JSON num
 // unmarshalExact). A NumericDate must be a JSON number (RFC 7519 §2):
 // golang-jwt's decoder also reads one from a string of digits.
 //
-// A claims set that repeats a member name is refused. RFC 7519 §4 allows
-// that or keeping the lexically last member only; encoding/json does
-// neither reliably: it ignores a null for a string (and jwt.ClaimStrings
-// returns early on null), so {"sub":"u-mary","sub":null} kept u-mary.
-// Refusing leaves nothing for two readers of one token to read apart.
+// A claims set that repeats a member name is refused (see unmarshalExact).
 func decodeClaims(data []byte, c *Claims) error {
 	members, err := unmarshalExact(data, c, claimNames)
 	if err != nil {
 		return err
-	}
-	if hasRepeatedName(members) {
-		return errRepeatedName
 	}
 	for _, m := range members {
 		if slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {

@@ -1,11 +1,15 @@
 package bearer
 
 import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 // TestExactNamesCoverTheStructs: the name lists unmarshalExact is given
@@ -99,5 +103,41 @@ func TestDecodeClaimsRefusesARepeatedName(t *testing.T) {
 		} else {
 			assert.NoError(t, err, c.payload)
 		}
+	}
+}
+
+// TestDecodeJWKSRefusesARepeatedName: RFC 7517 §4 and §5 say a JWK or JWK
+// Set parser must refuse repeated member names or use only the lexically
+// last one. encoding/json decodes a second "keys" array into the first
+// one's elements (jwk.UnmarshalJSON does not reset them), so a key of the
+// second was merged with the fields of the first: here the last "keys"
+// holds only a kid, no usable key, yet the document gave a verification
+// key under that kid with the first key's material, its "use":"enc"
+// overwritten too. A repeated name, in the set or in a key, makes the
+// document unusable, as any other malformed document.
+func TestDecodeJWKSRefusesARepeatedName(t *testing.T) {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	key := `"kty":"OKP","crv":"Ed25519","x":"` + base64.RawURLEncoding.EncodeToString(pub) + `"`
+
+	// What the lexically last "keys" alone gives: no usable key.
+	lastOnly, err := decodeJWKS([]byte(`{"keys":[{"kid":"second","use":"sig"}]}`))
+	require.NoError(t, err)
+	require.Empty(t, lastOnly)
+	// The key alone is usable: only the repeats below make it unusable.
+	usable, err := decodeJWKS([]byte(`{"keys":[{` + key + `,"kid":"ed1","use":"sig"}]}`))
+	require.NoError(t, err)
+	require.Len(t, usable, 1)
+
+	for name, doc := range map[string]string{
+		"keys twice":              `{"keys":[{` + key + `,"kid":"first","use":"enc"}],"keys":[{"kid":"second","use":"sig"}]}`,
+		"keys twice, one escaped": `{"keys":[{` + key + `,"kid":"first","use":"enc"}],"k\u0065ys":[{"kid":"second","use":"sig"}]}`,
+		"a key's use twice":       `{"keys":[{` + key + `,"kid":"ed1","use":"enc","use":"sig"}]}`,
+		"a key's kid twice":       `{"keys":[{` + key + `,"kid":"ed1","kid":"ed1"}]}`,
+		"a key's x twice":         `{"keys":[{` + key + `,"kid":"ed1",` + key[strings.Index(key, `"x"`):] + `}]}`,
+		"an unknown member twice": `{"keys":[{` + key + `,"kid":"ed1","n":1,"n":1}]}`,
+	} {
+		keys, err := decodeJWKS([]byte(doc))
+		assert.ErrorIs(t, err, errJWKS, "%s: %s gave %v", name, doc, keys)
 	}
 }

@@ -164,6 +164,10 @@ func TestJWKSVerifierFetchFailureIs503(t *testing.T) {
 		"duplicate kid":       serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`"},{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`"}]}`),
 		"short x":             serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"AAAA"}]}`),
 		"point off the curve": serveString(200, `{"keys":[{"kty":"EC","crv":"P-256","kid":"es1","x":"`+b64.EncodeToString(make([]byte, 32))+`","y":"`+b64.EncodeToString(append(make([]byte, 31), 1))+`"}]}`),
+
+		// Repeated member names (RFC 7517 §4, §5): see TestDecodeJWKSRefusesARepeatedName.
+		"keys twice":           serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`","use":"enc"}],"keys":[{"kid":"ed1"}]}`),
+		"a key's member twice": serveString(200, `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"`+b64.EncodeToString(edPublic)+`","use":"sig","use":"sig"}]}`),
 	} {
 		t.Run(name, func(t *testing.T) {
 			srv := newJWKSServer(t, h)
