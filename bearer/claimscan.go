@@ -115,7 +115,8 @@ func (d *claimScanner) strs() []string {
 
 // maxDateDigits bounds a date's seconds, far beyond any real date and
 // well within what a float64 holds exactly, as jwt.NumericDate decodes
-// through one.
+// through one. Twelve digits stay below maxNumericDate, the bound of
+// decodeClaims, so that both paths accept the same dates.
 const maxDateDigits = 12
 
 // date reads a date as jwt.NumericDate decodes an integer: the Unix time,

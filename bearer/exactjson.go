@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -144,11 +146,27 @@ var claimNames = []string{"iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"
 // dateClaims are the claims whose value is a NumericDate.
 var dateClaims = [...]string{"exp", "nbf", "iat"}
 
-var errDateNotNumber = errors.New("bearer: a NumericDate claim is not a JSON number")
+var (
+	errDateNotNumber  = errors.New("bearer: a NumericDate claim is not a JSON number")
+	errDateOutOfRange = errors.New("bearer: a NumericDate claim is out of range")
+)
+
+// maxNumericDate bounds a NumericDate, in seconds either side of 1970,
+// exclusive. golang-jwt turns the float64 it decodes into int64 seconds
+// with int64(f), whose result beyond int64 is up to the platform: amd64
+// gives math.MinInt64, so an nbf or iat of 1e19 became the distant past
+// and a token not valid for ages was accepted. 10^12 s, about 31,700
+// years, is past any real token, far inside int64 and inside the 2^53
+// that float64 holds exactly, so every platform reads every accepted date
+// alike. It also bounds the fast path: its 12 digits (maxDateDigits) stay
+// below it. A negative date (before 1970) remains a NumericDate, as RFC
+// 7519 §2 allows any JSON number.
+const maxNumericDate = 1e12
 
 // decodeClaims decodes a token's claims into c with exact member names (see
 // unmarshalExact). A NumericDate must be a JSON number (RFC 7519 §2):
-// golang-jwt's decoder also reads one from a string of digits.
+// golang-jwt's decoder also reads one from a string of digits. It must be
+// within maxNumericDate too.
 //
 // A claims set that repeats a member name is refused (see unmarshalExact).
 func decodeClaims(data []byte, c *Claims) error {
@@ -157,8 +175,12 @@ func decodeClaims(data []byte, c *Claims) error {
 		return err
 	}
 	for _, m := range members {
-		if slices.Contains(dateClaims[:], m.name) && !isNumberOrNull(m.value) {
+		switch {
+		case !slices.Contains(dateClaims[:], m.name):
+		case !isNumberOrNull(m.value):
 			return errDateNotNumber
+		case !inDateRange(m.value):
+			return errDateOutOfRange
 		}
 	}
 	return nil
@@ -168,6 +190,16 @@ func decodeClaims(data []byte, c *Claims) error {
 func isNumberOrNull(raw json.RawMessage) bool {
 	raw = bytes.TrimLeft(raw, " \t\r\n")
 	return len(raw) > 0 && (raw[0] == '-' || '0' <= raw[0] && raw[0] <= '9' || string(raw) == "null")
+}
+
+// inDateRange reports whether raw, a JSON number or null, is null or a
+// number of magnitude below maxNumericDate.
+func inDateRange(raw json.RawMessage) bool {
+	if string(raw) == "null" {
+		return true
+	}
+	seconds, err := strconv.ParseFloat(string(raw), 64)
+	return err == nil && math.Abs(seconds) < maxNumericDate
 }
 
 // UnmarshalJSON decodes the claims with exact member names: see decodeClaims.

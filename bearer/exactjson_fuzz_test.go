@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strings"
 	"testing"
@@ -11,7 +12,8 @@ import (
 
 // FuzzDecodeClaims: golang-jwt decodes a token's claims before it checks
 // the signature, so decodeClaims reads what anyone sends. It must never
-// panic; it must refuse claims that repeat a member name; on claims with
+// panic; it must refuse claims that repeat a member name or hold a
+// NumericDate of 10^12 seconds or more either side of 1970; on claims with
 // no member whose name only folds to a claim's and no NumericDate given
 // as a string, it must decode exactly as encoding/json does. And the fast
 // path, decodeMintedClaims, must give decodeClaims' answer wherever it
@@ -23,6 +25,7 @@ func FuzzDecodeClaims(f *testing.F) {
 	f.Add(`{"exp":"1","nbf":null,"iat":-1.5e3}`)
 	f.Add(`[{"exp":1}]`)
 	f.Add(`{"sub":"u-mary","sub":null}`)
+	f.Add(`{"sub":"u-mary","nbf":1e19}`)
 	f.Fuzz(func(t *testing.T, payload string) {
 		requireSameAsJSON(t, payload)
 		var exact Claims
@@ -31,6 +34,11 @@ func FuzzDecodeClaims(f *testing.F) {
 		for i, m := range members {
 			if slices.ContainsFunc(members[:i], func(earlier member) bool { return earlier.name == m.name }) {
 				require.Error(t, err, "%q repeats %q", payload, m.name)
+				return
+			}
+			var seconds float64
+			if slices.Contains(dateClaims[:], m.name) && json.Unmarshal(m.value, &seconds) == nil && math.Abs(seconds) >= 1e12 {
+				require.Error(t, err, "%q: %s out of range", payload, m.name)
 				return
 			}
 		}

@@ -141,3 +141,32 @@ func TestDecodeJWKSRefusesARepeatedName(t *testing.T) {
 		assert.ErrorIs(t, err, errJWKS, "%s: %s gave %v", name, doc, keys)
 	}
 }
+
+// TestDecodeClaimsBoundsNumericDates: a NumericDate must be below 10^12
+// seconds either side of 1970 (maxNumericDate), where golang-jwt's int64
+// conversion is the same on every platform, and the fast path, which
+// reads up to twelve digits, must agree at the bound.
+func TestDecodeClaimsBoundsNumericDates(t *testing.T) {
+	for _, c := range []struct {
+		payload string
+		want    error
+	}{
+		{`{"exp":999999999999}`, nil},
+		{`{"exp":-999999999999.9}`, nil},
+		{`{"exp":null,"nbf":0,"iat":-0}`, nil},
+		{`{"exp":1000000000000}`, errDateOutOfRange},
+		{`{"exp":1e12}`, errDateOutOfRange},
+		{`{"nbf":-1e12}`, errDateOutOfRange},
+		{`{"iat":9223372036854775808}`, errDateOutOfRange},
+		{`{"nbf":1e19}`, errDateOutOfRange},
+		{`{"nbf":1e300}`, errDateOutOfRange},
+	} {
+		err := decodeClaims([]byte(c.payload), &Claims{})
+		if c.want == nil {
+			assert.NoError(t, err, c.payload)
+		} else {
+			assert.ErrorIs(t, err, c.want, c.payload)
+		}
+		requireSameAsJSON(t, c.payload)
+	}
+}

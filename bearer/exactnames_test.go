@@ -115,3 +115,35 @@ func TestRepeatedClaimIsRefused(t *testing.T) {
 		assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s: %s accepted as %s", name, dup, rec.Body.String())
 	}
 }
+
+// TestNumericDateMustBeInRange: a NumericDate must be a number of seconds
+// below 10^12 either side of 1970. Beyond what int64 holds (1e19, 1e300)
+// golang-jwt's int64(f) conversion is implementation-specific: amd64 gives
+// math.MinInt64, so a token not valid before (nbf), or issued at (iat), a
+// far-future instant read as the distant past and was accepted.
+func TestNumericDateMustBeInRange(t *testing.T) {
+	e := newEnv(t)
+	header := `{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`
+	claims := validClaims(e.clock.Now())
+	for _, c := range []struct {
+		name, member string
+		want         int
+	}{
+		{"nbf 1e19", `"nbf":1e19`, http.StatusUnauthorized},
+		{"nbf 1e300", `"nbf":1e300`, http.StatusUnauthorized},
+		{"nbf -1e19", `"nbf":-1e19`, http.StatusUnauthorized},
+		{"nbf 1e12, the bound", `"nbf":1e12`, http.StatusUnauthorized},
+		{"nbf -1e12, the bound", `"nbf":-1e12`, http.StatusUnauthorized},
+		{"iat 1e19", `"iat":1e19`, http.StatusUnauthorized},
+		{"exp 1e19", `"exp":1e19`, http.StatusUnauthorized},
+		{"exp 1e12, the bound", `"exp":1000000000000`, http.StatusUnauthorized},
+		{"nbf -999999999999.5, within", `"nbf":-999999999999.5`, http.StatusOK},
+		{"exp 999999999999, within", `"exp":999999999999`, http.StatusOK},
+	} {
+		name, _, _ := strings.Cut(c.member[1:], `"`)
+		payload := payloadOf(t, with(claims, name, nil))
+		tok := rawToken(header, strings.TrimSuffix(payload, "}")+","+c.member+"}")
+		rec := e.whoami(tok)
+		assert.Equal(t, c.want, rec.Code, "%s: %s answered %q", c.name, c.member, rec.Body.String())
+	}
+}

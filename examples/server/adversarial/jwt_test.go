@@ -320,6 +320,7 @@ func TestJWTForgery(t *testing.T) {
 		{"claims/exp missing", jws(headerJSON(), claimsWithout(now, "exp"), key), wantBearerInvalid},
 		{"claims/exp a string", jws(headerJSON(), claimsWithout(now, "exp")[:1]+`"exp":"tomorrow",`+claimsWithout(now, "exp")[1:], key), wantBearerInvalid},
 		{"claims/iat missing", jws(headerJSON(), claimsWithout(now, "iat"), key), wantBearerInvalid},
+		{"claims/nbf beyond int64 (1e19)", jws(headerJSON(), claimsAt(now, `"nbf":1e19`), key), wantBearerInvalid},
 		{"claims/jti missing", jws(headerJSON(), claimsWithout(now, "jti"), key), wantBearerInvalid},
 		{"claims/roles a string", jws(headerJSON(), strings.Replace(claims, `"roles":["user"]`, `"roles":"admin"`, 1), key), wantBearerInvalid},
 
