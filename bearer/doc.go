@@ -29,9 +29,10 @@
 //   - golang-jwt decodes it and refuses an alg that no configured key has,
 //     so "none" in any spelling never gets further;
 //   - the Keyfunc applies the header rules golang-jwt has no option for:
-//     crit, jku, jwk, x5u, x5c, x5t and x5t#S256 are refused (no key is
-//     ever fetched from a token), typ must be at+jwt (RFC 9068 §4, in any
-//     case, with or without "application/"), kid must name a configured
+//     a header that repeats a member name is refused (RFC 7515 §4), as are
+//     crit, jku, jwk, x5u, x5c, x5t and x5t#S256 (no key is ever fetched
+//     from a token); typ must be at+jwt (RFC 9068 §4, in any case, with
+//     or without "application/"), kid must name a configured
 //     key, and alg must be that key's algorithm: the algorithm is pinned per
 //     key, so HS256 over a public key's bytes is refused;
 //   - golang-jwt verifies the signature with that key, and only then

@@ -2,6 +2,7 @@ package bearer
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"math"
@@ -111,6 +112,51 @@ func objectMembers(data []byte) ([]member, bool) {
 		members = append(members, member{name, value})
 	}
 	return members, true
+}
+
+// headerNamesAreUnique reports whether the JOSE header of token, a
+// compact JWS whose header golang-jwt has decoded into decoded, names each
+// member once. golang-jwt decodes it with encoding/json, which keeps the
+// lexically last of repeated members; RFC 7515 §4 allows that or refusing
+// the token, and tidegate refuses, as it does claims and JWKs that repeat
+// a name (see unmarshalExact), so that no reader of the token reads its
+// header otherwise ({"alg":"none","alg":"HS256"} is alg none to a reader
+// keeping the first).
+//
+// The map holds one entry per distinct name, unescaped, so the names are
+// unique exactly when the header has as many members as the map has
+// entries. Counting them costs a scan and no decoding: this runs for every
+// token the parser sees. (Two names that differ only in invalid UTF-8,
+// which encoding/json replaces alike, count as repeated: refused too.)
+func headerNamesAreUnique(token string, decoded map[string]any) bool {
+	segment, _, _ := strings.Cut(token, ".")
+	header, err := base64.RawURLEncoding.DecodeString(segment)
+	return err == nil && countMembers(header) == len(decoded)
+}
+
+// countMembers returns the number of members of data, a valid JSON object:
+// the colons outside strings at its top level, one per member.
+func countMembers(data []byte) int {
+	members, depth := 0, 0
+	inString, escaped := false, false
+	for _, c := range data {
+		switch {
+		case escaped: // the character after a backslash, in a string
+			escaped = false
+		case inString:
+			inString = c != '"'
+			escaped = c == '\\'
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+		case c == '}' || c == ']':
+			depth--
+		case c == ':' && depth == 1:
+			members++
+		}
+	}
+	return members
 }
 
 // encodeObject encodes members as one JSON object, in order.

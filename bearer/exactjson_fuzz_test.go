@@ -1,6 +1,7 @@
 package bearer
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"math"
 	"slices"
@@ -54,5 +55,27 @@ func FuzzDecodeClaims(f *testing.F) {
 			require.Equal(t, plain, exact, "%q", payload)
 			require.True(t, isObject || strings.TrimSpace(payload) == "null", "%q", payload)
 		}
+	})
+}
+
+// FuzzHeaderNamesAreUnique: headerNamesAreUnique counts a header's members
+// with a scan of its own instead of decoding them; on every header that
+// golang-jwt decodes into a map, it must agree with objectMembers and
+// hasRepeatedName, the decoder-based check of claims and JWKs.
+func FuzzHeaderNamesAreUnique(f *testing.F) {
+	f.Add(`{"alg":"HS256","kid":"hs1","typ":"at+jwt"}`)
+	f.Add(`{"alg":"none","alg":"HS256"}`)
+	f.Add(`{"kid":"a:b\"c:","k\u0069d":"x"}`)
+	f.Add(`{"x":{"a":1,"a":[{"b":":"}]},"y":[":",{"c":2}]}`)
+	f.Add("{\"\xff\":1,\"\xfe\":2}")
+	f.Add(` { "a" : 1 , "b" : "\\" } `)
+	f.Fuzz(func(t *testing.T, header string) {
+		var decoded map[string]any
+		members, isObject := objectMembers([]byte(header))
+		if json.Unmarshal([]byte(header), &decoded) != nil || !isObject {
+			return // golang-jwt refuses it, or holds no header (null)
+		}
+		token := base64.RawURLEncoding.EncodeToString([]byte(header)) + ".e30.sig"
+		require.Equal(t, !hasRepeatedName(members), headerNamesAreUnique(token, decoded), "%q", header)
 	})
 }

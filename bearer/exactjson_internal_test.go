@@ -170,3 +170,30 @@ func TestDecodeClaimsBoundsNumericDates(t *testing.T) {
 		requireSameAsJSON(t, c.payload)
 	}
 }
+
+// TestEveryParserRefusesARepeatedHeaderName: a header that repeats a
+// member name is refused by every verifier path (the access parser with
+// and without the fast path, refresh, logout), before any key lookup.
+func TestEveryParserRefusesARepeatedHeaderName(t *testing.T) {
+	fast := internalVerifier(t)
+	slow := *fast
+	slow.minted = nil
+	for _, header := range []string{
+		`{"alg":"HS256","kid":"hs1","typ":"at+jwt","kid":"hs1"}`,
+		`{"alg":"HS256","kid":"nobody","kid":"hs1","typ":"at+jwt"}`,
+		`{"alg":"HS256","kid":"hs1","typ":"at+jwt","t\u0079p":"at+jwt"}`,
+	} {
+		token := signedToken(t, internalSecret, header, mintedPayloadAt(t))
+		for name, parse := range map[string]func() error{
+			"fast":    func() error { return fast.parse(t.Context(), token, &Claims{}, forAccess) },
+			"slow":    func() error { return slow.parse(t.Context(), token, &Claims{}, forAccess) },
+			"refresh": func() error { return fast.parse(t.Context(), token, &Claims{}, forRefresh) },
+			"logout":  func() error { return fast.parse(t.Context(), token, &Claims{}, forLogout) },
+		} {
+			assert.Equal(t, reasonMalformed, asReason(t, parse()), "%s: %s", name, header)
+		}
+	}
+	// The header alone makes the difference.
+	good := signedToken(t, internalSecret, `{"alg":"HS256","kid":"hs1","typ":"at+jwt","x":1}`, mintedPayloadAt(t))
+	require.NoError(t, slow.parse(t.Context(), good, &Claims{}, forAccess))
+}

@@ -26,7 +26,7 @@ const (
 // sent: every failure gets the same 401 body.
 const (
 	reasonOversized  = "oversized"
-	reasonMalformed  = "malformed"   // golang-jwt could not decode it (base64url, JSON)
+	reasonMalformed  = "malformed"   // golang-jwt could not decode it (base64url, JSON), or a repeated member
 	reasonCrit       = "crit"        // a critical extension (RFC 7515 §4.1.11)
 	reasonKeyParam   = "key param"   // jku, jwk, x5u, x5c, x5t: a key named by the token
 	reasonTyp        = "typ"         // not an access token (RFC 9068 §4)
@@ -218,9 +218,13 @@ func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, mode
 //     even though both algorithms are valid methods of the verifier.
 //
 // Header member names follow RFC 7515 §4 through encoding/json: unknown
-// members are ignored, and of repeated ones the last counts (the
-// "lexically last" rule that section allows).
+// members are ignored. A header that repeats a member name is refused
+// first, as that section allows (see headerNamesAreUnique); golang-jwt's
+// map would hold only the last of them.
 func (v *tokenVerifier) pick(ctx context.Context, t *jwt.Token) (any, error) {
+	if !headerNamesAreUnique(t.Raw, t.Header) {
+		return nil, middleware.Invalid(reasonMalformed)
+	}
 	if reason := checkHeader(t.Header); reason != "" {
 		return nil, middleware.Invalid(reason)
 	}
