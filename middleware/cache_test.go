@@ -1390,10 +1390,11 @@ func TestRefusalEvictsTheEntryDespiteAnUnrelatedInvalidateSubject(t *testing.T) 
 	var refuse atomic.Bool
 	var calls atomic.Int64
 	started, release := make(chan struct{}), make(chan struct{})
+	var startOnce sync.Once
 	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
 		calls.Add(1)
 		if refuse.Load() {
-			close(started)
+			startOnce.Do(func() { close(started) })
 			<-release
 			return middleware.Principal{}, middleware.Invalid("revoked")
 		}
