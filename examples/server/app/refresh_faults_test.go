@@ -132,6 +132,13 @@ func TestARefreshReuseWhoseLoginRevocationFailedIsRevokedOnRetry(t *testing.T) {
 // see SECURITY.md.)
 func TestARefreshWhoseAnswerRedisDelayedIsNotAReuse(t *testing.T) {
 	server := redistest.Start(t)
+	// Both connected before the fault, so that starting it costs no dial.
+	busy := redis.NewClient(&redis.Options{Addr: server.Addr(), ReadTimeout: 5 * time.Second})
+	t.Cleanup(func() { _ = busy.Close() })
+	require.NoError(t, busy.Ping(context.Background()).Err())
+	probe := redis.NewClient(&redis.Options{Addr: server.Addr(), MaxRetries: -1, ReadTimeout: 50 * time.Millisecond})
+	t.Cleanup(func() { _ = probe.Close() })
+	require.NoError(t, probe.Ping(context.Background()).Err())
 	var armed atomic.Bool
 	var rotations atomic.Int32
 	r := faultyReplica(t, server.Addr(), &commandHook{before: func(cmd redis.Cmder) {
@@ -144,13 +151,11 @@ func TestARefreshWhoseAnswerRedisDelayedIsNotAReuse(t *testing.T) {
 				// A 2.5 s busy script: Redis answers nothing meanwhile, then
 				// runs what it was sent. The go-redis attempts time out at
 				// 1 s and 2 s; the service's retry is answered.
-				busy := redis.NewClient(&redis.Options{Addr: server.Addr(), ReadTimeout: 5 * time.Second})
-				defer busy.Close()
 				_ = busy.Eval(context.Background(), `local s = redis.call('TIME'); local e = s[1]*1000000 + s[2] + 2500000
 					 while true do local n = redis.call('TIME'); if n[1]*1000000 + n[2] >= e then break end end
 					 return 1`, nil).Err()
 			}()
-			time.Sleep(100 * time.Millisecond) // the script has started
+			waitBusy(t, probe)
 		}
 	}})
 	warm := r.bearerLogin(t)
@@ -166,4 +171,18 @@ func TestARefreshWhoseAnswerRedisDelayedIsNotAReuse(t *testing.T) {
 	assert.Equal(t, http.StatusOK, r.ping(t, next.Access))
 	status, _ = r.refresh(t, next)
 	assert.Equal(t, http.StatusOK, status, "the login lives")
+}
+
+// waitBusy returns once Redis has stopped answering (the busy script runs):
+// a PING that gets no answer within 50 ms. A fixed sleep here was too
+// short on a loaded machine, and the rotation ran before the script.
+func waitBusy(t *testing.T, probe *redis.Client) {
+	t.Helper()
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if probe.Ping(context.Background()).Err() != nil {
+			return
+		}
+	}
+	t.Error("Redis never got busy")
 }
