@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"unicode"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/internal/events"
+	"github.com/tidegate/tidegate/internal/jsonbody"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -137,23 +137,13 @@ func (s *Service) logEvent(r *http.Request, endpoint string, e *middleware.Error
 		Unobserved: endpoint != "login"})
 }
 
-// jsonBody reports whether r's body is declared application/json (any
-// parameters), in exactly one Content-Type field line. Sign-up and login
-// read nothing else: Basic credentials are sent by a browser on its own
-// once its user has answered the challenge, and a cross-site form or
-// text/plain POST needs no CORS preflight, while application/json does.
-// Content-Type is not a list (RFC 9110 §8.3, §5.3): a request with two
-// lines is malformed, and reading the first one only served
-// application/json then text/plain while a proxy or WAF reading the last
-// one saw text/plain. bearer's endpoints refuse these alike.
-func jsonBody(r *http.Request) bool {
-	lines := r.Header.Values("Content-Type")
-	if len(lines) != 1 {
-		return false
-	}
-	mediaType, _, err := mime.ParseMediaType(lines[0])
-	return err == nil && mediaType == "application/json"
-}
+// jsonBody reports whether r's body is declared plain application/json
+// (see jsonbody.Declared). Sign-up and login read nothing else: Basic
+// credentials are sent by a browser on its own once its user has answered
+// the challenge, and a cross-site form or text/plain POST needs no CORS
+// preflight, while application/json does. bearer's endpoints refuse the
+// rest alike.
+func jsonBody(r *http.Request) bool { return jsonbody.Declared(r.Header) }
 
 // createUser serves POST /users.
 func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {

@@ -30,7 +30,7 @@ func TestBodiesMustBeJSON(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body, "Content-Type", tc.contentType)
 			assert.Equal(t, http.StatusUnsupportedMediaType, res.status, res.body)
-			assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}`, res.body)
+			assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json, with no Content-Encoding"}]}`, res.body)
 			assert.Equal(t, "no-store", res.header.Get("Cache-Control"))
 		})
 	}
@@ -61,7 +61,7 @@ func TestTwoContentTypeLinesAre415(t *testing.T) {
 				res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body,
 					"Content-Type", order[0], "Content-Type", order[1])
 				assert.Equal(t, http.StatusUnsupportedMediaType, res.status, res.body)
-				assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}`, res.body)
+				assert.JSONEq(t, `{"errors":[{"code":4150,"message":"Content-Type must be application/json, with no Content-Encoding"}]}`, res.body)
 			})
 		}
 	}

@@ -33,7 +33,8 @@ const (
 	// CodeConflict (409): the user name or email is taken.
 	CodeConflict = 4090
 	// CodeNotJSON (415): a sign-up or login body whose Content-Type is not
-	// application/json, or is given in more than one line.
+	// application/json, is given in more than one line, or that carries a
+	// Content-Encoding other than identity.
 	CodeNotJSON = 4150
 	// CodeRateLimited (429): too many login attempts; see Retry-After.
 	CodeRateLimited = 4290
@@ -65,7 +66,7 @@ var messages = map[int]string{
 	CodeForbidden:        "not allowed",
 	CodeMethodNotAllowed: "method not allowed",
 	CodeConflict:         "user name or email already taken",
-	CodeNotJSON:          "Content-Type must be application/json",
+	CodeNotJSON:          "Content-Type must be application/json, with no Content-Encoding",
 	CodeRateLimited:      "too many attempts, retry later",
 	CodeInternal:         "internal error",
 	CodeUnavailable:      "temporarily unavailable, retry later",

@@ -5,10 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"net/http"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/tidegate/tidegate/internal/jsonbody"
 )
 
 // Errors of the request body readers. Their text never reaches a client.
@@ -19,12 +20,12 @@ var (
 )
 
 // readFields reads a request body that must be a JSON object with exactly
-// the named members, each a string (see parseFields). The Content-Type must
-// be application/json: besides matching the documented API, that keeps
-// cross-site form posts out, since a browser sends application/json across
-// origins only after a CORS preflight.
+// the named members, each a string (see parseFields). It must be declared
+// plain application/json (see jsonbody.Declared): besides matching the
+// documented API, that keeps cross-site form posts out, since a browser
+// sends application/json across origins only after a CORS preflight.
 func readFields(w http.ResponseWriter, r *http.Request, names ...string) ([]string, error) {
-	if !jsonContentType(r.Header) {
+	if !jsonbody.Declared(r.Header) {
 		return nil, errNotJSON
 	}
 	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
@@ -35,20 +36,6 @@ func readFields(w http.ResponseWriter, r *http.Request, names ...string) ([]stri
 		return nil, errBadBody
 	}
 	return parseFields(data, names...)
-}
-
-// jsonContentType reports whether h holds exactly one Content-Type field
-// line, naming application/json (any parameters). Content-Type is not a
-// list (RFC 9110 §8.3, §5.3): a request with two lines is malformed, and
-// reading the first one only served application/json then text/plain while
-// a proxy or WAF reading the last one saw text/plain.
-func jsonContentType(h http.Header) bool {
-	lines := h.Values("Content-Type")
-	if len(lines) != 1 {
-		return false
-	}
-	mediaType, _, err := mime.ParseMediaType(lines[0])
-	return err == nil && mediaType == contentTypeJSON
 }
 
 // parseFields parses data as a JSON object whose members are exactly names,

@@ -31,7 +31,7 @@ const (
 	jsonCT          = "application/json"
 	badLoginBody    = `{"error":"invalid_request","error_description":"the body must be a JSON object with exactly the string members \"username\" and \"password\", at most 64 KiB"}` + "\n"
 	badRefreshBody  = `{"error":"invalid_request","error_description":"the body must be a JSON object with exactly the string member \"refresh_token\", at most 64 KiB"}` + "\n"
-	notJSONBody     = `{"error":"invalid_request","error_description":"Content-Type must be application/json"}` + "\n"
+	notJSONBody     = `{"error":"invalid_request","error_description":"Content-Type must be application/json, with no Content-Encoding"}` + "\n"
 	rateLimitedBody = `{"error":"rate_limited","error_description":"too many attempts, retry later"}` + "\n"
 	unavailableBody = `{"error":"temporarily_unavailable","error_description":"authentication is temporarily unavailable"}` + "\n"
 	maryLogin       = `{"username":"mary@example.com","password":"password of mary@example.com"}`

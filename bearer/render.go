@@ -44,7 +44,7 @@ func failureBody(status int) []byte {
 var (
 	bodyBadLogin       = []byte(`{"error":"invalid_request","error_description":"the body must be a JSON object with exactly the string members \"username\" and \"password\", at most 64 KiB"}` + "\n")
 	bodyBadRefresh     = []byte(`{"error":"invalid_request","error_description":"the body must be a JSON object with exactly the string member \"refresh_token\", at most 64 KiB"}` + "\n")
-	bodyNotJSON        = []byte(`{"error":"invalid_request","error_description":"Content-Type must be application/json"}` + "\n")
+	bodyNotJSON        = []byte(`{"error":"invalid_request","error_description":"Content-Type must be application/json, with no Content-Encoding"}` + "\n")
 	bodyPing           = []byte(`{"authenticated":true}` + "\n")
 	bodyLoggedOut      = []byte(`{"logged_out":true}` + "\n")
 	refreshScope       = "offline_access"

@@ -341,8 +341,8 @@ func TestLoginBodies(t *testing.T) {
 	deep := func(levels int) string { return strings.Repeat("[", levels) + strings.Repeat("]", levels) }
 	bearerBad := want{status: 400, body: bodyBearerBadLogin}
 	basicBad := wantBasicMalformed
-	bearerNotJSON := want{status: 415, body: `{"error":"invalid_request","error_description":"Content-Type must be application/json"}` + "\n"}
-	basicNotJSON := want{status: 415, body: `{"errors":[{"code":4150,"message":"Content-Type must be application/json"}]}` + "\n"}
+	bearerNotJSON := want{status: 415, body: `{"error":"invalid_request","error_description":"Content-Type must be application/json, with no Content-Encoding"}` + "\n"}
+	basicNotJSON := want{status: 415, body: `{"errors":[{"code":4150,"message":"Content-Type must be application/json, with no Content-Encoding"}]}` + "\n"}
 	pw := secret("some password for bodies")
 	// contentType holds one Content-Type field line per line: "a\nb" sends
 	// two (a field value cannot hold a line break).

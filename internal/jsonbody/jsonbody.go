@@ -1,0 +1,47 @@
+// Package jsonbody tells whether a request declares its body as plain
+// JSON, the one form the kinds' JSON endpoints (bearer's and basicauth's)
+// read.
+package jsonbody
+
+import (
+	"mime"
+	"net/http"
+	"strings"
+)
+
+// Declared reports whether h declares a body of plain JSON: exactly one
+// Content-Type field line naming application/json (any parameters), and no
+// content coding but identity. Anything else is answered 415 (RFC 9110
+// §15.5.16), for the body would not mean to an intermediary what the
+// endpoint reads:
+//   - Content-Type is not a list (RFC 9110 §8.3, §5.3): with two lines,
+//     reading the first only served application/json then text/plain while
+//     a proxy or WAF reading the last one saw text/plain;
+//   - a coded body's content is what its coding decodes to (RFC 9110 §8.4),
+//     and net/http decodes no request coding: plain JSON labelled gzip
+//     logged in while a proxy honouring the label read something else, and
+//     a really gzipped body was read as bytes.
+func Declared(h http.Header) bool {
+	types := h.Values("Content-Type")
+	if len(types) != 1 {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(types[0])
+	if err != nil || mediaType != "application/json" {
+		return false
+	}
+	return identityCoding(h.Values("Content-Encoding"))
+}
+
+// identityCoding reports whether the Content-Encoding lines name no coding
+// but identity (none at all, or only "identity", case-insensitively).
+func identityCoding(lines []string) bool {
+	for _, line := range lines {
+		for coding := range strings.SplitSeq(line, ",") {
+			if !strings.EqualFold(strings.TrimSpace(coding), "identity") {
+				return false
+			}
+		}
+	}
+	return true
+}
