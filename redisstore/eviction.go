@@ -7,16 +7,23 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // ErrEvictingPolicy reports a Redis whose maxmemory-policy lets it evict
 // keys that tidegate's stores hold (see CheckEvictionPolicy).
 var ErrEvictingPolicy = errors.New("redisstore: Redis may evict tidegate's keys: set maxmemory-policy noeviction")
 
-// CheckEvictionPolicy asks Redis (every master of a cluster) for its
-// maxmemory-policy and returns an error wrapping ErrEvictingPolicy, naming
-// the policy, unless it is noeviction, Redis's default. Call it at start,
-// once the client can reach Redis.
+// CheckEvictionPolicy asks Redis for its maxmemory-policy and returns an
+// error wrapping ErrEvictingPolicy, naming the policy, unless it is
+// noeviction, Redis's default. Call it at start, once the client can reach
+// Redis.
+//
+// It asks every server the client knows: every node, replicas included, of
+// a cluster or a ring; the one server of any other client. A Sentinel
+// (failover) client talks to the current master only, so set the same
+// policy on every replica Sentinel may promote, and check them yourself.
 //
 // The stores rely on noeviction: Redis evicting a key when it runs out of
 // memory fails open where a restart fails safe, because it drops one key
@@ -28,17 +35,19 @@ var ErrEvictingPolicy = errors.New("redisstore: Redis may evict tidegate's keys:
 // throttle count lets a password guesser go on. With noeviction, Redis
 // refuses writes when full, and the stores answer 503.
 //
-// Any other error (the CONFIG command refused, as on some managed Redis
-// services, or Redis unreachable) is returned as it is: the policy could
-// not be read, so check it by other means.
+// Any other error (no client, the CONFIG command refused, as on some
+// managed Redis services, or Redis unreachable) is returned as it is: the
+// policy could not be read, so check it by other means.
 func CheckEvictionPolicy(ctx context.Context, client redis.UniversalClient) error {
-	if client == nil {
+	if nilness.Is(client) {
 		return errors.New("redisstore: CheckEvictionPolicy needs a client")
 	}
-	if cluster, ok := client.(*redis.ClusterClient); ok {
-		return cluster.ForEachMaster(ctx, func(ctx context.Context, node *redis.Client) error {
-			return checkNode(ctx, node)
-		})
+	eachNode := func(ctx context.Context, node *redis.Client) error { return checkNode(ctx, node) }
+	switch c := client.(type) {
+	case *redis.ClusterClient:
+		return c.ForEachShard(ctx, eachNode)
+	case *redis.Ring:
+		return c.ForEachShard(ctx, eachNode)
 	}
 	return checkNode(ctx, client)
 }

@@ -73,3 +73,33 @@ func TestCheckEvictionPolicyUnreadable(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckEvictionPolicyChecksEveryRingShard: CONFIG GET has no key, so a
+// ring sent it to one shard at random and passed half the time with one
+// evicting shard.
+func TestCheckEvictionPolicyChecksEveryRingShard(t *testing.T) {
+	good, bad := redistest.Start(t), redistest.Start(t)
+	require.NoError(t, redistest.NewClient(t, bad.Addr()).ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"good": good.Addr(), "bad": bad.Addr()}})
+	t.Cleanup(func() { _ = ring.Close() })
+	for range 10 {
+		require.ErrorIs(t, redisstore.CheckEvictionPolicy(ctx, ring), redisstore.ErrEvictingPolicy)
+	}
+}
+
+// TestCheckEvictionPolicyTypedNilClient: a nil *redis.Client in the
+// interface (a constructor's error ignored) is an error, not a panic.
+func TestCheckEvictionPolicyTypedNilClient(t *testing.T) {
+	for name, client := range map[string]redis.UniversalClient{
+		"nil *redis.Client":        (*redis.Client)(nil),
+		"nil *redis.ClusterClient": (*redis.ClusterClient)(nil),
+		"nil *redis.Ring":          (*redis.Ring)(nil),
+	} {
+		t.Run(name, func(t *testing.T) {
+			var err error
+			require.NotPanics(t, func() { err = redisstore.CheckEvictionPolicy(ctx, client) })
+			assert.Error(t, err)
+			assert.NotErrorIs(t, err, redisstore.ErrEvictingPolicy)
+		})
+	}
+}
