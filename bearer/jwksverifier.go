@@ -188,14 +188,25 @@ func (j *JWKSVerifier) Verify(ctx context.Context, cred middleware.Credential) (
 func (j *JWKSVerifier) built() bool { return j != nil && j.verifier != nil && j.close != nil }
 
 // Scheme returns the bearer scheme of this verifier, for middleware.Require,
-// Optional and Any.
-func (j *JWKSVerifier) Scheme() *middleware.Scheme { return j.scheme }
+// Optional and Any; nil for a nil or zero JWKSVerifier.
+func (j *JWKSVerifier) Scheme() *middleware.Scheme {
+	if j == nil {
+		return nil
+	}
+	return j.scheme
+}
 
 // Cache returns the cache of verified tokens in front of the verifier.
 // Register it with a redisstore.Broadcaster to hear the issuer's
 // revocations at once; otherwise a revoked token is trusted for up to the
-// cache TTL (WithCacheTTL) after its revocation.
-func (j *JWKSVerifier) Cache() *middleware.Cache { return j.cache }
+// cache TTL (WithCacheTTL) after its revocation. It is nil for a nil or
+// zero JWKSVerifier.
+func (j *JWKSVerifier) Cache() *middleware.Cache {
+	if j == nil {
+		return nil
+	}
+	return j.cache
+}
 
 // Close stops the scheme cache's background goroutine and any fetch in
 // progress, and waits for a background refresh to end. It does nothing on

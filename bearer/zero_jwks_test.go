@@ -25,3 +25,11 @@ func TestZeroServiceJWKSHandlerFails(t *testing.T) {
 	assert.Equal(t, http.StatusInternalServerError, rec.Code, "headers %v, body %q", rec.Header(), rec.Body.String())
 	assert.NotContains(t, rec.Header().Get("Cache-Control"), "public")
 }
+
+// TestNilJWKSVerifierGetters: like a nil Service's, a nil JWKSVerifier's
+// getters answer nil instead of panicking.
+func TestNilJWKSVerifierGetters(t *testing.T) {
+	var v *bearer.JWKSVerifier
+	assert.NotPanics(t, func() { assert.Nil(t, v.Scheme()) })
+	assert.NotPanics(t, func() { assert.Nil(t, v.Cache()) })
+}
