@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -36,6 +37,9 @@ type Service struct {
 	scheme   *middleware.Scheme
 	jwks     []byte
 	handler  http.Handler
+	// mintedUpTo is the latest issue time of an access token this service
+	// minted, in Unix nanoseconds (see revocationNow).
+	mintedUpTo atomic.Int64
 }
 
 // New returns a Service that checks passwords with login (share one
@@ -257,6 +261,7 @@ func (s *Service) Issue(ctx context.Context, account middleware.Account) (Tokens
 
 // mint signs an access token for account under login sid.
 func (s *Service) mint(account middleware.Account, sid string, now time.Time) (string, error) {
+	s.noteMinted(now)
 	key := s.keys.signing
 	claims := Claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -290,7 +295,8 @@ func newID() string {
 // tokens issued within the current second are revoked too (fail safe); a
 // new login a second later works. "Now" is this replica's clock and a
 // token's iat its minting replica's: a token minted by a replica whose
-// clock runs more than a second ahead escapes (see SECURITY.md).
+// clock runs more than a second ahead escapes, and so does one minted
+// before this replica's clock was set back (see SECURITY.md).
 func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 	if !s.built() {
 		return notBuilt("Service")
@@ -313,8 +319,34 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 // existing one expires within the access lifetime, plus the largest leeway
 // any verifier sharing the revocation list may allow (a JWKSVerifier's
 // WithLeeway goes up to MaxLeeway, beyond this service's own).
+// It counts from revocationNow, not now: a login's tokens minted before the
+// clock was set back expire after now plus the access lifetime.
 func (s *Service) revokedUntil(now time.Time) time.Time {
-	return now.Add(s.cfg.accessTTL + MaxLeeway + revocationMargin)
+	return s.revocationNow(now).Add(s.cfg.accessTTL + MaxLeeway + revocationMargin)
+}
+
+// noteMinted raises mintedUpTo to now, the issue time of a token being
+// minted.
+func (s *Service) noteMinted(now time.Time) {
+	n := now.UnixNano()
+	for {
+		latest := s.mintedUpTo.Load()
+		if n <= latest || s.mintedUpTo.CompareAndSwap(latest, n) {
+			return
+		}
+	}
+}
+
+// revocationNow is the later of now and the latest issue time this service
+// minted. They differ only after the wall clock was set back (an NTP step,
+// a VM resumed): tokens minted before the step expire up to the step's
+// size after now plus the access lifetime, and a logout's revocation
+// counted from now ended before them, which let them in again.
+func (s *Service) revocationNow(now time.Time) time.Time {
+	if latest := time.Unix(0, s.mintedUpTo.Load()); latest.After(now) {
+		return latest
+	}
+	return now
 }
 
 // invalidateSubject evicts the subject's cached tokens here and, through

@@ -97,3 +97,29 @@ func TestRevocationsEndByTheWallClock(t *testing.T) {
 		})
 	}
 }
+
+// TestALogoutAfterTheClockWasSetBackOutlastsTheLoginsTokens: a login's
+// revocation is kept until every token of the login has expired. Counted
+// from the time of the logout, it ended too early when the wall clock had
+// been set back after the tokens were minted (a clock running fast,
+// corrected by NTP): they expire up to the step's size later than that.
+func TestALogoutAfterTheClockWasSetBackOutlastsTheLoginsTokens(t *testing.T) {
+	clk := &steppedClock{base: time.Now()}
+	list, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(clk.Now))
+	require.NoError(t, err)
+	e := newEnv(t, bearer.WithClock(clk.Now), bearer.WithRevocationList(list))
+
+	first := e.authenticate(t, "mary@example.com") // exp: W + 8 h
+	rec := e.refresh(first.AccessToken, *first.RefreshToken)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	second := decodeTokens(t, rec) // the same login, exp: W + 8 h
+
+	clk.StepWall(-2 * time.Hour)
+	require.Equal(t, http.StatusOK, e.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+first.AccessToken).Code)
+	clk.Advance(8*time.Hour + 10*time.Minute)         // wall clock: W + 6 h 10 min, before second's exp
+	for _, id := range []string{"a", "b", "c", "d"} { // inserts make the list sweep
+		require.NoError(t, list.RevokeToken(context.Background(), "other-"+id, clk.Now().Add(time.Hour)))
+	}
+	rec = e.whoami(second.AccessToken)
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "a token of a logged-out login is accepted again: %s", rec.Body.String())
+}
