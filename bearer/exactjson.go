@@ -62,7 +62,10 @@ const smallObject = 16
 
 // hasRepeatedName reports whether two of members have the same name. Names
 // are compared as decoded (escapes undone), code unit by code unit, as
-// RFC 7159 §8.3 compares them.
+// RFC 7159 §8.3 compares them, except that encoding/json decodes every
+// unpaired surrogate escape to U+FFFD, so that "x\ud800" and "x\udc00"
+// count as one name: such an object is refused, which no real issuer
+// notices.
 func hasRepeatedName(members []member) bool {
 	if len(members) <= smallObject {
 		for i := range members {
