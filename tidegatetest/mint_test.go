@@ -134,9 +134,9 @@ func TestMintingStopsTheTest(t *testing.T) {
 			`tidegatetest: bearer login as "ada": status 401`},
 		{"bearer: disabled account", func(tb testing.TB) {
 			tidegatetest.IssueBearer(tb, k.jwts, middleware.Account{UserID: "u-gone", Disabled: true})
-		}, `tidegatetest: issue a bearer token for "u-gone": bearer: cannot issue tokens for this account`},
+		}, `tidegatetest: issue a bearer token for "u-gone": tidegate: invalid credential: account`},
 		{"bearer: no user id", func(tb testing.TB) { tidegatetest.IssueBearer(tb, k.jwts, middleware.Account{}) },
-			`tidegatetest: issue a bearer token for "": bearer: cannot issue tokens for this account`},
+			`tidegatetest: issue a bearer token for "": tidegate: internal error: account without a user id`},
 		{"basic: wrong password", func(tb testing.TB) {
 			tidegatetest.LoginBasic(tb, k.apps, k.tokens.AppToken, "mary", "wrong password")
 		}, `tidegatetest: basicauth login as "mary": status 401, body {"errors":[{"code":4010,"message":"wrong user name, email or password"}]}`},
