@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -20,10 +21,14 @@ var ErrEvictingPolicy = errors.New("redisstore: Redis may evict tidegate's keys:
 // noeviction, Redis's default. Call it at start, once the client can reach
 // Redis.
 //
-// It asks every server the client knows: every node, replicas included, of
-// a cluster or a ring; the one server of any other client. A Sentinel
-// (failover) client talks to the current master only, so set the same
-// policy on every replica Sentinel may promote, and check them yourself.
+// It asks every server the client knows: every node of a cluster that
+// CLUSTER SLOTS lists, replicas included, and every shard a ring was built
+// with (a shard the ring has marked down is an error: its policy went
+// unread); the one server of any other client. With several nodes, every
+// node's error is returned, joined, so an evicting node is reported
+// whatever the others answer. A Sentinel (failover) client talks to the
+// current master only, so set the same policy on every replica Sentinel
+// may promote, and check them yourself.
 //
 // The stores rely on noeviction: Redis evicting a key when it runs out of
 // memory fails open where a restart fails safe, because it drops one key
@@ -42,14 +47,45 @@ func CheckEvictionPolicy(ctx context.Context, client redis.UniversalClient) erro
 	if nilness.Is(client) {
 		return errors.New("redisstore: CheckEvictionPolicy needs a client")
 	}
-	eachNode := func(ctx context.Context, node *redis.Client) error { return checkNode(ctx, node) }
 	switch c := client.(type) {
 	case *redis.ClusterClient:
-		return c.ForEachShard(ctx, eachNode)
+		return checkEachNode(ctx, c.ForEachShard, -1)
 	case *redis.Ring:
-		return c.ForEachShard(ctx, eachNode)
+		// Len counts live shards only: the shards the ring was built with.
+		return checkEachNode(ctx, c.ForEachShard, len(c.Options().Addrs))
 	}
 	return checkNode(ctx, client)
+}
+
+// checkEachNode runs checkNode on every node forEach visits and joins all
+// their errors, so that an evicting node is reported whatever the others
+// answer (forEach keeps only the first error to arrive: a node refusing
+// CONFIG hid an evicting one half the time). want, unless negative, is how
+// many nodes there are: a Ring's forEach skips the shards it has marked
+// down, whose policy then goes unread.
+func checkEachNode(ctx context.Context, forEach func(context.Context, func(context.Context, *redis.Client) error) error, want int) error {
+	var (
+		mu    sync.Mutex
+		errs  []error
+		asked int
+	)
+	err := forEach(ctx, func(ctx context.Context, node *redis.Client) error {
+		err := checkNode(ctx, node)
+		mu.Lock()
+		defer mu.Unlock()
+		asked++
+		if err != nil {
+			errs = append(errs, err)
+		}
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if want >= 0 && asked < want {
+		errs = append(errs, fmt.Errorf("redisstore: %d of %d ring shards are down: their maxmemory-policy was not read", want-asked, want))
+	}
+	return errors.Join(errs...)
 }
 
 // checkNode checks the maxmemory-policy of the server client talks to.

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"net"
 	"strings"
 	"testing"
@@ -102,4 +103,46 @@ func TestCheckEvictionPolicyTypedNilClient(t *testing.T) {
 			assert.NotErrorIs(t, err, redisstore.ErrEvictingPolicy)
 		})
 	}
+}
+
+// TestCheckEvictionPolicyReportsAnEvictingNodeWhateverTheOthersAnswer: of
+// several nodes' errors, go-redis keeps the first to arrive; a node that
+// refuses CONFIG hid an evicting one about half the time, and the example
+// server, which only warns when the policy cannot be read, started.
+func TestCheckEvictionPolicyReportsAnEvictingNodeWhateverTheOthersAnswer(t *testing.T) {
+	evicting, denied := redistest.Start(t), redistest.Start(t)
+	require.NoError(t, redistest.NewClient(t, evicting.Addr()).ConfigSet(ctx, "maxmemory-policy", "allkeys-lru").Err())
+	require.NoError(t, redistest.NewClient(t, denied.Addr()).Do(ctx, "ACL", "SETUSER", "default", "-config").Err())
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"evicting": evicting.Addr(), "denied": denied.Addr()}})
+	t.Cleanup(func() { _ = ring.Close() })
+	for range 50 {
+		require.ErrorIs(t, redisstore.CheckEvictionPolicy(ctx, ring), redisstore.ErrEvictingPolicy)
+	}
+}
+
+// TestCheckEvictionPolicyCountsRingShardsThatAreDown: a Ring skips the
+// shards its heartbeat marked down, so their policy was never read and the
+// check passed, even with every shard down.
+func TestCheckEvictionPolicyCountsRingShardsThatAreDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	down := ln.Addr().String()
+	require.NoError(t, ln.Close())
+	ring := redis.NewRing(&redis.RingOptions{
+		Addrs:              map[string]string{"good": redistest.Start(t).Addr(), "down": down},
+		HeartbeatFrequency: 10 * time.Millisecond, MaxRetries: -1, DialTimeout: 100 * time.Millisecond,
+	})
+	t.Cleanup(func() { _ = ring.Close() })
+	liveShards := func() int {
+		n := 0
+		_ = ring.ForEachShard(ctx, func(context.Context, *redis.Client) error { n++; return nil })
+		return n
+	}
+	require.Eventually(t, func() bool { return liveShards() == 1 }, 10*time.Second, 10*time.Millisecond,
+		"the heartbeat marks the unreachable shard down")
+
+	err = redisstore.CheckEvictionPolicy(ctx, ring)
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "1 of 2 ring shards are down")
+	assert.NotErrorIs(t, err, redisstore.ErrEvictingPolicy)
 }
