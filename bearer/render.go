@@ -49,7 +49,6 @@ var (
 	bodyLoggedOut      = []byte(`{"logged_out":true}` + "\n")
 	refreshScope       = "offline_access"
 	tokenTypeBearer    = "Bearer"
-	contentTypeJSON    = "application/json"
 	noStore            = "no-store"
 	headerCacheControl = "Cache-Control"
 )
