@@ -14,7 +14,7 @@ import (
 
 // Errors of the request body readers. Their text never reaches a client.
 var (
-	errNotJSON   = errors.New("bearer: content type is not application/json")
+	errNotJSON   = errors.New("bearer: body not declared plain application/json")
 	errBadBody   = errors.New("bearer: body is not the expected JSON object")
 	errBodyLarge = errors.New("bearer: body larger than 64 KiB")
 )

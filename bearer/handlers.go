@@ -332,8 +332,10 @@ func (s *Service) writeTokens(w http.ResponseWriter, t Tokens, scope string) {
 	writeNoStore(w, http.StatusOK, append(body, '\n'))
 }
 
-// badRequest answers a body the endpoint cannot read: 415 for another
-// content type or more than one Content-Type line, 400 otherwise, with a message saying what is expected.
+// badRequest answers a body the endpoint cannot read: 415 for one not
+// declared plain application/json (see jsonbody.Declared: another content
+// type, two Content-Type lines, a content coding), 400 otherwise, with a
+// message saying what is expected.
 func (s *Service) badRequest(w http.ResponseWriter, r *http.Request, endpoint string, err error, body []byte) {
 	status, reason := http.StatusBadRequest, "bad body"
 	switch {
