@@ -148,11 +148,11 @@ func (m *MemoryRevocationList) RevokeSubject(_ context.Context, subject string, 
 }
 
 // wallClock strips t's monotonic clock reading. A revocation covers tokens
-// whose exp is a wall clock time, so it must end by the wall clock too:
-// with until taken from time.Now, the sweep compared elapsed time, and
-// after the system clock was set back the entry of a logout or of
-// RevokeSubject went while the tokens it covered were still inside their
-// lifetime, which made them valid again.
+// whose exp is a wall clock time, so it must end by the wall clock too.
+// Two times from time.Now compare by their monotonic readings, so with until
+// left as it came, a sweep after the system clock is set back would drop
+// the entry of a logout or of RevokeSubject while the tokens it covers are
+// still inside their lifetime, making them valid again.
 func wallClock(t time.Time) time.Time { return t.Round(0) }
 
 // Revoked implements RevocationList. It reads no clock: an entry past its

@@ -340,8 +340,8 @@ func (s *Service) noteMinted(now time.Time) {
 // revocationNow is the later of now and the latest issue time this service
 // minted. They differ only after the wall clock was set back (an NTP step,
 // a VM resumed): tokens minted before the step expire up to the step's
-// size after now plus the access lifetime, and a logout's revocation
-// counted from now ended before them, which let them in again.
+// size after now plus the access lifetime, so a logout's revocation
+// counted from now would end before them and let them in again.
 func (s *Service) revocationNow(now time.Time) time.Time {
 	if latest := time.Unix(0, s.mintedUpTo.Load()); latest.After(now) {
 		return latest
