@@ -90,9 +90,9 @@
 //   - Sign-up and login read only a body sent as application/json, in one
 //     Content-Type line and with no content coding but identity (415,
 //     code 4150, otherwise; RFC 9110 §5.3: the field is not a list; §8.4:
-//     a coded body means what it decodes to): a browser sends Basic credentials on its own
-//     once its user has answered the challenge, and only application/json
-//     needs a CORS preflight across origins.
+//     a coded body means what it decodes to): a browser sends Basic
+//     credentials on its own once its user has answered the challenge, and
+//     only application/json needs a CORS preflight across origins.
 //   - Their bodies ignore members other than user_name, email and password,
 //     as Tapglue's server (json.Unmarshal) does: Tapglue's Android SDK
 //     posts its whole User entity through Gson, counters and flags

@@ -171,8 +171,8 @@ func schemeAround(cfg *config, t *transport, v middleware.Verifier) (*middleware
 
 // built reports whether s was made by New. Its methods fail safe on a nil
 // or zero Service: they answer ErrInternal (Handler and HSTS a 500), answer
-// nil (the schemes), or do nothing (RequireUser and RequireApp panic at
-// wiring time, as middleware.Require does).
+// nil (the schemes; RequireUser and RequireApp then panic at wiring time,
+// as middleware.Require does on a nil Scheme), or do nothing.
 func (s *Service) built() bool {
 	return s != nil && s.apps != nil && s.sessions != nil && s.transport != nil
 }
