@@ -494,13 +494,14 @@ func (c *Cache) land(sh *cacheShard, f *flight, fk flightKey, hash uint64, refus
 // settle, under the shard's lock, takes flight f out of the shard (no
 // waiter can join it afterwards) and keeps its outcome: the entry of a
 // success, or the Verifier's refusal, which also removes the entry the
-// credential may still hold (see dropDeniedLocked). Neither is kept when an invalidation
-// that may concern it happened since the verification began: its answer
-// may predate a revocation. Invalidate voids the flights of its keys under
-// this same lock, and InvalidateSubject and Purge move the generation on
-// before they take a shard's lock, so either the check here sees the
-// invalidation, or it comes after this critical section and removes what
-// was kept. It returns the channel to close for the waiters, if any waits.
+// credential may still hold (see dropDeniedLocked). Neither is kept when
+// an invalidation that may concern it happened since the verification
+// began: its answer may predate a revocation. Invalidate voids the flights
+// of its keys under this same lock, and InvalidateSubject and Purge move
+// the generation on before they take a shard's lock, so either the check
+// here sees the invalidation, or it comes after this critical section and
+// removes what was kept. It returns the channel to close for the waiters,
+// if any waits.
 func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, refusal *Error, start time.Time) chan struct{} {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
@@ -511,10 +512,10 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 	}
 	delete(sh.flights, fk)
 	if refusal != nil && denies(refusal) {
-		// Whatever the generation: an InvalidateSubject of anyone, moving
-		// it while the credential was verified again, left the stale
-		// success it refused in place. Dropping an entry is always safe;
-		// at worst it costs a newer one a verification.
+		// Whatever the generation: an InvalidateSubject of anyone moves
+		// it, and must not leave in place the stale success this refusal
+		// contradicts. Dropping an entry is always safe; at worst it costs
+		// a newer one a verification.
 		dropDeniedLocked(sh, fk, hash)
 	}
 	if c.generation.Load() == fk.generation {
@@ -538,8 +539,8 @@ func denies(e *Error) bool { return e.Kind == ErrInvalidCredential || e.Kind == 
 // and form: the success of the credential the Verifier has just denied. A
 // credential still cached is verified again when its entry is older than
 // CapTTL's cap (or when a Scheme's cache-first lookup missed it just
-// before it was stored); kept, the old entry was served again once the cap
-// was lifted, until its full TTL, though the Verifier had refused it. The
+// before it was stored); kept, the old entry would be served again once
+// the cap is lifted, until its full TTL, though the Verifier refused it. The
 // key may hold another credential's entry (another kind, or a token "a:b"
 // beside the parts ("a", "b")), which stays. Called under sh.mu.
 func dropDeniedLocked(sh *cacheShard, fk flightKey, hash uint64) {
