@@ -15,12 +15,12 @@ import (
 // §15.5.16), for the body would not mean to an intermediary what the
 // endpoint reads:
 //   - Content-Type is not a list (RFC 9110 §8.3, §5.3): with two lines,
-//     reading the first only served application/json then text/plain while
-//     a proxy or WAF reading the last one saw text/plain;
+//     an endpoint reading the first would serve application/json then
+//     text/plain while a proxy or WAF reading the last one sees text/plain;
 //   - a coded body's content is what its coding decodes to (RFC 9110 §8.4),
 //     and net/http decodes no request coding: plain JSON labelled gzip
-//     logged in while a proxy honouring the label read something else, and
-//     a really gzipped body was read as bytes.
+//     would log in while a proxy honouring the label reads something else,
+//     and a really gzipped body would be read as its compressed bytes.
 func Declared(h http.Header) bool {
 	types := h.Values("Content-Type")
 	if len(types) != 1 {
