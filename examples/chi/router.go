@@ -91,8 +91,8 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	// every method reaches them and they answer those they do not serve
 	// themselves: 405 in JSON, with an Allow listing what the resource
 	// serves (RFC 9110 §10.2.1, §15.5.6). chi's Mount and Handle route only
-	// the methods chi knows, and answered any other, WebDAV's PROPFIND say,
-	// itself: 405, empty, without Allow. Every other path goes to chi.
+	// the methods chi knows, and chi answers any other, WebDAV's PROPFIND
+	// say, itself: 405, empty, without Allow. Every other path goes to chi.
 	front := http.NewServeMux()
 	mount(front, "/auth", svc.sessions.Handler())
 	mount(front, "/api/v1", svc.jwts.Handler())

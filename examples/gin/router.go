@@ -94,7 +94,7 @@ func newRouter(cfg config) (http.Handler, func() error, error) {
 	// every method reaches them and they answer those they do not serve
 	// themselves: 405 in JSON, with an Allow listing what the resource
 	// serves (RFC 9110 §10.2.1, §15.5.6). gin routes only the methods it
-	// was given (Any: nine), and answered any other, WebDAV's PROPFIND say,
+	// was given (Any: nine), and answers any other, WebDAV's PROPFIND say,
 	// itself: text/plain, with an Allow of all nine. Every other path goes
 	// to the gin engine.
 	front := http.NewServeMux()

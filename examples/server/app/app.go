@@ -134,7 +134,8 @@ func New(cfg Config) (*App, error) {
 	mux.Handle("/auth/", http.StripPrefix("/auth", sessions.Handler()))
 	mux.Handle("/api/v1/", http.StripPrefix("/api/v1", jwts.Handler()))
 	// Every method, not "GET ...": the JWKS handler answers the others 405
-	// in JSON itself, where a method pattern had ServeMux answer text/plain.
+	// in JSON itself, where under a method pattern ServeMux would answer
+	// them in text/plain.
 	mux.Handle("/.well-known/jwks.json", jwts.JWKSHandler())
 	mux.Handle("/0.4/", http.StripPrefix("/0.4", apps.Handler()))
 	// HSTS on every response to an HTTPS request (basicauth's policy).
