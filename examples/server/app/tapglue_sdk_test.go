@@ -52,15 +52,6 @@ func TestTapglueSDKReadsIDString(t *testing.T) {
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
 	var user map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&user))
-	t.Logf("login response members: %v", keys(user))
 	idString, _ := user["id_string"].(string)
 	assert.Equal(t, maryID, idString, "no id_string: the SDKs' User.id is nil")
-}
-
-func keys(m map[string]any) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
