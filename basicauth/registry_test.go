@@ -181,10 +181,10 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, svc.Close(), "Close is idempotent")
 }
 
-// TestTrustedProxiesNilMeansNobody: see bearer's test of that name. A nil
-// *middleware.TrustedProxies trusts nobody, as session's same option and
-// the README's default say; basicauth.WithTrustedProxies refused it.
-func TestTrustedProxiesNilMeansNobody(t *testing.T) {
+// TestWithTrustedProxiesAcceptsNil: see bearer's test of that name. A nil
+// *middleware.TrustedProxies is the documented default, trusting nobody,
+// and basicauth.New accepts it as session.New does.
+func TestWithTrustedProxiesAcceptsNil(t *testing.T) {
 	var proxies *middleware.TrustedProxies
 	acc := tidegatetest.NewAccounts(t)
 	apps, err := basicauth.NewMemoryRegistry()

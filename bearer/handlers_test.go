@@ -738,13 +738,12 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 	assert.Equal(t, http.StatusOK, attempt("198.51.100.7", "pw"), "another client behind the same proxy did not")
 }
 
-// TestTrustedProxiesNilMeansNobody: middleware documents "A nil
-// *TrustedProxies trusts nobody", session.WithTrustedProxies accepts nil
-// ("A nil value (the default) trusts nobody"), and the README lists the
-// option's default as "nobody". bearer.WithTrustedProxies (and
-// basicauth.WithTrustedProxies) refused the same nil, so one config value
-// wired into all three kinds failed bearer.New only.
-func TestTrustedProxiesNilMeansNobody(t *testing.T) {
+// TestWithTrustedProxiesAcceptsNil: a nil *middleware.TrustedProxies is
+// the documented default ("trusts nobody": middleware, each kind's option,
+// the README), so one config value wired into every kind must pass both
+// session.New and bearer.New; refusing it in bearer alone made such a
+// config fail there only.
+func TestWithTrustedProxiesAcceptsNil(t *testing.T) {
 	var proxies *middleware.TrustedProxies // no proxies configured
 	acc := tidegatetest.NewAccounts(t)
 	s, err := session.New(acc.Login, session.WithTrustedProxies(proxies))
