@@ -45,10 +45,11 @@ func TestAnAppWithoutAnIDIsRefused(t *testing.T) {
 			req := httptest.NewRequest(http.MethodPost, "https://api.example/0.4/me/login",
 				strings.NewReader(`{"email":"`+maryEmail+`","password":"`+maryPassword+`"}`))
 			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("Authorization", basic(backendA+":"+maryID))
-			if name != "RequireUser" {
-				req.Header.Set("Authorization", basic(appA+":"))
+			auth := basic(appA + ":") // the app alone, as sign-up and login take it
+			if name == "RequireUser" {
+				auth = basic(backendA + ":" + maryID) // a user, with no session to issue
 			}
+			req.Header.Set("Authorization", auth)
 			rec := httptest.NewRecorder()
 			serve.ServeHTTP(rec, req)
 			assert.Equal(t, http.StatusInternalServerError, rec.Code, rec.Body.String())
