@@ -46,11 +46,11 @@ func TestZeroServiceAnswersErrors(t *testing.T) {
 	}
 }
 
-// TestZeroServiceHandlerFailsSafe: every other method of a zero Service
-// "fails safe: they answer ErrInternal, or do nothing" (and notBuilt: "a
-// 500, never a panic at request time"), but Handler returned a nil
-// http.Handler, so the wiring succeeded and the first request panicked. A
-// nil *Service (a failed New's) is wired the same way.
+// TestZeroServiceHandlerFailsSafe: a zero Service's Handler fails safe as
+// its other methods do (notBuilt: "a 500, never a panic at request time"):
+// it answers every request 500 rather than returning a nil http.Handler,
+// which the wiring would accept and the first request panic on. A nil
+// *Service (a failed New's) is wired the same way.
 func TestZeroServiceHandlerFailsSafe(t *testing.T) {
 	var none *session.Service
 	for name, svc := range map[string]*session.Service{"zero": {}, "nil": none} {
