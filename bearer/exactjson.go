@@ -224,11 +224,13 @@ func decodeClaims(data []byte, c *Claims) error {
 		return err
 	}
 	for _, m := range members {
-		switch {
-		case !slices.Contains(dateClaims[:], m.name):
-		case !isNumberOrNull(m.value):
+		if !slices.Contains(dateClaims[:], m.name) {
+			continue
+		}
+		if !isNumberOrNull(m.value) {
 			return errDateNotNumber
-		case !inDateRange(m.value):
+		}
+		if !inDateRange(m.value) {
 			return errDateOutOfRange
 		}
 	}
