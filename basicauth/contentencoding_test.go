@@ -38,6 +38,7 @@ func TestContentEncodedBodiesAre415(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			res := f.do(t, http.MethodPost, tc.path, basic(appA+":"), tc.body, "Content-Encoding", "gzip")
 			assert.Equal(t, http.StatusUnsupportedMediaType, res.status, res.body)
+			assert.Equal(t, "identity", res.header.Get("Accept-Encoding"), "RFC 9110 §12.5.3")
 		})
 	}
 	_, err = f.accounts.FindByLogin(t.Context(), "eve")

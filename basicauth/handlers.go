@@ -148,6 +148,7 @@ func jsonBody(r *http.Request) bool { return jsonbody.Declared(r.Header) }
 // createUser serves POST /users.
 func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 	if !jsonBody(r) {
+		jsonbody.Refused(w.Header())
 		s.refuseRequest(w, r, "users", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}
@@ -196,6 +197,7 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 // a session scoped to the authenticated app is issued.
 func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 	if !jsonBody(r) {
+		jsonbody.Refused(w.Header())
 		s.refuseRequest(w, r, "login", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}

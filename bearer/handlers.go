@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidegate/tidegate/internal/cleanpath"
 	"github.com/tidegate/tidegate/internal/events"
+	"github.com/tidegate/tidegate/internal/jsonbody"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -341,6 +342,7 @@ func (s *Service) badRequest(w http.ResponseWriter, r *http.Request, endpoint st
 	switch {
 	case errors.Is(err, errNotJSON):
 		status, reason, body = http.StatusUnsupportedMediaType, "not json", bodyNotJSON
+		jsonbody.Refused(w.Header())
 	case errors.Is(err, errBodyLarge):
 		reason = "body too large"
 	}

@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 // Declared reports whether h declares a body of plain JSON: exactly one
@@ -21,9 +22,14 @@ import (
 //     and net/http decodes no request coding: plain JSON labelled gzip
 //     would log in while a proxy honouring the label reads something else,
 //     and a really gzipped body would be read as its compressed bytes.
+//
+// Only ASCII is read: mime.ParseMediaType and strings.TrimSpace also trim
+// Unicode spaces (U+00A0, U+3000) and fold Unicode case ("applİcation"),
+// where HTTP knows only SP and HTAB (RFC 9110 §5.6.3) and ASCII case, so a
+// proxy would read such a value as another type or coding.
 func Declared(h http.Header) bool {
 	types := h.Values("Content-Type")
-	if len(types) != 1 {
+	if len(types) != 1 || !isASCII(types[0]) {
 		return false
 	}
 	mediaType, _, err := mime.ParseMediaType(types[0])
@@ -34,14 +40,33 @@ func Declared(h http.Header) bool {
 }
 
 // identityCoding reports whether the Content-Encoding lines name no coding
-// but identity (none at all, or only "identity", case-insensitively).
+// but identity (none at all, or only "identity", in any ASCII case).
 func identityCoding(lines []string) bool {
 	for _, line := range lines {
+		if !isASCII(line) {
+			return false
+		}
 		for coding := range strings.SplitSeq(line, ",") {
-			if !strings.EqualFold(strings.TrimSpace(coding), "identity") {
+			if !strings.EqualFold(strings.Trim(coding, " \t"), "identity") {
 				return false
 			}
 		}
 	}
 	return true
 }
+
+// isASCII reports whether s holds ASCII bytes only.
+func isASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// Refused tells a client whose body Declared refused what the endpoint
+// reads: Accept-Encoding: identity. RFC 9110 §12.5.3: a 415 for a content
+// coding ought to carry it, so that a client can tell a coding problem
+// from a media type one; it costs nothing on the other 415s.
+func Refused(h http.Header) { h.Set("Accept-Encoding", "identity") }

@@ -28,6 +28,13 @@ func TestDeclared(t *testing.T) {
 		{"identity then gzip, one line", []string{"application/json"}, []string{"identity, gzip"}, false},
 		{"identity then gzip, two lines", []string{"application/json"}, []string{"identity", "gzip"}, false},
 		{"empty coding", []string{"application/json"}, []string{""}, false},
+		{"identity with a tab", []string{"application/json"}, []string{"\tidentity"}, true},
+		{"identity with a no-break space", []string{"application/json"}, []string{"identity\u00a0"}, false},
+		{"identity with an ideographic space", []string{"application/json"}, []string{"\u3000identity"}, false},
+		{"identity with a line separator", []string{"application/json"}, []string{"identity\u2028"}, false},
+		{"type with a dotted capital I", []string{"appl\u0130cation/json"}, nil, false},
+		{"type with a no-break space", []string{"application/json\u00a0"}, nil, false},
+		{"type after an ideographic space", []string{"\u3000application/json"}, nil, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := http.Header{}
