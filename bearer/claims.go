@@ -1,6 +1,8 @@
 package bearer
 
 import (
+	"time"
+
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -18,6 +20,14 @@ type Claims struct {
 	// Scope is a space-separated list of scopes (RFC 9068 §2.2.3). Tokens
 	// tidegate issues carry none; tokens of other issuers may.
 	Scope string `json:"scope,omitempty"`
+}
+
+// issuedAt returns the token's iat, or the zero time without one.
+func (c *Claims) issuedAt() time.Time {
+	if c.IssuedAt == nil {
+		return time.Time{}
+	}
+	return c.IssuedAt.Time
 }
 
 // accessClaims is Claims as the access-token parser decodes it: the same

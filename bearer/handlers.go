@@ -229,7 +229,7 @@ func (s *Service) rotationFailed(ctx context.Context, c *Claims, err error) erro
 // endpoint logs them, with the subject, as its one event (see eventLevel).
 func (s *Service) revokeReusedLogin(ctx context.Context, c *Claims) error {
 	defer s.invalidateSubject(c.Subject) // even on an error, which may come after the work was done
-	if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now())); err != nil {
+	if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(s.cfg.now(), c.issuedAt())); err != nil {
 		return middleware.Unavailable(reasonRefreshReused, err)
 	}
 	return middleware.Invalid(reasonRefreshReused)
@@ -306,7 +306,7 @@ func (s *Service) revokeLogin(ctx context.Context, cred middleware.Credential, c
 		if err := s.cfg.refreshStore.RevokeFamily(ctx, c.LoginID); err != nil {
 			return err
 		}
-		if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(now)); err != nil {
+		if err := s.cfg.revocations.RevokeLogin(ctx, c.LoginID, s.revokedUntil(now, c.issuedAt())); err != nil {
 			return err
 		}
 	}

@@ -309,7 +309,7 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 	}
 	now := s.cfg.now()
 	before := now.Truncate(time.Second).Add(time.Second)
-	err := s.cfg.revocations.RevokeSubject(ctx, subject, before, s.revokedUntil(now))
+	err := s.cfg.revocations.RevokeSubject(ctx, subject, before, s.revokedUntil(now, time.Time{}))
 	s.invalidateSubject(subject) // even on an error, which may come after the work was done
 	return err
 }
@@ -319,10 +319,17 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 // existing one expires within the access lifetime, plus the largest leeway
 // any verifier sharing the revocation list may allow (a JWKSVerifier's
 // WithLeeway goes up to MaxLeeway, beyond this service's own).
-// It counts from revocationNow, not now: a login's tokens minted before the
-// clock was set back expire after now plus the access lifetime.
-func (s *Service) revokedUntil(now time.Time) time.Time {
-	return s.revocationNow(now).Add(s.cfg.accessTTL + MaxLeeway + revocationMargin)
+// It counts from revocationNow, not now, nor from before issued, the issue
+// time of the token presented (zero for none): a login's tokens minted
+// before the clock was set back expire after now plus the access
+// lifetime. issued covers the tokens another replica, or this service
+// before a restart, minted, which mintedUpTo does not know.
+func (s *Service) revokedUntil(now, issued time.Time) time.Time {
+	from := s.revocationNow(now)
+	if issued.After(from) {
+		from = issued
+	}
+	return from.Add(s.cfg.accessTTL + MaxLeeway + revocationMargin)
 }
 
 // noteMinted raises mintedUpTo to now, the issue time of a token being

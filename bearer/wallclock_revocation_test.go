@@ -3,6 +3,7 @@ package bearer_test
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +118,43 @@ func TestALogoutAfterTheClockWasSetBackOutlastsTheLoginsTokens(t *testing.T) {
 	clk.StepWall(-2 * time.Hour)
 	require.Equal(t, http.StatusOK, e.call("POST", "/api/v1/logout", "", "Authorization", "Bearer "+first.AccessToken).Code)
 	clk.Advance(8*time.Hour + 10*time.Minute)         // wall clock: W + 6 h 10 min, before second's exp
+	for _, id := range []string{"a", "b", "c", "d"} { // inserts make the list sweep
+		require.NoError(t, list.RevokeToken(context.Background(), "other-"+id, clk.Now().Add(time.Hour)))
+	}
+	rec = e.whoami(second.AccessToken)
+	require.Equal(t, http.StatusUnauthorized, rec.Code, "a token of a logged-out login is accepted again: %s", rec.Body.String())
+}
+
+// TestALogoutOnAnotherServiceAfterTheClockWasSetBack: a service that did
+// not mint the login's tokens (another replica, or this one restarted)
+// does not know when they were minted; it counts the login's revocation
+// from the presented token's iat too, which after a step back is later
+// than its now.
+func TestALogoutOnAnotherServiceAfterTheClockWasSetBack(t *testing.T) {
+	clk := &steppedClock{base: time.Now()}
+	list, err := bearer.NewMemoryRevocationList(bearer.WithStoreClock(clk.Now))
+	require.NoError(t, err)
+	refresh, err := bearer.NewMemoryRefreshStore(bearer.WithStoreClock(clk.Now))
+	require.NoError(t, err)
+	shared := []bearer.ServiceOption{bearer.WithClock(clk.Now), bearer.WithRevocationList(list), bearer.WithRefreshStore(refresh)}
+	e := newEnv(t, shared...)
+	first := e.authenticate(t, "mary@example.com")
+	rec := e.refresh(first.AccessToken, *first.RefreshToken)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	second := decodeTokens(t, rec) // the same login, minted in the same second
+
+	clk.StepWall(-2 * time.Hour)
+	other, err := bearer.New(e.login, testKeySet(t), append([]bearer.ServiceOption{bearer.WithIssuer(issuer),
+		bearer.WithAudience(audient), bearer.WithLogger(quiet)}, shared...)...)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	logout := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, "/logout", nil)
+	req.Header.Set("Authorization", "Bearer "+first.AccessToken)
+	other.Handler().ServeHTTP(logout, req)
+	require.Equal(t, http.StatusOK, logout.Code, logout.Body.String())
+
+	clk.Advance(8*time.Hour + 10*time.Minute)         // wall clock: login + 6 h 10 min, before second's exp
 	for _, id := range []string{"a", "b", "c", "d"} { // inserts make the list sweep
 		require.NoError(t, list.RevokeToken(context.Background(), "other-"+id, clk.Now().Add(time.Hour)))
 	}
