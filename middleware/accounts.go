@@ -29,7 +29,9 @@ type Account struct {
 	// Roles are copied into the principal of every credential issued.
 	Roles []string
 	// PasswordHash is a PasswordHasher's encoding of the password. It is
-	// never logged or returned by any endpoint.
+	// never logged or returned by any endpoint. An account of your own
+	// Accounts may have none (invited, single sign-on): a password login
+	// to it fails as a wrong password does, after the same hashing work.
 	PasswordHash string
 	// Disabled accounts cannot log in; their credentials are revoked.
 	Disabled bool

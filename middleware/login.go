@@ -175,15 +175,19 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 	if err != nil {
 		return Account{}, err
 	}
+	// An account with no password hash is checked against the dummy, as an
+	// unknown one: its empty hash, unreadable, answered 503 at once and told
+	// that the account exists.
+	checked := found && !throttled && account.PasswordHash != ""
 	hash := l.dummy
-	if found && !throttled {
+	if checked {
 		hash = account.PasswordHash
 	}
 	ok, err := l.verify(ctx, hash, password)
 	if err != nil {
 		return Account{}, err
 	}
-	if !found || throttled || !ok || account.Disabled {
+	if !checked || !ok || account.Disabled {
 		return Account{}, Invalid("login failed")
 	}
 	if err := l.succeeded(ctx, login, client, accountKey); err != nil {
