@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -133,10 +134,10 @@ func TestCheckEvictionPolicyCountsRingShardsThatAreDown(t *testing.T) {
 		HeartbeatFrequency: 10 * time.Millisecond, MaxRetries: -1, DialTimeout: 100 * time.Millisecond,
 	})
 	t.Cleanup(func() { _ = ring.Close() })
-	liveShards := func() int {
-		n := 0
-		_ = ring.ForEachShard(ctx, func(context.Context, *redis.Client) error { n++; return nil })
-		return n
+	liveShards := func() int32 {
+		var n atomic.Int32 // ForEachShard calls on a goroutine per shard
+		_ = ring.ForEachShard(ctx, func(context.Context, *redis.Client) error { n.Add(1); return nil })
+		return n.Load()
 	}
 	require.Eventually(t, func() bool { return liveShards() == 1 }, 10*time.Second, 10*time.Millisecond,
 		"the heartbeat marks the unreachable shard down")
