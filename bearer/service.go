@@ -319,11 +319,12 @@ func (s *Service) RevokeSubject(ctx context.Context, subject string) error {
 // existing one expires within the access lifetime, plus the largest leeway
 // any verifier sharing the revocation list may allow (a JWKSVerifier's
 // WithLeeway goes up to MaxLeeway, beyond this service's own).
-// It counts from revocationNow, not now, nor from before issued, the issue
-// time of the token presented (zero for none): a login's tokens minted
-// before the clock was set back expire after now plus the access
-// lifetime. issued covers the tokens another replica, or this service
-// before a restart, minted, which mintedUpTo does not know.
+// It counts from the latest of now, the latest issue time this service
+// minted (see revocationNow) and issued, the issue time of the token
+// presented (zero for none): a login's tokens minted before the clock was
+// set back expire after now plus the access lifetime. issued covers tokens
+// that another replica, or this service before a restart, minted, which
+// mintedUpTo does not know.
 func (s *Service) revokedUntil(now, issued time.Time) time.Time {
 	from := s.revocationNow(now)
 	if issued.After(from) {

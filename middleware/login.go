@@ -176,8 +176,8 @@ func (l *PasswordLogin) Login(ctx context.Context, client netip.Addr, login, pas
 		return Account{}, err
 	}
 	// An account with no password hash is checked against the dummy, as an
-	// unknown one: its empty hash, unreadable, answered 503 at once and told
-	// that the account exists.
+	// unknown one is: its empty hash cannot be read, and answering that
+	// (503, at once) would tell that the account exists.
 	checked := found && !throttled && account.PasswordHash != ""
 	hash := l.dummy
 	if checked {
