@@ -39,15 +39,9 @@ type userJSON struct {
 	SessionToken string `json:"session_token,omitempty"`
 }
 
-// signupRequest is the body of POST /users.
-type signupRequest struct {
-	UserName string `json:"user_name"`
-	Email    string `json:"email"`
-	Password string `json:"password"`
-}
-
-// loginRequest is the body of POST /me/login: user_name or email, not both.
-type loginRequest struct {
+// bodyFields are what the bodies of POST /users (all three) and POST
+// /me/login (user_name or email, not both, and password) carry.
+type bodyFields struct {
 	UserName string `json:"user_name"`
 	Email    string `json:"email"`
 	Password string `json:"password"`
@@ -152,8 +146,8 @@ func (s *Service) createUser(w http.ResponseWriter, r *http.Request) {
 		s.refuseRequest(w, r, "users", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}
-	var in signupRequest
-	if err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in); err != nil ||
+	in, err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil ||
 		!validUserName(in.UserName) || !validEmail(in.Email) || !validPassword(in.Password) {
 		s.refuse(w, r, "users", middleware.Malformed(reasonBody), "")
 		return
@@ -201,8 +195,7 @@ func (s *Service) loginUser(w http.ResponseWriter, r *http.Request) {
 		s.refuseRequest(w, r, "login", http.StatusUnsupportedMediaType, CodeNotJSON, reasonNotJSON)
 		return
 	}
-	var in loginRequest
-	err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes), &in)
+	in, err := decodeBody(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	login := in.UserName
 	if login == "" {
 		login = in.Email
@@ -328,15 +321,14 @@ var (
 	errEncoding = errors.New("basicauth: not UTF-8 text, or a value holding U+FFFD")
 )
 
-// bodyMembers are the member names of signupRequest and loginRequest,
-// matched exactly.
+// bodyMembers are the member names of bodyFields, matched exactly.
 var bodyMembers = map[string]bool{"user_name": true, "email": true, "password": true}
 
-// decodeBody reads one JSON object into dst. Members named other than
+// decodeBody reads the fields of one JSON object. Members named other than
 // bodyMembers are ignored, as Tapglue's server (json.Unmarshal) ignores
 // them: its Android SDK posts its whole User entity through Gson, counters
 // and flags (friend_count, is_friend, enabled, ...) beside user_name, email
-// and password. Ignoring them is safe: dst holds three strings, so no
+// and password. Ignoring them is safe: only three strings are read, so no
 // member can set anything else (no mass assignment). Everything else is
 // strict: a repeated known member, a name that matches a known one only
 // case-insensitively, a known member that is not a string, trailing data
@@ -348,34 +340,27 @@ var bodyMembers = map[string]bool{"user_name": true, "email": true, "password": 
 // as mary while a proxy or WAF reading "user_name" saw "a"; checkMembers
 // gives a body one meaning only, as bearer's parser does
 // (examples/server/adversarial, TestLoginBodies "tapglue/duplicate member").
-// dst is then decoded from the known members alone, re-encoded, so that
-// encoding/json never matches an ignored name to a field, whatever its
-// case folding.
+// The fields are then taken from the known members alone, by exact name,
+// so no ignored name reaches a field, whatever its case folding.
 //
 // For the same reason the body must be valid UTF-8 and no known member's
 // value may hold U+FFFD: encoding/json turns invalid bytes and lone
 // surrogate escapes ("\ud800") into U+FFFD, so that different passwords
 // logged in alike and the UTF-8 checks of the fields could never fail
 // (RFC 8259 §8.1 requires UTF-8 anyway).
-func decodeBody(r io.Reader, dst any) error {
+func decodeBody(r io.Reader) (bodyFields, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
-		return err
+		return bodyFields{}, err
 	}
 	if !utf8.Valid(data) {
-		return errEncoding
+		return bodyFields{}, errEncoding
 	}
 	known, err := checkMembers(data)
 	if err != nil {
-		return err
+		return bodyFields{}, err
 	}
-	canonical, err := json.Marshal(known)
-	if err != nil {
-		return err
-	}
-	dec := json.NewDecoder(bytes.NewReader(canonical))
-	dec.DisallowUnknownFields() // dst and bodyMembers must agree
-	return dec.Decode(dst)
+	return bodyFields{UserName: known["user_name"], Email: known["email"], Password: known["password"]}, nil
 }
 
 // checkMembers returns the known members of data, a JSON object, by exact
