@@ -54,11 +54,22 @@ start_redis() {
 	echo "could not start redis-server"; exit 1
 }
 
+# stop_redis waits for the server to exit before removing its directory: a
+# server still shutting down writes its log there, and removing a directory
+# while it is being written to fails ("Directory not empty"). Cleanup never
+# changes the suite's verdict; a directory left behind is reported instead.
 stop_redis() {
-	if [ -n "${REDIS_DIR:-}" ] && [ -f "$REDIS_DIR/redis.pid" ]; then
-		kill "$(cat "$REDIS_DIR/redis.pid")" 2>/dev/null || true
+	if [ -z "${REDIS_DIR:-}" ]; then return 0; fi
+	if [ -f "$REDIS_DIR/redis.pid" ]; then
+		pid=$(cat "$REDIS_DIR/redis.pid")
+		kill "$pid" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1 # waiting for a process we signalled to exit; bounded to 10 s
+		done
+		kill -9 "$pid" 2>/dev/null || true
 	fi
-	[ -n "${REDIS_DIR:-}" ] && rm -rf "$REDIS_DIR"
+	rm -rf "$REDIS_DIR" 2>/dev/null || echo "warning: could not remove $REDIS_DIR"
 	REDIS_DIR=
 }
 trap stop_redis EXIT
