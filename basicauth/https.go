@@ -150,8 +150,12 @@ func carriesBasic(h http.Header) bool {
 //
 // On a nil or zero Service (not made by New) it answers every request 500
 // and never calls next: such a Service knows no HSTS policy, and serving
-// without the header would quietly drop it.
+// without the header would quietly drop it. HSTS panics if next is nil, as
+// http.Handle does: a wiring mistake, found at start-up.
 func (s *Service) HSTS(next http.Handler) http.Handler {
+	if next == nil {
+		panic("tidegate: basicauth HSTS given a nil http.Handler")
+	}
 	if !s.built() {
 		return notBuiltHandler
 	}

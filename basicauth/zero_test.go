@@ -100,3 +100,12 @@ func TestNilServiceSchemesAnswerNil(t *testing.T) {
 		})
 	}
 }
+
+// TestHSTSRefusesANilHandler: wrapping a nil handler is a wiring mistake,
+// refused when it is made (as http.Handle refuses one), on a zero Service
+// too, rather than a panic at the first request over HTTPS.
+func TestHSTSRefusesANilHandler(t *testing.T) {
+	var none *basicauth.Service
+	require.Panics(t, func() { none.HSTS(nil) })
+	require.Panics(t, func() { new(basicauth.Service).HSTS(nil) })
+}

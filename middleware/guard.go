@@ -17,13 +17,24 @@ import (
 // (authenticated, or anonymous under Optional), then the guard's
 // (rejected, with the reason "missing role", "missing scope" or
 // "missing"). Count 403s by the guard's event, not by request.
+//
+// RequireRole panics if role is empty (a guard no one can pass), and the
+// middleware it returns panics if given a nil next handler: wiring
+// mistakes, found at start-up.
 func RequireRole(role string) func(http.Handler) http.Handler {
+	if role == "" {
+		panic("tidegate: RequireRole given an empty role")
+	}
 	return guard("role", role, false, (*Principal).HasRole)
 }
 
 // RequireScope is RequireRole for Principal.Scopes; the 403 challenge of a
-// bearer scheme names the missing scope (RFC 6750 §3.1).
+// bearer scheme names the missing scope (RFC 6750 §3.1). It panics if scope
+// is empty, as RequireRole does if role is.
 func RequireScope(scope string) func(http.Handler) http.Handler {
+	if scope == "" {
+		panic("tidegate: RequireScope given an empty scope")
+	}
 	return guard("scope", scope, true, (*Principal).HasScope)
 }
 
@@ -36,6 +47,7 @@ func guard(what, want string, named bool, has func(*Principal, string) bool) fun
 		scope = want
 	}
 	return func(next http.Handler) http.Handler {
+		mustNext(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			a := authFrom(r.Context())
 			switch {

@@ -10,12 +10,14 @@ import (
 // malformed one is 400; a wrong one 401; a backend failure 503.
 //
 // Require panics if s is nil or was not built by NewScheme (a zero
-// Scheme), as http.Handle does with a nil handler: that is a wiring mistake
+// Scheme), and the middleware it returns panics if given a nil next
+// handler, as http.Handle does with a nil handler: each is a wiring mistake
 // found at start-up, never at request time.
 func Require(s *Scheme) func(http.Handler) http.Handler {
 	mustScheme(s)
 	names := s.identity.names()
 	return func(next http.Handler) http.Handler {
+		mustNext(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if names != nil {
 				r = stripIdentity(r, names)
@@ -30,11 +32,13 @@ func Require(s *Scheme) func(http.Handler) http.Handler {
 // that is present but malformed or invalid is still rejected: it is never
 // downgraded to anonymous.
 //
-// Optional panics if s is nil or was not built by NewScheme.
+// Optional panics if s is nil or was not built by NewScheme, and the
+// middleware it returns panics if given a nil next handler.
 func Optional(s *Scheme) func(http.Handler) http.Handler {
 	mustScheme(s)
 	names := s.identity.names()
 	return func(next http.Handler) http.Handler {
+		mustNext(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if names != nil {
 				r = stripIdentity(r, names)
@@ -50,6 +54,15 @@ func mustScheme(s *Scheme) {
 	}
 	if !s.built() {
 		panic("tidegate: *middleware.Scheme not built by NewScheme")
+	}
+}
+
+// mustNext panics on a nil next handler: the middleware would otherwise
+// panic at the first request it lets through, and net/http answers that by
+// dropping the connection.
+func mustNext(next http.Handler) {
+	if next == nil {
+		panic("tidegate: nil next http.Handler")
 	}
 }
 
@@ -112,7 +125,8 @@ func noCredential(err error) bool {
 //   - Exactly one: verified by its scheme, failures rendered by it.
 //
 // It returns an error when no scheme is given, one is nil, two share a kind,
-// or one's identity header is another's credential header.
+// or one's identity header is another's credential header. The middleware
+// it returns panics if given a nil next handler, as Require's does.
 func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 	if len(schemes) == 0 {
 		return nil, errors.New("tidegate: Any needs at least one scheme")
@@ -142,6 +156,7 @@ func Any(schemes ...*Scheme) (func(http.Handler) http.Handler, error) {
 	}
 	schemes = append([]*Scheme(nil), schemes...) // the caller may reuse its slice
 	return func(next http.Handler) http.Handler {
+		mustNext(next)
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if names != nil {
 				r = stripIdentity(r, names)

@@ -23,8 +23,12 @@ const PrincipalKey = "tidegate.principal"
 
 // Wrap turns tidegate middleware into echo middleware. The rest of the echo
 // chain runs inside the tidegate middleware's next handler; its error is
-// returned to echo as usual.
+// returned to echo as usual. Wrap panics if mw is nil: a wiring mistake,
+// found when the route is built.
 func Wrap(mw func(http.Handler) http.Handler) echo.MiddlewareFunc {
+	if mw == nil {
+		panic("tidegate: Wrap given a nil middleware")
+	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			var err error

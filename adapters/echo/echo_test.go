@@ -160,3 +160,9 @@ func TestPrincipalAgreesWithTheRequestAfterOptional(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 	assert.Empty(t, rec.Body.String(), "anonymous after Optional")
 }
+
+// TestWrapRefusesNilMiddleware: Wrap(nil) is a wiring mistake, refused when
+// the route is built rather than at its first request.
+func TestWrapRefusesNilMiddleware(t *testing.T) {
+	require.Panics(t, func() { tideecho.Wrap(nil) })
+}

@@ -33,8 +33,12 @@ const PrincipalKey = "tidegate.principal"
 // Wrap turns tidegate middleware into a gin handler. The rest of the gin
 // chain runs inside the tidegate middleware's next handler, so anything the
 // middleware attached to the request (the principal in its context) is what
-// later gin handlers see in c.Request.
+// later gin handlers see in c.Request. Wrap panics if mw is nil: a wiring
+// mistake, found when the route is built.
 func Wrap(mw func(http.Handler) http.Handler) gin.HandlerFunc {
+	if mw == nil {
+		panic("tidegate: Wrap given a nil middleware")
+	}
 	return func(c *gin.Context) {
 		passed := false
 		next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
