@@ -177,6 +177,24 @@ func TestLoginBasicIsHTTPS(t *testing.T) {
 	assert.Equal(t, http.StatusOK, rec.Code)
 }
 
+// TestLoginBasicBehindATrustedProxy: a Service that trusts a proxy at
+// httptest's client address judges HTTPS by X-Forwarded-Proto, not by the
+// connection; LoginBasic logs in there too.
+func TestLoginBasicBehindATrustedProxy(t *testing.T) {
+	k := newKit(t)
+	proxies, err := middleware.NewTrustedProxies("192.0.2.0/24") // httptest.NewRequest's RemoteAddr
+	require.NoError(t, err)
+	registry, err := basicauth.NewMemoryRegistry(basicauth.AppSpec{
+		ID: demoApp, Name: "Demo", AppToken: k.tokens.AppToken, BackendToken: k.tokens.BackendToken,
+	})
+	require.NoError(t, err)
+	behindProxy, err := basicauth.New(registry, k.accounts.Store, k.accounts.Login,
+		basicauth.WithTrustedProxies(proxies), basicauth.WithLogger(discard()))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = behindProxy.Close() })
+	require.NotEmpty(t, tidegatetest.LoginBasic(t, behindProxy, k.tokens.AppToken, "ada", adaPassword))
+}
+
 func TestIssueSessionStopsOnAStoreError(t *testing.T) {
 	store, err := middleware.NewMemorySessionStore(middleware.WithStoreMaxEntries(1)) // on the real clock
 	require.NoError(t, err)
