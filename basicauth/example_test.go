@@ -90,11 +90,15 @@ func Example() {
 
 // ExampleNewScheme puts the Basic scheme, with its HTTPS rule, challenge
 // and error bodies, in front of a Verifier of your own: here one that knows
-// a single app token and session.
+// a single app token and session. InvalidSession gives Tapglue's 4007 for
+// a known app with a wrong session; any other refusal is 1001.
 func ExampleNewScheme() {
 	verifier := middleware.VerifierFunc(func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
-		if c.Token != "app-token" || c.Secret != "session-token" {
-			return middleware.Principal{}, middleware.Invalid("unknown credentials")
+		switch {
+		case c.Token != "app-token":
+			return middleware.Principal{}, middleware.Invalid("unknown app")
+		case c.Secret != "session-token":
+			return middleware.Principal{}, basicauth.InvalidSession()
 		}
 		return middleware.Principal{Subject: "mary"}, nil
 	})
@@ -103,14 +107,21 @@ func ExampleNewScheme() {
 		subject, _ := middleware.SubjectFromContext(r.Context())
 		fmt.Fprintln(w, "hello", subject)
 	}))
-	for _, target := range []string{"https://api.example.com/me", "http://api.example.com/me"} {
-		req := httptest.NewRequest(http.MethodGet, target, nil)
-		req.SetBasicAuth("app-token", "session-token")
+	for _, try := range []struct{ target, app, session string }{
+		{"https://api.example.com/me", "app-token", "session-token"},
+		{"https://api.example.com/me", "app-token", "old-session"},
+		{"https://api.example.com/me", "other-app", "session-token"},
+		{"http://api.example.com/me", "app-token", "session-token"},
+	} {
+		req := httptest.NewRequest(http.MethodGet, try.target, nil)
+		req.SetBasicAuth(try.app, try.session)
 		rec := httptest.NewRecorder()
 		handler.ServeHTTP(rec, req)
 		fmt.Print(rec.Code, " ", rec.Body.String())
 	}
 	// Output:
 	// 200 hello mary
+	// 401 {"errors":[{"code":4007,"message":"session token or user id invalid"}]}
+	// 401 {"errors":[{"code":1001,"message":"app token missing or invalid"}]}
 	// 403 {"errors":[{"code":4030,"message":"HTTPS is required for these credentials"}]}
 }

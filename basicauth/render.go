@@ -56,6 +56,18 @@ const (
 	reasonExpired         = "expired" // set by the middleware core
 )
 
+// InvalidSession is the refusal for a Verifier of your own behind NewScheme
+// (or tidegatetest's StaticVerifier) to answer when the app token is
+// known but the session token is invalid, expired or revoked, or the
+// backend's user id is unknown: 401 with CodeInvalidSession (4007), as
+// Service answers. A plain middleware.Invalid answers CodeAppToken (1001).
+func InvalidSession() *middleware.Error { return middleware.Invalid(reasonInvalidSession) }
+
+// SessionRequired is the refusal for a Verifier of your own to answer
+// when a route needs a user and the credentials carry an app token alone:
+// 401 with CodeSessionRequired (4013), as Service answers.
+func SessionRequired() *middleware.Error { return middleware.Invalid(reasonSessionRequired) }
+
 var messages = map[int]string{
 	CodeAppToken:         "app token missing or invalid",
 	CodeInvalidSession:   "session token or user id invalid",

@@ -18,8 +18,9 @@ type Pair struct {
 	// not be empty; an empty Kind is filled in by the scheme.
 	Principal middleware.Principal
 	// Err, when set, is returned instead of a principal: for example
-	// middleware.Unavailable("down", nil) to test a backend outage (503), or
-	// middleware.Forbidden("suspended", "") for a 403.
+	// middleware.Unavailable("down", nil) to test a backend outage (503),
+	// middleware.Forbidden("suspended", "") for a 403, or, behind
+	// basicauth.NewScheme, basicauth.InvalidSession() for Tapglue's 4007.
 	Err error
 }
 
