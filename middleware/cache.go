@@ -63,7 +63,7 @@ const (
 //     (WithRefusals), so that a client repeating a bad credential costs one
 //     verification per DefaultRefusalTTL instead of one per request, and no
 //     flood of bad credentials can evict a good one or grow memory. A
-//     refusal of a credential still cached (verified again under CapTTL)
+//     refusal of a credential still cached (verified again under a TTL cap)
 //     removes its entry. Backend errors, rate limits and panics are never
 //     remembered;
 //   - Close stops its background goroutine.
@@ -86,9 +86,16 @@ type Cache struct {
 	observed   bool // observer is not a NopObserver: skip the call on hits otherwise
 	// customClock is set by WithClock; see Scheme.verify.
 	customClock bool
-	// ttlCap, in nanoseconds, shortens every entry's life while positive
-	// (see CapTTL).
+	// ttlCap, in nanoseconds, shortens every entry's life while positive:
+	// it is the smallest of the caps held (see AddTTLCap and CapTTL), kept
+	// in one atomic so that a hit reads it without a lock.
 	ttlCap atomic.Int64
+	// capMu guards the caps held, and every store to ttlCap, which is
+	// recomputed from them whenever one is added or removed.
+	capMu   sync.Mutex
+	caps    map[uint64]time.Duration // AddTTLCap's caps in force, by holder
+	lastCap uint64                   // the number of AddTTLCap's last holder
+	capSlot time.Duration            // CapTTL's own cap, 0 when none
 
 	shards   []cacheShard // a power of two of them
 	mask     uint32       // len(shards) - 1
@@ -538,7 +545,7 @@ func denies(e *Error) bool { return e.Kind == ErrInvalidCredential || e.Kind == 
 // dropDeniedLocked removes the entry fk's key holds, if it is of fk's kind
 // and form: the success of the credential the Verifier has just denied. A
 // credential still cached is verified again when its entry is older than
-// CapTTL's cap (or when a Scheme's cache-first lookup missed it just
+// the TTL cap in force (see AddTTLCap; or when a Scheme's cache-first lookup missed it just
 // before it was stored); kept, the old entry would be served again once
 // the cap is lifted, until its full TTL, though the Verifier refused it. The
 // key may hold another credential's entry (another kind, or a token "a:b"
@@ -921,17 +928,66 @@ func (sh *cacheShard) forgetSubject(subject string) {
 	}
 }
 
-// CapTTL shortens the life of every entry, stored before or after the call,
-// to at most d, until CapTTL(0) lifts the cap. An entry older than the cap
-// is a miss and is verified again; refused then, it leaves the cache. A
-// replica uses it while it cannot hear other replicas' revocations (see
-// redisstore.Broadcaster): a revocation it missed then keeps a credential
-// alive for at most d. Negative d is read as 0.
+// AddTTLCap shortens the life of every entry, stored before or after the
+// call, to at most d, until the returned remove is called. An entry older
+// than the cap in force is a miss and is verified again; refused then, it
+// leaves the cache. A replica caps its cache while it cannot hear other
+// replicas' revocations (see redisstore.Broadcaster): a revocation it
+// missed then keeps a credential alive for at most d.
+//
+// Each holder's cap stays until its own remove is called, whatever other
+// holders (or CapTTL) do: the cap in force is the smallest held. This is
+// what owners that may overlap need, such as two Broadcasters driving one
+// cache, one of which may hear revocations again while the other still
+// cannot. remove is idempotent. A d <= 0 adds nothing, and a zero or nil
+// Cache holds no cap: both return a remove that does nothing.
+func (c *Cache) AddTTLCap(d time.Duration) (remove func()) {
+	if !c.built() || d <= 0 {
+		return func() {}
+	}
+	c.capMu.Lock()
+	defer c.capMu.Unlock()
+	if c.caps == nil {
+		c.caps = map[uint64]time.Duration{}
+	}
+	c.lastCap++
+	holder := c.lastCap // never reused, so a second remove deletes nothing
+	c.caps[holder] = d
+	c.storeCapLocked()
+	return func() {
+		c.capMu.Lock()
+		defer c.capMu.Unlock()
+		delete(c.caps, holder)
+		c.storeCapLocked()
+	}
+}
+
+// CapTTL sets a cap of its own, as AddTTLCap does, until CapTTL(0) lifts
+// it. It is a single slot shared by every caller of CapTTL: the last call
+// wins. Owners that may overlap must use AddTTLCap instead, or one of them
+// lifting its cap would lift the other's. Caps added by AddTTLCap stay in
+// force whatever CapTTL does. Negative d is read as 0.
 func (c *Cache) CapTTL(d time.Duration) {
 	if !c.built() {
 		return // nothing is cached
 	}
-	c.ttlCap.Store(int64(max(d, 0)))
+	c.capMu.Lock()
+	defer c.capMu.Unlock()
+	c.capSlot = max(d, 0)
+	c.storeCapLocked()
+}
+
+// storeCapLocked stores in ttlCap the smallest cap held, 0 when none, for
+// the hits to read. Called under capMu, so that two changes cannot store
+// their results in the wrong order.
+func (c *Cache) storeCapLocked() {
+	limit := c.capSlot
+	for _, d := range c.caps {
+		if limit == 0 || d < limit {
+			limit = d
+		}
+	}
+	c.ttlCap.Store(int64(limit))
 }
 
 // Purge forgets every entry, and every remembered refusal.

@@ -1327,6 +1327,73 @@ func TestCapTTLShortensEveryEntryUntilLifted(t *testing.T) {
 	require.Equal(t, 3, calls, "lifted: entries live their full TTL again")
 }
 
+// TestTTLCapsHeldByIndependentOwners: each AddTTLCap holder's cap stays
+// until its own remove, whatever the others (and CapTTL) do, and the cap in
+// force is the smallest held. Two Broadcasters driving one cache rely on it.
+func TestTTLCapsHeldByIndependentOwners(t *testing.T) {
+	clock := newFakeClock()
+	var calls atomic.Int32
+	v := middleware.VerifierFunc(func(context.Context, middleware.Credential) (middleware.Principal, error) {
+		calls.Add(1)
+		return middleware.Principal{Subject: "u1"}, nil
+	})
+	cache, err := middleware.NewCache(v, time.Hour, middleware.WithClock(clock.Now))
+	require.NoError(t, err)
+	defer cache.Close()
+	cred := middleware.Credential{Kind: "session", Token: "tok"}
+	verify := func() {
+		t.Helper()
+		_, err := cache.Verify(context.Background(), cred)
+		require.NoError(t, err)
+	}
+	// servedAt reports whether an entry aged age is served from the cache.
+	servedAt := func(age time.Duration) bool {
+		t.Helper()
+		cache.Purge()
+		verify()
+		clock.Advance(age)
+		before := calls.Load()
+		verify()
+		return calls.Load() == before
+	}
+	// capIs checks the life an entry has: served just younger than d, not at d.
+	capIs := func(d time.Duration, msg string) {
+		t.Helper()
+		assert.True(t, servedAt(d-time.Second), "%s: younger than %v", msg, d)
+		assert.False(t, servedAt(d), "%s: as old as %v", msg, d)
+	}
+
+	capIs(time.Hour, "no cap: entries live their TTL")
+
+	remove5 := cache.AddTTLCap(5 * time.Second)
+	remove2 := cache.AddTTLCap(2 * time.Second)
+	capIs(2*time.Second, "two holders: the smaller cap is in force")
+	remove2()
+	capIs(5*time.Second, "one holder removed: the other's cap stays")
+	remove2()
+	capIs(5*time.Second, "a second remove is harmless")
+
+	cache.CapTTL(3 * time.Second)
+	capIs(3*time.Second, "CapTTL's cap is one more held")
+	cache.CapTTL(10 * time.Second)
+	capIs(5*time.Second, "CapTTL cannot lift an AddTTLCap cap")
+	cache.CapTTL(0)
+	capIs(5*time.Second, "CapTTL(0) lifts CapTTL's cap only")
+
+	remove5()
+	capIs(time.Hour, "every holder removed: lifted")
+
+	cache.CapTTL(3 * time.Second)
+	cache.AddTTLCap(time.Second)()
+	capIs(3*time.Second, "an AddTTLCap remove leaves CapTTL's cap")
+	cache.CapTTL(0)
+
+	noop := cache.AddTTLCap(0)
+	cache.AddTTLCap(-time.Second)()
+	capIs(time.Hour, "d <= 0 adds no cap")
+	noop()
+}
+
 // TestRefusalEvictsTheEntryItReverified: under CapTTL an entry older than
 // the cap is verified again. When the Verifier now refuses (the credential
 // was revoked on another replica while this one could not hear it), the
