@@ -21,10 +21,13 @@ import (
 // drives it. *middleware.Cache implements it.
 type LocalCache interface {
 	middleware.Invalidator
-	// CapTTL makes every entry older than d count as a miss (verified
-	// again, and re-cached with a fresh age) until it is called again; 0
-	// removes the cap.
-	CapTTL(d time.Duration)
+	// AddTTLCap makes every entry older than d count as a miss (verified
+	// again, and re-cached with a fresh age) until remove is called. Caps
+	// held by others (another Broadcaster the cache is registered with)
+	// stay in force meanwhile, the smallest winning, so that one
+	// Broadcaster hearing revocations again does not lift the cap of one
+	// that still cannot. remove must be idempotent.
+	AddTTLCap(d time.Duration) (remove func())
 	// Purge forgets every entry.
 	Purge()
 }
@@ -66,12 +69,14 @@ const maxPendingMessages = 64
 // answer from Redis, which it pings when the channel is quiet; and from the
 // start, until the first subscription is confirmed) until it has
 // subscribed again, it caps every registered cache
-// with CapTTL(fallback TTL, default 2 s, WithFallbackTTL): no entry older
+// with AddTTLCap(fallback TTL, default 2 s, WithFallbackTTL): no entry older
 // than that is used. A revocation whose message was missed therefore stays
 // ineffective on this replica for at most the longer of the two bounds.
 // Once subscribed again it Purges every cache (messages published while it
 // was away are unknown, so everything cached before is suspect) and then
-// removes the cap with CapTTL(0).
+// removes its cap. The cap is its own: a cache registered with several
+// Broadcasters (one per Redis, say) stays capped while any of them is
+// down, whatever the others do.
 //
 // It reconnects by itself, waiting between attempts from 50 ms doubling up
 // to 2 s (WithReconnectBackoff).
@@ -95,15 +100,20 @@ const maxPendingMessages = 64
 //
 // Close stops both goroutines, tries once more (within the publish
 // timeout) to publish what is still pending, logs what it could not, and
-// leaves the caches capped: a closed Broadcaster hears nothing more.
+// leaves the caches capped: a closed Broadcaster hears nothing more, so it
+// never removes the caps it holds.
 // InvalidateSubject and Purge still evict locally and publish after Close,
 // once, without retrying.
 type Broadcaster struct {
 	client redis.UniversalClient
 	cfg    config
 
-	mu         sync.Mutex
-	caches     []LocalCache
+	mu     sync.Mutex
+	caches []LocalCache
+	// caps holds, for each of caches (same index), the remove of the cap
+	// this Broadcaster holds on it, nil when it holds none: one is held
+	// exactly while not subscribed. Close leaves them held.
+	caps       []func()
 	subscribed bool
 	closed     bool
 	ps         *redis.PubSub // the current subscription, for Close
@@ -172,14 +182,23 @@ func (b *Broadcaster) Register(c LocalCache) error {
 		return errors.New("redisstore: broadcaster closed")
 	}
 	b.caches = append(b.caches, c)
+	b.caps = append(b.caps, nil)
 	if !b.subscribed {
-		c.CapTTL(b.cfg.fallbackTTL)
+		b.capLocked(len(b.caches) - 1)
 	}
 	return nil
 }
 
+// capLocked caps caches[i] at the fallback TTL, unless this Broadcaster
+// holds a cap on it already. Called under b.mu.
+func (b *Broadcaster) capLocked(i int) {
+	if b.caps[i] == nil {
+		b.caps[i] = b.caches[i].AddTTLCap(b.cfg.fallbackTTL)
+	}
+}
+
 // Subscribed reports whether the revocation subscription is up (and the
-// caches therefore uncapped).
+// caches therefore free of this Broadcaster's cap).
 func (b *Broadcaster) Subscribed() bool {
 	if b == nil {
 		return false
@@ -496,7 +515,9 @@ func (b *Broadcaster) deliver(payload string) {
 }
 
 // up records a sign of life of a confirmed subscription. Coming from down,
-// it purges the caches, then removes their cap.
+// it purges the caches, then removes its caps on them. Purging first means
+// no entry cached while it was deaf outlives the cap; removing only its
+// own caps leaves in force those of other Broadcasters still deaf.
 func (b *Broadcaster) up() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -508,14 +529,19 @@ func (b *Broadcaster) up() {
 		return
 	}
 	b.subscribed = true
-	for _, c := range b.caches {
+	for i, c := range b.caches {
 		c.Purge()
-		c.CapTTL(0)
+		if remove := b.caps[i]; remove != nil {
+			remove()
+			b.caps[i] = nil
+		}
 	}
-	b.cfg.logger.Info("tidegate: revocation subscription up; local caches purged and uncapped")
+	b.cfg.logger.Info("tidegate: revocation subscription up; local caches purged and this broadcaster's cap lifted")
 }
 
-// down caps the caches, unless they already are.
+// down caps the caches, unless this Broadcaster holds its caps already.
+// Close calls it too, and nothing lifts the caps afterwards: a closed
+// Broadcaster hears no revocation, so its caches stay capped (fail safe).
 func (b *Broadcaster) down(cause error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -523,8 +549,8 @@ func (b *Broadcaster) down(cause error) {
 		return
 	}
 	b.subscribed = false
-	for _, c := range b.caches {
-		c.CapTTL(b.cfg.fallbackTTL)
+	for i := range b.caches {
+		b.capLocked(i)
 	}
 	if !b.closed {
 		b.cfg.logger.Warn("tidegate: revocation subscription lost; local caches capped",

@@ -29,7 +29,9 @@ type fakeCache struct {
 	mu       sync.Mutex
 	subjects []string
 	creds    []middleware.Credential
-	caps     []time.Duration
+	caps     []time.Duration       // the cap in force after each change, 0 for none
+	held     map[int]time.Duration // the caps held, by holder
+	holders  int                   // the last holder's number
 	purges   int
 }
 
@@ -47,10 +49,23 @@ func (f *fakeCache) InvalidateSubject(s string) {
 	f.subjects = append(f.subjects, s)
 }
 
-func (f *fakeCache) CapTTL(d time.Duration) {
+// AddTTLCap holds d until its remove, as middleware.Cache does.
+func (f *fakeCache) AddTTLCap(d time.Duration) (remove func()) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.caps = append(f.caps, d)
+	if f.held == nil {
+		f.held = map[int]time.Duration{}
+	}
+	f.holders++
+	holder := f.holders
+	f.held[holder] = d
+	f.caps = append(f.caps, f.cappedLocked())
+	return func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		delete(f.held, holder)
+		f.caps = append(f.caps, f.cappedLocked())
+	}
 }
 
 func (f *fakeCache) Purge() {
@@ -65,14 +80,21 @@ func (f *fakeCache) got(subject string) bool {
 	return slices.Contains(f.subjects, subject)
 }
 
-// capped returns the cap in force: the last CapTTL, 0 when none.
+// capped returns the cap in force: the smallest held, 0 when none.
 func (f *fakeCache) capped() time.Duration {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if len(f.caps) == 0 {
-		return 0
+	return f.cappedLocked()
+}
+
+func (f *fakeCache) cappedLocked() time.Duration {
+	var limit time.Duration
+	for _, d := range f.held {
+		if limit == 0 || d < limit {
+			limit = d
+		}
 	}
-	return f.caps[len(f.caps)-1]
+	return limit
 }
 
 func (f *fakeCache) purged() int {

@@ -607,8 +607,12 @@ type recordingCache struct{ calls []string }
 
 func (c *recordingCache) Invalidate(middleware.Credential) { c.calls = append(c.calls, "invalidate") }
 func (c *recordingCache) InvalidateSubject(s string)       { c.calls = append(c.calls, "subject:"+s) }
-func (c *recordingCache) CapTTL(d time.Duration)           { c.calls = append(c.calls, "cap:"+d.String()) }
 func (c *recordingCache) Purge()                           { c.calls = append(c.calls, "purge") }
+
+func (c *recordingCache) AddTTLCap(d time.Duration) (remove func()) {
+	c.calls = append(c.calls, "cap:"+d.String())
+	return func() { c.calls = append(c.calls, "uncap") }
+}
 
 // FuzzBroadcastDeliver: a payload published on the revocation channel by
 // another replica (or anyone who can publish there) reaches every
