@@ -167,8 +167,10 @@ func NewBroadcaster(client redis.UniversalClient, opts ...Option) (*Broadcaster,
 	return b, nil
 }
 
-// Register adds a cache to those the Broadcaster invalidates. While the
-// subscription is down, the cache is capped at once.
+// Register adds a cache to those the Broadcaster invalidates, purging it
+// first: what it holds was verified without hearing the revocations
+// published before. While the subscription is down, the cache is capped at
+// once.
 func (b *Broadcaster) Register(c LocalCache) error {
 	if !b.built() {
 		return notBuilt("Broadcaster")
@@ -181,6 +183,10 @@ func (b *Broadcaster) Register(c LocalCache) error {
 	if b.closed {
 		return errors.New("redisstore: broadcaster closed")
 	}
+	// What c cached before now was verified without hearing the
+	// revocations published meanwhile: it goes, as after a subscription
+	// gap (see up).
+	c.Purge()
 	b.caches = append(b.caches, c)
 	b.caps = append(b.caps, nil)
 	if !b.subscribed {

@@ -543,3 +543,16 @@ func TestRepublishWaitIsCappedByFallbackTTL(t *testing.T) {
 	require.Eventually(t, func() bool { return b.cache.got("alice") }, 5*fallback, tick,
 		"B hears the revocation within the fallback TTL of Redis taking writes again")
 }
+
+// TestRegisterPurgesWhatTheCacheHeldBefore: a cache that served requests
+// before it was registered never heard the revocations published
+// meanwhile, so Register purges it, also when the subscription is up (and
+// no cap will make its old entries verify again).
+func TestRegisterPurgesWhatTheCacheHeldBefore(t *testing.T) {
+	tg := redistest.Shared(t)
+	r := newReplica(t, tg.Client, tg.Prefix)
+	r.requireSubscribed(t)
+	late := &fakeCache{}
+	require.NoError(t, r.b.Register(late))
+	assert.Equal(t, 1, late.purged(), "registered while subscribed")
+}
