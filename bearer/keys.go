@@ -122,10 +122,15 @@ func NewEd25519Key(kid string, priv ed25519.PrivateKey) (*Key, error) {
 	return k, nil
 }
 
-// NewEd25519VerificationKey returns an EdDSA key that verifies only.
+// NewEd25519VerificationKey returns an EdDSA key that verifies only. It
+// refuses a public key of small order, which has no private key and under
+// which anybody could forge signatures (see hasSmallOrder).
 func NewEd25519VerificationKey(kid string, pub ed25519.PublicKey) (*Key, error) {
 	if len(pub) != ed25519.PublicKeySize {
 		return nil, errors.New("bearer: invalid Ed25519 public key")
+	}
+	if hasSmallOrder(pub) {
+		return nil, errors.New("bearer: Ed25519 public key of small order")
 	}
 	pub = append(ed25519.PublicKey(nil), pub...)
 	k := &Key{alg: EdDSA, method: jwt.SigningMethodEdDSA, public: pub, m: &keyMaterial{verification: pub}}

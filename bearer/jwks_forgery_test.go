@@ -13,7 +13,7 @@ import (
 	"github.com/tidegate/tidegate/middleware"
 )
 
-// TestReviewJWKSRefusesSmallOrderEd25519Keys: an Ed25519 "x" that decodes
+// TestJWKSRefusesSmallOrderEd25519Keys: an Ed25519 "x" that decodes
 // to a point of small order (the identity 0x01 00..00, or the 32 zero bytes
 // a broken issuer serving a zeroed buffer would publish, a point of order
 // 4) has no private key behind it, and crypto/ed25519 (cofactorless, no
@@ -21,7 +21,7 @@ import (
 // every message under the identity, and for one message in four under the
 // order-4 point. A JWKS document carrying such a key must not make the
 // verifier accept tokens that anybody can sign without a private key.
-func TestReviewJWKSRefusesSmallOrderEd25519Keys(t *testing.T) {
+func TestJWKSRefusesSmallOrderEd25519Keys(t *testing.T) {
 	identity := append([]byte{1}, make([]byte, 31)...)
 	zero := make([]byte, 32)
 	for name, x := range map[string][]byte{"identity": identity, "zero bytes (order 4)": zero} {
@@ -56,17 +56,19 @@ func TestReviewJWKSRefusesSmallOrderEd25519Keys(t *testing.T) {
 	}
 }
 
-// TestReviewJWKSStopsTrustingAKeyWhosePrivatePartWasPublished: the verifier
-// refuses a document that carries private material ("d"), which is right,
-// but then keeps the keys of the previous document, among them the very
-// key whose private half the issuer has just published to everyone. Anyone
-// who reads the issuer's JWKS can then sign tokens the verifier accepts,
-// for as long as the issuer keeps serving that document.
-func TestReviewJWKSStopsTrustingAKeyWhosePrivatePartWasPublished(t *testing.T) {
+// TestJWKSStopsTrustingAKeyWhosePrivatePartWasPublished: the verifier
+// refuses a document that carries private material ("d"), and keeps the
+// keys of the previous document, but never the very key whose private half
+// the issuer has just published to everyone: anyone who reads the issuer's
+// JWKS could sign tokens with it. Tokens verified with it before leave the
+// cache too.
+func TestJWKSStopsTrustingAKeyWhosePrivatePartWasPublished(t *testing.T) {
 	issuerEnv, _ := asymmetricEnv(t)
 	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
 	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
-	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+	earlier := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, get(h, earlier).Code)
+	require.Equal(t, http.StatusOK, get(h, earlier).Code, "cached")
 
 	// The issuer's JWKS now leaks the private part of ed1.
 	leaked := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","alg":"EdDSA","use":"sig","x":"` +
@@ -84,4 +86,5 @@ func TestReviewJWKSStopsTrustingAKeyWhosePrivatePartWasPublished(t *testing.T) {
 	forged := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
 	p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: forged})
 	require.Error(t, err, "a token signed with the published private key was accepted for %q", p.Subject)
+	require.NotEqual(t, http.StatusOK, get(h, earlier).Code, "a token verified with the leaked key, cached before the leak")
 }
