@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -52,7 +53,9 @@ var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
 // interval. A failed fetch is a 503 (the verifier cannot decide), never a
 // 401; known keys keep working while the issuer is slow or unreachable (a
 // stale document is refreshed in the background; only a token naming a
-// kid the document lacks waits for a fetch). Redirects are followed only
+// kid the document lacks waits for a fetch), or serves a document that is
+// unusable, except a key that document publishes with its private part:
+// that one is dropped at once. Redirects are followed only
 // to URLs NewJWKSVerifier would accept.
 //
 // JWKSVerifier is a middleware.Verifier; Scheme wraps it in a cache and the
@@ -309,7 +312,11 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	j.lastAttempt = now
 	ctx, cancel := context.WithTimeout(j.life, fetchTimeout)
 	defer cancel()
-	keys, err := j.fetch(ctx)
+	data, err := j.fetch(ctx)
+	var keys map[string]*Key
+	if err == nil {
+		keys, err = decodeJWKS(data)
+	}
 	var next jwksState
 	if err != nil {
 		if st != nil {
@@ -318,6 +325,7 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 		next.failed = true
 		j.cfg.logger.LogAttrs(j.life, slog.LevelWarn, "tidegate bearer JWKS fetch failed",
 			slog.String("kind", string(Kind)))
+		next.keys = j.distrust(next.keys, leakedKids(data))
 	} else {
 		next = jwksState{keys: keys, fetchedAt: now}
 	}
@@ -325,8 +333,26 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	return &next
 }
 
-// fetch GETs and decodes the document, bounded in size.
-func (j *JWKSVerifier) fetch(ctx context.Context) (map[string]*Key, error) {
+// distrust returns keys without those of the given kids, which the issuer's
+// document has just published with their private material: anybody can
+// sign with them now. Tokens already verified with them leave the cache
+// too. keys itself is left as it is: earlier states share it.
+func (j *JWKSVerifier) distrust(keys map[string]*Key, leaked []string) map[string]*Key {
+	if len(leaked) == 0 {
+		return keys
+	}
+	kept := maps.Clone(keys)
+	for _, kid := range leaked {
+		delete(kept, kid)
+	}
+	j.cache.Purge()
+	j.cfg.logger.LogAttrs(j.life, slog.LevelError, "tidegate bearer JWKS document publishes private key material; those keys are no longer trusted",
+		slog.String("kind", string(Kind)), slog.Int("keys", len(leaked)))
+	return kept
+}
+
+// fetch GETs the document, bounded in size.
+func (j *JWKSVerifier) fetch(ctx context.Context) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, j.url, nil)
 	if err != nil {
 		return nil, err
@@ -344,5 +370,5 @@ func (j *JWKSVerifier) fetch(ctx context.Context) (map[string]*Key, error) {
 	if err != nil || int64(len(data)) > j.cfg.maxBytes {
 		return nil, errJWKSFetch
 	}
-	return decodeJWKS(data)
+	return data, nil
 }
