@@ -43,3 +43,37 @@ func TestDoubledAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 		assert.Equal(t, a.Header().Values("WWW-Authenticate"), b.Header().Values("WWW-Authenticate"), "TLS %v", overTLS)
 	}
 }
+
+// TestSpacedAuthorizationUnderAnyDoesNotDependOnOrder: Basic credentials
+// with spaces or tabs around the header value (which only HTTP/2 delivers
+// as sent) are judged by the Basic scheme alone, whatever the order of
+// Any's schemes: 403 over plain HTTP, as Require(basic) answers, and 400
+// over TLS. The bearer extractor used to call them a malformed bearer
+// credential, 400, when listed first.
+func TestSpacedAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	require.NoError(t, err)
+	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
+		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "b-" + c.Token}, nil
+		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
+	require.NoError(t, err)
+	bearerFirst, err := middleware.Any(bearer, f.svc.Scheme())
+	require.NoError(t, err)
+	basicFirst, err := middleware.Any(f.svc.Scheme(), bearer)
+	require.NoError(t, err)
+
+	credentials := basic(appA + ":" + maryID)
+	for _, v := range []string{credentials + " ", " " + credentials, "\t" + credentials + "\t"} {
+		for overTLS, want := range map[bool]int{false: http.StatusForbidden, true: http.StatusBadRequest} {
+			alone := serve(middleware.Require(f.svc.Scheme())(http.HandlerFunc(echoPrincipal)), "", overTLS, "Authorization", v)
+			a := serve(bearerFirst(http.HandlerFunc(echoPrincipal)), "", overTLS, "Authorization", v)
+			b := serve(basicFirst(http.HandlerFunc(echoPrincipal)), "", overTLS, "Authorization", v)
+			assert.Equal(t, want, alone.Code, "Require(basic), %q, TLS %v: %s", v, overTLS, alone.Body)
+			assert.Equal(t, want, a.Code, "bearer first, %q, TLS %v: %s", v, overTLS, a.Body)
+			assert.Equal(t, want, b.Code, "basic first, %q, TLS %v: %s", v, overTLS, b.Body)
+			assert.Equal(t, b.Body.String(), a.Body.String(), "%q, TLS %v", v, overTLS)
+		}
+	}
+}

@@ -172,14 +172,15 @@ func authorizationCredentials(h http.Header, scheme string, maxBytes int, spaces
 	}
 	v, err := HeaderValue(h, "Authorization", limit)
 	if err != nil {
-		// The size bound is this scheme's: an Authorization header of
-		// another scheme is not this extractor's to judge. Without this,
-		// under Any the Basic extractor (1 KiB) answered 400 to every
-		// Bearer JWT over 1 KiB that the bearer extractor had accepted
-		// (examples/server/adversarial, TestHeaderParsing
-		// "authorization/Bearer token of 8 KiB is read"). Checked on the
-		// error path only, so the hot path is unchanged.
-		if otherSchemeOversized(h["Authorization"], scheme, limit) {
+		// The size bound and the spacing rule are this scheme's: an
+		// Authorization header of another scheme is not this extractor's
+		// to judge. Without this, under Any the Basic extractor (1 KiB)
+		// answered 400 to every Bearer JWT over 1 KiB that the bearer
+		// extractor had accepted (examples/server/adversarial,
+		// TestHeaderParsing "authorization/Bearer token of 8 KiB is
+		// read"). Checked on the error path only, so the hot path is
+		// unchanged.
+		if otherScheme(h["Authorization"], scheme) {
 			return "", ErrNoCredential
 		}
 		return "", err
@@ -235,27 +236,28 @@ func boundWithSpaces(maxBytes int) int {
 	return maxBytes + maxExtraSpaces
 }
 
-// otherSchemeOversized reports whether values, the Authorization header,
-// is one value (or the same value repeated) longer than maxBytes whose
-// auth-scheme word is not scheme. Only over-long headers are looked at, so
-// every other case keeps HeaderValue's answer (an empty header stays
-// malformed for every scheme, different values stay a duplicate).
-func otherSchemeOversized(values []string, scheme string, maxBytes int) bool {
-	if len(values) == 0 || len(values[0]) <= maxBytes {
+// otherScheme reports whether values, the Authorization header HeaderValue
+// has just refused, is one value (or the same value repeated) whose
+// auth-scheme word, once spaces and tabs around the value are trimmed, is
+// not scheme. Such a header is refused for its size or its spacing, and
+// both are for the scheme it names to judge: this extractor reports no
+// credential, so that under Any the answer does not depend on which scheme
+// is listed first (a Basic header over plain HTTP is 403 whatever comes
+// before the Basic scheme). Every other refusal stands: an empty or
+// all-blank header is malformed for every scheme, different values are a
+// duplicate, and this scheme's own header is malformed.
+func otherScheme(values []string, scheme string) bool {
+	if len(values) == 0 {
 		return false
 	}
 	v := values[0]
-	if hasOuterOWS(v) || NamesScheme(v, scheme) {
-		// Malformed whatever its scheme, or this scheme's header:
-		// HeaderValue's answer stands.
-		return false
-	}
 	for _, other := range values[1:] {
 		if other != v {
 			return false
 		}
 	}
-	return true
+	trimmed := strings.Trim(v, " \t")
+	return trimmed != "" && !NamesScheme(trimmed, scheme)
 }
 
 // IsToken68 reports whether s is a non-empty token68 (RFC 7235 §2.1): ASCII

@@ -108,9 +108,16 @@ func TestAuthorizationCredentials(t *testing.T) {
 		{"a tab", []string{"Bearer\ttok"}, "", "spacing"},
 		{"a comma", []string{"Bearer,tok"}, "", "spacing"},
 		{"a space before the scheme word", []string{" Bearer tok"}, "", "spacing"},
-		{"a tab before another scheme", []string{"\tDigest x"}, "", "spacing"},
+		// Another scheme's spacing is that scheme's to judge, as its size
+		// is: under Any, the answer must not depend on which extractor
+		// runs first (a Basic header over plain HTTP is 403, not a
+		// malformed bearer credential's 400).
+		{"a tab before another scheme", []string{"\tDigest x"}, "", ""},
+		{"a space after another scheme's credential", []string{"Basic dG9rOg== "}, "", ""},
 		{"a space before an oversized header", []string{" Bearer " + strings.Repeat("a", limit)}, "", "oversized"},
-		{"a tab before another scheme, oversized", []string{"\tDigest " + strings.Repeat("a", limit)}, "", "oversized"},
+		{"a tab before another scheme, oversized", []string{"\tDigest " + strings.Repeat("a", limit)}, "", ""},
+		{"blanks only", []string{" \t "}, "", "spacing"},
+		{"spaced, then different", []string{" Basic dG9rOg==", "Basic dG9rOg=="}, "", "duplicate"},
 		{"a space after the token", []string{"Bearer tok "}, "", "spacing"},
 		{"empty header", []string{""}, "", "empty"},
 		{"twice, same", []string{"Bearer tok", "Bearer tok"}, "tok", ""},
