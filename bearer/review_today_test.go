@@ -1,0 +1,134 @@
+package bearer_test
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// gateHandler is a slog.Handler that blocks the record whose message
+// contains match until released, after signalling that it was reached.
+type gateHandler struct {
+	match   string
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (g *gateHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (g *gateHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.Contains(r.Message, g.match) {
+		close(g.reached)
+		<-g.release
+	}
+	return nil
+}
+func (g *gateHandler) WithAttrs([]slog.Attr) slog.Handler { return g }
+func (g *gateHandler) WithGroup(string) slog.Handler      { return g }
+
+// TestReviewDistrustPurgesBeforeTheLeakedKeyIsDropped: distrust purges
+// the cache and only then does refreshLocked store the state without the
+// leaked key. A token signed with the published private key and verified
+// in between (with the old state) is cached in the new generation, and is
+// then served from the cache after the key is no longer trusted.
+func TestReviewDistrustPurgesBeforeTheLeakedKeyIsDropped(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	gate := &gateHandler{match: "private key material", reached: make(chan struct{}), release: make(chan struct{})}
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second),
+		bearer.WithLogger(slog.New(gate)))
+	earlier := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, get(h, earlier).Code)
+
+	leaked := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","alg":"EdDSA","use":"sig","x":"` +
+		b64.EncodeToString(edPublic) + `","d":"` + b64.EncodeToString(edSeed) + `"}]}`
+	srv.set(serveString(http.StatusOK, leaked))
+	issuerEnv.clock.Advance(2 * time.Second)
+
+	// Anybody triggers the refresh with a token naming an unknown kid.
+	unknown := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": "ed9"}, validClaims(issuerEnv.clock.Now()))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = v.Verify(context.Background(), middleware.Credential{Kind: bearer.Kind, Token: unknown})
+	}()
+	<-gate.reached // distrust has purged the cache; the old state is still current
+
+	claims := validClaims(issuerEnv.clock.Now())
+	claims["sub"], claims["roles"], claims["jti"] = "u-admin", []string{"admin"}, "attacker"
+	forged := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
+	first := get(h, forged).Code // verified with the old state, cached after the purge
+
+	close(gate.release)
+	<-done
+	require.NotEqual(t, http.StatusOK, get(h, forged).Code,
+		"a token signed with the published private key is served from the cache after the key was distrusted (first answer %d)", first)
+}
+
+// TestReviewLeakedKeyMatchedByKidOnly: leakedKids names keys by the kid of
+// the entry that carries "d". A document that publishes the private part
+// of a trusted key in an entry without a kid (or under another kid) names
+// no trusted kid, so the key whose private half everybody can now read
+// stays trusted, though SECURITY.md says "that key stops being trusted at
+// once".
+func TestReviewLeakedKeyMatchedByKidOnly(t *testing.T) {
+	for name, kid := range map[string]string{"no kid": "", "another kid": `"kid":"ed1-backup",`} {
+		t.Run(name, func(t *testing.T) {
+			issuerEnv, _ := asymmetricEnv(t)
+			srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+			v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
+			earlier := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+			require.Equal(t, http.StatusOK, get(h, earlier).Code)
+
+			leaked := `{"keys":[{"kty":"OKP","crv":"Ed25519",` + kid + `"alg":"EdDSA","use":"sig","x":"` +
+				b64.EncodeToString(edPublic) + `","d":"` + b64.EncodeToString(edSeed) + `"}]}`
+			srv.set(serveString(http.StatusOK, leaked))
+			issuerEnv.clock.Advance(2 * time.Second)
+			unknown := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": "ed9"}, validClaims(issuerEnv.clock.Now()))
+			_, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: unknown})
+			require.Error(t, err)
+			require.EqualValues(t, 2, srv.fetches.Load(), "the leaking document was fetched")
+
+			claims := validClaims(issuerEnv.clock.Now())
+			claims["sub"], claims["roles"], claims["jti"] = "u-admin", []string{"admin"}, "attacker"
+			forged := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
+			p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: forged})
+			require.Error(t, err, "a token signed with the published private key was accepted for %q", p.Subject)
+		})
+	}
+}
+
+// TestReviewLeakedKeyInADocumentThatDoesNotDecode: leakedKids names no key
+// when json.Unmarshal reports any error, even one in another entry (here
+// a "key_ops" given as a string, a common mistake). The document still
+// publishes ed1's private part to every reader, yet ed1 stays trusted.
+func TestReviewLeakedKeyInADocumentThatDoesNotDecode(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
+	earlier := issuerEnv.authenticate(t, "mary@example.com").AccessToken
+	require.Equal(t, http.StatusOK, get(h, earlier).Code)
+
+	leaked := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","alg":"EdDSA","use":"sig","x":"` +
+		b64.EncodeToString(edPublic) + `","d":"` + b64.EncodeToString(edSeed) + `"},` +
+		`{"kty":"OKP","crv":"Ed25519","kid":"ed2","key_ops":"verify","x":"` + b64.EncodeToString(edPublic) + `"}]}`
+	srv.set(serveString(http.StatusOK, leaked))
+	issuerEnv.clock.Advance(2 * time.Second)
+	unknown := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": "ed9"}, validClaims(issuerEnv.clock.Now()))
+	_, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: unknown})
+	require.Error(t, err)
+	require.EqualValues(t, 2, srv.fetches.Load(), "the leaking document was fetched")
+
+	claims := validClaims(issuerEnv.clock.Now())
+	claims["sub"], claims["roles"], claims["jti"] = "u-admin", []string{"admin"}, "attacker"
+	forged := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
+	p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: forged})
+	require.Error(t, err, "a token signed with the published private key was accepted for %q", p.Subject)
+}
