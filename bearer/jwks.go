@@ -152,26 +152,6 @@ func decodeJWKS(data []byte) (map[string]*Key, error) {
 	return keys, nil
 }
 
-// leakedKids returns the kids of the keys that a JWKS document publishes
-// with private or symmetric material ("d" or "k"), whether or not the
-// document is otherwise usable: whoever reads the document can sign with
-// them, so a verifier must stop trusting those keys even when it keeps its
-// previous ones (see JWKSVerifier.refreshLocked). A document that does not
-// parse names none.
-func leakedKids(data []byte) []string {
-	var doc jwkSet
-	if json.Unmarshal(data, &doc) != nil {
-		return nil
-	}
-	var kids []string
-	for _, j := range doc.Keys {
-		if j.D != "" || j.K != "" {
-			kids = append(kids, j.Kid)
-		}
-	}
-	return kids
-}
-
 // key returns the verification key of j, nil for a key tidegate does not
 // use (another type, curve, algorithm, use or key_ops, or no kid to select
 // it by), or

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -65,11 +64,15 @@ type JWKSVerifier struct {
 	cfg      jwksConfig
 	state    atomic.Pointer[jwksState]
 	fetching chan struct{} // a one-slot semaphore: one fetch at a time
-	// lastAttempt is guarded by fetching.
+	// lastAttempt, leaked and tooManyLeaked are guarded by fetching.
 	lastAttempt time.Time
-	verifier    *tokenVerifier
-	cache       *middleware.Cache
-	scheme      *middleware.Scheme
+	// leaked holds the public keys (by publicKeyID) that a fetched
+	// document published with their private part: never trusted again.
+	leaked        map[string]struct{}
+	tooManyLeaked bool // over maxLeakedKeys of them: no key is trusted
+	verifier      *tokenVerifier
+	cache         *middleware.Cache
+	scheme        *middleware.Scheme
 	// life is the context of every fetch (each bounded by the fetch
 	// timeout): a fetch serves every caller, so no caller's cancellation
 	// ends it; Close does.
@@ -115,7 +118,7 @@ func NewJWKSVerifier(jwksURL string, opts ...JWKSOption) (*JWKSVerifier, error) 
 		}
 	}
 	cfg.client = withRedirectCheck(cfg.client)
-	j := &JWKSVerifier{url: jwksURL, cfg: cfg, fetching: make(chan struct{}, 1)}
+	j := &JWKSVerifier{url: jwksURL, cfg: cfg, fetching: make(chan struct{}, 1), leaked: map[string]struct{}{}}
 	j.life, j.close = context.WithCancel(context.Background())
 	j.verifier = newTokenVerifier(&cfg.common, nil, j)
 	var err error
@@ -315,6 +318,9 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	data, err := j.fetch(ctx)
 	var keys map[string]*Key
 	if err == nil {
+		// Before decoding, which refuses such a document: its leaked
+		// keys must go from the keys kept as much as from new ones.
+		j.rememberLeaked(leakedPublicKeys(data))
 		keys, err = decodeJWKS(data)
 	}
 	var next jwksState
@@ -325,30 +331,55 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 		next.failed = true
 		j.cfg.logger.LogAttrs(j.life, slog.LevelWarn, "tidegate bearer JWKS fetch failed",
 			slog.String("kind", string(Kind)))
-		next.keys = j.distrust(next.keys, leakedKids(data))
 	} else {
 		next = jwksState{keys: keys, fetchedAt: now}
 	}
+	var dropped int
+	next.keys, dropped = j.trusted(next.keys)
 	j.state.Store(&next)
+	if dropped > 0 {
+		// After the new state is stored: a verification that begins after
+		// the purge reads it, and one begun before stores nothing in the
+		// cache (the purge voids it), so no token the leaked keys verified
+		// is served from the cache again.
+		j.cache.Purge()
+	}
 	return &next
 }
 
-// distrust returns keys without those of the given kids, which the issuer's
-// document has just published with their private material: anybody can
-// sign with them now. Tokens already verified with them leave the cache
-// too. keys itself is left as it is: earlier states share it.
-func (j *JWKSVerifier) distrust(keys map[string]*Key, leaked []string) map[string]*Key {
-	if len(leaked) == 0 {
-		return keys
+// rememberLeaked adds to the public keys never trusted again those a
+// fetched document published with their private part (see leaked.go).
+// Called holding the fetching slot.
+func (j *JWKSVerifier) rememberLeaked(ids []string) {
+	if len(ids) == 0 {
+		return
 	}
-	kept := maps.Clone(keys)
-	for _, kid := range leaked {
-		delete(kept, kid)
+	j.cfg.logger.LogAttrs(j.life, slog.LevelError,
+		"tidegate bearer JWKS document publishes private key material; those keys are never trusted again",
+		slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
+	for _, id := range ids {
+		if len(j.leaked) >= maxLeakedKeys {
+			j.tooManyLeaked = true // fail closed: trust no key at all
+			return
+		}
+		j.leaked[id] = struct{}{}
 	}
-	j.cache.Purge()
-	j.cfg.logger.LogAttrs(j.life, slog.LevelError, "tidegate bearer JWKS document publishes private key material; those keys are no longer trusted",
-		slog.String("kind", string(Kind)), slog.Int("keys", len(leaked)))
-	return kept
+}
+
+// trusted returns keys without those whose private part was published,
+// and how many it left out. keys itself is left as it is: earlier states
+// share it. Called holding the fetching slot.
+func (j *JWKSVerifier) trusted(keys map[string]*Key) (map[string]*Key, int) {
+	if len(j.leaked) == 0 && !j.tooManyLeaked {
+		return keys, 0
+	}
+	kept := make(map[string]*Key, len(keys))
+	for kid, k := range keys {
+		if _, bad := j.leaked[publicKeyID(k.public)]; !bad && !j.tooManyLeaked {
+			kept[kid] = k
+		}
+	}
+	return kept, len(keys) - len(kept)
 }
 
 // fetch GETs the document, bounded in size.

@@ -33,12 +33,12 @@ func (g *gateHandler) Handle(_ context.Context, r slog.Record) error {
 func (g *gateHandler) WithAttrs([]slog.Attr) slog.Handler { return g }
 func (g *gateHandler) WithGroup(string) slog.Handler      { return g }
 
-// TestReviewDistrustPurgesBeforeTheLeakedKeyIsDropped: distrust purges
-// the cache and only then does refreshLocked store the state without the
-// leaked key. A token signed with the published private key and verified
-// in between (with the old state) is cached in the new generation, and is
-// then served from the cache after the key is no longer trusted.
-func TestReviewDistrustPurgesBeforeTheLeakedKeyIsDropped(t *testing.T) {
+// TestDistrustPurgesBeforeTheLeakedKeyIsDropped: a token signed with a
+// leaked key and verified while the leaking document is being read (the
+// log handler holds the refresh there) may be answered, but is not served
+// from the cache once the key is dropped: the new state is stored before
+// the cache is purged, so nothing verified with the old state survives.
+func TestDistrustPurgesBeforeTheLeakedKeyIsDropped(t *testing.T) {
 	issuerEnv, _ := asymmetricEnv(t)
 	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
 	gate := &gateHandler{match: "private key material", reached: make(chan struct{}), release: make(chan struct{})}
@@ -72,13 +72,10 @@ func TestReviewDistrustPurgesBeforeTheLeakedKeyIsDropped(t *testing.T) {
 		"a token signed with the published private key is served from the cache after the key was distrusted (first answer %d)", first)
 }
 
-// TestReviewLeakedKeyMatchedByKidOnly: leakedKids names keys by the kid of
-// the entry that carries "d". A document that publishes the private part
-// of a trusted key in an entry without a kid (or under another kid) names
-// no trusted kid, so the key whose private half everybody can now read
-// stays trusted, though SECURITY.md says "that key stops being trusted at
-// once".
-func TestReviewLeakedKeyMatchedByKidOnly(t *testing.T) {
+// TestLeakedKeyMatchedByKidOnly: a document that publishes a trusted key's
+// private part in an entry without a kid, or under another kid, still
+// makes the key untrusted: leaked keys are recognised by their public key.
+func TestLeakedKeyMatchedByKidOnly(t *testing.T) {
 	for name, kid := range map[string]string{"no kid": "", "another kid": `"kid":"ed1-backup",`} {
 		t.Run(name, func(t *testing.T) {
 			issuerEnv, _ := asymmetricEnv(t)
@@ -105,11 +102,10 @@ func TestReviewLeakedKeyMatchedByKidOnly(t *testing.T) {
 	}
 }
 
-// TestReviewLeakedKeyInADocumentThatDoesNotDecode: leakedKids names no key
-// when json.Unmarshal reports any error, even one in another entry (here
-// a "key_ops" given as a string, a common mistake). The document still
-// publishes ed1's private part to every reader, yet ed1 stays trusted.
-func TestReviewLeakedKeyInADocumentThatDoesNotDecode(t *testing.T) {
+// TestLeakedKeyInADocumentThatDoesNotDecode: a mistake in another entry
+// (here a "key_ops" given as a string) does not hide a leaked key: each
+// entry is read on its own.
+func TestLeakedKeyInADocumentThatDoesNotDecode(t *testing.T) {
 	issuerEnv, _ := asymmetricEnv(t)
 	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
 	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
@@ -131,4 +127,31 @@ func TestReviewLeakedKeyInADocumentThatDoesNotDecode(t *testing.T) {
 	forged := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
 	p, err := v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: forged})
 	require.Error(t, err, "a token signed with the published private key was accepted for %q", p.Subject)
+}
+
+// TestALeakedKeyIsNeverTrustedAgain: once a document has published a
+// key's private part, the key stays untrusted when the issuer serves a
+// valid document listing it again without "d": whoever read the first
+// document can still sign with it.
+func TestALeakedKeyIsNeverTrustedAgain(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
+	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+
+	leaked := `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"other","x":"` +
+		b64.EncodeToString(edPublic) + `","d":"` + b64.EncodeToString(edSeed) + `"}]}`
+	refetch := func(kid string) {
+		issuerEnv.clock.Advance(2 * time.Second)
+		unknown := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": kid}, validClaims(issuerEnv.clock.Now()))
+		_, _ = v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: unknown})
+	}
+	srv.set(serveString(http.StatusOK, leaked))
+	refetch("unknown-1")
+	srv.set(issuerEnv.svc.JWKSHandler()) // ed1 listed again, without d
+	refetch("unknown-2")
+	require.EqualValues(t, 3, srv.fetches.Load())
+
+	fresh := issuerEnv.authenticate(t, "mary@example.com").AccessToken // signed with ed1
+	require.NotEqual(t, http.StatusOK, get(h, fresh).Code, "a token signed with a key whose private part was published")
 }
