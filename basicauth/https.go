@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 
+	"github.com/tidegate/tidegate/internal/nilness"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -153,7 +154,7 @@ func carriesBasic(h http.Header) bool {
 // without the header would quietly drop it. HSTS panics if next is nil, as
 // http.Handle does: a wiring mistake, found at start-up.
 func (s *Service) HSTS(next http.Handler) http.Handler {
-	if next == nil {
+	if nilness.Is(next) {
 		panic("tidegate: basicauth HSTS given a nil http.Handler")
 	}
 	if !s.built() {

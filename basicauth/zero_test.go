@@ -109,3 +109,10 @@ func TestHSTSRefusesANilHandler(t *testing.T) {
 	require.Panics(t, func() { none.HSTS(nil) })
 	require.Panics(t, func() { new(basicauth.Service).HSTS(nil) })
 }
+
+// TestHSTSRefusesATypedNilHandler: a nil http.HandlerFunc is refused as a
+// nil handler is.
+func TestHSTSRefusesATypedNilHandler(t *testing.T) {
+	var nilFunc http.HandlerFunc
+	require.Panics(t, func() { new(basicauth.Service).HSTS(nilFunc) })
+}

@@ -3,6 +3,8 @@ package middleware
 import (
 	"errors"
 	"net/http"
+
+	"github.com/tidegate/tidegate/internal/nilness"
 )
 
 // Require returns middleware that lets a request through only with a valid
@@ -61,7 +63,7 @@ func mustScheme(s *Scheme) {
 // panic at the first request it lets through, and net/http answers that by
 // dropping the connection.
 func mustNext(next http.Handler) {
-	if next == nil {
+	if nilness.Is(next) { // a nil http.HandlerFunc too
 		panic("tidegate: nil next http.Handler")
 	}
 }

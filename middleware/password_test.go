@@ -118,7 +118,7 @@ func TestArgon2idTamperedHashes(t *testing.T) {
 		for _, enc := range []string{
 			keyFlipped,
 			argonPHC("v=19", "m=64,t=1,p=1", append([]byte{salt[0] ^ 1}, salt[1:]...), key), // always a different salt
-			argonPHC("v=19", "m=64,t=2,p=1", salt, key), // a changed cost is a different hash
+			argonPHC("v=19", "m=64,t=2,p=1", salt, key),                                     // a changed cost is a different hash
 			argonPHC("v=19", "m=72,t=1,p=1", salt, key),
 		} {
 			ok, err := h.Verify(enc, pw)

@@ -9,12 +9,10 @@ import (
 	"github.com/tidegate/tidegate/middleware"
 )
 
-// TestReviewTypedNilNextPanicsAtWiringTime: mustNext compares next with
-// nil, so a nil http.HandlerFunc (or a nil *T handler) in the interface
-// passes wiring and panics at the first request let through, the failure
-// mode 19c1d10 set out to remove. The rest of tidegate refuses such
-// values with nilness.Is (NewCache, NewScheme, Register...).
-func TestReviewTypedNilNextPanicsAtWiringTime(t *testing.T) {
+// TestTypedNilNextPanicsAtWiringTime: a nil handler of a concrete type in
+// the http.Handler (a nil http.HandlerFunc) is refused at wiring time too,
+// as the rest of tidegate refuses typed nils (nilness.Is).
+func TestTypedNilNextPanicsAtWiringTime(t *testing.T) {
 	s := newScheme(t, sessionSpec, &testVerifier{})
 	anyMW, err := middleware.Any(s)
 	require.NoError(t, err)
