@@ -96,12 +96,14 @@ func (x *basicExtractor) Peek(r *http.Request) Peek {
 }
 
 // peekAuthorization glances at the Authorization header for scheme. It is
-// sure there is no credential exactly when AuthorizationCredentials would
+// sure there is no credential only when AuthorizationCredentials would
 // return ErrNoCredential for a single header value: absent, or naming
-// another scheme (a different or longer scheme word, whatever its length).
-// It finds the credential when the one value is this scheme, one space (or,
-// with spaces set, one or more) and a rest within the bound. Everything else (doubled headers, bad spacing,
-// an empty value, an oversized one) is unsure, for Extract to judge.
+// another scheme (a different or longer scheme word, whatever its length),
+// with no space or tab around the value. It finds the credential when the
+// one value is this scheme, one space (or, with spaces set, one or more)
+// and a rest within the bound. Everything else (doubled headers, spaces
+// around the value, whatever scheme it names, bad spacing, an empty value,
+// an oversized one) is unsure, for Extract to judge.
 func peekAuthorization(h http.Header, scheme string, maxBytes int, spaces bool) Peek {
 	values := h["Authorization"]
 	if len(values) == 0 {

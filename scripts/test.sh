@@ -67,7 +67,7 @@ stop_redis() {
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1 # waiting for a process we signalled to exit; bounded to 10 s
 		done
-		kill -9 "$pid" 2>/dev/null || true
+		if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
 	fi
 	rm -rf "$REDIS_DIR" 2>/dev/null || echo "warning: could not remove $REDIS_DIR"
 	REDIS_DIR=
