@@ -2,6 +2,8 @@ package bearer_test
 
 import (
 	"context"
+	"crypto/ed25519"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -154,4 +156,37 @@ func TestALeakedKeyIsNeverTrustedAgain(t *testing.T) {
 
 	fresh := issuerEnv.authenticate(t, "mary@example.com").AccessToken // signed with ed1
 	require.NotEqual(t, http.StatusOK, get(h, fresh).Code, "a token signed with a key whose private part was published")
+}
+
+// TestADocumentLeakingTooManyKeysDistrustsEveryKey: a document publishing
+// more private parts than a verifier reads makes it trust no key at all,
+// now or later, rather than remember an unbounded set.
+func TestADocumentLeakingTooManyKeysDistrustsEveryKey(t *testing.T) {
+	issuerEnv, _ := asymmetricEnv(t)
+	srv := newJWKSServer(t, issuerEnv.svc.JWKSHandler())
+	v, h := newJWKSVerifier(t, issuerEnv, srv.URL, bearer.WithRefetchInterval(time.Second))
+	require.Equal(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
+
+	var doc strings.Builder
+	doc.WriteString(`{"keys":[`)
+	for i := range 65 {
+		if i > 0 {
+			doc.WriteString(",")
+		}
+		seed := make([]byte, ed25519.SeedSize)
+		seed[0], seed[1] = byte(i), 1
+		fmt.Fprintf(&doc, `{"kty":"OKP","crv":"Ed25519","kid":"k%d","d":"%s"}`, i, b64.EncodeToString(seed))
+	}
+	doc.WriteString(`]}`)
+	refetch := func(kid string) {
+		issuerEnv.clock.Advance(2 * time.Second)
+		unknown := forge(t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": kid}, validClaims(issuerEnv.clock.Now()))
+		_, _ = v.Verify(t.Context(), middleware.Credential{Kind: bearer.Kind, Token: unknown})
+	}
+	srv.set(serveString(http.StatusOK, doc.String()))
+	refetch("unknown-1")
+	srv.set(issuerEnv.svc.JWKSHandler())
+	refetch("unknown-2")
+	require.EqualValues(t, 3, srv.fetches.Load())
+	require.NotEqual(t, http.StatusOK, get(h, issuerEnv.authenticate(t, "mary@example.com").AccessToken).Code)
 }

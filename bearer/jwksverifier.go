@@ -350,19 +350,22 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 // rememberLeaked adds to the public keys never trusted again those a
 // fetched document published with their private part (see leaked.go).
 // Called holding the fetching slot.
-func (j *JWKSVerifier) rememberLeaked(ids []string) {
-	if len(ids) == 0 {
+func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) {
+	if len(ids) == 0 && !tooMany {
 		return
 	}
 	j.cfg.logger.LogAttrs(j.life, slog.LevelError,
 		"tidegate bearer JWKS document publishes private key material; those keys are never trusted again",
 		slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
+	if j.tooManyLeaked {
+		return // no key is trusted any more
+	}
 	for _, id := range ids {
-		if len(j.leaked) >= maxLeakedKeys {
-			j.tooManyLeaked = true // fail closed: trust no key at all
-			return
-		}
 		j.leaked[id] = struct{}{}
+	}
+	if tooMany || len(j.leaked) > maxLeakedKeys {
+		// Fail closed: trust no key at all, and remember no more.
+		j.tooManyLeaked, j.leaked = true, nil
 	}
 }
 

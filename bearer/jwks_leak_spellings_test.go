@@ -12,17 +12,12 @@ import (
 	"github.com/tidegate/tidegate/middleware"
 )
 
-// TestReviewLeakedKeyHiddenFromLeakedPublicKeys: each document below
-// publishes ed1's Ed25519 seed, readable by anyone, and each is refused
-// by decodeJWKS, so the verifier keeps its earlier keys. leakedPublicKeys
-// reads the document with encoding/json's own rules (case-insensitive,
-// last repeated member wins, whole document must parse, unpadded base64url
-// only), not tidegate's exact reading, and misses the seed: ed1 stays
-// trusted and a token forged with the published seed is accepted.
-// SECURITY.md: "each entry is read on its own, so a mistake elsewhere does
-// not hide it"; JWKSVerifier doc: "a key that document publishes with its
-// private part: that one is dropped at once".
-func TestReviewLeakedKeyHiddenFromLeakedPublicKeys(t *testing.T) {
+// TestLeakedKeySpelledAnyWayIsDistrusted: each document below publishes
+// ed1's Ed25519 seed in a spelling decodeJWKS refuses (repeated or
+// differently cased members, a syntax error after the entry, a byte order
+// mark, "keys" as an object, padded base64, a 64-byte d): whoever reads it
+// can sign, so ed1 is no longer trusted, however the document is spelled.
+func TestLeakedKeySpelledAnyWayIsDistrusted(t *testing.T) {
 	x, d := b64.EncodeToString(edPublic), b64.EncodeToString(edSeed)
 	entry := `{"kty":"OKP","crv":"Ed25519","kid":"ed1","alg":"EdDSA","use":"sig","x":"` + x + `","d":"` + d + `"}`
 	padded := base64.URLEncoding.EncodeToString
