@@ -67,7 +67,12 @@ func FuzzDecodeJWKS(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	f.Add([]byte(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"},]}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
+		// Every document a JWKSVerifier fetches is scanned for leaked keys
+		// too: no panic, and at most three public keys per private part.
+		ids, tooMany := leakedPublicKeys(data)
+		require.True(t, tooMany || len(ids) <= 3*maxLeakedPerDocument)
 		keys, err := decodeJWKS(data)
 		if err != nil {
 			return
