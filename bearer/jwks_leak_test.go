@@ -2,10 +2,13 @@ package bearer_test
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"crypto/ed25519"
+	"crypto/elliptic"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
+	"math/big"
 	"net/http"
 	"strings"
 	"testing"
@@ -27,6 +30,7 @@ import (
 type leakFixture struct {
 	t       *testing.T
 	issuer  *env
+	es1     *ecdsa.PrivateKey // the issuer's P-256 key, published too
 	srv     *jwksServer
 	v       *bearer.JWKSVerifier
 	h       http.Handler
@@ -34,10 +38,10 @@ type leakFixture struct {
 }
 
 func newLeakFixture(t *testing.T, opts ...bearer.JWKSOption) *leakFixture {
-	issuer, _ := asymmetricEnv(t)
+	issuer, es1 := asymmetricEnv(t)
 	srv := newJWKSServer(t, issuer.svc.JWKSHandler())
 	v, h := newJWKSVerifier(t, issuer, srv.URL, append([]bearer.JWKSOption{bearer.WithRefetchInterval(time.Second)}, opts...)...)
-	f := &leakFixture{t: t, issuer: issuer, srv: srv, v: v, h: h}
+	f := &leakFixture{t: t, issuer: issuer, es1: es1, srv: srv, v: v, h: h}
 	f.earlier = issuer.authenticate(t, "mary@example.com").AccessToken
 	require.Equal(t, http.StatusOK, get(h, f.earlier).Code)
 	require.Equal(t, http.StatusOK, get(h, f.earlier).Code, "cached")
@@ -73,9 +77,14 @@ func (f *leakFixture) unknownKid() string {
 // forgedAdmin is a token for u-admin signed with ed1's private key, as
 // anybody who read a leaking document can make.
 func (f *leakFixture) forgedAdmin() string {
+	return f.forgedAdminWith(jwt.SigningMethodEdDSA, edPrivate, edKID)
+}
+
+// forgedAdminWith is forgedAdmin with another of the issuer's keys.
+func (f *leakFixture) forgedAdminWith(method jwt.SigningMethod, key any, kid string) string {
 	claims := validClaims(f.issuer.clock.Now())
 	claims["sub"], claims["roles"], claims["jti"] = "u-admin", []string{"admin"}, "attacker"
-	return forge(f.t, jwt.SigningMethodEdDSA, edPrivate, map[string]any{"kid": edKID}, claims)
+	return forge(f.t, method, key, map[string]any{"kid": kid}, claims)
 }
 
 // requireEd1Distrusted fails unless ed1 is no longer trusted: neither a
@@ -109,6 +118,16 @@ func TestALeakedKeyIsDistrusted(t *testing.T) {
 		"padded base64":             `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"` + padded(edPublic) + `","d":"` + padded(edSeed) + `"}]}`,
 		"d repeated, last empty":    `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"` + x + `","d":"` + d + `","x":"","d":""}]}`,
 		"d is seed and public key":  `{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","d":"` + b64.EncodeToString(edPrivate) + `"}]}`,
+		// A number out of float64's range is Infinity to JSON.parse and
+		// inf to Python, which read on; so does the scan.
+		"a huge number before keys":  `{"exp":1e400,"keys":[` + entry + `]}`,
+		"a huge number in the entry": `{"keys":[{"n":-1e999,` + entry[1:] + `]}`,
+		// An entry never closed still published its d.
+		"trailing comma inside the entry": `{"keys":[` + strings.TrimSuffix(entry, "}") + `,}]}`,
+		"truncated document":              `{"keys":[` + strings.TrimSuffix(entry, "}"),
+		// Node's Buffer.from and Python's b64decode skip spaces (and take
+		// both alphabets: TestDecodeLenientBase64).
+		"a space inside d": `{"keys":[{"kid":"ed1","d":"` + d[:20] + " " + d[20:] + `"}]}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newLeakFixture(t)
@@ -199,4 +218,42 @@ func TestDistrustPurgesAfterTheLeakedKeyIsDropped(t *testing.T) {
 	close(gate.release)
 	<-done
 	require.NotEqual(t, http.StatusOK, get(f.h, forged).Code, "served from the cache after the key was dropped (first answer %d)", first)
+}
+
+// TestALeakedP256ScalarIsDistrusted: a P-256 d is read as an integer, as
+// any reader of it as one signs with it: with its leading zeros dropped or
+// one added (Java's BigInteger), or plus the order n (a library reducing
+// d mod n signs with d).
+func TestALeakedP256ScalarIsDistrusted(t *testing.T) {
+	for name, spell := range map[string]func(raw []byte) []byte{
+		"32 bytes":             func(raw []byte) []byte { return raw },
+		"a leading zero added": func(raw []byte) []byte { return append([]byte{0}, raw...) },
+		"plus the order": func(raw []byte) []byte {
+			return new(big.Int).Add(new(big.Int).SetBytes(raw), elliptic.P256().Params().N).Bytes()
+		},
+		"leading zeros dropped": func(raw []byte) []byte { return new(big.Int).SetBytes(raw).Bytes() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newLeakFixture(t)
+			es := f.forgedAdminWith(jwt.SigningMethodES256, f.es1, "es1")
+			require.Equal(t, http.StatusOK, get(f.h, es).Code, "es1 is trusted before the leak")
+			raw, err := f.es1.Bytes()
+			require.NoError(t, err)
+			f.publish(`{"keys":[{"kty":"EC","crv":"P-256","kid":"es1","d":"` + b64.EncodeToString(spell(raw)) + `"}]}`)
+			require.NotEqual(t, http.StatusOK, get(f.h, f.forgedAdminWith(jwt.SigningMethodES256, f.es1, "es1")).Code)
+		})
+	}
+}
+
+// TestOnlyTheSeedHalfOfA64ByteDCounts: a 64-byte d is read as a seed and
+// its public key; the public half is not taken on trust. Here it is ed1's
+// public key beside another key's seed, which is no private part of ed1:
+// ed1 keeps working once the issuer serves its own document again.
+func TestOnlyTheSeedHalfOfA64ByteDCounts(t *testing.T) {
+	f := newLeakFixture(t)
+	other := make([]byte, ed25519.SeedSize)
+	other[0] = 7
+	f.publish(`{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"x1","d":"` + b64.EncodeToString(append(other, edPublic...)) + `"}]}`)
+	f.republishOwnKeys()
+	require.Equal(t, http.StatusOK, get(f.h, f.issuer.authenticate(t, "mary@example.com").AccessToken).Code)
 }

@@ -354,9 +354,15 @@ func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) {
 	if len(ids) == 0 && !tooMany {
 		return
 	}
-	j.cfg.logger.LogAttrs(j.life, slog.LevelError,
-		"tidegate bearer JWKS document publishes private key material; those keys are never trusted again",
-		slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
+	if tooMany || j.tooManyLeaked {
+		j.cfg.logger.LogAttrs(j.life, slog.LevelError,
+			"tidegate bearer JWKS document publishes too many private keys; no key of the issuer is trusted any more",
+			slog.String("kind", string(Kind)))
+	} else {
+		j.cfg.logger.LogAttrs(j.life, slog.LevelError,
+			"tidegate bearer JWKS document publishes private key material; those keys are never trusted again",
+			slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
+	}
 	if j.tooManyLeaked {
 		return // no key is trusted any more
 	}

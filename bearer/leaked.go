@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"strings"
 )
 
@@ -43,21 +44,37 @@ const maxLeakedPerDocument = 64
 // It must see every "d" that any reader of the document could, so it reads
 // more widely than decodeJWKS and encoding/json: token by token, every
 // object at any depth (wherever "keys" is and whatever its type), every
-// repeated member, names compared case-insensitively, base64 with either
-// alphabet and with or without padding, and everything read before a
-// syntax error (a trailing comma, text after the document) or after a
+// repeated member, names compared case-insensitively, numbers of any size,
+// base64 as leniently as any decoder (see decodeLenientBase64), and
+// everything read before a syntax error, in the objects it closed and in
+// those still open (a trailing comma, a truncated document), or after a
 // byte order mark. Past maxLeakedPerDocument private parts it stops and
 // reports too many, so that no key is trusted.
 func leakedPublicKeys(data []byte) (ids []string, tooMany bool) {
 	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	dec.UseNumber() // 1e400 is a number to other readers, not an error
 	var (
 		stack   []*jwkParts // the objects open around the current token
 		private int
 	)
+	// closeObject gathers what an object holds, when it closes or when the
+	// document ends with it open. It reports false past the bound.
+	closeObject := func(p *jwkParts) bool {
+		private += len(p.d)
+		ids = append(ids, p.publicKeys()...)
+		return private <= maxLeakedPerDocument
+	}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return ids, false // the end, or a syntax error: what was read counts
+			// The end, or a syntax error: what was read counts, in the
+			// objects left open too.
+			for _, open := range stack {
+				if !closeObject(open) {
+					return nil, true
+				}
+			}
+			return ids, false
 		}
 		var top *jwkParts
 		if len(stack) > 0 {
@@ -71,11 +88,9 @@ func leakedPublicKeys(data []byte) (ids []string, tooMany bool) {
 			stack = append(stack, &jwkParts{})
 		case json.Delim('}'):
 			stack = stack[:len(stack)-1]
-			private += len(top.d)
-			if private > maxLeakedPerDocument {
+			if !closeObject(top) {
 				return nil, true
 			}
-			ids = append(ids, top.publicKeys()...)
 		default:
 			if top != nil {
 				top.read(tok)
@@ -123,8 +138,12 @@ func (p *jwkParts) read(tok json.Token) {
 	if !ok {
 		return
 	}
+	// Only a value that decodes counts: a "d" that is no private key
+	// leaks nothing, and must not make every key untrusted by its number.
 	if p.name == "d" {
-		p.d = append(p.d, decodeAnyBase64(value))
+		if d := decodeLenientBase64(value); len(d) > 0 {
+			p.d = append(p.d, d)
+		}
 	}
 }
 
@@ -146,34 +165,47 @@ func (p *jwkParts) publicKeys() []string {
 	return ids
 }
 
-// decodeAnyBase64 decodes s in the base64url or the standard alphabet,
-// with or without padding; nil if it is neither.
-func decodeAnyBase64(s string) []byte {
-	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
-		if b, err := enc.DecodeString(s); err == nil {
-			return b
+// decodeLenientBase64 decodes s as the most lenient base64 decoders do
+// (Node's Buffer.from, Python's b64decode without validation): characters
+// outside both alphabets, padding and whitespace included, are dropped, and
+// the two alphabets may be mixed. nil if what is left is no base64.
+func decodeLenientBase64(s string) []byte {
+	kept := make([]byte, 0, len(s))
+	for i := range len(s) {
+		switch c := s[i]; {
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '+', c == '/':
+			kept = append(kept, c)
+		case c == '-':
+			kept = append(kept, '+')
+		case c == '_':
+			kept = append(kept, '/')
 		}
 	}
-	return nil
+	b, err := base64.RawStdEncoding.DecodeString(string(kept))
+	if err != nil {
+		return nil
+	}
+	return b
 }
 
+// p256Order is n, the order of P-256's base point.
+var p256Order = elliptic.P256().Params().N
+
 // publicKeysOfPrivate returns the public keys that d may be the private
-// part of: read as an Ed25519 seed (or as a 64-byte seed and public key,
-// as some libraries spell it) and as a P-256 scalar (left-padded, as a
-// sloppy encoder may drop its leading zeros).
+// part of: read as an Ed25519 seed (or as the seed half of a 64-byte seed
+// and public key, as some libraries spell it: the public half is not taken
+// on trust), and as a P-256 scalar, as an integer of any length reduced
+// mod n (an encoder may drop leading zeros, or add one, as Java's
+// BigInteger does; a library that reduces d signs with d mod n).
 func publicKeysOfPrivate(d []byte) []string {
 	var ids []string
 	switch len(d) {
-	case ed25519.SeedSize:
-		ids = append(ids, publicKeyID(ed25519.NewKeyFromSeed(d).Public()))
-	case ed25519.PrivateKeySize:
-		ids = append(ids, publicKeyID(ed25519.NewKeyFromSeed(d[:ed25519.SeedSize]).Public()),
-			publicKeyID(ed25519.PublicKey(d[ed25519.SeedSize:])))
+	case ed25519.SeedSize, ed25519.PrivateKeySize:
+		ids = append(ids, publicKeyID(ed25519.NewKeyFromSeed(d[:ed25519.SeedSize]).Public()))
 	}
-	if len(d) > 0 && len(d) <= 32 {
-		scalar := make([]byte, 32)
-		copy(scalar[32-len(d):], d)
-		if priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), scalar); err == nil {
+	if len(d) <= 2*32 {
+		scalar := new(big.Int).Mod(new(big.Int).SetBytes(d), p256Order)
+		if priv, err := ecdsa.ParseRawPrivateKey(elliptic.P256(), scalar.FillBytes(make([]byte, 32))); err == nil {
 			ids = append(ids, publicKeyID(&priv.PublicKey))
 		}
 	}

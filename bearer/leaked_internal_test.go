@@ -38,3 +38,12 @@ func TestLeakedPublicKeysReadsEveryObject(t *testing.T) {
 	_, tooMany = leakedPublicKeys([]byte(many.String()))
 	require.True(t, tooMany)
 }
+
+// TestDecodeLenientBase64 reads base64 as the most lenient decoders do.
+func TestDecodeLenientBase64(t *testing.T) {
+	want := []byte{0xfb, 0xff, 0xbf, 0xfb, 0xff, 0xbf}
+	for _, s := range []string{"+/+/+/+/", "-_-_-_-_", "+_-/+_-/", "+/+/ +/+/", "+/+/\n+/+/", "+/+/+/+/==", "+/+/+/+/="} {
+		require.Equal(t, want, decodeLenientBase64(s), "%q", s)
+	}
+	require.Nil(t, decodeLenientBase64("a"), "one character is no base64")
+}
