@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf16"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/stretchr/testify/require"
@@ -122,12 +123,19 @@ func TestALeakedKeyIsDistrusted(t *testing.T) {
 		// inf to Python, which read on; so does the scan.
 		"a huge number before keys":  `{"exp":1e400,"keys":[` + entry + `]}`,
 		"a huge number in the entry": `{"keys":[{"n":-1e999,` + entry[1:] + `]}`,
+		// Python's json (PyJWT's JWKS client) reads NaN and Infinity.
+		"NaN before d":       `{"keys":[{"n":NaN,` + entry[1:] + `]}`,
+		"-Infinity before d": `{"keys":[{"n":-Infinity,` + entry[1:] + `]}`,
 		// An entry never closed still published its d.
 		"trailing comma inside the entry": `{"keys":[` + strings.TrimSuffix(entry, "}") + `,}]}`,
 		"truncated document":              `{"keys":[` + strings.TrimSuffix(entry, "}"),
 		// Node's Buffer.from and Python's b64decode skip spaces (and take
 		// both alphabets: TestDecodeLenientBase64).
 		"a space inside d": `{"keys":[{"kid":"ed1","d":"` + d[:20] + " " + d[20:] + `"}]}`,
+		// Python's json reads UTF-16 and UTF-32 too, told by a byte order
+		// mark or by the zero bytes.
+		"UTF-16LE":            utf16LE(`{"keys":[`+entry+`]}`, false),
+		"UTF-16LE with a BOM": utf16LE(`{"keys":[`+entry+`]}`, true),
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newLeakFixture(t)
@@ -135,6 +143,29 @@ func TestALeakedKeyIsDistrusted(t *testing.T) {
 			f.requireEd1Distrusted()
 		})
 	}
+}
+
+// utf16LE encodes s in UTF-16, little endian, with or without a byte
+// order mark.
+func utf16LE(s string, bom bool) string {
+	var b []byte
+	if bom {
+		b = []byte{0xff, 0xfe}
+	}
+	for _, u := range utf16.Encode([]rune(s)) {
+		b = append(b, byte(u), byte(u>>8))
+	}
+	return string(b)
+}
+
+// TestALeakBesideAValidDocumentPurgesTheCache: a document that decodeJWKS
+// accepts (ed1 rotated out of "keys") while it publishes ed1's private part
+// elsewhere leaves no key to drop, yet what ed1 verified leaves the cache.
+func TestALeakBesideAValidDocumentPurgesTheCache(t *testing.T) {
+	f := newLeakFixture(t)
+	f.publish(`{"keys":[],"retired":[{"kty":"OKP","crv":"Ed25519","kid":"ed1","x":"` +
+		b64.EncodeToString(edPublic) + `","d":"` + b64.EncodeToString(edSeed) + `"}]}`)
+	f.requireEd1Distrusted()
 }
 
 // TestALeakedKeyIsNeverTrustedAgain: a valid document listing ed1 again

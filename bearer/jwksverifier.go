@@ -316,11 +316,14 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	ctx, cancel := context.WithTimeout(j.life, fetchTimeout)
 	defer cancel()
 	data, err := j.fetch(ctx)
-	var keys map[string]*Key
+	var (
+		keys        map[string]*Key
+		newlyLeaked bool
+	)
 	if err == nil {
 		// Before decoding, which refuses such a document: its leaked
 		// keys must go from the keys kept as much as from new ones.
-		j.rememberLeaked(leakedPublicKeys(data))
+		newlyLeaked = j.rememberLeaked(leakedPublicKeys(data))
 		keys, err = decodeJWKS(data)
 	}
 	var next jwksState
@@ -337,22 +340,23 @@ func (j *JWKSVerifier) refreshLocked(seen *jwksState) *jwksState {
 	var dropped int
 	next.keys, dropped = j.trusted(next.keys)
 	j.state.Store(&next)
-	if dropped > 0 {
+	if dropped > 0 || newlyLeaked {
 		// After the new state is stored: a verification that begins after
 		// the purge reads it, and one begun before stores nothing in the
 		// cache (the purge voids it), so no token the leaked keys verified
-		// is served from the cache again.
+		// is served from the cache again, whether or not the new document
+		// still lists them.
 		j.cache.Purge()
 	}
 	return &next
 }
 
 // rememberLeaked adds to the public keys never trusted again those a
-// fetched document published with their private part (see leaked.go).
-// Called holding the fetching slot.
-func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) {
+// fetched document published with their private part (see leaked.go), and
+// reports whether any was new. Called holding the fetching slot.
+func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) (changed bool) {
 	if len(ids) == 0 && !tooMany {
-		return
+		return false
 	}
 	if tooMany || j.tooManyLeaked {
 		j.cfg.logger.LogAttrs(j.life, slog.LevelError,
@@ -364,15 +368,19 @@ func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) {
 			slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
 	}
 	if j.tooManyLeaked {
-		return // no key is trusted any more
+		return false // no key is trusted any more
 	}
 	for _, id := range ids {
-		j.leaked[id] = struct{}{}
+		if _, known := j.leaked[id]; !known {
+			j.leaked[id], changed = struct{}{}, true
+		}
 	}
 	if tooMany || len(j.leaked) > maxLeakedKeys {
 		// Fail closed: trust no key at all, and remember no more.
 		j.tooManyLeaked, j.leaked = true, nil
+		return true
 	}
+	return changed
 }
 
 // trusted returns keys without those whose private part was published,

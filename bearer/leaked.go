@@ -6,9 +6,11 @@ import (
 	"crypto/ed25519"
 	"crypto/elliptic"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"math/big"
 	"strings"
+	"unicode/utf16"
 )
 
 // Keys whose private part an issuer published.
@@ -47,32 +49,25 @@ const maxLeakedPerDocument = 64
 // repeated member, names compared case-insensitively, numbers of any size,
 // base64 as leniently as any decoder (see decodeLenientBase64), and
 // everything read before a syntax error, in the objects it closed and in
-// those still open (a trailing comma, a truncated document), or after a
-// byte order mark. Past maxLeakedPerDocument private parts it stops and
-// reports too many, so that no key is trusted.
+// those still open (a trailing comma, a truncated document), in UTF-16
+// or UTF-32 as well as UTF-8, with or without a byte order mark, and with
+// the NaN and Infinity that Python's json reads. Past
+// maxLeakedPerDocument private parts it stops at once, before deriving
+// any key from them, and reports too many, so that no key is trusted.
 func leakedPublicKeys(data []byte) (ids []string, tooMany bool) {
-	dec := json.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, []byte("\ufeff"))))
+	dec := json.NewDecoder(bytes.NewReader(withoutNonFinite(asUTF8(data))))
 	dec.UseNumber() // 1e400 is a number to other readers, not an error
 	var (
 		stack   []*jwkParts // the objects open around the current token
 		private int
 	)
-	// closeObject gathers what an object holds, when it closes or when the
-	// document ends with it open. It reports false past the bound.
-	closeObject := func(p *jwkParts) bool {
-		private += len(p.d)
-		ids = append(ids, p.publicKeys()...)
-		return private <= maxLeakedPerDocument
-	}
 	for {
 		tok, err := dec.Token()
 		if err != nil {
 			// The end, or a syntax error: what was read counts, in the
 			// objects left open too.
 			for _, open := range stack {
-				if !closeObject(open) {
-					return nil, true
-				}
+				ids = append(ids, open.publicKeys()...)
 			}
 			return ids, false
 		}
@@ -88,12 +83,12 @@ func leakedPublicKeys(data []byte) (ids []string, tooMany bool) {
 			stack = append(stack, &jwkParts{})
 		case json.Delim('}'):
 			stack = stack[:len(stack)-1]
-			if !closeObject(top) {
-				return nil, true
-			}
+			ids = append(ids, top.publicKeys()...)
 		default:
-			if top != nil {
-				top.read(tok)
+			if top != nil && top.read(tok) {
+				if private++; private > maxLeakedPerDocument {
+					return nil, true
+				}
 			}
 		}
 	}
@@ -113,38 +108,43 @@ type jwkParts struct {
 
 // read takes a token of the object that is not an object's brace: a member
 // name, a value, or an array's bracket (an array's elements are no
-// member's value of this object).
-func (p *jwkParts) read(tok json.Token) {
+// member's value of this object). It reports whether the token was a
+// private part.
+func (p *jwkParts) read(tok json.Token) bool {
 	switch {
 	case tok == json.Delim('['):
 		p.depth++
-		return
+		return false
 	case tok == json.Delim(']'):
 		p.depth--
 		if p.depth == 0 {
 			p.inValue = false
 		}
-		return
+		return false
 	case p.depth > 0:
-		return
+		return false
 	case !p.inValue:
 		if name, ok := tok.(string); ok {
 			p.name, p.inValue = strings.ToLower(name), true
 		}
-		return
+		return false
 	}
 	p.inValue = false
 	value, ok := tok.(string)
 	if !ok {
-		return
+		return false
 	}
 	// Only a value that decodes counts: a "d" that is no private key
 	// leaks nothing, and must not make every key untrusted by its number.
-	if p.name == "d" {
-		if d := decodeLenientBase64(value); len(d) > 0 {
-			p.d = append(p.d, d)
-		}
+	if p.name != "d" {
+		return false
 	}
+	d := decodeLenientBase64(value)
+	if len(d) == 0 {
+		return false
+	}
+	p.d = append(p.d, d)
+	return true
 }
 
 // skipValue records that the member's value is a nested object (or one
@@ -163,6 +163,90 @@ func (p *jwkParts) publicKeys() []string {
 		ids = append(ids, publicKeysOfPrivate(d)...)
 	}
 	return ids
+}
+
+// asUTF8 returns data in UTF-8: as it is, or converted from UTF-32 or
+// UTF-16 (big or little endian, told by a byte order mark or, as Python's
+// json.detect_encoding does, by where the zero bytes of the first
+// character are), without a byte order mark.
+func asUTF8(data []byte) []byte {
+	data = bytes.TrimPrefix(data, []byte("\ufeff"))
+	var order binary.ByteOrder = binary.LittleEndian
+	width := 0
+	switch {
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe, 0, 0}):
+		data, width = data[4:], 4
+	case bytes.HasPrefix(data, []byte{0, 0, 0xfe, 0xff}):
+		data, width, order = data[4:], 4, binary.BigEndian
+	case bytes.HasPrefix(data, []byte{0xff, 0xfe}):
+		data, width = data[2:], 2
+	case bytes.HasPrefix(data, []byte{0xfe, 0xff}):
+		data, width, order = data[2:], 2, binary.BigEndian
+	case len(data) >= 4 && data[0] == 0 && data[1] == 0:
+		width, order = 4, binary.BigEndian
+	case len(data) >= 4 && data[1] == 0 && data[2] == 0 && data[3] == 0:
+		width = 4
+	case len(data) >= 2 && data[0] == 0:
+		width, order = 2, binary.BigEndian
+	case len(data) >= 2 && data[1] == 0:
+		width = 2
+	}
+	if width == 0 {
+		return data
+	}
+	var runes []rune
+	for ; len(data) >= width; data = data[width:] {
+		if width == 4 {
+			runes = append(runes, rune(order.Uint32(data)))
+		} else {
+			runes = append(runes, rune(order.Uint16(data)))
+		}
+	}
+	if width == 2 {
+		units := make([]uint16, len(runes))
+		for i, r := range runes {
+			units[i] = uint16(r)
+		}
+		runes = utf16.Decode(units)
+	}
+	return []byte(string(runes))
+}
+
+// withoutNonFinite returns data with the bare literals NaN, Infinity and
+// -Infinity outside strings replaced by 0, as Python's json reads them as
+// numbers where encoding/json stops at them.
+func withoutNonFinite(data []byte) []byte {
+	out := make([]byte, 0, len(data))
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		switch {
+		case inString:
+			inString = escaped || c != '"'
+			escaped = !escaped && c == '\\'
+		case c == '"':
+			inString = true
+		default:
+			if n := nonFiniteAt(data[i:]); n > 0 {
+				out = append(out, '0')
+				i += n - 1
+				continue
+			}
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// nonFiniteAt returns the length of the literal NaN, Infinity or -Infinity
+// that b starts with, or 0.
+func nonFiniteAt(b []byte) int {
+	for _, lit := range []string{"NaN", "Infinity", "-Infinity"} {
+		if bytes.HasPrefix(b, []byte(lit)) {
+			return len(lit)
+		}
+	}
+	return 0
 }
 
 // decodeLenientBase64 decodes s as the most lenient base64 decoders do

@@ -47,3 +47,52 @@ func TestDecodeLenientBase64(t *testing.T) {
 	}
 	require.Nil(t, decodeLenientBase64("a"), "one character is no base64")
 }
+
+// TestWithoutNonFinite replaces NaN and Infinity outside strings only.
+func TestWithoutNonFinite(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":NaN,"b":-Infinity,"c":Infinity}`: `{"a":0,"b":0,"c":0}`,
+		`{"a":"NaN","b":"x\"NaN","c":"\\"}`:    `{"a":"NaN","b":"x\"NaN","c":"\\"}`,
+		`{"a":"\\",NaN:1}`:                     `{"a":"\\",0:1}`,
+	} {
+		require.Equal(t, want, string(withoutNonFinite([]byte(in))), in)
+	}
+}
+
+// TestAsUTF8 reads UTF-16 and UTF-32 in either byte order, with or
+// without a byte order mark, as Python's json does.
+func TestAsUTF8(t *testing.T) {
+	const doc = `{"d":"é"}`
+	runes := []rune(doc)
+	encode := func(width int, big, bom bool) []byte {
+		rs := runes
+		if bom {
+			rs = append([]rune{0xfeff}, runes...)
+		}
+		return encodeRunes(rs, width, big)
+	}
+	for _, width := range []int{2, 4} {
+		for _, big := range []bool{false, true} {
+			for _, bom := range []bool{false, true} {
+				require.Equal(t, doc, string(asUTF8(encode(width, big, bom))), "width %d, big endian %v, BOM %v", width, big, bom)
+			}
+		}
+	}
+	require.Equal(t, doc, string(asUTF8([]byte("\ufeff"+doc))))
+	require.Equal(t, doc, string(asUTF8([]byte(doc))))
+}
+
+// encodeRunes encodes runes in UTF-32 (width 4) or UCS-2 (width 2).
+func encodeRunes(runes []rune, width int, big bool) []byte {
+	var out []byte
+	for _, r := range runes {
+		for i := range width {
+			shift := 8 * i
+			if big {
+				shift = 8 * (width - 1 - i)
+			}
+			out = append(out, byte(uint32(r)>>shift))
+		}
+	}
+	return out
+}
