@@ -21,18 +21,7 @@ import (
 // listed first.
 func TestDoubledAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
-	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
-	require.NoError(t, err)
-	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
-		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "b-" + c.Token}, nil
-		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
-	require.NoError(t, err)
-
-	bearerFirst, err := middleware.Any(bearer, f.svc.Scheme())
-	require.NoError(t, err)
-	basicFirst, err := middleware.Any(f.svc.Scheme(), bearer)
-	require.NoError(t, err)
+	bearerFirst, basicFirst := bothOrders(t, f)
 
 	doubled := []string{"Authorization", "Bearer tok", "Authorization", basic(appA + ":" + maryID)}
 	for _, overTLS := range []bool{false, true} {
@@ -52,17 +41,7 @@ func TestDoubledAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 // credential, 400, when listed first.
 func TestSpacedAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
-	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
-	require.NoError(t, err)
-	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
-		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "b-" + c.Token}, nil
-		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
-	require.NoError(t, err)
-	bearerFirst, err := middleware.Any(bearer, f.svc.Scheme())
-	require.NoError(t, err)
-	basicFirst, err := middleware.Any(f.svc.Scheme(), bearer)
-	require.NoError(t, err)
+	bearerFirst, basicFirst := bothOrders(t, f)
 
 	credentials := basic(appA + ":" + maryID)
 	for _, v := range []string{credentials + " ", " " + credentials, "\t" + credentials + "\t"} {
@@ -76,4 +55,21 @@ func TestSpacedAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 			assert.Equal(t, b.Body.String(), a.Body.String(), "%q, TLS %v", v, overTLS)
 		}
 	}
+}
+
+// bothOrders returns Any over a bearer scheme and f's Basic scheme, in
+// both orders.
+func bothOrders(t *testing.T, f *fixture) (bearerFirst, basicFirst func(http.Handler) http.Handler) {
+	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
+	require.NoError(t, err)
+	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
+		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "b-" + c.Token}, nil
+		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
+	require.NoError(t, err)
+	bearerFirst, err = middleware.Any(bearer, f.svc.Scheme())
+	require.NoError(t, err)
+	basicFirst, err = middleware.Any(f.svc.Scheme(), bearer)
+	require.NoError(t, err)
+	return bearerFirst, basicFirst
 }
