@@ -358,7 +358,18 @@ func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) (changed bool)
 	if len(ids) == 0 && !tooMany {
 		return false
 	}
-	if tooMany || j.tooManyLeaked {
+	if !j.tooManyLeaked {
+		for _, id := range ids {
+			if _, known := j.leaked[id]; !known {
+				j.leaked[id], changed = struct{}{}, true
+			}
+		}
+		if tooMany || len(j.leaked) > maxLeakedKeys {
+			// Fail closed: trust no key at all, and remember no more.
+			j.tooManyLeaked, j.leaked, changed = true, nil, true
+		}
+	}
+	if j.tooManyLeaked {
 		j.cfg.logger.LogAttrs(j.life, slog.LevelError,
 			"tidegate bearer JWKS document publishes too many private keys; no key of the issuer is trusted any more",
 			slog.String("kind", string(Kind)))
@@ -367,32 +378,23 @@ func (j *JWKSVerifier) rememberLeaked(ids []string, tooMany bool) (changed bool)
 			"tidegate bearer JWKS document publishes private key material; those keys are never trusted again",
 			slog.String("kind", string(Kind)), slog.Int("keys", len(ids)))
 	}
-	if j.tooManyLeaked {
-		return false // no key is trusted any more
-	}
-	for _, id := range ids {
-		if _, known := j.leaked[id]; !known {
-			j.leaked[id], changed = struct{}{}, true
-		}
-	}
-	if tooMany || len(j.leaked) > maxLeakedKeys {
-		// Fail closed: trust no key at all, and remember no more.
-		j.tooManyLeaked, j.leaked = true, nil
-		return true
-	}
 	return changed
 }
 
-// trusted returns keys without those whose private part was published,
-// and how many it left out. keys itself is left as it is: earlier states
-// share it. Called holding the fetching slot.
+// trusted returns keys without those whose private part was published
+// (none at all past maxLeakedKeys), and how many it left out. keys itself
+// is left as it is: earlier states share it. Called holding the fetching
+// slot.
 func (j *JWKSVerifier) trusted(keys map[string]*Key) (map[string]*Key, int) {
-	if len(j.leaked) == 0 && !j.tooManyLeaked {
+	switch {
+	case j.tooManyLeaked:
+		return nil, len(keys)
+	case len(j.leaked) == 0:
 		return keys, 0
 	}
 	kept := make(map[string]*Key, len(keys))
 	for kid, k := range keys {
-		if _, bad := j.leaked[publicKeyID(k.public)]; !bad && !j.tooManyLeaked {
+		if _, bad := j.leaked[publicKeyID(k.public)]; !bad {
 			kept[kid] = k
 		}
 	}

@@ -195,17 +195,14 @@ func asUTF8(data []byte) []byte {
 		return data
 	}
 	var runes []rune
-	for ; len(data) >= width; data = data[width:] {
-		if width == 4 {
+	if width == 4 {
+		for ; len(data) >= 4; data = data[4:] {
 			runes = append(runes, rune(order.Uint32(data)))
-		} else {
-			runes = append(runes, rune(order.Uint16(data)))
 		}
-	}
-	if width == 2 {
-		units := make([]uint16, len(runes))
-		for i, r := range runes {
-			units[i] = uint16(r)
+	} else {
+		var units []uint16
+		for ; len(data) >= 2; data = data[2:] {
+			units = append(units, order.Uint16(data))
 		}
 		runes = utf16.Decode(units)
 	}
