@@ -102,16 +102,23 @@ func TestServerLoginWithoutConfiguredServers(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, w.Code)
 }
 
-func TestServerLoginThrottling(t *testing.T) {
+// throttledServerLogin returns a fixture whose server logins are limited to
+// 2 failures a minute, its clock, and a function trying one with the given
+// secret, answering its status.
+func throttledServerLogin(t *testing.T) (*fixture, *fakeClock, func(secret string) int) {
 	clock := newFakeClock()
 	limiter, err := middleware.NewMemoryLimiter(middleware.LimiterPolicy{AccountAttempts: 2, Window: time.Minute},
 		middleware.WithStoreClock(clock.Now))
 	require.NoError(t, err)
 	f := newFixture(t, withService(session.WithServerLoginLimiter(limiter)))
-	attempt := func(secret string) int {
+	return f, clock, func(secret string) int {
 		return f.do(http.MethodPost, "/auth/serverlogin",
 			session.HeaderServerName, serverName, session.HeaderServerSecret, secret).Code
 	}
+}
+
+func TestServerLoginThrottling(t *testing.T) {
+	f, clock, attempt := throttledServerLogin(t)
 	require.Equal(t, 401, attempt(otherSecret))
 	require.Equal(t, 401, attempt(otherSecret))
 	rec := f.do(http.MethodPost, "/auth/serverlogin",
