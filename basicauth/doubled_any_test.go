@@ -73,3 +73,35 @@ func bothOrders(t *testing.T, f *fixture) (bearerFirst, basicFirst func(http.Han
 	require.NoError(t, err)
 	return bearerFirst, basicFirst
 }
+
+// TestTwoKindsUnderAnyOverPlainHTTPDoNotDependOnOrder: a request carrying
+// Basic credentials over plain HTTP and a session token too carries
+// credentials of two kinds, which issue 2 answers 400 from Any whatever the
+// order of its schemes, and whether the session token is well formed or
+// not. The Basic scheme's HTTPS refusal (403) used to answer when Basic was
+// listed first, or when it came after a well-formed session token, and the
+// session scheme's 400 when the token was malformed and listed first.
+func TestTwoKindsUnderAnyOverPlainHTTPDoNotDependOnOrder(t *testing.T) {
+	f := newFixture(t, fixtureConfig{})
+	ex, err := middleware.NewHeaderExtractor("session", "X-Tidepool-Session-Token")
+	require.NoError(t, err)
+	session, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
+		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: "s-" + c.Token}, nil
+		}), middleware.Challenge{Scheme: "X-Tidepool-Session-Token", Realm: "tidepool", RFC6750: true})
+	require.NoError(t, err)
+	sessionFirst, err := middleware.Any(session, f.svc.Scheme())
+	require.NoError(t, err)
+	basicFirst, err := middleware.Any(f.svc.Scheme(), session)
+	require.NoError(t, err)
+
+	credentials := basic(appA + ":" + maryID)
+	for name, token := range map[string]string{"well formed": "tok", "malformed": "t o k"} {
+		a := serve(sessionFirst(http.HandlerFunc(echoPrincipal)), credentials, false, "X-Tidepool-Session-Token", token)
+		b := serve(basicFirst(http.HandlerFunc(echoPrincipal)), credentials, false, "X-Tidepool-Session-Token", token)
+		assert.Equal(t, http.StatusBadRequest, a.Code, "session first, %s token: %s", name, a.Body)
+		assert.Equal(t, http.StatusBadRequest, b.Code, "basic first, %s token: %s", name, b.Body)
+		assert.Equal(t, a.Header().Values("WWW-Authenticate"), b.Header().Values("WWW-Authenticate"), "%s token", name)
+		assert.Equal(t, a.Body.String(), b.Body.String(), "%s token", name)
+	}
+}

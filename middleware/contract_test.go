@@ -749,3 +749,41 @@ func TestAnyMalformedAnswerDoesNotDependOnOrder(t *testing.T) {
 		})
 	}
 }
+
+// TestAnyForbiddenFormBesideAnotherKind: an extractor that refuses its
+// credential's form with 403 (as basicauth refuses Basic over plain HTTP)
+// while the request also carries a session token, well formed or not,
+// sees two kinds: 400 invalid_request in either order. The 403 answered
+// when the refusing scheme came first or after a well-formed token.
+func TestAnyForbiddenFormBesideAnotherKind(t *testing.T) {
+	v := &testVerifier{}
+	refusing := basicSpec
+	refusing.extractor = func(t testing.TB, opts ...middleware.ExtractorOption) middleware.Extractor {
+		return middleware.ExtractorFunc(func(r *http.Request) (middleware.Credential, error) {
+			if r.Header.Get("Authorization") == "" {
+				return middleware.Credential{}, middleware.ErrNoCredential
+			}
+			return middleware.Credential{}, middleware.Forbidden("https_required", "")
+		})
+	}
+	session, basic := newScheme(t, sessionSpec, v), newScheme(t, refusing, v)
+	for name, schemes := range map[string][]*middleware.Scheme{
+		"session first": {session, basic},
+		"basic first":   {basic, session},
+	} {
+		anyMW, err := middleware.Any(schemes...)
+		require.NoError(t, err)
+		for _, token := range []string{tokGood, "t o k"} {
+			req := newRequest()
+			req.Header.Set("Authorization", basicValue(tokGood, "pw"))
+			req.Header.Set(sessionHeader, token)
+			rec := serve(anyMW(principalHandler(&seen{})), req)
+			assert.Equal(t, http.StatusBadRequest, rec.Code, "%s, token %q", name, token)
+			assert.Equal(t, []string{sessionChallenges.invalidRequest}, rec.Header().Values("WWW-Authenticate"), "%s, token %q", name, token)
+		}
+		req := newRequest()
+		req.Header.Set("Authorization", basicValue(tokGood, "pw"))
+		rec := serve(anyMW(principalHandler(&seen{})), req)
+		assert.Equal(t, http.StatusForbidden, rec.Code, "%s, the refused form alone keeps its 403", name)
+	}
+}

@@ -122,8 +122,11 @@ func noCredential(err error) bool {
 //     and observed once, as the first scheme's.
 //   - Credentials of two kinds (or one header doubled with different
 //     values): 400 invalid_request; tidegate never guesses which one counts.
-//     The first of the two schemes answers, unless only the other has an
-//     RFC 6750 challenge, which can say invalid_request.
+//     This holds whether either is well formed or not, and when one is
+//     refused for its form with 403 (Basic over plain HTTP), so that the
+//     answer does not depend on the schemes' order. The first of the two
+//     schemes answers, unless only the other has an RFC 6750 challenge,
+//     which can say invalid_request.
 //   - Exactly one: verified by its scheme, failures rendered by it.
 //
 // It returns an error when no scheme is given, one is nil, two share a kind,
@@ -184,8 +187,21 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 		}
 		if err != nil {
 			e := AsError(err)
-			if e.Status == http.StatusBadRequest {
+			switch {
+			case e.Status == http.StatusBadRequest:
 				s = malformedAnswer(s, found, schemes[i+1:], r)
+			case e.Kind == ErrForbidden:
+				// A refusal of the credential's form (Basic over plain
+				// HTTP) beside a credential of another kind: the request
+				// carries two kinds, 400 in any order (issue 2).
+				if found != nil {
+					ambiguity(found, s).fail(w, r, Malformed("ambiguous"), nil)
+					return
+				}
+				if later := presentAmong(schemes[i+1:], r); later != nil {
+					ambiguity(s, later).fail(w, r, Malformed("ambiguous"), nil)
+					return
+				}
 			}
 			s.fail(w, r, e, nil)
 			return
@@ -243,6 +259,17 @@ func malformedAnswer(s, found *Scheme, rest []*Scheme, r *http.Request) *Scheme 
 		}
 	}
 	return s
+}
+
+// presentAmong returns the first of schemes that sees something of its
+// kind in r, a credential or a malformed one; nil if none does.
+func presentAmong(schemes []*Scheme, r *http.Request) *Scheme {
+	for _, s := range schemes {
+		if _, err := s.extract(r); !noCredential(err) {
+			return s
+		}
+	}
+	return nil
 }
 
 // peekAny returns the one scheme whose Peeker found a credential, and what
