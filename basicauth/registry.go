@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -82,6 +83,8 @@ type AppRegistry interface {
 // AppSpec is an app with its tokens in plain text, as a seed file lists
 // them. ID defaults to Name.
 type AppSpec struct {
+	withheld.Contents[AppSpec] // prints as its name alone: no secret in a log
+
 	ID           string
 	Name         string
 	AppToken     string
@@ -94,6 +97,8 @@ const MaxMemoryApps = 10_000
 // MemoryRegistry is an in-memory AppRegistry for a single process, holding
 // at most MaxMemoryApps apps. It is safe for concurrent use.
 type MemoryRegistry struct {
+	withheld.Contents[MemoryRegistry] // prints as its name alone: no secret in a log
+
 	mu      sync.RWMutex
 	byID    map[string]*registeredApp
 	byToken [2]map[middleware.TokenDigest]*registeredApp // indexed by TokenType-1

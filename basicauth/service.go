@@ -10,6 +10,7 @@ import (
 
 	"github.com/tidegate/tidegate/internal/contain"
 	"github.com/tidegate/tidegate/internal/nilness"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -17,6 +18,8 @@ import (
 // endpoints. Build it with New; it is safe for concurrent use. Close it to
 // stop its caches' background goroutines.
 type Service struct {
+	withheld.Contents[Service] // prints as its name alone: no secret in a log
+
 	apps       AppRegistry
 	accounts   middleware.AccountWriter
 	login      *middleware.PasswordLogin

@@ -3,6 +3,8 @@ package basicauth
 import (
 	"crypto/rand"
 	"encoding/hex"
+
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // Token formats.
@@ -23,6 +25,8 @@ const (
 // AppTokens are an app's two tokens in plain text. They are shown once, when
 // made; registries keep their digests only.
 type AppTokens struct {
+	withheld.Contents[AppTokens] // prints as its name alone: no secret in a log
+
 	AppToken     string
 	BackendToken string
 }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -60,6 +61,8 @@ var errJWKSFetch = errors.New("bearer: JWKS fetch failed")
 // JWKSVerifier is a middleware.Verifier; Scheme wraps it in a cache and the
 // bearer extractor, challenge and renderer.
 type JWKSVerifier struct {
+	withheld.Contents[JWKSVerifier] // prints as its name alone: no secret in a log
+
 	url      string
 	cfg      jwksConfig
 	state    atomic.Pointer[jwksState]

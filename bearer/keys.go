@@ -19,6 +19,8 @@ import (
 	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // The signing algorithms a Key can have (RFC 7518 §3.1, RFC 8037 §3.1).
@@ -339,6 +341,8 @@ func validKID(s string) bool {
 // new signing key and the old one kept for verification until the tokens it
 // signed have expired.
 type KeySet struct {
+	withheld.Contents[KeySet] // prints as its name alone: no secret in a log
+
 	signing *Key
 	byID    map[string]*Key
 }

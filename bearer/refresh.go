@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/sweep"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -110,6 +111,8 @@ const MaxUsedRefreshTokens = 1_024
 // if that is not enough refuses new tokens with ErrRefreshStoreFull rather
 // than drop a live login.
 type MemoryRefreshStore struct {
+	withheld.Contents[MemoryRefreshStore] // prints as its name alone: no secret in a log
+
 	cfg       storeConfig
 	mu        sync.Mutex
 	tokens    map[middleware.TokenDigest]*memToken

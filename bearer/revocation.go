@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/sweep"
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // ErrRevocationListFull is returned by a bounded revocation list that has no
@@ -57,6 +58,8 @@ const DefaultRevocationEntries = 1_000_000
 // bounded: when full it sweeps expired entries, and if that is not enough
 // refuses new ones with ErrRevocationListFull.
 type MemoryRevocationList struct {
+	withheld.Contents[MemoryRevocationList] // prints as its name alone: no secret in a log
+
 	cfg      storeConfig
 	mu       sync.RWMutex
 	tokens   map[string]time.Time

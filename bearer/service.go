@@ -11,6 +11,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/tidegate/tidegate/internal/contain"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -29,6 +30,8 @@ const revocationMargin = time.Minute
 // It is safe for concurrent use. Close stops its cache's background
 // goroutine.
 type Service struct {
+	withheld.Contents[Service] // prints as its name alone: no secret in a log
+
 	cfg      serviceConfig
 	login    *middleware.PasswordLogin
 	keys     *KeySet
@@ -217,6 +220,8 @@ func (s *Service) built() bool { return s != nil && s.keys != nil && s.cache != 
 
 // Tokens are the tokens of a login or a refresh.
 type Tokens struct {
+	withheld.Contents[Tokens] // prints as its name alone: no secret in a log
+
 	// AccessToken is the JWT.
 	AccessToken string
 	// RefreshToken is the opaque refresh token ("" when a refresh without

@@ -3,11 +3,16 @@ package middleware
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"slices"
 	"strings"
 	"sync"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // Errors of account stores.
@@ -37,6 +42,40 @@ type Account struct {
 	Disabled bool
 }
 
+// String shows the account as fmt's %+v would, but for its password hash,
+// which is withheld: a hash in a log can be attacked offline (OWASP ASVS
+// V7.1.1, no credentials in logs).
+func (a Account) String() string {
+	return fmt.Sprintf("middleware.Account{UserID:%q Username:%q Emails:%q Roles:%q PasswordHash:%s Disabled:%t}",
+		a.UserID, a.Username, a.Emails, a.Roles, a.withheldHash(), a.Disabled)
+}
+
+// withheldHash says whether the account has a password hash, not what it is.
+func (a Account) withheldHash() string {
+	if a.PasswordHash == "" {
+		return `""`
+	}
+	return "<withheld>"
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (a Account) GoString() string { return a.String() }
+
+// Format implements fmt.Formatter so that every verb prints String.
+func (a Account) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
+
+// LogValue implements slog.LogValuer: the fields but the password hash.
+func (a Account) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("user_id", a.UserID),
+		slog.String("username", a.Username),
+		slog.Any("emails", a.Emails),
+		slog.Any("roles", a.Roles),
+		slog.String("password_hash", a.withheldHash()),
+		slog.Bool("disabled", a.Disabled),
+	)
+}
+
 // Accounts looks accounts up for the login endpoints. All three kinds share
 // one Accounts, so a user logs in with the same name and password everywhere.
 type Accounts interface {
@@ -59,6 +98,8 @@ type AccountWriter interface {
 // MemoryAccounts is an in-memory AccountWriter, for examples, tests and
 // small deployments. It is safe for concurrent use.
 type MemoryAccounts struct {
+	withheld.Contents[MemoryAccounts] // prints as its name alone: no secret in a log
+
 	mu      sync.RWMutex
 	byID    map[string]Account
 	byLogin map[string]string // folded login -> user id

@@ -14,6 +14,7 @@ import (
 
 	gocache "github.com/patrickmn/go-cache"
 	"github.com/tidegate/tidegate/internal/nilness"
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // Cache defaults.
@@ -76,6 +77,8 @@ const (
 // each entry's deadline itself (go-cache entries never expire on their own),
 // so a hit reads the clock once, and the janitor sweeps expired entries.
 type Cache struct {
+	withheld.Contents[Cache] // prints as its name alone: no secret in a log
+
 	next       Verifier
 	ttl        time.Duration
 	cleanup    time.Duration

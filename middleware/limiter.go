@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // LoginLimiter throttles password logins. Every login endpoint of every kind
@@ -126,6 +128,8 @@ func LimiterKeys(account string, client netip.Addr) (accountKey, addressKey stri
 // Use a shared store (see the redisstore package) when several replicas
 // must share counts.
 type MemoryLimiter struct {
+	withheld.Contents[MemoryLimiter] // prints as its name alone: no secret in a log
+
 	policy LimiterPolicy
 	cfg    storeConfig
 	mu     sync.Mutex

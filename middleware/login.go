@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tidegate/tidegate/internal/nilness"
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // MaxLoginBytes bounds a login name. Longer names are refused before any
@@ -29,6 +30,8 @@ const MaxLoginBytes = 512
 //
 // It is safe for concurrent use.
 type PasswordLogin struct {
+	withheld.Contents[PasswordLogin] // prints as its name alone: no secret in a log
+
 	accounts Accounts
 	hasher   PasswordHasher
 	limiter  LoginLimiter

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/sweep"
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // Errors of session stores.
@@ -84,6 +85,8 @@ const MaxSessionsPerSubject = 4_096
 // session of another subject. One subject holds at most
 // MaxSessionsPerSubject sessions.
 type MemorySessionStore struct {
+	withheld.Contents[MemorySessionStore] // prints as its name alone: no secret in a log
+
 	cfg       storeConfig
 	mu        sync.Mutex
 	sessions  map[TokenDigest]*Session

@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tidegate/tidegate/internal/nilness"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -105,6 +106,8 @@ const maxPendingMessages = 64
 // InvalidateSubject and Purge still evict locally and publish after Close,
 // once, without retrying.
 type Broadcaster struct {
+	withheld.Contents[Broadcaster] // prints as its name alone: no secret in a log
+
 	client redis.UniversalClient
 	cfg    config
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -15,6 +16,8 @@ import (
 // script). Counters are keyed by the SHA-256 of the account name or
 // address, and expire with their window.
 type LoginLimiter struct {
+	withheld.Contents[LoginLimiter] // prints as its name alone: no secret in a log
+
 	client redis.UniversalClient
 	policy middleware.LimiterPolicy
 	now    func() time.Time

@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -19,6 +20,8 @@ import (
 // rotating the same token at the same moment exactly one succeeds. See the
 // package documentation for the keys it writes.
 type RefreshStore struct {
+	withheld.Contents[RefreshStore] // prints as its name alone: no secret in a log
+
 	client    redis.UniversalClient
 	now       func() time.Time
 	tokPrefix string // prefix + "refresh:token:"

@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -23,6 +24,8 @@ import (
 // whose tokens is used for that long is forgotten. The registry holds at
 // most WithMaxApps apps.
 type AppRegistry struct {
+	withheld.Contents[AppRegistry] // prints as its name alone: no secret in a log
+
 	client    redis.UniversalClient
 	now       func() time.Time
 	idPrefix  string    // prefix + "appreg:id:"

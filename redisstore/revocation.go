@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tidegate/tidegate/bearer"
+	"github.com/tidegate/tidegate/internal/withheld"
 )
 
 // RevocationList is a bearer.RevocationList in Redis, shared by every
@@ -15,6 +16,8 @@ import (
 // (never shortened by a later call); Revoked is one MGET, with no script
 // and no clock read. See the package documentation for the keys.
 type RevocationList struct {
+	withheld.Contents[RevocationList] // prints as its name alone: no secret in a log
+
 	client    redis.UniversalClient
 	now       func() time.Time
 	jtiPrefix string // prefix + "revoked:token:"

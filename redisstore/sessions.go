@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -39,6 +40,8 @@ const (
 // SessionStore is a middleware.SessionStore in Redis, shared by every
 // replica. See the package documentation for the keys it writes.
 type SessionStore struct {
+	withheld.Contents[SessionStore] // prints as its name alone: no secret in a log
+
 	client    redis.UniversalClient
 	now       func() time.Time
 	keyPrefix string // prefix + "session:"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tidegate/tidegate/internal/contain"
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -15,6 +16,8 @@ import (
 // with New; mount Handler; protect routes with Scheme. It is safe for
 // concurrent use. Close stops the cache's background goroutine.
 type Service struct {
+	withheld.Contents[Service] // prints as its name alone: no secret in a log
+
 	login         *middleware.PasswordLogin
 	store         middleware.SessionStore
 	cache         *middleware.Cache
