@@ -186,24 +186,7 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 			continue
 		}
 		if err != nil {
-			e := AsError(err)
-			switch {
-			case e.Status == http.StatusBadRequest:
-				s = malformedAnswer(s, found, schemes[i+1:], r)
-			case e.Kind == ErrForbidden:
-				// A refusal of the credential's form (Basic over plain
-				// HTTP) beside a credential of another kind: the request
-				// carries two kinds, 400 in any order (issue 2).
-				if found != nil {
-					ambiguity(found, s).fail(w, r, Malformed("ambiguous"), nil)
-					return
-				}
-				if later := presentAmong(schemes[i+1:], r); later != nil {
-					ambiguity(s, later).fail(w, r, Malformed("ambiguous"), nil)
-					return
-				}
-			}
-			s.fail(w, r, e, nil)
+			answerExtractionFailure(w, r, s, AsError(err), found, schemes[i+1:])
 			return
 		}
 		if found != nil {
@@ -236,40 +219,78 @@ func ambiguity(a, b *Scheme) *Scheme {
 	return a
 }
 
+// answerExtractionFailure answers a request whose extraction by scheme s
+// failed with e. found is the scheme that found a credential before s (nil
+// if none), rest the schemes after s. The answer does not depend on the
+// order of Any's schemes:
+//   - a malformed credential (400) is answered as malformedAnswer says;
+//   - a refusal of the credential's form (403: Basic over plain HTTP)
+//     beside a credential of another kind, well formed or not, is the 400
+//     of two kinds (issue 2);
+//   - an extractor that broke (it panicked, or returned an error tidegate
+//     does not know: 500) is answered by its own scheme, as it is when it
+//     comes first.
+func answerExtractionFailure(w http.ResponseWriter, r *http.Request, s *Scheme, e *Error, found *Scheme, rest []*Scheme) {
+	switch {
+	case e.Status == http.StatusBadRequest:
+		s, e = malformedAnswer(s, e, found, rest, r)
+	case e.Kind == ErrForbidden && found != nil:
+		s, e = ambiguity(found, s), Malformed("ambiguous")
+	case e.Kind == ErrForbidden:
+		if later, err := presentAmong(rest, r); broke(err) {
+			s, e = later, AsError(err)
+		} else if later != nil {
+			s, e = ambiguity(s, later), Malformed("ambiguous")
+		}
+	}
+	s.fail(w, r, e, nil)
+}
+
+// broke reports whether err is an extractor's own failure (ErrInternal:
+// a panic, or an error tidegate does not know) rather than its verdict on
+// the request.
+func broke(err error) bool {
+	return err != nil && !noCredential(err) && AsError(err).Kind == ErrInternal
+}
+
 // malformedAnswer returns the scheme that answers a malformed request which
-// s refused, as ambiguity does for two credentials: s, unless only another
-// scheme that sees a credential of its kind too has an RFC 6750 challenge
-// (one found before s, or one after it). Basic and Bearer in one doubled
-// Authorization header are refused by both extractors; whichever came
-// first in Any answered, so that listing Basic first lost the
-// invalid_request challenge.
-func malformedAnswer(s, found *Scheme, rest []*Scheme, r *http.Request) *Scheme {
+// s refused with e, and what it answers, as ambiguity does for two
+// credentials: s, unless only another scheme that sees a credential of its
+// kind too has an RFC 6750 challenge (one found before s, or one after
+// it). Basic and Bearer in one doubled Authorization header are refused by
+// both extractors; whichever came first in Any answered, so that listing
+// Basic first lost the invalid_request challenge. A scheme after s whose
+// extractor broke answers its own failure, as it would if it came first.
+func malformedAnswer(s *Scheme, e *Error, found *Scheme, rest []*Scheme, r *http.Request) (*Scheme, *Error) {
 	if s.challenge.rfc6750 {
-		return s
+		return s, e
 	}
 	if found != nil && found.challenge.rfc6750 {
-		return found
+		return found, e
 	}
 	for _, other := range rest {
 		if !other.challenge.rfc6750 {
 			continue
 		}
-		if _, err := other.extract(r); !noCredential(err) {
-			return other
+		if _, err := other.extract(r); broke(err) {
+			return other, AsError(err)
+		} else if !noCredential(err) {
+			return other, e
 		}
 	}
-	return s
+	return s, e
 }
 
 // presentAmong returns the first of schemes that sees something of its
-// kind in r, a credential or a malformed one; nil if none does.
-func presentAmong(schemes []*Scheme, r *http.Request) *Scheme {
+// kind in r (a credential, a malformed one, or a failure of its
+// extractor) and what its extractor returned; nil if none does.
+func presentAmong(schemes []*Scheme, r *http.Request) (*Scheme, error) {
 	for _, s := range schemes {
 		if _, err := s.extract(r); !noCredential(err) {
-			return s
+			return s, err
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // peekAny returns the one scheme whose Peeker found a credential, and what
