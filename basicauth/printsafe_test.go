@@ -35,5 +35,6 @@ func TestPrintsNoSecret(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, "basicauth.AppTokens{…}", fmt.Sprint(fresh))
+	assert.Equal(t, "basicauth.AppTokens{AppToken:<withheld> BackendToken:<withheld>}", fmt.Sprint(fresh))
+	assert.Equal(t, `basicauth.AppSpec{ID:"a" Name:"A" AppToken:<withheld> BackendToken:""}`, fmt.Sprint(basicauth.AppSpec{ID: "a", Name: "A", AppToken: appA}))
 }

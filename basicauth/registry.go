@@ -5,6 +5,8 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 
 	"github.com/tidegate/tidegate/internal/withheld"
@@ -83,12 +85,34 @@ type AppRegistry interface {
 // AppSpec is an app with its tokens in plain text, as a seed file lists
 // them. ID defaults to Name.
 type AppSpec struct {
-	withheld.Contents[AppSpec] // prints as its name alone: no secret in a log
-
 	ID           string
 	Name         string
 	AppToken     string
 	BackendToken string
+}
+
+// String shows the app's id and name, never its tokens.
+func (a AppSpec) String() string {
+	return fmt.Sprintf("basicauth.AppSpec{ID:%q Name:%q AppToken:%s BackendToken:%s}",
+		a.ID, a.Name, withheld.Secret(a.AppToken), withheld.Secret(a.BackendToken))
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (a AppSpec) GoString() string { return a.String() }
+
+// Format implements fmt.Formatter so that every verb prints String.
+func (a AppSpec) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
+
+// LogValue implements slog.LogValuer: the id and name, never the tokens.
+// encoding/json still encodes them; slog's JSON handler uses it for an
+// AppSpec held in a slice, map or struct.
+func (a AppSpec) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("id", a.ID),
+		slog.String("name", a.Name),
+		slog.String("app_token", withheld.Secret(a.AppToken)),
+		slog.String("backend_token", withheld.Secret(a.BackendToken)),
+	)
 }
 
 // MaxMemoryApps bounds a MemoryRegistry.

@@ -3,6 +3,9 @@ package basicauth
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
+	"io"
+	"log/slog"
 
 	"github.com/tidegate/tidegate/internal/withheld"
 )
@@ -25,10 +28,31 @@ const (
 // AppTokens are an app's two tokens in plain text. They are shown once, when
 // made; registries keep their digests only.
 type AppTokens struct {
-	withheld.Contents[AppTokens] // prints as its name alone: no secret in a log
-
 	AppToken     string
 	BackendToken string
+}
+
+// String shows which tokens are set, never the tokens: whoever holds the
+// backend token acts as any user of the app.
+func (t AppTokens) String() string {
+	return "basicauth.AppTokens{AppToken:" + withheld.Secret(t.AppToken) +
+		" BackendToken:" + withheld.Secret(t.BackendToken) + "}"
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (t AppTokens) GoString() string { return t.String() }
+
+// Format implements fmt.Formatter so that every verb prints String.
+func (t AppTokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
+
+// LogValue implements slog.LogValuer: never the tokens. encoding/json
+// still encodes them, for your own responses; slog's JSON handler uses it
+// for AppTokens held in a slice, map or struct.
+func (t AppTokens) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("app_token", withheld.Secret(t.AppToken)),
+		slog.String("backend_token", withheld.Secret(t.BackendToken)),
+	)
 }
 
 // NewAppTokens draws a fresh, independent pair of app and backend tokens.

@@ -40,5 +40,5 @@ func TestPrintsNoSecret(t *testing.T) {
 			}
 		}
 	}
-	assert.Equal(t, "bearer.Tokens{…}", fmt.Sprint(tokens))
+	assert.Equal(t, "bearer.Tokens{AccessToken:<withheld> RefreshToken:<withheld> ExpiresIn:8h0m0s}", fmt.Sprint(tokens))
 }

@@ -5,6 +5,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -220,8 +223,6 @@ func (s *Service) built() bool { return s != nil && s.keys != nil && s.cache != 
 
 // Tokens are the tokens of a login or a refresh.
 type Tokens struct {
-	withheld.Contents[Tokens] // prints as its name alone: no secret in a log
-
 	// AccessToken is the JWT.
 	AccessToken string
 	// RefreshToken is the opaque refresh token ("" when a refresh without
@@ -229,6 +230,30 @@ type Tokens struct {
 	RefreshToken string
 	// ExpiresIn is the access token's lifetime.
 	ExpiresIn time.Duration
+}
+
+// String shows the tokens' lifetime, never the tokens: whoever holds them
+// is the user until they expire.
+func (t Tokens) String() string {
+	return fmt.Sprintf("bearer.Tokens{AccessToken:%s RefreshToken:%s ExpiresIn:%s}",
+		withheld.Secret(t.AccessToken), withheld.Secret(t.RefreshToken), t.ExpiresIn)
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (t Tokens) GoString() string { return t.String() }
+
+// Format implements fmt.Formatter so that every verb prints String.
+func (t Tokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
+
+// LogValue implements slog.LogValuer: the lifetime, never the tokens.
+// encoding/json still encodes the fields, for your own responses; slog's
+// JSON handler uses it for Tokens held in a slice, map or struct.
+func (t Tokens) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("access_token", withheld.Secret(t.AccessToken)),
+		slog.String("refresh_token", withheld.Secret(t.RefreshToken)),
+		slog.Duration("expires_in", t.ExpiresIn),
+	)
 }
 
 // Issue starts a login for account, as POST /authenticate does after

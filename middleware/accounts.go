@@ -47,15 +47,7 @@ type Account struct {
 // V7.1.1, no credentials in logs).
 func (a Account) String() string {
 	return fmt.Sprintf("middleware.Account{UserID:%q Username:%q Emails:%q Roles:%q PasswordHash:%s Disabled:%t}",
-		a.UserID, a.Username, a.Emails, a.Roles, a.withheldHash(), a.Disabled)
-}
-
-// withheldHash says whether the account has a password hash, not what it is.
-func (a Account) withheldHash() string {
-	if a.PasswordHash == "" {
-		return `""`
-	}
-	return "<withheld>"
+		a.UserID, a.Username, a.Emails, a.Roles, withheld.Secret(a.PasswordHash), a.Disabled)
 }
 
 // GoString is String, so that %#v is as safe as %v.
@@ -71,7 +63,7 @@ func (a Account) LogValue() slog.Value {
 		slog.String("username", a.Username),
 		slog.Any("emails", a.Emails),
 		slog.Any("roles", a.Roles),
-		slog.String("password_hash", a.withheldHash()),
+		slog.String("password_hash", withheld.Secret(a.PasswordHash)),
 		slog.Bool("disabled", a.Disabled),
 	)
 }

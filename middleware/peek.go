@@ -1,6 +1,9 @@
 package middleware
 
 import (
+	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -54,6 +57,27 @@ func (p Peek) None() bool { return p.state == peekNone }
 // Found reports whether the request carries a credential the cache may
 // know.
 func (p Peek) Found() bool { return p.state == peekFound }
+
+// String shows what the Peeker saw ("found", "none" or "unsure"), never
+// the credential it holds for the cache's lookup.
+func (p Peek) String() string {
+	switch p.state {
+	case peekFound:
+		return "middleware.Peek{found}"
+	case peekNone:
+		return "middleware.Peek{none}"
+	}
+	return "middleware.Peek{unsure}"
+}
+
+// GoString is String, so that %#v is as safe as %v.
+func (p Peek) GoString() string { return p.String() }
+
+// Format implements fmt.Formatter so that every verb prints String.
+func (p Peek) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
+
+// LogValue implements slog.LogValuer with String.
+func (p Peek) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // credential is the Credential a cache hit on p stands for, for the log
 // line of the outcome: Extract's own for a token, and for Basic

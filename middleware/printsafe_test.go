@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"net/netip"
@@ -90,4 +91,21 @@ func TestAccountPrintsNoPasswordHash(t *testing.T) {
 		fmt.Sprintf("%+v", a))
 	a.PasswordHash = ""
 	assert.Contains(t, fmt.Sprint(a), `PasswordHash:""`, "an account without a hash says so")
+}
+
+// TestPeekPrintsNoCredential: a Peek, which every wrapping Peeker is
+// handed, prints what its Peeker saw and not the credential it holds for
+// the cache (for Basic, user:password in base64).
+func TestPeekPrintsNoCredential(t *testing.T) {
+	const user, password = "app-token-1234", "pa55word-XYZ-secret"
+	ex, err := middleware.NewBasicExtractor("basic")
+	require.NoError(t, err)
+	req := newRequest()
+	req.Header.Set("Authorization", basicValue(user, password))
+	p := ex.(middleware.Peeker).Peek(req)
+	require.True(t, p.Found())
+	assertPrintsNone(t, p, base64.StdEncoding.EncodeToString([]byte(user+":"+password)))
+	assert.Equal(t, "middleware.Peek{found}", fmt.Sprint(p))
+	assert.Equal(t, "middleware.Peek{none}", fmt.Sprint(middleware.PeekNone))
+	assert.Equal(t, "middleware.Peek{unsure}", fmt.Sprint(middleware.Peek{}))
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/tidegate/tidegate/internal/withheld"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -34,6 +35,8 @@ func Token(kind middleware.Kind, token string, p middleware.Principal) Pair {
 // A credential not in the table is middleware.Invalid("unknown
 // credential"), a 401. It is safe for concurrent use.
 type StaticVerifier struct {
+	withheld.Contents[StaticVerifier] // prints as its name alone: no secret in a log
+
 	table map[staticKey]Pair
 	calls atomic.Int64
 }

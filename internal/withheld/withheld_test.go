@@ -1,12 +1,15 @@
 package withheld_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/internal/withheld"
 )
 
@@ -30,17 +33,29 @@ func TestContentsPrintsTheNameAlone(t *testing.T) {
 		}
 	}
 	assert.Equal(t, "withheld_test.vault{…}", fmt.Sprintf("%+v", v))
+	b, err := json.Marshal(map[string]any{"v": v, "value": *v})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"v":"withheld_test.vault{…}","value":"withheld_test.vault{…}"}`, string(b))
 	assert.Equal(t, "<nil>", fmt.Sprint((*vault)(nil)))
 }
 
-// TestContentsTakesNoSpace: embedding it costs a type no memory, and adds
-// nothing to its JSON.
+// TestContentsTakesNoSpace: embedding it costs a type no memory.
 func TestContentsTakesNoSpace(t *testing.T) {
 	assert.Zero(t, reflect.TypeFor[withheld.Contents[vault]]().Size())
-	b, err := json.Marshal(struct {
-		withheld.Contents[vault]
-		Name string
-	}{Name: "n"})
-	assert.NoError(t, err)
-	assert.JSONEq(t, `{"Name":"n"}`, string(b))
+}
+
+// TestNilPrintsAsNil: a nil *vault prints as "<nil>" and logs as <nil> or
+// null, as it did before it embedded Contents; a LogValue method, which
+// slog calls on a nil pointer too, made slog log a panic's stack instead.
+func TestNilPrintsAsNil(t *testing.T) {
+	var v *vault
+	assert.Equal(t, "<nil>", fmt.Sprint(v))
+	var text, js bytes.Buffer
+	slog.New(slog.NewTextHandler(&text, nil)).Info("state", "v", v)
+	slog.New(slog.NewJSONHandler(&js, nil)).Info("state", "v", v)
+	assert.Contains(t, text.String(), "v=<nil>")
+	assert.Contains(t, js.String(), `"v":null`)
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	assert.Equal(t, "null", string(b))
 }
