@@ -750,52 +750,6 @@ func TestAnyMalformedAnswerDoesNotDependOnOrder(t *testing.T) {
 	}
 }
 
-// TestAnyBrokenExtractorBesideAFailure: an extractor that panics is the
-// generic 500, logged as a panic, in either order of Any's schemes, also
-// beside another scheme's failure: a form refused with 403 (the panic read
-// as "another kind present" gave 400), or a malformed Basic header (the
-// panicking Bearer scheme was picked to say invalid_request, 400).
-func TestAnyBrokenExtractorBesideAFailure(t *testing.T) {
-	extractorOf := func(ex middleware.ExtractorFunc) func(testing.TB, ...middleware.ExtractorOption) middleware.Extractor {
-		return func(testing.TB, ...middleware.ExtractorOption) middleware.Extractor { return ex }
-	}
-	refusing := basicSpec
-	refusing.extractor = extractorOf(func(r *http.Request) (middleware.Credential, error) {
-		if r.Header.Get("Authorization") == "" {
-			return middleware.Credential{}, middleware.ErrNoCredential
-		}
-		return middleware.Credential{}, middleware.Forbidden("https_required", "")
-	})
-	panicking := func(spec kindSpec) kindSpec {
-		spec.extractor = extractorOf(func(*http.Request) (middleware.Credential, error) { panic("extractor bug") })
-		return spec
-	}
-	for name, pair := range map[string]struct {
-		failing, broken kindSpec
-		header          string
-	}{
-		"form refused beside a panic":    {refusing, panicking(sessionSpec), basicValue(tokGood, "pw")},
-		"malformed Basic beside a panic": {basicSpec, panicking(bearerSpec), "Basic YQ=="},
-	} {
-		for _, brokenFirst := range []bool{true, false} {
-			logger, buf := debugLogger()
-			failing := newScheme(t, pair.failing, &testVerifier{}, middleware.WithLogger(logger))
-			broken := newScheme(t, pair.broken, &testVerifier{}, middleware.WithLogger(logger))
-			schemes := []*middleware.Scheme{failing, broken}
-			if brokenFirst {
-				schemes = []*middleware.Scheme{broken, failing}
-			}
-			anyMW, err := middleware.Any(schemes...)
-			require.NoError(t, err)
-			req := newRequest()
-			req.Header.Set("Authorization", pair.header)
-			rec := serve(anyMW(principalHandler(&seen{})), req)
-			assert.Equal(t, http.StatusInternalServerError, rec.Code, "%s, broken first %v: %s", name, brokenFirst, rec.Body)
-			assert.Contains(t, buf.String(), "reason=panic", "%s, broken first %v", name, brokenFirst)
-		}
-	}
-}
-
 // TestAnyForbiddenFormBesideAnotherKind: an extractor that refuses its
 // credential's form with 403 (as basicauth refuses Basic over plain HTTP)
 // while the request also carries a session token, well formed or not,

@@ -177,8 +177,7 @@ func AsError(err error) *Error {
 		}
 		return e
 	}
-	for _, kind := range []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,
-		ErrForbidden, ErrRateLimited, ErrUnavailable, ErrInternal} {
+	for _, kind := range kinds {
 		if errors.Is(err, kind) {
 			e := newError(kind, "")
 			e.Err = err
@@ -214,11 +213,29 @@ func (e *Error) normalised() *Error {
 	return n
 }
 
+// kinds are the sentinel kinds of an Error.
+var kinds = []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,
+	ErrForbidden, ErrRateLimited, ErrUnavailable, ErrInternal}
+
 func isKind(kind error) bool {
 	switch kind {
 	case ErrNoCredential, ErrMalformed, ErrInvalidCredential, ErrForbidden,
 		ErrRateLimited, ErrUnavailable, ErrInternal:
 		return true
+	}
+	return false
+}
+
+// hasKind reports whether err is an *Error or matches one of the sentinel
+// kinds: whether it says what went wrong in tidegate's terms.
+func hasKind(err error) bool {
+	if _, ok := errors.AsType[*Error](err); ok {
+		return true
+	}
+	for _, kind := range kinds {
+		if errors.Is(err, kind) {
+			return true
+		}
 	}
 	return false
 }

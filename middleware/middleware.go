@@ -115,18 +115,21 @@ func noCredential(err error) bool {
 }
 
 // Any returns middleware that accepts a valid credential of any of the given
-// schemes' kinds.
+// schemes' kinds. Every scheme's extractor runs once on each request, so
+// that the answer's status never depends on the order the schemes are
+// given in:
 //
 //   - None present: 401 with one WWW-Authenticate challenge per scheme, in
 //     the order given, and the first scheme's body; the outcome is logged
 //     and observed once, as the first scheme's.
-//   - Credentials of two kinds (or one header doubled with different
-//     values): 400 invalid_request; tidegate never guesses which one counts.
-//     This holds whether either is well formed or not, and when one is
-//     refused for its form with 403 (Basic over plain HTTP), so that the
-//     answer does not depend on the schemes' order. The first of the two
-//     schemes answers, unless only the other has an RFC 6750 challenge,
-//     which can say invalid_request.
+//   - Something of two kinds (credentials, or one header doubled with
+//     different values), whether well formed, malformed or refused for its
+//     form (Basic over plain HTTP): 400 invalid_request, reason
+//     "ambiguous"; tidegate never guesses which one counts. The first of
+//     the schemes involved with an RFC 6750 challenge answers, which can
+//     say invalid_request, or else the first of them.
+//   - An extractor that panicked, or returned an error outside the
+//     Extractor contract: 500, from its scheme.
 //   - Exactly one: verified by its scheme, failures rendered by it.
 //
 // It returns an error when no scheme is given, one is nil, two share a kind,
@@ -176,121 +179,70 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 	if peeked != nil && peeked.serveCached(w, r, next, peek) {
 		return
 	}
-	var (
-		found *Scheme
-		cred  Credential
-	)
-	for i, s := range schemes {
+	seen, broken := extractAll(schemes, r)
+	switch {
+	case broken != nil:
+		broken.scheme.fail(w, r, broken.err, nil)
+	case len(seen) == 0:
+		rejectNone(schemes, w, r)
+	case len(seen) > 1:
+		ambiguity(seen).fail(w, r, Malformed("ambiguous"), nil)
+	case seen[0].err != nil:
+		seen[0].scheme.fail(w, r, seen[0].err, nil)
+	default:
+		found, cred := seen[0].scheme, seen[0].cred
+		p, e := found.verify(r.Context(), cred, found == peeked)
+		if e != nil {
+			found.fail(w, r, e, &cred)
+			return
+		}
+		found.succeed(w, r, next, p, &cred)
+	}
+}
+
+// extraction is what one of Any's schemes saw in a request: a credential,
+// or (err) a malformed one or a form it refuses.
+type extraction struct {
+	scheme *Scheme
+	cred   Credential
+	err    *Error
+}
+
+// extractAll runs every scheme's extractor once, in Any's order, and
+// returns what those that saw something of their kind saw, or the first
+// whose extractor broke (it panicked, or returned an error outside its
+// contract: 500). Every extractor runs, whatever the first ones saw, so
+// that the answer's status does not depend on the schemes' order: a
+// broken extractor is a 500, two kinds (whether well formed, malformed or
+// refused) a 400, in any order.
+func extractAll(schemes []*Scheme, r *http.Request) (seen []extraction, broken *extraction) {
+	for _, s := range schemes {
 		c, err := s.extract(r)
 		if noCredential(err) {
 			continue
 		}
-		if err != nil {
-			answerExtractionFailure(w, r, s, AsError(err), found, schemes[i+1:])
-			return
+		x := extraction{scheme: s, cred: c, err: AsError(err)}
+		if x.err != nil && x.err.Kind == ErrInternal {
+			return nil, &x
 		}
-		if found != nil {
-			ambiguity(found, s).fail(w, r, Malformed("ambiguous"), nil)
-			return
-		}
-		found, cred = s, c
+		seen = append(seen, x)
 	}
-	if found == nil {
-		rejectNone(schemes, w, r)
-		return
-	}
-	p, e := found.verify(r.Context(), cred, found == peeked)
-	if e != nil {
-		found.fail(w, r, e, &cred)
-		return
-	}
-	found.succeed(w, r, next, p, &cred)
+	return seen, nil
 }
 
-// ambiguity returns the scheme that answers a request carrying credentials
-// of both a's and b's kinds: the first found, unless only the other has an
-// RFC 6750 challenge. RFC 6750 §3.1 names this very case (more than one
-// method of sending a token) invalid_request, which only such a challenge
-// can say.
-func ambiguity(a, b *Scheme) *Scheme {
-	if !a.challenge.rfc6750 && b.challenge.rfc6750 {
-		return b
-	}
-	return a
-}
-
-// answerExtractionFailure answers a request whose extraction by scheme s
-// failed with e. found is the scheme that found a credential before s (nil
-// if none), rest the schemes after s. The answer does not depend on the
-// order of Any's schemes:
-//   - a malformed credential (400) is answered as malformedAnswer says;
-//   - a refusal of the credential's form (403: Basic over plain HTTP)
-//     beside a credential of another kind, well formed or not, is the 400
-//     of two kinds (issue 2);
-//   - an extractor that broke (it panicked, or returned an error tidegate
-//     does not know: 500) is answered by its own scheme, as it is when it
-//     comes first.
-func answerExtractionFailure(w http.ResponseWriter, r *http.Request, s *Scheme, e *Error, found *Scheme, rest []*Scheme) {
-	switch {
-	case e.Status == http.StatusBadRequest:
-		s, e = malformedAnswer(s, e, found, rest, r)
-	case e.Kind == ErrForbidden && found != nil:
-		s, e = ambiguity(found, s), Malformed("ambiguous")
-	case e.Kind == ErrForbidden:
-		if later, err := presentAmong(rest, r); broke(err) {
-			s, e = later, AsError(err)
-		} else if later != nil {
-			s, e = ambiguity(s, later), Malformed("ambiguous")
+// ambiguity returns the scheme that answers a request in which several of
+// Any's schemes saw something of their kind (seen, in Any's order): the
+// first with an RFC 6750 challenge, or the first of all when none has one.
+// RFC 6750 §3.1 names this very case (more than one method of sending a
+// token) invalid_request, which only such a challenge can say; otherwise
+// the answer's body is the first scheme's.
+func ambiguity(seen []extraction) *Scheme {
+	for _, x := range seen {
+		if x.scheme.challenge.rfc6750 {
+			return x.scheme
 		}
 	}
-	s.fail(w, r, e, nil)
-}
-
-// broke reports whether err is an extractor's own failure (ErrInternal:
-// a panic, or an error tidegate does not know) rather than its verdict on
-// the request.
-func broke(err error) bool {
-	return err != nil && !noCredential(err) && AsError(err).Kind == ErrInternal
-}
-
-// malformedAnswer returns the scheme that answers a malformed request which
-// s refused with e, and what it answers, as ambiguity does for two
-// credentials: s, unless only another scheme that sees a credential of its
-// kind too has an RFC 6750 challenge (one found before s, or one after
-// it). Basic and Bearer in one doubled Authorization header are refused by
-// both extractors; whichever came first in Any answered, so that listing
-// Basic first lost the invalid_request challenge. A scheme after s whose
-// extractor broke answers its own failure, as it would if it came first.
-func malformedAnswer(s *Scheme, e *Error, found *Scheme, rest []*Scheme, r *http.Request) (*Scheme, *Error) {
-	if s.challenge.rfc6750 {
-		return s, e
-	}
-	if found != nil && found.challenge.rfc6750 {
-		return found, e
-	}
-	for _, other := range rest {
-		if !other.challenge.rfc6750 {
-			continue
-		}
-		if _, err := other.extract(r); broke(err) {
-			return other, AsError(err)
-		} else if !noCredential(err) {
-			return other, e
-		}
-	}
-	return s, e
-}
-
-// presentAmong returns the first of schemes that sees something of its
-// kind in r (a credential, a malformed one, or a failure of its
-// extractor) and what its extractor returned; nil if none does.
-func presentAmong(schemes []*Scheme, r *http.Request) (*Scheme, error) {
-	for _, s := range schemes {
-		if _, err := s.extract(r); !noCredential(err) {
-			return s, err
-		}
-	}
-	return nil, nil
+	return seen[0].scheme
 }
 
 // peekAny returns the one scheme whose Peeker found a credential, and what

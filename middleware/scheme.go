@@ -324,6 +324,9 @@ func Panicked(what string, v any) *Error {
 // as a Verifier may: a panic is the generic 500, logged by its type. Left
 // to net/http, it dropped the connection without an answer and logged the
 // panic's value, which may quote the credential, in the server's ErrorLog.
+// An error outside the Extractor contract (one of no tidegate kind) is a
+// bug too, 500, not the 503 that AsError makes of a Verifier's unknown
+// error, which may be its backend's.
 func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -333,7 +336,13 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 			cred, err = Credential{}, Panicked("extractor", v)
 		}
 	}()
-	return s.extractor.Extract(r)
+	cred, err = s.extractor.Extract(r)
+	if err != nil && !hasKind(err) {
+		e := Internal("extractor_error")
+		e.Err = err
+		return Credential{}, e
+	}
+	return cred, err
 }
 
 // peek runs the scheme's Peeker, containing its panic as extract does. A
