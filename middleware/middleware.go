@@ -179,10 +179,11 @@ func serveAny(schemes []*Scheme, w http.ResponseWriter, r *http.Request, next ht
 	if peeked != nil && peeked.serveCached(w, r, next, peek) {
 		return
 	}
-	seen, broken := extractAll(schemes, r)
+	var room [4]extraction // on the stack: Any rarely has more schemes
+	seen, broken := extractAll(room[:0], schemes, r)
 	switch {
-	case broken != nil:
-		broken.scheme.fail(w, r, broken.err, nil)
+	case broken:
+		seen[0].scheme.fail(w, r, seen[0].err, nil)
 	case len(seen) == 0:
 		rejectNone(schemes, w, r)
 	case len(seen) > 1:
@@ -209,13 +210,13 @@ type extraction struct {
 }
 
 // extractAll runs every scheme's extractor once, in Any's order, and
-// returns what those that saw something of their kind saw, or the first
-// whose extractor broke (it panicked, or returned an error outside its
-// contract: 500). Every extractor runs, whatever the first ones saw, so
-// that the answer's status does not depend on the schemes' order: a
-// broken extractor is a 500, two kinds (whether well formed, malformed or
-// refused) a 400, in any order.
-func extractAll(schemes []*Scheme, r *http.Request) (seen []extraction, broken *extraction) {
+// appends to seen what those that saw something of their kind saw; or it
+// returns the first whose extractor broke (it panicked, or returned an
+// error outside its contract: 500) alone, and true. Every extractor runs,
+// whatever the first ones saw, so that the answer's status does not depend
+// on the schemes' order: a broken extractor is a 500, two kinds (whether
+// well formed, malformed or refused) a 400, in any order.
+func extractAll(seen []extraction, schemes []*Scheme, r *http.Request) ([]extraction, bool) {
 	for _, s := range schemes {
 		c, err := s.extract(r)
 		if noCredential(err) {
@@ -223,11 +224,11 @@ func extractAll(schemes []*Scheme, r *http.Request) (seen []extraction, broken *
 		}
 		x := extraction{scheme: s, cred: c, err: AsError(err)}
 		if x.err != nil && x.err.Kind == ErrInternal {
-			return nil, &x
+			return append(seen[:0], x), true
 		}
 		seen = append(seen, x)
 	}
-	return seen, nil
+	return seen, false
 }
 
 // ambiguity returns the scheme that answers a request in which several of
