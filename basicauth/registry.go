@@ -104,8 +104,9 @@ func (a AppSpec) GoString() string { return a.String() }
 func (a AppSpec) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
 
 // LogValue implements slog.LogValuer: the id and name, never the tokens.
-// encoding/json still encodes them; slog's JSON handler uses it for an
-// AppSpec held in a slice, map or struct.
+// encoding/json still encodes every field, and slog's JSON handler uses
+// encoding/json, not LogValue, for an AppSpec held in a slice, map or
+// struct: log specs one by one.
 func (a AppSpec) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("id", a.ID),

@@ -45,9 +45,11 @@ func (t AppTokens) GoString() string { return t.String() }
 // Format implements fmt.Formatter so that every verb prints String.
 func (t AppTokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
-// LogValue implements slog.LogValuer: never the tokens. encoding/json
-// still encodes them, for your own responses; slog's JSON handler uses it
-// for AppTokens held in a slice, map or struct.
+// LogValue implements slog.LogValuer: never the tokens. Its receiver is a
+// value, as for Tokens in package bearer, with the same limits:
+// encoding/json still encodes every field, for your own responses, and
+// slog's JSON handler uses encoding/json, not LogValue, for AppTokens held
+// in a slice, map or struct: log them on their own.
 func (t AppTokens) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("app_token", withheld.Secret(t.AppToken)),

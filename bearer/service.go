@@ -245,9 +245,12 @@ func (t Tokens) GoString() string { return t.String() }
 // Format implements fmt.Formatter so that every verb prints String.
 func (t Tokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
-// LogValue implements slog.LogValuer: the lifetime, never the tokens.
-// encoding/json still encodes the fields, for your own responses; slog's
-// JSON handler uses it for Tokens held in a slice, map or struct.
+// LogValue implements slog.LogValuer: the lifetime, never the tokens. Its
+// receiver is a value, so that Tokens logged as a value are covered; slog
+// calls it on a nil *Tokens too, and logs that it panicked. encoding/json
+// still encodes every field, for your own responses, and slog's JSON
+// handler uses encoding/json, not LogValue, for Tokens held in a slice,
+// map or struct: log Tokens on their own.
 func (t Tokens) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("access_token", withheld.Secret(t.AccessToken)),

@@ -57,6 +57,12 @@ func (a Account) GoString() string { return a.String() }
 func (a Account) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
 
 // LogValue implements slog.LogValuer: the fields but the password hash.
+// Its receiver is a value, so that an Account logged as a value is
+// covered; slog calls it on a nil *Account too, and logs that it panicked.
+// encoding/json still encodes every field, so that a store can keep
+// accounts as JSON, and slog's JSON handler uses encoding/json, not
+// LogValue, for accounts held in a slice, map or struct: log them one by
+// one.
 func (a Account) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("user_id", a.UserID),

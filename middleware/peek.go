@@ -3,7 +3,6 @@ package middleware
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -73,11 +72,11 @@ func (p Peek) String() string {
 // GoString is String, so that %#v is as safe as %v.
 func (p Peek) GoString() string { return p.String() }
 
-// Format implements fmt.Formatter so that every verb prints String.
+// Format implements fmt.Formatter so that every verb prints String, and
+// slog's text handler with them. (Its JSON handler encodes a Peek as {}: it
+// has no exported field. It has no LogValue method, which slog would call
+// on a nil *Peek too, and log a panic.)
 func (p Peek) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, p.String()) }
-
-// LogValue implements slog.LogValuer with String.
-func (p Peek) LogValue() slog.Value { return slog.StringValue(p.String()) }
 
 // credential is the Credential a cache hit on p stands for, for the log
 // line of the outcome: Extract's own for a token, and for Basic

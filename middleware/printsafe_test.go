@@ -1,10 +1,12 @@
 package middleware_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"testing"
@@ -108,4 +110,13 @@ func TestPeekPrintsNoCredential(t *testing.T) {
 	assert.Equal(t, "middleware.Peek{found}", fmt.Sprint(p))
 	assert.Equal(t, "middleware.Peek{none}", fmt.Sprint(middleware.PeekNone))
 	assert.Equal(t, "middleware.Peek{unsure}", fmt.Sprint(middleware.Peek{}))
+}
+
+// TestNilPeekLogsNil: a nil *Peek logs as <nil>. A LogValue method, which
+// slog calls on a nil pointer too, made it log a panic's stack.
+func TestNilPeekLogsNil(t *testing.T) {
+	var buf bytes.Buffer
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("state", "peek", (*middleware.Peek)(nil))
+	assert.Contains(t, buf.String(), "peek=<nil>")
+	assert.NotContains(t, buf.String(), "panicked")
 }
