@@ -82,10 +82,17 @@ func (e *Error) Error() string {
 }
 
 // Is reports whether target is e's kind, so errors.Is(err, ErrInvalidCredential) works.
-func (e *Error) Is(target error) bool { return target == e.Kind }
+// A nil *Error, which a buggy Extractor or Verifier may return in a
+// non-nil error, is of no kind: errors.Is must not panic on it.
+func (e *Error) Is(target error) bool { return e != nil && target == e.Kind }
 
-// Unwrap returns the underlying cause.
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap returns the underlying cause (nil for a nil *Error).
+func (e *Error) Unwrap() error {
+	if e == nil {
+		return nil
+	}
+	return e.Err
+}
 
 // newError builds an *Error of the given kind with its standard status and code.
 func newError(kind error, reason string) *Error {

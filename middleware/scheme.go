@@ -324,8 +324,8 @@ func Panicked(what string, v any) *Error {
 // as a Verifier may: a panic is the generic 500, logged by its type. Left
 // to net/http, it dropped the connection without an answer and logged the
 // panic's value, which may quote the credential, in the server's ErrorLog.
-// An error outside the Extractor contract (one of no tidegate kind) is a
-// bug too, 500, not the 503 that AsError makes of a Verifier's unknown
+// An error outside the Extractor contract (one of no tidegate kind, or a
+// typed nil *Error in a non-nil error) is a bug too, 500, not the 503 that AsError makes of a Verifier's unknown
 // error, which may be its backend's.
 func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	defer func() {
@@ -337,7 +337,13 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 		}
 	}()
 	cred, err = s.extractor.Extract(r)
-	if err != nil && !hasKind(err) {
+	if err == nil {
+		return cred, nil
+	}
+	if e, ok := errors.AsType[*Error](err); ok && e == nil {
+		return Credential{}, Internal("nil *Error") // as AsError reads it
+	}
+	if !hasKind(err) {
 		e := Internal("extractor_error")
 		e.Err = err
 		return Credential{}, e

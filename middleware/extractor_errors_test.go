@@ -1,0 +1,51 @@
+package middleware_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"github.com/tidegate/tidegate/middleware"
+)
+
+// TestExtractorErrorsOutsideTheContract: an Extractor returning an error
+// the contract does not allow (a typed nil *Error in a non-nil error, or an
+// error of no tidegate kind) is a bug, answered with the generic 500 by
+// Require, Optional and Any, never a panic. A typed nil *Error panicked
+// all three (errors.Is called its Is method on the nil pointer), and net/
+// http dropped the connection.
+func TestExtractorErrorsOutsideTheContract(t *testing.T) {
+	for name, failure := range map[string]error{
+		"typed nil *Error":  (*middleware.Error)(nil),
+		"wrapped typed nil": fmtWrap((*middleware.Error)(nil)),
+		"unknown error":     errors.New("extractor: tenant lookup failed"),
+	} {
+		spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
+			return middleware.Credential{}, failure
+		})
+		s := newScheme(t, spec, &testVerifier{})
+		anyMW, err := middleware.Any(s)
+		require.NoError(t, err)
+		for wrapper, h := range map[string]http.Handler{
+			"Require":  middleware.Require(s)(principalHandler(&seen{})),
+			"Optional": middleware.Optional(s)(principalHandler(&seen{})),
+			"Any":      anyMW(principalHandler(&seen{})),
+		} {
+			var rec *httptest.ResponseRecorder
+			require.NotPanics(t, func() { rec = serve(h, newRequest()) }, "%s, %s", name, wrapper)
+			assert.Equal(t, http.StatusInternalServerError, rec.Code, "%s, %s", name, wrapper)
+		}
+	}
+}
+
+// fmtWrap wraps err as fmt.Errorf("%w") would, without formatting it
+// (Error on a nil *Error would panic).
+func fmtWrap(err error) error { return wrapped{err} }
+
+type wrapped struct{ err error }
+
+func (w wrapped) Error() string { return "wrapped" }
+func (w wrapped) Unwrap() error { return w.err }
