@@ -62,16 +62,29 @@ func TestSpacedAuthorizationUnderAnyDoesNotDependOnOrder(t *testing.T) {
 func bothOrders(t *testing.T, f *fixture) (bearerFirst, basicFirst func(http.Handler) http.Handler) {
 	ex, err := middleware.NewAuthorizationExtractor("bearer", "Bearer")
 	require.NoError(t, err)
-	bearer, err := middleware.NewScheme("bearer", ex, middleware.VerifierFunc(
-		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "b-" + c.Token}, nil
-		}), middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
+	bearer := echoScheme(t, "bearer", ex, middleware.Challenge{Scheme: "Bearer", Realm: "tidal", RFC6750: true})
+	return anyBothOrders(t, f, bearer)
+}
+
+// anyBothOrders returns Any over other and f's Basic scheme, in both
+// orders.
+func anyBothOrders(t *testing.T, f *fixture, other *middleware.Scheme) (otherFirst, basicFirst func(http.Handler) http.Handler) {
+	otherFirst, err := middleware.Any(other, f.svc.Scheme())
 	require.NoError(t, err)
-	bearerFirst, err = middleware.Any(bearer, f.svc.Scheme())
+	basicFirst, err = middleware.Any(f.svc.Scheme(), other)
 	require.NoError(t, err)
-	basicFirst, err = middleware.Any(f.svc.Scheme(), bearer)
+	return otherFirst, basicFirst
+}
+
+// echoScheme returns a scheme of kind over ex whose Verifier accepts every
+// credential, as the subject kind-token.
+func echoScheme(t *testing.T, kind middleware.Kind, ex middleware.Extractor, c middleware.Challenge) *middleware.Scheme {
+	s, err := middleware.NewScheme(kind, ex, middleware.VerifierFunc(
+		func(_ context.Context, cred middleware.Credential) (middleware.Principal, error) {
+			return middleware.Principal{Subject: string(kind) + "-" + cred.Token}, nil
+		}), c)
 	require.NoError(t, err)
-	return bearerFirst, basicFirst
+	return s
 }
 
 // TestTwoKindsUnderAnyOverPlainHTTPDoNotDependOnOrder: a request carrying
@@ -85,15 +98,8 @@ func TestTwoKindsUnderAnyOverPlainHTTPDoNotDependOnOrder(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
 	ex, err := middleware.NewHeaderExtractor("session", "X-Tidepool-Session-Token")
 	require.NoError(t, err)
-	session, err := middleware.NewScheme("session", ex, middleware.VerifierFunc(
-		func(_ context.Context, c middleware.Credential) (middleware.Principal, error) {
-			return middleware.Principal{Subject: "s-" + c.Token}, nil
-		}), middleware.Challenge{Scheme: "X-Tidepool-Session-Token", Realm: "tidepool", RFC6750: true})
-	require.NoError(t, err)
-	sessionFirst, err := middleware.Any(session, f.svc.Scheme())
-	require.NoError(t, err)
-	basicFirst, err := middleware.Any(f.svc.Scheme(), session)
-	require.NoError(t, err)
+	sessionFirst, basicFirst := anyBothOrders(t, f, echoScheme(t, "session", ex,
+		middleware.Challenge{Scheme: "X-Tidepool-Session-Token", Realm: "tidepool", RFC6750: true}))
 
 	credentials := basic(appA + ":" + maryID)
 	for name, token := range map[string]string{"well formed": "tok", "malformed": "t o k"} {
