@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -224,14 +225,8 @@ func (e *Error) normalised() *Error {
 var kinds = []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,
 	ErrForbidden, ErrRateLimited, ErrUnavailable, ErrInternal}
 
-func isKind(kind error) bool {
-	switch kind {
-	case ErrNoCredential, ErrMalformed, ErrInvalidCredential, ErrForbidden,
-		ErrRateLimited, ErrUnavailable, ErrInternal:
-		return true
-	}
-	return false
-}
+// isKind reports whether kind is one of the sentinel kinds.
+func isKind(kind error) bool { return slices.Contains(kinds, kind) }
 
 // hasKind reports whether err is an *Error or matches one of the sentinel
 // kinds: whether it says what went wrong in tidegate's terms.

@@ -325,8 +325,9 @@ func Panicked(what string, v any) *Error {
 // to net/http, it dropped the connection without an answer and logged the
 // panic's value, which may quote the credential, in the server's ErrorLog.
 // An error outside the Extractor contract (one of no tidegate kind, or a
-// typed nil *Error in a non-nil error) is a bug too, 500, not the 503 that AsError makes of a Verifier's unknown
-// error, which may be its backend's.
+// typed nil *Error in a non-nil error) is a bug too, 500, not the 503
+// that AsError makes of a Verifier's unknown error, which may be its
+// backend's.
 func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	defer func() {
 		if v := recover(); v != nil {
