@@ -296,7 +296,21 @@ func (v *tokenVerifier) failure(tok *jwt.Token, err error) error {
 	// A token that is not valid yet (nbf or iat ahead, RFC 7519 §4.1.5-6)
 	// may be soon: its refusal is not remembered by the cache.
 	e.Transient = reason == reasonNotYet
+	e.Subject = verifiedSubject(tok, err)
 	return e
+}
+
+// verifiedSubject returns the sub of a token refused for its claims
+// (expired, not valid yet, another issuer or audience), for the log:
+// golang-jwt checks the claims only once the signature has verified
+// (jwt.ErrTokenInvalidClaims), so the subject is the one our key signed.
+// Any other refusal may be a forgery: "".
+func verifiedSubject(tok *jwt.Token, err error) string {
+	if tok == nil || tok.Claims == nil || !errors.Is(err, jwt.ErrTokenInvalidClaims) {
+		return ""
+	}
+	sub, _ := tok.Claims.GetSubject()
+	return sub
 }
 
 // reasonOf names golang-jwt's error. Claim errors come joined (a token may
@@ -339,7 +353,9 @@ func (v *tokenVerifier) checkRevoked(ctx context.Context, c *Claims) error {
 		return middleware.Unavailable("revocation list", err)
 	}
 	if revoked {
-		return middleware.Invalid(reasonRevoked)
+		e := middleware.Invalid(reasonRevoked)
+		e.Subject = c.Subject // verified: revocation is checked after the signature
+		return e
 	}
 	return nil
 }

@@ -612,7 +612,7 @@ func (c *Cache) fill(ctx *verifyContext, cred Credential, fk flightKey, start ti
 		return nil, e, e, late
 	}
 	if p.expired(end) {
-		return nil, Invalid("expired"), nil, late
+		return nil, expiredPrincipal(&p), nil, late
 	}
 	deadline := start.Add(c.ttl)
 	if !p.ExpiresAt.IsZero() && p.ExpiresAt.Before(deadline) {

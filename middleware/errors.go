@@ -64,6 +64,13 @@ type Error struct {
 	// Transient marks a refusal that may not hold for long, such as a token
 	// that is not valid yet: a Cache does not remember it (WithRefusals).
 	Transient bool
+	// Subject is the user the refused credential was verified to belong
+	// to, when that is known: a token whose signature (or a session whose
+	// stored record) proves whose it is, refused as expired, revoked or
+	// out of scope. The failure's log event names it, as a success's does
+	// ("subject when known", issue 2). Never set it from a credential that
+	// was not verified: its claims are anybody's.
+	Subject string
 
 	// remembered marks a refusal a Cache answered from memory (see
 	// WithRefusals): it is logged at Debug, see levelOf.
@@ -209,16 +216,25 @@ func (e *Error) wellFormed() bool {
 
 // normalised rebuilds a hand-built Error with the standard status and code
 // of its kind (ErrInternal when the kind is not one of the sentinels),
-// keeping its reason, scope, delay, cause and Transient mark.
+// keeping its reason, scope, delay, cause, Transient mark and subject.
 func (e *Error) normalised() *Error {
 	n := newError(e.Kind, e.Reason)
 	n.Scope = e.Scope
 	n.Transient = e.Transient
+	n.Subject = e.Subject
 	if e.RetryAfter > 0 {
 		n.RetryAfter = e.RetryAfter
 	}
 	n.Err = e.Err
 	return n
+}
+
+// expiredPrincipal is the refusal of a verified principal that has
+// expired: whose it is is known.
+func expiredPrincipal(p *Principal) *Error {
+	e := Invalid("expired")
+	e.Subject = p.Subject
+	return e
 }
 
 // kinds are the sentinel kinds of an Error.

@@ -2,11 +2,13 @@ package middleware_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -101,4 +103,40 @@ func TestAccountLogValue(t *testing.T) {
 	slog.New(slog.NewTextHandler(&buf, nil)).Info("state", "account", a)
 	assert.Contains(t, buf.String(), `account.user_id=u-1 account.username=mary account.emails=[m@example.com] `+
 		`account.roles=[admin] account.password_hash=<withheld> account.disabled=true`)
+}
+
+// TestExpiredPrincipalLogsItsSubject: a principal the Verifier vouched for
+// but that has expired is refused with its subject named in the log event,
+// uncached and through a Cache; a refusal whose subject the Verifier names
+// (Error.Subject) is logged with it; one that names none is logged without
+// a subject.
+func TestExpiredPrincipalLogsItsSubject(t *testing.T) {
+	named := middleware.VerifierFunc(func(ctx context.Context, c middleware.Credential) (middleware.Principal, error) {
+		if c.Token == tokRevoked {
+			e := middleware.Invalid("revoked")
+			e.Subject = subjAdmin
+			return middleware.Principal{}, e
+		}
+		return (&testVerifier{}).Verify(ctx, c)
+	})
+	at := func() time.Time { return t0 }
+	for _, cached := range []bool{false, true} {
+		var v middleware.Verifier = named
+		if cached {
+			v = newTestCache(t, named, time.Hour, middleware.WithClock(at))
+		}
+		for token, want := range map[string]string{tokExpired: "subject=" + subjGood, tokRevoked: "subject=" + subjAdmin, tokUnknown: ""} {
+			logger, buf := debugLogger()
+			s := newScheme(t, sessionSpec, v, middleware.WithLogger(logger), middleware.WithClock(at))
+			req := newRequest()
+			req.Header.Set(sessionHeader, token)
+			rec := serve(middleware.Require(s)(principalHandler(&seen{})), req)
+			require.Equal(t, http.StatusUnauthorized, rec.Code, "%s, cached %v", token, cached)
+			if want == "" {
+				assert.NotContains(t, buf.String(), "subject=", "%s, cached %v", token, cached)
+			} else {
+				assert.Contains(t, buf.String(), want, "%s, cached %v", token, cached)
+			}
+		}
+	}
 }

@@ -117,8 +117,11 @@ func logOutcome(ctx context.Context, logger *slog.Logger, kind Kind, outcome Out
 		attrs = append(attrs, slog.String("reason", e.Reason), slog.Int("status", e.Status))
 		attrs = AppendErrorAttrs(attrs, e)
 	}
-	if p != nil {
+	switch {
+	case p != nil:
 		attrs = append(attrs, slog.String("subject", p.Subject))
+	case e != nil && e.Subject != "":
+		attrs = append(attrs, slog.String("subject", e.Subject))
 	}
 	if cred != nil && !cred.IsZero() {
 		attrs = append(attrs, slog.String("fp", cred.Fingerprint()))

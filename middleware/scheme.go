@@ -233,7 +233,7 @@ func (s *Scheme) verify(ctx context.Context, cred Credential, missed bool) (*Pri
 		return nil, e
 	}
 	if s.expired(p) {
-		return nil, Invalid("expired")
+		return nil, expiredPrincipal(p)
 	}
 	return p, nil
 }

@@ -184,8 +184,8 @@ func (s *Service) refresh(ctx context.Context, cred middleware.Credential) (toke
 	}
 	if sess.App != "" {
 		// An app session in a shared store is not ours to refresh (see
-		// ownSessions).
-		return "", "", middleware.Invalid("app session")
+		// ownSessions). Its record says whose it is.
+		return "", sess.Subject, middleware.Invalid("app session")
 	}
 	roles, err := s.stillAllowed(ctx, sess)
 	if err != nil {
@@ -258,7 +258,8 @@ func (s *Service) handleLogout(w http.ResponseWriter, r *http.Request) {
 }
 
 // logoutToken ends the session of r's token. It returns the subject of the
-// session ended, or why none was (refused), or the store's error.
+// session found (ended, or refused as an app's), why none was ended
+// (refused), or the store's error.
 func (s *Service) logoutToken(r *http.Request) (subject string, refused *middleware.Error, err error) {
 	cred, err := s.scheme.Extract(r)
 	if err != nil {
@@ -273,8 +274,8 @@ func (s *Service) logoutToken(r *http.Request) (subject string, refused *middlew
 	case sess.App != "":
 		// An app session in a shared store is not ours to end (see
 		// NewStoreVerifier): its kind ends it, over HTTPS, through its
-		// own caches.
-		return "", middleware.Invalid("app session"), nil
+		// own caches. Its record says whose it is.
+		return sess.Subject, middleware.Invalid("app session"), nil
 	}
 	return sess.Subject, nil, s.logout(r.Context(), cred, sess)
 }

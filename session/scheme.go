@@ -135,7 +135,9 @@ func (v storeVerifier) Verify(ctx context.Context, c middleware.Credential) (mid
 		return middleware.Principal{}, middleware.Unavailable("store", err)
 	}
 	if s.App != "" {
-		return middleware.Principal{}, middleware.Invalid("app session")
+		e := middleware.Invalid("app session")
+		e.Subject = s.Subject // the stored record says whose it is
+		return middleware.Principal{}, e
 	}
 	return principalOf(s), nil
 }

@@ -120,7 +120,9 @@ func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middl
 	case err != nil:
 		return p, err
 	case p.ActingAs() == middleware.ActorServer && !v.servers.has(p.Subject):
-		return middleware.Principal{}, middleware.Invalid("server removed")
+		e := middleware.Invalid("server removed")
+		e.Subject = p.Subject
+		return middleware.Principal{}, e
 	}
 	return p, nil
 }

@@ -72,8 +72,12 @@ func Log(ctx context.Context, scheme *middleware.Scheme, ev Event) {
 		attrs = append(attrs, slog.String("reason", reason), slog.Int("status", status))
 		attrs = middleware.AppendErrorAttrs(attrs, ev.Err)
 	}
-	if ev.Subject != "" {
-		attrs = append(attrs, slog.String("subject", ev.Subject))
+	subject := ev.Subject
+	if subject == "" && ev.Err != nil {
+		subject = ev.Err.Subject // a refused credential verified to be this user's
+	}
+	if subject != "" {
+		attrs = append(attrs, slog.String("subject", subject))
 	}
 	logger.LogAttrs(ctx, level, "tidegate endpoint", attrs...)
 }
