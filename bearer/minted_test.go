@@ -176,7 +176,7 @@ func TestFastPathRefusesAsTheParserDoes(t *testing.T) {
 		var c accessClaims
 		handled, err := v.minted.verify(tc.token, &c)
 		require.True(t, handled, name)
-		assert.Equal(t, tc.reason, asReason(t, v.failure(nil, err)), name)
+		assert.Equal(t, tc.reason, asReason(t, v.failure(nil, nil, err)), name)
 		var parsed Claims
 		assert.Equal(t, tc.reason, asReason(t, slow.parse(t.Context(), tc.token, &parsed, forAccess)), "%s: golang-jwt refuses it alike", name)
 	}

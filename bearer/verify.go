@@ -168,7 +168,7 @@ func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, mode
 	if mode == forAccess && v.minted != nil {
 		if handled, err := v.minted.verify(token, (*accessClaims)(c)); handled {
 			if err != nil {
-				return v.failure(nil, err)
+				return v.failure(nil, c, err)
 			}
 			return nil
 		}
@@ -190,7 +190,7 @@ func (v *tokenVerifier) parse(ctx context.Context, token string, c *Claims, mode
 		tok, err = v.access.ParseWithClaims(token, (*accessClaims)(c), keyfunc)
 	}
 	if err != nil {
-		return v.failure(tok, err)
+		return v.failure(tok, c, err)
 	}
 	if !tok.Valid { // golang-jwt sets Valid exactly when err is nil
 		return middleware.Invalid(reasonSignature)
@@ -286,8 +286,9 @@ func (v *tokenVerifier) lookup(ctx context.Context, kid string) (*Key, error) {
 // failure turns a parse error into the verifier's error. A refusal of pick
 // comes back as is (golang-jwt wraps it), so that a key source that could
 // not answer stays a 503; golang-jwt's own errors are 401s, with a reason
-// for the log.
-func (v *tokenVerifier) failure(tok *jwt.Token, err error) error {
+// for the log. c holds the claims the token was decoded into, whose
+// subject a refusal for the claims names (see verifiedSubject).
+func (v *tokenVerifier) failure(tok *jwt.Token, c *Claims, err error) error {
 	if e, ok := errors.AsType[*middleware.Error](err); ok {
 		return e
 	}
@@ -296,21 +297,21 @@ func (v *tokenVerifier) failure(tok *jwt.Token, err error) error {
 	// A token that is not valid yet (nbf or iat ahead, RFC 7519 §4.1.5-6)
 	// may be soon: its refusal is not remembered by the cache.
 	e.Transient = reason == reasonNotYet
-	e.Subject = verifiedSubject(tok, err)
+	e.Subject = verifiedSubject(c, err)
 	return e
 }
 
-// verifiedSubject returns the sub of a token refused for its claims
-// (expired, not valid yet, another issuer or audience), for the log:
-// golang-jwt checks the claims only once the signature has verified
-// (jwt.ErrTokenInvalidClaims), so the subject is the one our key signed.
-// Any other refusal may be a forgery: "".
-func verifiedSubject(tok *jwt.Token, err error) string {
-	if tok == nil || tok.Claims == nil || !errors.Is(err, jwt.ErrTokenInvalidClaims) {
+// verifiedSubject returns the sub of c, the claims of a token refused for
+// them (expired, not valid yet, another issuer or audience), for the log.
+// Both ways of parsing check the claims only once the signature has
+// verified, and only then report jwt.ErrTokenInvalidClaims (golang-jwt's
+// parser, and mintedHeaders.verify), so the subject is the one our key
+// signed. Any other refusal may be a forgery: "".
+func verifiedSubject(c *Claims, err error) string {
+	if c == nil || !errors.Is(err, jwt.ErrTokenInvalidClaims) {
 		return ""
 	}
-	sub, _ := tok.Claims.GetSubject()
-	return sub
+	return c.Subject
 }
 
 // reasonOf names golang-jwt's error. Claim errors come joined (a token may

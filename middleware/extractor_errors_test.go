@@ -49,3 +49,29 @@ type wrapped struct{ err error }
 
 func (w wrapped) Error() string { return "wrapped" }
 func (w wrapped) Unwrap() error { return w.err }
+
+// joined is errors.Join's shape, in a fixed order.
+type joined []error
+
+func (j joined) Error() string   { return "joined" }
+func (j joined) Unwrap() []error { return j }
+
+// TestExtractorTypedNilBesideAKind: a typed nil *Error anywhere in an
+// extractor's error is outside the contract, 500, whatever else the error
+// holds. Beside a Missing() that came first, it read as "no credential",
+// and Optional let the request through anonymously.
+func TestExtractorTypedNilBesideAKind(t *testing.T) {
+	for name, failure := range map[string]error{
+		"typed nil first":      joined{(*middleware.Error)(nil), middleware.Missing()},
+		"typed nil last":       joined{middleware.Missing(), (*middleware.Error)(nil)},
+		"typed nil wrapped in": joined{middleware.Missing(), fmtWrap(joined{nil, (*middleware.Error)(nil)})},
+	} {
+		spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
+			return middleware.Credential{}, failure
+		})
+		s := newScheme(t, spec, &testVerifier{})
+		var rec *httptest.ResponseRecorder
+		require.NotPanics(t, func() { rec = serve(middleware.Optional(s)(principalHandler(&seen{})), newRequest()) }, name)
+		assert.Equal(t, http.StatusInternalServerError, rec.Code, name)
+	}
+}

@@ -338,11 +338,11 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 		}
 	}()
 	cred, err = s.extractor.Extract(r)
-	if err == nil {
-		return cred, nil
+	if err == nil || err == ErrNoCredential { // the common answers, at no cost
+		return cred, err
 	}
-	if e, ok := errors.AsType[*Error](err); ok && e == nil {
-		return Credential{}, Internal("nil *Error") // as AsError reads it
+	if holdsNilError(err, 0) {
+		return Credential{}, Internal("nil *Error") // as AsError reads one
 	}
 	if !hasKind(err) {
 		e := Internal("extractor_error")
@@ -350,6 +350,30 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 		return Credential{}, e
 	}
 	return cred, err
+}
+
+// holdsNilError reports whether a nil *Error is anywhere in err's tree
+// (errors.Join included), at most 32 wrappings deep: an Extractor that
+// returned one beside a Missing() would otherwise read as "no credential"
+// and let Optional pass the request through anonymously.
+func holdsNilError(err error, depth int) bool {
+	if e, ok := err.(*Error); ok {
+		return e == nil
+	}
+	if depth == 32 {
+		return false
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return u.Unwrap() != nil && holdsNilError(u.Unwrap(), depth+1)
+	case interface{ Unwrap() []error }:
+		for _, inner := range u.Unwrap() {
+			if inner != nil && holdsNilError(inner, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // peek runs the scheme's Peeker, containing its panic as extract does. A
