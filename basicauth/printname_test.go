@@ -2,14 +2,13 @@ package basicauth_test
 
 import (
 	"bytes"
-	"encoding/json"
-	"fmt"
 	"log/slog"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/basicauth"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 )
 
 // TestPrintsItsNameAlone: the Service and the registry print and
@@ -18,18 +17,11 @@ func TestPrintsItsNameAlone(t *testing.T) {
 	f := newFixture(t, fixtureConfig{})
 	registry, err := basicauth.NewMemoryRegistry()
 	require.NoError(t, err)
-	for want, v := range map[string]any{
+	for name, v := range map[string]any{
 		"basicauth.Service":        f.svc,
 		"basicauth.MemoryRegistry": registry,
 	} {
-		want += "{…}"
-		assert.Equal(t, want, fmt.Sprintf("%+v", v))
-		var text bytes.Buffer
-		slog.New(slog.NewTextHandler(&text, nil)).Info("state", "v", v)
-		assert.Contains(t, text.String(), "v="+want+"\n")
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		assert.JSONEq(t, fmt.Sprintf("%q", want), string(b))
+		withheldtest.AssertPrintsNameAlone(t, name, v)
 	}
 }
 

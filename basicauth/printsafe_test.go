@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/basicauth"
-	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -29,7 +29,7 @@ func TestPrintsNoSecret(t *testing.T) {
 		secrets = append(secrets, token, fmt.Sprintf("%x", d), strings.Trim(fmt.Sprint(d), "[]"))
 	}
 	for _, v := range []any{spec, &spec, fresh, &fresh, registry, f.svc} {
-		for _, out := range withheld.Printings(v) {
+		for _, out := range withheldtest.Printings(v) {
 			for _, s := range secrets {
 				assert.NotContains(t, out, s, "%T printed", v)
 			}

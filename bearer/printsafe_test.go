@@ -10,7 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/bearer"
-	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 	"github.com/tidegate/tidegate/middleware"
 )
 
@@ -34,7 +34,7 @@ func TestPrintsNoSecret(t *testing.T) {
 	secrets := []string{tokens.AccessToken, tokens.RefreshToken, hex.EncodeToString(digest[:]),
 		strings.Trim(fmt.Sprint(digest), "[]"), hex.EncodeToString(testSecret), strings.Trim(fmt.Sprint(testSecret), "[]")}
 	for _, v := range []any{e.svc, tokens, &tokens, store, testKeySet(t)} {
-		for _, out := range withheld.Printings(v) {
+		for _, out := range withheldtest.Printings(v) {
 			for _, s := range secrets {
 				assert.NotContains(t, out, s, "%T printed", v)
 			}

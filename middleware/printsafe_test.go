@@ -14,15 +14,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 	"github.com/tidegate/tidegate/middleware"
 )
 
 // assertPrintsNone fails unless every way v can reach a log (see
-// withheld.Printings) leaves out each of secrets.
+// withheldtest.Printings) leaves out each of secrets.
 func assertPrintsNone(t *testing.T, v any, secrets ...string) {
 	t.Helper()
-	for _, out := range withheld.Printings(v) {
+	for _, out := range withheldtest.Printings(v) {
 		for _, s := range secrets {
 			assert.NotContains(t, out, s, "%T printed", v)
 		}

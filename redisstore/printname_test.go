@@ -1,16 +1,13 @@
 package redisstore_test
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
 	"testing"
 
-	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/internal/redistest"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/redisstore"
 )
@@ -30,7 +27,7 @@ func TestPrintsItsNameAlone(t *testing.T) {
 		redisstore.WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = broadcaster.Close() })
-	for want, v := range map[string]any{
+	for name, v := range map[string]any{
 		"redisstore.SessionStore":   must(redisstore.NewSessionStore(tg.Client, prefix)),
 		"redisstore.LoginLimiter":   must(redisstore.NewLoginLimiter(tg.Client, middleware.LimiterPolicy{}, prefix)),
 		"redisstore.RefreshStore":   must(redisstore.NewRefreshStore(tg.Client, prefix)),
@@ -38,13 +35,6 @@ func TestPrintsItsNameAlone(t *testing.T) {
 		"redisstore.AppRegistry":    must(redisstore.NewAppRegistry(tg.Client, prefix)),
 		"redisstore.Broadcaster":    broadcaster,
 	} {
-		want += "{…}"
-		assert.Equal(t, want, fmt.Sprintf("%+v", v))
-		var text bytes.Buffer
-		slog.New(slog.NewTextHandler(&text, nil)).Info("state", "v", v)
-		assert.Contains(t, text.String(), "v="+want+"\n")
-		b, err := json.Marshal(v)
-		require.NoError(t, err)
-		assert.JSONEq(t, fmt.Sprintf("%q", want), string(b))
+		withheldtest.AssertPrintsNameAlone(t, name, v)
 	}
 }

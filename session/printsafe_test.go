@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 )
 
 // TestServicePrintsNoServerSecret: a Service prints as its name alone. It
@@ -22,7 +22,7 @@ func TestServicePrintsNoServerSecret(t *testing.T) {
 		d := sha256.Sum256([]byte(secret))
 		secrets = append(secrets, secret, hex.EncodeToString(d[:]), strings.Trim(fmt.Sprint(d), "[]"))
 	}
-	for _, out := range withheld.Printings(f.svc) {
+	for _, out := range withheldtest.Printings(f.svc) {
 		for _, s := range secrets {
 			assert.NotContains(t, out, s)
 		}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 	"github.com/tidegate/tidegate/middleware"
 	"github.com/tidegate/tidegate/tidegatetest"
 )
@@ -20,7 +20,7 @@ func TestStaticVerifierPrintsNoSecret(t *testing.T) {
 		Principal:  middleware.Principal{Subject: "u-1"},
 	})
 	require.NoError(t, err)
-	for _, out := range withheld.Printings(v) {
+	for _, out := range withheldtest.Printings(v) {
 		assert.NotContains(t, out, secret)
 		assert.NotContains(t, out, token)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 )
 
 // TestSecret: a set secret is "<withheld>", an empty one `""`.
@@ -40,7 +41,7 @@ func (*pointerSafe) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, "safe
 // bypasses String, and the value a pointer points to.
 func TestPrintingsProbesEveryRoute(t *testing.T) {
 	leaks := func(v any, secret string) bool {
-		for _, out := range withheld.Printings(v) {
+		for _, out := range withheldtest.Printings(v) {
 			if strings.Contains(out, secret) {
 				return true
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/tidegate/tidegate/internal/withheld"
+	"github.com/tidegate/tidegate/internal/withheld/withheldtest"
 )
 
 type vault struct {
@@ -25,7 +26,7 @@ type vault struct {
 // fmt for a vault held in another value.
 func TestContentsPrintsTheNameAlone(t *testing.T) {
 	v := &vault{secret: "s3cr3t-value", byName: map[string]string{"login-name": "hash-value"}}
-	outputs := append(withheld.Printings(v),
+	outputs := append(withheldtest.Printings(v),
 		fmt.Sprint([]any{v, *v}), fmt.Sprintf("%+v", struct{ V vault }{*v}))
 	for _, out := range outputs {
 		for _, secret := range []string{"s3cr3t-value", "login-name", "hash-value"} {
