@@ -75,3 +75,47 @@ func TestExtractorTypedNilBesideAKind(t *testing.T) {
 		assert.Equal(t, http.StatusInternalServerError, rec.Code, name)
 	}
 }
+
+// optionalStatus serves one request through Optional with an extractor
+// that returns failure.
+func optionalStatus(t *testing.T, failure error) int {
+	t.Helper()
+	spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
+		return middleware.Credential{}, failure
+	})
+	s := newScheme(t, spec, &testVerifier{})
+	var rec *httptest.ResponseRecorder
+	require.NotPanics(t, func() { rec = serve(middleware.Optional(s)(principalHandler(&seen{})), newRequest()) })
+	return rec.Code
+}
+
+// TestExtractorErrorTreesAreBounded: the search for a nil *Error looks
+// into an *Error's cause, follows a tree to any depth within its bound,
+// and refuses (500) a tree too large to search, at once: one that shares
+// its parts (a Missing() joined with itself 40 times has 2^40 paths) hung
+// the request, a nil *Error as a Missing()'s cause or 33 wrappings down
+// beside a Missing() passed Optional anonymously. A Missing() wrapped a
+// few times is still no credential.
+func TestExtractorErrorTreesAreBounded(t *testing.T) {
+	causedByNil := middleware.Missing()
+	causedByNil.Err = (*middleware.Error)(nil)
+	var deepNil error = (*middleware.Error)(nil)
+	for range 32 {
+		deepNil = fmtWrap(deepNil)
+	}
+	var shared error = middleware.Missing()
+	for range 40 {
+		shared = joined{shared, shared}
+	}
+	for name, tc := range map[string]struct {
+		failure error
+		want    int
+	}{
+		"Missing() caused by a nil *Error":             {causedByNil, http.StatusInternalServerError},
+		"nil *Error 33 wrappings down, beside Missing": {joined{middleware.Missing(), deepNil}, http.StatusInternalServerError},
+		"Missing() joined with itself 40 times":        {shared, http.StatusInternalServerError},
+		"Missing() wrapped three times":                {fmtWrap(fmtWrap(fmtWrap(middleware.Missing()))), http.StatusOK},
+	} {
+		assert.Equal(t, tc.want, optionalStatus(t, tc.failure), name)
+	}
+}

@@ -341,39 +341,79 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	if err == nil || err == ErrNoCredential { // the common answers, at no cost
 		return cred, err
 	}
-	if holdsNilError(err, 0) {
-		return Credential{}, Internal("nil *Error") // as AsError reads one
-	}
-	if !hasKind(err) {
-		e := Internal("extractor_error")
-		e.Err = err
+	if e := contractBreach(err); e != nil {
 		return Credential{}, e
 	}
 	return cred, err
 }
 
-// holdsNilError reports whether a nil *Error is anywhere in err's tree
-// (errors.Join included), at most 32 wrappings deep: an Extractor that
-// returned one beside a Missing() would otherwise read as "no credential"
-// and let Optional pass the request through anonymously.
-func holdsNilError(err error, depth int) bool {
-	if e, ok := err.(*Error); ok {
-		return e == nil
+// maxErrorNodes bounds the errors contractBreach looks at in an
+// Extractor's error tree. Within the contract an error is a sentinel, an
+// *Error, or either wrapped a few times.
+const maxErrorNodes = 64
+
+// contractBreach returns the 500 of an Extractor's error outside its
+// contract, or nil: an error holding a nil *Error anywhere in its tree
+// (errors.Join and an *Error's cause included), a tree of more than
+// maxErrorNodes errors (one that shares its parts would take exponential
+// time to walk), or an error of no tidegate kind. A nil *Error beside a
+// Missing() would otherwise read as "no credential", and Optional would
+// pass the request through anonymously.
+func contractBreach(err error) *Error {
+	budget := maxErrorNodes
+	switch nilErrorIn(err, &budget) {
+	case treeHoldsNil:
+		return Internal("nil *Error") // as AsError reads one
+	case treeTooLarge:
+		// Not kept as the cause: errors.Is would find the kinds inside it
+		// (a Missing() would read as "no credential" again).
+		return Internal("extractor_error")
 	}
-	if depth == 32 {
-		return false
+	if !hasKind(err) {
+		e := Internal("extractor_error")
+		e.Err = err
+		return e
 	}
+	return nil
+}
+
+// treeVerdict is what nilErrorIn found in an error tree.
+type treeVerdict uint8
+
+const (
+	treeClean treeVerdict = iota
+	treeHoldsNil
+	treeTooLarge
+)
+
+// nilErrorIn walks err's tree, depth first, spending one of budget per
+// error, and says whether it holds a nil *Error, or was too large to tell.
+func nilErrorIn(err error, budget *int) treeVerdict {
+	if *budget == 0 {
+		return treeTooLarge
+	}
+	*budget--
+	var inner []error
 	switch u := err.(type) {
+	case *Error:
+		if u == nil {
+			return treeHoldsNil
+		}
+		inner = []error{u.Err}
 	case interface{ Unwrap() error }:
-		return u.Unwrap() != nil && holdsNilError(u.Unwrap(), depth+1)
+		inner = []error{u.Unwrap()}
 	case interface{ Unwrap() []error }:
-		for _, inner := range u.Unwrap() {
-			if inner != nil && holdsNilError(inner, depth+1) {
-				return true
-			}
+		inner = u.Unwrap()
+	}
+	for _, e := range inner {
+		if e == nil {
+			continue
+		}
+		if v := nilErrorIn(e, budget); v != treeClean {
+			return v
 		}
 	}
-	return false
+	return treeClean
 }
 
 // peek runs the scheme's Peeker, containing its panic as extract does. A
