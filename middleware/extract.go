@@ -24,7 +24,10 @@ const DefaultMaxHeaderBytes = 8 << 10
 //     present but unreadable, oversized or doubled.
 //
 // Extractors must be cheap and must not block: they run on every request,
-// before any cache lookup.
+// before any cache lookup; so must the Is and As methods of the errors
+// they return, which the middleware calls to read them. Any other error
+// (one of no tidegate kind, or holding a nil *Error) is a bug, answered
+// with the generic 500.
 type Extractor interface {
 	Extract(r *http.Request) (Credential, error)
 }

@@ -2,6 +2,7 @@ package middleware_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -89,19 +90,31 @@ func optionalStatus(t *testing.T, failure error) int {
 	return rec.Code
 }
 
-// TestExtractorErrorTreesAreBounded: the search for a nil *Error looks
-// into an *Error's cause, follows a tree to any depth within its bound,
-// and refuses (500) a tree too large to search, at once: one that shares
-// its parts (a Missing() joined with itself 40 times has 2^40 paths) hung
-// the request, a nil *Error as a Missing()'s cause or 33 wrappings down
-// beside a Missing() passed Optional anonymously. A Missing() wrapped a
-// few times is still no credential.
+// TestExtractorErrorTreesAreBounded: the search for a nil *Error follows
+// a tree to any depth within its bound and refuses (500) a tree too large
+// to search, at once: one that shares its parts (a Missing() joined with
+// itself 40 times has 2^40 paths) hung the request, and a nil *Error 33
+// wrappings down beside a Missing() passed Optional anonymously. An
+// *Error's cause is not searched: its kind is the answer, as AsError
+// reads it, so a malformed credential with 64 causes joined is still 400,
+// and a Missing() is no credential whatever its cause. A wrapped
+// ErrNoCredential is no credential.
 func TestExtractorErrorTreesAreBounded(t *testing.T) {
 	causedByNil := middleware.Missing()
 	causedByNil.Err = (*middleware.Error)(nil)
 	var deepNil error = (*middleware.Error)(nil)
 	for range 32 {
 		deepNil = fmtWrap(deepNil)
+	}
+	var parts []error
+	for i := range 64 {
+		parts = append(parts, fmt.Errorf("value %d: %w", i, errors.New("not base64")))
+	}
+	manyCauses := middleware.Malformed("bad cookie")
+	manyCauses.Err = errors.Join(parts...)
+	var deepMissing error = middleware.ErrNoCredential
+	for i := range 64 {
+		deepMissing = fmt.Errorf("layer %d: %w", i, deepMissing)
 	}
 	var shared error = middleware.Missing()
 	for range 40 {
@@ -111,11 +124,64 @@ func TestExtractorErrorTreesAreBounded(t *testing.T) {
 		failure error
 		want    int
 	}{
-		"Missing() caused by a nil *Error":             {causedByNil, http.StatusInternalServerError},
+		"Missing() caused by a nil *Error":             {causedByNil, http.StatusOK},
+		"malformed, 64 causes joined":                  {manyCauses, http.StatusBadRequest},
+		"ErrNoCredential wrapped 64 times":             {deepMissing, http.StatusOK},
 		"nil *Error 33 wrappings down, beside Missing": {joined{middleware.Missing(), deepNil}, http.StatusInternalServerError},
 		"Missing() joined with itself 40 times":        {shared, http.StatusInternalServerError},
 		"Missing() wrapped three times":                {fmtWrap(fmtWrap(fmtWrap(middleware.Missing()))), http.StatusOK},
 	} {
 		assert.Equal(t, tc.want, optionalStatus(t, tc.failure), name)
+	}
+}
+
+// panicIs is an error whose Is method panics.
+type panicIs struct{}
+
+func (panicIs) Error() string { return "panicIs" }
+func (panicIs) Is(error) bool { panic("Is called") }
+
+// asNilError answers errors.As for *Error with a nil *Error.
+type asNilError struct{}
+
+func (asNilError) Error() string { return "asNil" }
+func (asNilError) As(target any) bool {
+	if p, ok := target.(**middleware.Error); ok {
+		*p = nil
+		return true
+	}
+	return false
+}
+
+// TestExtractorErrorMethodsRunUnderRecover: an extractor's error is read
+// once, inside the recover that contains the extractor's panics, so its
+// own methods cannot panic Require, Optional or Any. A panicking Is beside
+// a malformed credential reached net/http (noCredential ran errors.Is on
+// the raw error after extract); an As method that yields a nil *Error
+// beside a Missing() (AsError reads it as "nil *Error", a 500) passed
+// Optional anonymously.
+func TestExtractorErrorMethodsRunUnderRecover(t *testing.T) {
+	for name, tc := range map[string]struct {
+		failure error
+		want    int
+	}{
+		"malformed beside a panicking Is":      {joined{middleware.Malformed("bad"), panicIs{}}, http.StatusBadRequest},
+		"an As yielding a nil *Error, Missing": {joined{asNilError{}, middleware.Missing()}, http.StatusInternalServerError},
+	} {
+		spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
+			return middleware.Credential{}, tc.failure
+		})
+		s := newScheme(t, spec, &testVerifier{})
+		anyMW, err := middleware.Any(s)
+		require.NoError(t, err)
+		for wrapper, h := range map[string]http.Handler{
+			"Require":  middleware.Require(s)(principalHandler(&seen{})),
+			"Optional": middleware.Optional(s)(principalHandler(&seen{})),
+			"Any":      anyMW(principalHandler(&seen{})),
+		} {
+			var rec *httptest.ResponseRecorder
+			require.NotPanics(t, func() { rec = serve(h, newRequest()) }, "%s, %s", name, wrapper)
+			assert.Equal(t, tc.want, rec.Code, "%s, %s", name, wrapper)
+		}
 	}
 }

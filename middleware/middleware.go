@@ -104,15 +104,13 @@ func serveOne(s *Scheme, w http.ResponseWriter, r *http.Request, next http.Handl
 	s.succeed(w, r, next, p, &cred)
 }
 
-// noCredential reports whether an extractor found no credential of its kind.
-// The Extractor contract asks for ErrNoCredential itself, but a custom
-// extractor may well return Missing() (an *Error of that kind) or a wrapped
-// ErrNoCredential: comparing with == made Optional reject such a request
-// instead of letting it through anonymously, and made Any answer 401 even
-// when another scheme held a valid credential.
-func noCredential(err error) bool {
-	return err != nil && (err == ErrNoCredential || errors.Is(err, ErrNoCredential))
-}
+// noCredential reports whether Scheme.extract found no credential of its
+// kind. The Extractor contract asks for ErrNoCredential itself, but a
+// custom extractor may well return Missing() (an *Error of that kind) or a
+// wrapped ErrNoCredential: extract reads every form as ErrNoCredential
+// itself (see classifyExtraction), so that the comparison here runs none
+// of the application's error methods, outside extract's recover.
+func noCredential(err error) bool { return err == ErrNoCredential }
 
 // Any returns middleware that accepts a valid credential of any of the given
 // schemes' kinds. Every scheme's extractor runs once on each request, so

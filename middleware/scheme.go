@@ -324,10 +324,10 @@ func Panicked(what string, v any) *Error {
 // as a Verifier may: a panic is the generic 500, logged by its type. Left
 // to net/http, it dropped the connection without an answer and logged the
 // panic's value, which may quote the credential, in the server's ErrorLog.
-// An error outside the Extractor contract (one of no tidegate kind, or a
-// typed nil *Error in a non-nil error) is a bug too, 500, not the 503
-// that AsError makes of a Verifier's unknown error, which may be its
-// backend's.
+// Its error is read here, once, under the same recover (see
+// classifyExtraction): what extract returns is nil, ErrNoCredential
+// itself, or an *Error, so that nothing after it runs the application's
+// error methods again.
 func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	defer func() {
 		if v := recover(); v != nil {
@@ -341,32 +341,31 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 	if err == nil || err == ErrNoCredential { // the common answers, at no cost
 		return cred, err
 	}
-	if e := contractBreach(err); e != nil {
-		return Credential{}, e
-	}
-	return cred, err
+	return Credential{}, classifyExtraction(err)
 }
 
-// maxErrorNodes bounds the errors contractBreach looks at in an
+// maxErrorNodes bounds the errors classifyExtraction looks at in an
 // Extractor's error tree. Within the contract an error is a sentinel, an
 // *Error, or either wrapped a few times.
-const maxErrorNodes = 64
+const maxErrorNodes = 256
 
-// contractBreach returns the 500 of an Extractor's error outside its
-// contract, or nil: an error holding a nil *Error anywhere in its tree
-// (errors.Join and an *Error's cause included), a tree of more than
+// classifyExtraction reads an Extractor's error: ErrNoCredential itself
+// when it says "no credential" in any form (Missing(), a wrapped
+// ErrNoCredential), the *Error it holds, or the 500 of an error outside
+// the contract: one holding a nil *Error outside any *Error (errors.Join
+// included: beside a Missing() it read as "no credential", and Optional
+// passed the request through anonymously), a tree of more than
 // maxErrorNodes errors (one that shares its parts would take exponential
-// time to walk), or an error of no tidegate kind. A nil *Error beside a
-// Missing() would otherwise read as "no credential", and Optional would
-// pass the request through anonymously.
-func contractBreach(err error) *Error {
+// time to walk), or an error of no tidegate kind, which AsError would
+// read as a backend's 503. An *Error's cause is its own: it is not
+// searched. The error's Is and As methods run here, under extract's
+// recover; like the Extractor itself, they must be cheap.
+func classifyExtraction(err error) error {
 	budget := maxErrorNodes
 	switch nilErrorIn(err, &budget) {
 	case treeHoldsNil:
 		return Internal("nil *Error") // as AsError reads one
 	case treeTooLarge:
-		// Not kept as the cause: errors.Is would find the kinds inside it
-		// (a Missing() would read as "no credential" again).
 		return Internal("extractor_error")
 	}
 	if !hasKind(err) {
@@ -374,7 +373,11 @@ func contractBreach(err error) *Error {
 		e.Err = err
 		return e
 	}
-	return nil
+	e := AsError(err) // an As method may yield a nil *Error: "nil *Error"
+	if e.Kind == ErrNoCredential {
+		return ErrNoCredential
+	}
+	return e
 }
 
 // treeVerdict is what nilErrorIn found in an error tree.
@@ -386,8 +389,9 @@ const (
 	treeTooLarge
 )
 
-// nilErrorIn walks err's tree, depth first, spending one of budget per
-// error, and says whether it holds a nil *Error, or was too large to tell.
+// nilErrorIn walks err's tree, depth first, through Unwrap but not into an
+// *Error's cause, spending one of budget per error, and says whether it
+// holds a nil *Error, or was too large to tell.
 func nilErrorIn(err error, budget *int) treeVerdict {
 	if *budget == 0 {
 		return treeTooLarge
@@ -399,7 +403,7 @@ func nilErrorIn(err error, budget *int) treeVerdict {
 		if u == nil {
 			return treeHoldsNil
 		}
-		inner = []error{u.Err}
+		return treeClean
 	case interface{ Unwrap() error }:
 		inner = []error{u.Unwrap()}
 	case interface{ Unwrap() []error }:
