@@ -89,13 +89,21 @@ func (s *Scheme) Kind() Kind { return s.kind }
 // Verifier returns the scheme's Verifier (often a *Cache).
 func (s *Scheme) Verifier() Verifier { return s.verifier }
 
-// Extract runs the scheme's extractor on r.
+// Extract runs the scheme's extractor on r. Its error is the extractor's
+// own when that says what went wrong in tidegate's terms (an *Error, or a
+// sentinel, perhaps wrapped in the application's own error type); a
+// request without a credential gives ErrNoCredential itself, and an error
+// outside the Extractor contract the generic ErrInternal *Error.
 // A zero Scheme (not built by NewScheme) answers ErrInternal.
 func (s *Scheme) Extract(r *http.Request) (Credential, error) {
 	if !s.built() {
 		return Credential{}, notBuilt("Scheme")
 	}
-	return s.extract(r)
+	cred, err, raw := s.extractBoth(r)
+	if err == nil || err == ErrNoCredential || err.(*Error).Kind == ErrInternal {
+		return cred, err
+	}
+	return cred, raw
 }
 
 // Reject answers a failed request the way the scheme's middleware does: the
@@ -328,20 +336,27 @@ func Panicked(what string, v any) *Error {
 // classifyExtraction): what extract returns is nil, ErrNoCredential
 // itself, or an *Error, so that nothing after it runs the application's
 // error methods again.
-func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
+func (s *Scheme) extract(r *http.Request) (Credential, error) {
+	cred, err, _ := s.extractBoth(r)
+	return cred, err
+}
+
+// extractBoth is extract, returning also the extractor's own error (raw),
+// for Extract.
+func (s *Scheme) extractBoth(r *http.Request) (cred Credential, err, raw error) {
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler { // an abort on purpose, for net/http
 				panic(v)
 			}
-			cred, err = Credential{}, Panicked("extractor", v)
+			cred, err, raw = Credential{}, Panicked("extractor", v), nil
 		}
 	}()
-	cred, err = s.extractor.Extract(r)
-	if err == nil || err == ErrNoCredential { // the common answers, at no cost
-		return cred, err
+	cred, raw = s.extractor.Extract(r)
+	if raw == nil || raw == ErrNoCredential { // the common answers, at no cost
+		return cred, raw, raw
 	}
-	return Credential{}, classifyExtraction(err)
+	return Credential{}, classifyExtraction(raw), raw
 }
 
 // maxErrorNodes bounds the errors classifyExtraction looks at in an
@@ -349,26 +364,39 @@ func (s *Scheme) extract(r *http.Request) (cred Credential, err error) {
 // *Error, or either wrapped a few times.
 const maxErrorNodes = 256
 
-// classifyExtraction reads an Extractor's error: ErrNoCredential itself
-// when it says "no credential" in any form (Missing(), a wrapped
-// ErrNoCredential), the *Error it holds, or the 500 of an error outside
-// the contract: one holding a nil *Error outside any *Error (errors.Join
-// included: beside a Missing() it read as "no credential", and Optional
-// passed the request through anonymously), a tree of more than
-// maxErrorNodes errors (one that shares its parts would take exponential
-// time to walk), or an error of no tidegate kind, which AsError would
-// read as a backend's 503. An *Error's cause is its own: it is not
-// searched. The error's Is and As methods run here, under extract's
-// recover; like the Extractor itself, they must be cheap.
+// classifyExtraction reads an Extractor's error: the failure it holds, an
+// *Error; ErrNoCredential itself when it says only "no credential", in any
+// form (Missing(), a wrapped ErrNoCredential); or the 500 of an error
+// outside the contract.
+//
+// The tree is walked through Unwrap (not into an *Error's cause, which is
+// its own), at most maxErrorNodes errors: a tree that shares its parts
+// would take exponential time. A failure of another kind anywhere in it
+// wins over a Missing() beside it (an extractor that looked in two
+// places), in either order. A nil *Error in it, a tree too large to
+// search, or an error of no tidegate kind (which AsError would read as a
+// backend's 503) is outside the contract: beside a Missing(), a nil *Error
+// read as "no credential", and Optional passed the request through
+// anonymously. Only when the walk finds no *Error or sentinel does the
+// error's own Is and As methods decide; they run here, under extract's
+// recover, and like the Extractor they must be cheap.
 func classifyExtraction(err error) error {
-	budget := maxErrorNodes
-	switch nilErrorIn(err, &budget) {
+	w := errorWalk{budget: maxErrorNodes}
+	switch w.walk(err) {
 	case treeHoldsNil:
 		return Internal("nil *Error") // as AsError reads one
 	case treeTooLarge:
 		return Internal("extractor_error")
 	}
-	if !hasKind(err) {
+	switch {
+	case w.failure != nil:
+		return w.failure
+	case w.none:
+		if e := AsError(err); e.Kind != ErrNoCredential {
+			return e // an As method said otherwise (a nil *Error: 500)
+		}
+		return ErrNoCredential
+	case !hasKind(err):
 		e := Internal("extractor_error")
 		e.Err = err
 		return e
@@ -380,7 +408,7 @@ func classifyExtraction(err error) error {
 	return e
 }
 
-// treeVerdict is what nilErrorIn found in an error tree.
+// treeVerdict is what errorWalk found in an error tree.
 type treeVerdict uint8
 
 const (
@@ -389,35 +417,57 @@ const (
 	treeTooLarge
 )
 
-// nilErrorIn walks err's tree, depth first, through Unwrap but not into an
-// *Error's cause, spending one of budget per error, and says whether it
-// holds a nil *Error, or was too large to tell.
-func nilErrorIn(err error, budget *int) treeVerdict {
-	if *budget == 0 {
+// errorWalk walks an error tree, depth first, through Unwrap but not into
+// an *Error's cause, spending one of budget per error. It keeps the first
+// failure of a kind other than ErrNoCredential it meets (an *Error, or a
+// sentinel itself), and whether it met "no credential".
+type errorWalk struct {
+	budget  int
+	failure *Error
+	none    bool
+}
+
+func (w *errorWalk) walk(err error) treeVerdict {
+	if w.budget == 0 {
 		return treeTooLarge
 	}
-	*budget--
+	w.budget--
 	var inner []error
 	switch u := err.(type) {
 	case *Error:
 		if u == nil {
 			return treeHoldsNil
 		}
+		w.note(AsError(u))
 		return treeClean
 	case interface{ Unwrap() error }:
 		inner = []error{u.Unwrap()}
 	case interface{ Unwrap() []error }:
 		inner = u.Unwrap()
+	default:
+		if isKind(err) {
+			w.note(AsError(err))
+		}
 	}
 	for _, e := range inner {
 		if e == nil {
 			continue
 		}
-		if v := nilErrorIn(e, budget); v != treeClean {
+		if v := w.walk(e); v != treeClean {
 			return v
 		}
 	}
 	return treeClean
+}
+
+// note records failure e, of a kind found in the tree.
+func (w *errorWalk) note(e *Error) {
+	switch {
+	case e.Kind == ErrNoCredential:
+		w.none = true
+	case w.failure == nil:
+		w.failure = e
+	}
 }
 
 // peek runs the scheme's Peeker, containing its panic as extract does. A
