@@ -24,21 +24,28 @@ func TestExtractorErrorsOutsideTheContract(t *testing.T) {
 		"wrapped typed nil": fmtWrap((*middleware.Error)(nil)),
 		"unknown error":     errors.New("extractor: tenant lookup failed"),
 	} {
-		spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
-			return middleware.Credential{}, failure
-		})
-		s := newScheme(t, spec, &testVerifier{})
-		anyMW, err := middleware.Any(s)
-		require.NoError(t, err)
-		for wrapper, h := range map[string]http.Handler{
-			"Require":  middleware.Require(s)(principalHandler(&seen{})),
-			"Optional": middleware.Optional(s)(principalHandler(&seen{})),
-			"Any":      anyMW(principalHandler(&seen{})),
-		} {
+		for wrapper, h := range wrappersOver(t, failure) {
 			var rec *httptest.ResponseRecorder
 			require.NotPanics(t, func() { rec = serve(h, newRequest()) }, "%s, %s", name, wrapper)
 			assert.Equal(t, http.StatusInternalServerError, rec.Code, "%s, %s", name, wrapper)
 		}
+	}
+}
+
+// wrappersOver returns Require, Optional and Any over a scheme whose
+// extractor returns failure, by name.
+func wrappersOver(t *testing.T, failure error) map[string]http.Handler {
+	t.Helper()
+	spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
+		return middleware.Credential{}, failure
+	})
+	s := newScheme(t, spec, &testVerifier{})
+	anyMW, err := middleware.Any(s)
+	require.NoError(t, err)
+	return map[string]http.Handler{
+		"Require":  middleware.Require(s)(principalHandler(&seen{})),
+		"Optional": middleware.Optional(s)(principalHandler(&seen{})),
+		"Any":      anyMW(principalHandler(&seen{})),
 	}
 }
 
@@ -168,17 +175,7 @@ func TestExtractorErrorMethodsRunUnderRecover(t *testing.T) {
 		"malformed beside a panicking Is":      {joined{middleware.Malformed("bad"), panicIs{}}, http.StatusBadRequest},
 		"an As yielding a nil *Error, Missing": {joined{asNilError{}, middleware.Missing()}, http.StatusInternalServerError},
 	} {
-		spec := withExtractor(sessionSpec, func(*http.Request) (middleware.Credential, error) {
-			return middleware.Credential{}, tc.failure
-		})
-		s := newScheme(t, spec, &testVerifier{})
-		anyMW, err := middleware.Any(s)
-		require.NoError(t, err)
-		for wrapper, h := range map[string]http.Handler{
-			"Require":  middleware.Require(s)(principalHandler(&seen{})),
-			"Optional": middleware.Optional(s)(principalHandler(&seen{})),
-			"Any":      anyMW(principalHandler(&seen{})),
-		} {
+		for wrapper, h := range wrappersOver(t, tc.failure) {
 			var rec *httptest.ResponseRecorder
 			require.NotPanics(t, func() { rec = serve(h, newRequest()) }, "%s, %s", name, wrapper)
 			assert.Equal(t, tc.want, rec.Code, "%s, %s", name, wrapper)
