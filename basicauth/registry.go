@@ -97,10 +97,8 @@ func (a AppSpec) String() string {
 		a.ID, a.Name, withheld.Secret(a.AppToken), withheld.Secret(a.BackendToken))
 }
 
-// GoString is String, so that %#v is as safe as %v.
-func (a AppSpec) GoString() string { return a.String() }
-
-// Format implements fmt.Formatter so that every verb prints String.
+// Format implements fmt.Formatter so that every verb, %#v included, prints
+// String.
 func (a AppSpec) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
 
 // LogValue implements slog.LogValuer: the id and name, never the tokens.

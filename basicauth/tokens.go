@@ -39,10 +39,8 @@ func (t AppTokens) String() string {
 		" BackendToken:" + withheld.Secret(t.BackendToken) + "}"
 }
 
-// GoString is String, so that %#v is as safe as %v.
-func (t AppTokens) GoString() string { return t.String() }
-
-// Format implements fmt.Formatter so that every verb prints String.
+// Format implements fmt.Formatter so that every verb, %#v included, prints
+// String.
 func (t AppTokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
 // LogValue implements slog.LogValuer: never the tokens. Its receiver is a

@@ -239,10 +239,8 @@ func (t Tokens) String() string {
 		withheld.Secret(t.AccessToken), withheld.Secret(t.RefreshToken), t.ExpiresIn)
 }
 
-// GoString is String, so that %#v is as safe as %v.
-func (t Tokens) GoString() string { return t.String() }
-
-// Format implements fmt.Formatter so that every verb prints String.
+// Format implements fmt.Formatter so that every verb, %#v included, prints
+// String.
 func (t Tokens) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, t.String()) }
 
 // LogValue implements slog.LogValuer: the lifetime, never the tokens. Its

@@ -354,9 +354,8 @@ func (v *tokenVerifier) checkRevoked(ctx context.Context, c *Claims) error {
 		return middleware.Unavailable("revocation list", err)
 	}
 	if revoked {
-		e := middleware.Invalid(reasonRevoked)
-		e.Subject = c.Subject // verified: revocation is checked after the signature
-		return e
+		// Verified: revocation is checked after the signature.
+		return middleware.Invalid(reasonRevoked).WithSubject(c.Subject)
 	}
 	return nil
 }

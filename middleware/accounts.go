@@ -50,10 +50,8 @@ func (a Account) String() string {
 		a.UserID, a.Username, a.Emails, a.Roles, withheld.Secret(a.PasswordHash), a.Disabled)
 }
 
-// GoString is String, so that %#v is as safe as %v.
-func (a Account) GoString() string { return a.String() }
-
-// Format implements fmt.Formatter so that every verb prints String.
+// Format implements fmt.Formatter so that every verb, %#v included, prints
+// String.
 func (a Account) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, a.String()) }
 
 // LogValue implements slog.LogValuer: the fields but the password hash.

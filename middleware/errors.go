@@ -229,13 +229,18 @@ func (e *Error) normalised() *Error {
 	return n
 }
 
+// WithSubject returns a copy of e naming subject as the user the refused
+// credential was verified to belong to (see Subject): a signature or a
+// stored record must prove it.
+func (e *Error) WithSubject(subject string) *Error {
+	c := *e
+	c.Subject = subject
+	return &c
+}
+
 // expiredPrincipal is the refusal of a verified principal that has
 // expired: whose it is is known.
-func expiredPrincipal(p *Principal) *Error {
-	e := Invalid("expired")
-	e.Subject = p.Subject
-	return e
-}
+func expiredPrincipal(p *Principal) *Error { return Invalid("expired").WithSubject(p.Subject) }
 
 // kinds are the sentinel kinds of an Error.
 var kinds = []error{ErrNoCredential, ErrMalformed, ErrInvalidCredential,

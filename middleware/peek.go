@@ -69,9 +69,6 @@ func (p Peek) String() string {
 	return "middleware.Peek{unsure}"
 }
 
-// GoString is String, so that %#v is as safe as %v.
-func (p Peek) GoString() string { return p.String() }
-
 // Format implements fmt.Formatter so that every verb prints String, and
 // slog's text handler with them. (Its JSON handler encodes a Peek as {}: it
 // has no exported field. It has no LogValue method, which slog would call

@@ -377,9 +377,10 @@ const maxErrorNodes = 256
 // search, or an error of no tidegate kind (which AsError would read as a
 // backend's 503) is outside the contract: beside a Missing(), a nil *Error
 // read as "no credential", and Optional passed the request through
-// anonymously. Only when the walk finds no *Error or sentinel does the
-// error's own Is and As methods decide; they run here, under extract's
-// recover, and like the Extractor they must be cheap.
+// anonymously. When the walk finds no failure, AsError decides, as it
+// does for a Verifier's error: the error's own Is and As methods run
+// here, under extract's recover, and like the Extractor they must be
+// cheap.
 func classifyExtraction(err error) error {
 	w := errorWalk{budget: maxErrorNodes}
 	switch w.walk(err) {
@@ -388,15 +389,10 @@ func classifyExtraction(err error) error {
 	case treeTooLarge:
 		return Internal("extractor_error")
 	}
-	switch {
-	case w.failure != nil:
+	if w.failure != nil {
 		return w.failure
-	case w.none:
-		if e := AsError(err); e.Kind != ErrNoCredential {
-			return e // an As method said otherwise (a nil *Error: 500)
-		}
-		return ErrNoCredential
-	case !hasKind(err):
+	}
+	if !hasKind(err) {
 		e := Internal("extractor_error")
 		e.Err = err
 		return e
@@ -420,11 +416,10 @@ const (
 // errorWalk walks an error tree, depth first, through Unwrap but not into
 // an *Error's cause, spending one of budget per error. It keeps the first
 // failure of a kind other than ErrNoCredential it meets (an *Error, or a
-// sentinel itself), and whether it met "no credential".
+// sentinel itself).
 type errorWalk struct {
 	budget  int
 	failure *Error
-	none    bool
 }
 
 func (w *errorWalk) walk(err error) treeVerdict {
@@ -460,12 +455,10 @@ func (w *errorWalk) walk(err error) treeVerdict {
 	return treeClean
 }
 
-// note records failure e, of a kind found in the tree.
+// note records failure e, of a kind found in the tree, unless it is "no
+// credential" or a failure was found before.
 func (w *errorWalk) note(e *Error) {
-	switch {
-	case e.Kind == ErrNoCredential:
-		w.none = true
-	case w.failure == nil:
+	if e.Kind != ErrNoCredential && w.failure == nil {
 		w.failure = e
 	}
 }

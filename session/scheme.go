@@ -135,9 +135,8 @@ func (v storeVerifier) Verify(ctx context.Context, c middleware.Credential) (mid
 		return middleware.Principal{}, middleware.Unavailable("store", err)
 	}
 	if s.App != "" {
-		e := middleware.Invalid("app session")
-		e.Subject = s.Subject // the stored record says whose it is
-		return middleware.Principal{}, e
+		// The stored record says whose it is.
+		return middleware.Principal{}, middleware.Invalid("app session").WithSubject(s.Subject)
 	}
 	return principalOf(s), nil
 }

@@ -120,9 +120,7 @@ func (v ownSessions) Verify(ctx context.Context, c middleware.Credential) (middl
 	case err != nil:
 		return p, err
 	case p.ActingAs() == middleware.ActorServer && !v.servers.has(p.Subject):
-		e := middleware.Invalid("server removed")
-		e.Subject = p.Subject
-		return middleware.Principal{}, e
+		return middleware.Principal{}, middleware.Invalid("server removed").WithSubject(p.Subject)
 	}
 	return p, nil
 }

@@ -28,9 +28,6 @@ type Contents[T any] struct{}
 // String returns the type's name, without its contents.
 func (Contents[T]) String() string { return reflect.TypeFor[T]().String() + "{…}" }
 
-// GoString is String, so that %#v is as safe as %v.
-func (c Contents[T]) GoString() string { return c.String() }
-
 // Format implements fmt.Formatter so that every verb prints String: fmt
 // routes only some verbs to String, and prints the fields for the others.
 func (c Contents[T]) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, c.String()) }
