@@ -147,9 +147,8 @@ type cacheShard struct {
 	// entries of that subject (linked through cacheEntry.prev and next),
 	// for InvalidateSubject.
 	bySubject map[string]*cacheEntry
-	// flights are the verifications in progress of the shard's keys (see
-	// flightOf).
-	flights []pendingFlight
+	// flights are the verifications in progress of the shard's keys.
+	flights map[flightKey]*flight
 	_       [64]byte // keep shards' hot fields on separate cache lines
 }
 
@@ -251,6 +250,7 @@ func NewCache(next Verifier, ttl time.Duration, opts ...CacheOption) (*Cache, er
 		sh.items = gocache.New(gocache.NoExpiration, -1)
 		sh.index = newHitIndex(c.perShard)
 		sh.bySubject = map[string]*cacheEntry{}
+		sh.flights = map[flightKey]*flight{}
 	}
 	if c.refusalTTL > 0 {
 		n := 1
@@ -398,7 +398,8 @@ func (c *Cache) shardOf(hash uint64) *cacheShard { return &c.shards[uint32(hash)
 // flightKey names one verification in flight. It holds the generation:
 // after InvalidateSubject or Purge, new requests start a new verification
 // instead of joining one that began before it. (Invalidate takes its
-// key's flights out of the shard's list instead: see forget.)
+// key's flights out of the map instead: see forget.) A struct key costs no
+// allocation.
 type flightKey struct {
 	kind       Kind
 	form       keyForm
@@ -425,55 +426,6 @@ type flight struct {
 	void bool
 }
 
-// pendingFlight is a flight in its shard's list, with its key and the
-// hash of the key.
-type pendingFlight struct {
-	hash   uint64
-	key    flightKey
-	flight *flight
-}
-
-// maxIdleFlights is the capacity of a shard's flight list kept once it is
-// empty again: a burst of concurrent misses does not hold its memory.
-const maxIdleFlights = 64
-
-// flightOf returns the flight of fk, whose key hashes to hash, or nil. A
-// shard's flights are its concurrent misses, few, in a list scanned by
-// hash: inserting into and deleting from a map keyed by flightKey on every
-// miss cost a tenth of a miss (hashing the key's string twice more, and a
-// map's upkeep under steady churn). Called under sh.mu.
-func (sh *cacheShard) flightOf(fk flightKey, hash uint64) *flight {
-	for _, p := range sh.flights {
-		if p.hash == hash && p.key == fk {
-			return p.flight
-		}
-	}
-	return nil
-}
-
-// removeFlight takes f out of the shard's flights, if it is there. Called
-// under sh.mu.
-func (sh *cacheShard) removeFlight(f *flight) {
-	for i, p := range sh.flights {
-		if p.flight == f {
-			sh.dropFlight(i)
-			return
-		}
-	}
-}
-
-// dropFlight removes the i-th flight, moving the last one to its place.
-// Called under sh.mu.
-func (sh *cacheShard) dropFlight(i int) {
-	last := len(sh.flights) - 1
-	sh.flights[i] = sh.flights[last]
-	sh.flights[last] = pendingFlight{} // keeps no flight reachable
-	sh.flights = sh.flights[:last]
-	if last == 0 && cap(sh.flights) > maxIdleFlights {
-		sh.flights = nil
-	}
-}
-
 // miss verifies cred once for all concurrent callers and caches a success
 // (or remembers a refusal). hash is the hash of key.
 //
@@ -497,7 +449,7 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 	// it; a waiter has no use for it.
 	start := c.now()
 	sh.mu.Lock()
-	if f := sh.flightOf(fk, hash); f != nil {
+	if f, ok := sh.flights[fk]; ok {
 		if f.done == nil {
 			f.done = make(chan struct{})
 		}
@@ -510,7 +462,7 @@ func (c *Cache) miss(ctx context.Context, cred Credential, form keyForm, key str
 	}
 	f := &flight{}
 	f.ctx.init(ctx, deadline) // before the waiters can see f
-	sh.flights = append(sh.flights, pendingFlight{hash: hash, key: fk, flight: f})
+	sh.flights[fk] = f
 	sh.mu.Unlock()
 
 	c.lead(sh, f, fk, hash, cred, start)
@@ -568,7 +520,7 @@ func (c *Cache) settle(sh *cacheShard, f *flight, fk flightKey, hash uint64, ref
 		// flight may hold fk now: delete nothing.
 		return f.done
 	}
-	sh.removeFlight(f)
+	delete(sh.flights, fk)
 	if refusal != nil && denies(refusal) {
 		// Whatever the generation: an InvalidateSubject of anyone moves
 		// it, and must not leave in place the stale success this refusal
@@ -950,10 +902,10 @@ func (c *Cache) forget(key string) {
 // concurrent misses, few, so a scan costs less than an index kept up on
 // every miss. Called under sh.mu.
 func (sh *cacheShard) voidFlightsLocked(key string) {
-	for i := len(sh.flights) - 1; i >= 0; i-- { // backwards: dropFlight moves the last one to i
-		if p := sh.flights[i]; p.key.key == key {
-			sh.dropFlight(i)
-			p.flight.void = true
+	for fk, f := range sh.flights {
+		if fk.key == key {
+			delete(sh.flights, fk)
+			f.void = true
 		}
 	}
 }

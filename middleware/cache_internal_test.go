@@ -278,9 +278,9 @@ func TestSharedRefusalIsEachCallersOwn(t *testing.T) {
 	joined := func() bool {
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
-		for _, p := range sh.flights {
-			flight = p.flight
-			return flight.done != nil // made by the first waiter
+		for _, f := range sh.flights {
+			flight = f
+			return f.done != nil // made by the first waiter
 		}
 		return false
 	}

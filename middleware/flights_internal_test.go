@@ -3,6 +3,9 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -11,105 +14,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// addFlight appends a flight of fk, whose key hashes to hash, to sh, as a
-// miss does.
-func addFlight(sh *cacheShard, fk flightKey, hash uint64) *flight {
-	f := &flight{}
-	sh.flights = append(sh.flights, pendingFlight{hash: hash, key: fk, flight: f})
-	return f
-}
-
-// TestFlightOfComparesTheWholeKey: a flight is joined only by a request
-// with its kind, form, generation and key; a shared hash is not enough.
-func TestFlightOfComparesTheWholeKey(t *testing.T) {
-	var sh cacheShard
-	a := flightKey{kind: "session", form: tokenKey, generation: 1, key: "a"}
-	b := flightKey{kind: "session", form: tokenKey, generation: 1, key: "b"}
-	fa, fb := addFlight(&sh, a, 7), addFlight(&sh, b, 7) // one hash for both keys
-
-	assert.Same(t, fa, sh.flightOf(a, 7))
-	assert.Same(t, fb, sh.flightOf(b, 7))
-	for name, other := range map[string]flightKey{
-		"another kind":       {kind: "bearer", form: tokenKey, generation: 1, key: "a"},
-		"another form":       {kind: "session", form: partsKey, generation: 1, key: "a"},
-		"another generation": {kind: "session", form: tokenKey, generation: 2, key: "a"},
-	} {
-		assert.Nil(t, sh.flightOf(other, 7), name)
-	}
-	assert.Nil(t, sh.flightOf(a, 8), "another hash")
-}
-
-// TestFlightsRemovedAndVoided: removing a flight leaves every other one
-// findable, whatever its place in the list, and voiding a key's flights
-// takes out all of them (of any kind, form or generation), wherever they
-// stand, and no other.
-func TestFlightsRemovedAndVoided(t *testing.T) {
-	var sh cacheShard
-	key := func(k string, generation uint64) flightKey {
-		return flightKey{kind: "session", form: tokenKey, generation: generation, key: k}
-	}
-	// The voided key's flights first, in the middle and last twice over:
-	// removing one moves the last flight into its place.
-	order := []flightKey{key("a", 1), key("b", 1), key("a", 2), key("c", 1), key("a", 3), key("a", 4)}
-	flights := map[flightKey]*flight{}
-	for i, fk := range order {
-		flights[fk] = addFlight(&sh, fk, uint64(i%2))
-	}
-	hashOf := func(fk flightKey) uint64 {
-		for i, o := range order {
-			if o == fk {
-				return uint64(i % 2)
-			}
-		}
-		t.Fatalf("no flight %v", fk)
-		return 0
-	}
-
-	sh.voidFlightsLocked("a")
-	require.Len(t, sh.flights, 2)
-	for fk, f := range flights {
-		if fk.key == "a" {
-			assert.True(t, f.void, "%v is voided", fk)
-			assert.Nil(t, sh.flightOf(fk, hashOf(fk)), "%v is out", fk)
-		} else {
-			assert.False(t, f.void, "%v is not voided", fk)
-			assert.Same(t, f, sh.flightOf(fk, hashOf(fk)), "%v stays", fk)
-		}
-	}
-
-	sh.removeFlight(flights[key("a", 1)]) // no longer there: nothing happens
-	require.Len(t, sh.flights, 2)
-	sh.removeFlight(flights[key("b", 1)])
-	assert.Nil(t, sh.flightOf(key("b", 1), hashOf(key("b", 1))))
-	assert.Same(t, flights[key("c", 1)], sh.flightOf(key("c", 1), hashOf(key("c", 1))))
-	sh.removeFlight(flights[key("c", 1)])
-	assert.Empty(t, sh.flights)
-}
-
-// TestFlightsReleaseABurst: once a burst of concurrent misses is over, the
-// shard does not keep its list's memory, nor any flight reachable from it;
-// a small list keeps its capacity for the next misses.
-func TestFlightsReleaseABurst(t *testing.T) {
-	var sh cacheShard
-	var burst []*flight
-	for i := range 4 * maxIdleFlights {
-		burst = append(burst, addFlight(&sh, flightKey{key: fmt.Sprint(i)}, uint64(i)))
-	}
-	spare := sh.flights[:cap(sh.flights)]
-	for _, f := range burst {
-		sh.removeFlight(f)
-	}
-	assert.Nil(t, sh.flights, "the burst's list is released")
-	for i, p := range spare {
-		require.Nil(t, p.flight, "slot %d still holds a flight", i)
-	}
-
-	f := addFlight(&sh, flightKey{key: "x"}, 1)
-	sh.removeFlight(f)
-	assert.NotNil(t, sh.flights, "a small list is kept")
-	assert.Empty(t, sh.flights)
-}
 
 // TestManyFlightsInOneShard: a cache of one shard with many verifications
 // in flight at once, each joined by a second request: one Verifier call
@@ -154,8 +58,8 @@ func TestManyFlightsInOneShard(t *testing.T) {
 		sh.mu.Lock()
 		defer sh.mu.Unlock()
 		waited := 0
-		for _, p := range sh.flights {
-			if p.flight.done != nil {
+		for _, f := range sh.flights {
+			if f.done != nil {
 				waited++
 			}
 		}
@@ -171,4 +75,73 @@ func TestManyFlightsInOneShard(t *testing.T) {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	assert.Empty(t, sh.flights, "no flight is left behind")
+}
+
+// TestNoFlightLeftBehind: one shard; Verifiers that panic, refuse, or
+// answer past the verify timeout; callers whose request is already
+// cancelled; and Invalidate, InvalidateSubject and Purge meanwhile. When
+// every call has returned, no flight is left in the shard.
+func TestNoFlightLeftBehind(t *testing.T) {
+	v := VerifierFunc(func(_ context.Context, cr Credential) (Principal, error) {
+		n, _ := strconv.Atoi(cr.Token)
+		switch rand.IntN(6) {
+		case 0:
+			panic("boom")
+		case 1:
+			time.Sleep(3 * time.Millisecond) // past the verify timeout
+		case 2:
+			return Principal{}, Invalid("no")
+		}
+		runtime.Gosched()
+		return Principal{Subject: "s" + strconv.Itoa(n%4)}, nil
+	})
+	c, err := NewCache(v, time.Hour, WithMaxEntries(1), WithVerifyTimeout(time.Millisecond), WithRefusals(time.Millisecond, 4))
+	require.NoError(t, err)
+	defer c.Close()
+
+	var callers sync.WaitGroup
+	for g := range 8 {
+		callers.Add(1)
+		go func() {
+			defer callers.Done()
+			for i := range 300 {
+				ctx := context.Background()
+				if (i+g)%5 == 0 {
+					canceled, cancel := context.WithCancel(ctx)
+					cancel()
+					ctx = canceled
+				}
+				_, _ = c.Verify(ctx, Credential{Kind: "session", Token: strconv.Itoa(rand.IntN(8))})
+			}
+		}()
+	}
+	done := make(chan struct{})
+	invalidated := make(chan struct{})
+	go func() {
+		defer close(invalidated)
+		for i := 0; ; i++ {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			switch i % 3 {
+			case 0:
+				c.Invalidate(Credential{Kind: "session", Token: strconv.Itoa(rand.IntN(8))})
+			case 1:
+				c.InvalidateSubject("s" + strconv.Itoa(rand.IntN(4)))
+			default:
+				c.Purge()
+			}
+			runtime.Gosched()
+		}
+	}()
+	callers.Wait()
+	close(done)
+	<-invalidated
+
+	sh := &c.shards[0]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	assert.Empty(t, sh.flights, "flights left behind")
 }
